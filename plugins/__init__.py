@@ -1,0 +1,1 @@
+"""Built-in check plugins. Each family is one subpackage, registered through entry points."""

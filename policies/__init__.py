@@ -1,0 +1,1 @@
+"""Shipped policies, loaded by name through importlib.resources."""

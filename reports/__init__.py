@@ -1,0 +1,1 @@
+"""Renderers: HTML, JSON, JUnit, SARIF, CSV and Markdown, all from stored runs."""

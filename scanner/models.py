@@ -1,0 +1,243 @@
+"""Core value types shared by every part of civiscan.
+
+Everything here is a frozen dataclass or a ``str`` enum, so it can cross the
+process boundary of a job as JSON and be compared in tests as plain data.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe: critical=4 ... info=0."""
+        return _SEVERITY_RANK[self]
+
+    @property
+    def weight(self) -> int:
+        """Weight of one rule x asset pair in the compliance score (docs/reports.md)."""
+        return _SEVERITY_WEIGHT[self]
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+_SEVERITY_WEIGHT = {
+    Severity.CRITICAL: 10,
+    Severity.HIGH: 5,
+    Severity.MEDIUM: 3,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+class Status(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    WAIVED = "waived"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class ErrorReason(str, enum.Enum):
+    """Why something could not be assessed. A timeout is never a 'no'."""
+
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    RESOLVE = "resolve"
+    RESET = "reset"
+    CONNECT = "connect"
+    PROTOCOL = "protocol"
+    TLS = "tls"
+    AUTH = "auth"
+    HOST_KEY = "host_key"
+    COMMAND = "command"
+    NOT_SUPPORTED = "not_supported"
+    NO_DATA = "no_data"
+    FEED = "feed"
+    SCOPE = "scope"
+    INTERRUPTED = "interrupted"
+    BUG = "bug"
+
+
+class AssetKind(str, enum.Enum):
+    HOST = "host"
+    ENDPOINT = "endpoint"
+
+
+@dataclass(frozen=True)
+class SSHSettings:
+    """How to reach a host over SSH. Holds no secret: passwords and passphrases
+    come only from the environment variable *named* here, or a prompt."""
+
+    user: str | None = None
+    port: int = 22
+    key_file: str | None = None
+    password_env: str | None = None
+    passphrase_env: str | None = None
+    jump: str | None = None
+    host_key_fingerprints: tuple[str, ...] = ()
+    known_hosts: str | None = None
+    sudo: bool = False
+    transport: str = "ssh"  # "ssh" or "local"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "port": self.port,
+            "key_file": self.key_file,
+            "password_env": self.password_env,
+            "passphrase_env": self.passphrase_env,
+            "jump": self.jump,
+            "host_key_fingerprints": list(self.host_key_fingerprints),
+            "known_hosts": self.known_hosts,
+            "sudo": self.sudo,
+            "transport": self.transport,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SSHSettings:
+        data = dict(data)
+        data["host_key_fingerprints"] = tuple(data.get("host_key_fingerprints") or ())
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One thing to scan: a host (by address) or an HTTPS endpoint (by URL).
+
+    ``id`` is ``department/name`` and is stable across runs: findings are
+    fingerprinted with it.
+    """
+
+    id: str
+    name: str
+    kind: AssetKind
+    department: str
+    address: str | None = None  # host address, or the address an endpoint is reached at
+    url: str | None = None  # endpoints only
+    tags: tuple[str, ...] = ()
+    ssh: SSHSettings | None = None
+    ca_file: str | None = None  # endpoints: extra trust anchors for TLS verification
+
+    @property
+    def hostname(self) -> str:
+        """The name used for SNI / host-key lookup: the URL host or the address."""
+        if self.url:
+            from urllib.parse import urlsplit
+
+            return urlsplit(self.url).hostname or ""
+        return self.address or self.name
+
+    @property
+    def port(self) -> int | None:
+        if self.url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.url)
+            return parts.port or (443 if parts.scheme == "https" else 80)
+        return None
+
+    @property
+    def connect_address(self) -> str:
+        """Where packets go: the explicit address, else the hostname."""
+        return self.address or self.hostname
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind.value,
+            "department": self.department,
+            "address": self.address,
+            "url": self.url,
+            "tags": list(self.tags),
+            "ssh": self.ssh.to_json() if self.ssh else None,
+            "ca_file": self.ca_file,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Asset:
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            kind=AssetKind(data["kind"]),
+            department=data["department"],
+            address=data.get("address"),
+            url=data.get("url"),
+            tags=tuple(data.get("tags") or ()),
+            ssh=SSHSettings.from_json(data["ssh"]) if data.get("ssh") else None,
+            ca_file=data.get("ca_file"),
+        )
+
+
+@dataclass(frozen=True)
+class CollectError:
+    """A plugin could not collect its facts for an asset."""
+
+    reason: ErrorReason
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"reason": self.reason.value, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> CollectError:
+        return cls(ErrorReason(data["reason"]), data["message"])
+
+
+class CollectFailed(Exception):
+    """Raised by a plugin (or transport) to turn a failure into an ``error`` result."""
+
+    def __init__(self, reason: ErrorReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one check concluded from the facts of one asset."""
+
+    status: Status
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    reason: ErrorReason | None = None  # for status == ERROR
+
+    @staticmethod
+    def passed(message: str, **evidence: Any) -> Outcome:
+        return Outcome(Status.PASS, message, evidence)
+
+    @staticmethod
+    def failed(message: str, **evidence: Any) -> Outcome:
+        return Outcome(Status.FAIL, message, evidence)
+
+    @staticmethod
+    def error(reason: ErrorReason, message: str, **evidence: Any) -> Outcome:
+        return Outcome(Status.ERROR, message, evidence, reason)
+
+    @staticmethod
+    def not_applicable(message: str, **evidence: Any) -> Outcome:
+        return Outcome(Status.NOT_APPLICABLE, message, evidence)
+
+
+def fingerprint(asset_id: str, rule_id: str, subject: str = "") -> str:
+    """Stable id of a (asset, rule, subject) problem: the same across runs."""
+    raw = "\x1f".join((asset_id, rule_id, subject)).encode()
+    return hashlib.sha256(raw).hexdigest()[:24]

@@ -1,0 +1,87 @@
+"""Network helpers shared by plugins: error classification and bounded connects.
+
+Every failure to reach a target maps to one :class:`ErrorReason`, so reports
+can say *why* an asset could not be assessed (and a timeout is never a "no").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import socket
+import ssl
+
+from .models import CollectFailed, ErrorReason
+
+
+def classify(exc: BaseException) -> ErrorReason:
+    """Map an exception raised while talking to a target to a reason."""
+    if isinstance(exc, CollectFailed):
+        return exc.reason
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, socket.timeout)):
+        return ErrorReason.TIMEOUT
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorReason.REFUSED
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return ErrorReason.RESET
+    if isinstance(exc, socket.gaierror):
+        return ErrorReason.RESOLVE
+    if isinstance(exc, ssl.SSLError):
+        return ErrorReason.TLS
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return ErrorReason.RESET
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
+            return ErrorReason.UNREACHABLE
+        if exc.errno == errno.ECONNREFUSED:
+            return ErrorReason.REFUSED
+        if exc.errno in (errno.ETIMEDOUT,):
+            return ErrorReason.TIMEOUT
+        return ErrorReason.CONNECT
+    return ErrorReason.BUG
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line, secret-free description of a network failure."""
+    reason = classify(exc)
+    if reason is ErrorReason.TIMEOUT:
+        return "no answer within the timeout"
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def failed(exc: BaseException, what: str = "") -> CollectFailed:
+    """Wrap ``exc`` as a CollectFailed with its reason and a short message."""
+    prefix = f"{what}: " if what else ""
+    return CollectFailed(classify(exc), prefix + describe(exc))
+
+
+async def open_connection(
+    host: str, port: int, timeout: float, **kwargs: object
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``asyncio.open_connection`` bounded by ``timeout``; failures raise CollectFailed."""
+    try:
+        return await asyncio.wait_for(asyncio.open_connection(host, port, **kwargs), timeout)  # type: ignore[arg-type]
+    except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+        raise failed(exc, f"connect to {format_hostport(host, port)}") from None
+
+
+def format_hostport(host: str, port: int) -> str:
+    """``host:port``, with IPv6 literals in brackets."""
+    return f"[{host}]:{port}" if is_ipv6(host) else f"{host}:{port}"
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False

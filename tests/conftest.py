@@ -1,0 +1,32 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def require_tool(name: str) -> str:
+    """Path of a system binary the test needs.
+
+    In CI (``CI`` set) a missing tool fails the test: integration tests must run
+    there, never skip. On a developer machine it skips with the install hint.
+    """
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+    )
+    if path:
+        return path
+    message = f"{name} is not installed (make system-deps installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def tool():
+    """``tool('nmap')`` -> path, failing in CI / skipping locally when absent."""
+    return require_tool
