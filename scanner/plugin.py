@@ -77,7 +77,12 @@ class Context:
       ``resolve``, ``db_path``, ...), all JSON values;
     * ``host_slot(address)``: hold one of the per-host connection slots;
     * ``run_blocking(fn, *args)``: run a blocking call (paramiko, python-nmap)
-      in the engine's bounded thread pool.
+      in the engine's bounded thread pool;
+    * ``shared(key, factory)``: run ``factory()`` once per asset job and give
+      every caller its result, so two plugins that need the same raw data (one
+      SSH round trip) share it.
+
+    The engine makes one Context per asset job; the host limits are shared.
     """
 
     def __init__(
@@ -86,12 +91,22 @@ class Context:
         settings: Mapping[str, Any] | None = None,
         per_host: int = 4,
         executor: Any = None,
+        host_limits: dict[str, asyncio.Semaphore] | None = None,
     ) -> None:
         self.timeout = timeout
         self.settings: Mapping[str, Any] = dict(settings or {})
         self._per_host = per_host
-        self._host_limits: dict[str, asyncio.Semaphore] = {}
+        self._host_limits: dict[str, asyncio.Semaphore] = (
+            host_limits if host_limits is not None else {}
+        )
         self._executor = executor
+        self._shared: dict[Any, asyncio.Task[Any]] = {}
+
+    async def shared(self, key: Any, factory: Callable[[], Awaitable[T]]) -> T:
+        task = self._shared.get(key)
+        if task is None:
+            task = self._shared[key] = asyncio.ensure_future(factory())
+        return await asyncio.shield(task)
 
     @contextlib.asynccontextmanager
     async def host_slot(self, address: str) -> AsyncIterator[None]:
