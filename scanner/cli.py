@@ -1,0 +1,397 @@
+"""The ``civiscan`` command line: thin commands over the library.
+
+Every user-facing error is caught at one boundary (:func:`main`) and printed as
+``file:line:col: message``; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .engine import ScanSettings
+from .errors import ConfigError, ExitCode, ScopeError
+from .models import Severity
+from .plugin import Registry, load_registry
+from .store import Store, default_db_path
+
+FILE_FORMATS = ("html", "junit", "sarif", "csv", "markdown")
+FORMATS = ("table", "json", *FILE_FORMATS)
+
+
+class Fail(Exception):
+    """Stop the command with a message and an exit code."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.CONFIG) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _registry(disabled: Sequence[str] = ()) -> Registry:
+    registry = load_registry(disabled)
+    for warning in registry.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return registry
+
+
+def _store(db: str | None) -> Store:
+    path = Path(db) if db else default_db_path()
+    try:
+        return Store(path)
+    except Exception as exc:  # noqa: BLE001 - sqlite/OS errors become a clear message
+        raise Fail(f"{path}: cannot open the store: {exc}") from None
+
+
+def _run_id(store: Store, ref: str) -> int:
+    run_id = store.resolve_run(ref)
+    if run_id is None:
+        raise Fail(f"no run '{ref}' in {store.path} (civiscan runs lists them)")
+    return run_id
+
+
+db_option = click.option("--db", metavar="PATH", envvar="CIVISCAN_DB", help="SQLite store (default: $CIVISCAN_DB or ~/.local/share/civiscan/civiscan.db).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="civiscan")
+@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Compliance scanning of servers and web endpoints against YAML policies."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+# --- scan ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("targets", nargs=-1)
+@click.option("-p", "--policy", "policies", multiple=True, metavar="FILE|NAME", help="Policy file or shipped policy name (repeatable).")
+@click.option("-i", "--inventory", metavar="FILE", help="Inventory of departments and assets.")
+@click.option("--department", "departments", multiple=True, metavar="NAME", help="Scan only these departments of the inventory.")
+@click.option("--scope", "scope", multiple=True, metavar="CIDR|DOMAIN", help="Allow this network or domain (added to the inventory's scope).")
+@click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR", help="Connect to ADDR for HOST:PORT, keeping HOST for SNI (like curl).")
+@db_option
+@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS), help="Output formats (repeatable): table (default), json, html, junit, sarif, csv, markdown.")
+@click.option("-o", "--output", metavar="FILE", help="Write --format json here instead of stdout.")
+@click.option("--report", "report_dir", metavar="DIR", help="Write report files here at the end (html unless other file formats are given).")
+@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True, help="Exit 1 when a failure of at least this severity remains (waived never fails).")
+@click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, help="Seconds allowed for every network operation.")
+@click.option("--concurrency", type=click.IntRange(1, 4096), default=32, show_default=True, help="Assets scanned at once.")
+@click.option("--per-host", type=click.IntRange(1, 256), default=4, show_default=True, help="Connections at once to one host (port scans use --port-parallelism).")
+@click.option("--port-scanner", type=click.Choice(["connect", "nmap"]), default="connect", show_default=True, help="Open-ports backend.")
+@click.option("--port-parallelism", type=click.IntRange(1, 8192), default=None, help="Connect probes in flight per host for port scans.")
+@click.option("--ca-file", metavar="PEM", help="Trust anchors for TLS verification instead of the system store.")
+@click.option("--known-hosts", metavar="FILE", help="SSH known_hosts file to trust (besides the system and user ones).")
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
+@click.option("--resume", "resume", metavar="RUN", help="Finish an interrupted run: scan only its pending assets.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
+def scan(
+    targets: tuple[str, ...],
+    policies: tuple[str, ...],
+    inventory: str | None,
+    departments: tuple[str, ...],
+    scope: tuple[str, ...],
+    resolve: tuple[str, ...],
+    db: str | None,
+    formats: tuple[str, ...],
+    output: str | None,
+    report_dir: str | None,
+    fail_on: str,
+    timeout: float,
+    concurrency: int,
+    per_host: int,
+    port_scanner: str,
+    port_parallelism: int | None,
+    ca_file: str | None,
+    known_hosts: str | None,
+    disabled: tuple[str, ...],
+    resume: str | None,
+    quiet: bool,
+) -> None:
+    """Scan TARGETS (addresses, hostnames, https:// URLs) and/or an inventory against policies.
+
+    \b
+    Examples:
+      civiscan scan -p baseline 127.0.0.1 https://staging.example.test
+      civiscan scan -p city-baseline -i inventory.yaml --report out/
+      civiscan scan --resume 12
+    Exit codes: 0 compliant, 1 failures at or above --fail-on, 2 usage or
+    configuration error, 3 incomplete (not everything could be assessed), 130 interrupted.
+    """
+    from . import scan as lib
+
+    registry = _registry(disabled)
+    store = _store(db)
+    severity = Severity(fail_on)
+    observer = None
+    if not quiet and sys.stderr.isatty() and not os.environ.get("CI"):
+        from .output import ProgressObserver
+
+        observer = ProgressObserver()
+    if resume:
+        if policies or inventory or targets:
+            raise Fail("--resume takes no targets, policies or inventory: the run remembers them")
+        run_id = _run_id(store, resume)
+        ruleset, pending, settings, scan_scope, started = lib.resume_plan(store, run_id)
+        store.set_status(run_id, "running")
+        code = lib.execute(store, run_id, pending, ruleset, registry, settings, scan_scope, started, severity, observer)
+    else:
+        if ca_file and not Path(ca_file).is_file():
+            raise Fail(f"{ca_file}: --ca-file not found")
+        resolve_map = lib.parse_resolve(resolve)
+        plan = lib.prepare(
+            lib.ScanRequest(policies, inventory, targets, scope, resolve_map, departments), registry
+        )
+        plugin_settings: dict[str, Any] = {"port_scanner": port_scanner, "db_path": str(store.path.resolve())}
+        if port_parallelism:
+            plugin_settings["port_parallelism"] = port_parallelism
+        if ca_file:
+            plugin_settings["ca_file"] = str(Path(ca_file).resolve())
+        if known_hosts:
+            plugin_settings["known_hosts"] = str(Path(known_hosts).expanduser().resolve())
+        if resolve_map:
+            plugin_settings["resolve"] = resolve_map
+        settings = ScanSettings(timeout=timeout, concurrency=concurrency, per_host=per_host, plugin_settings=plugin_settings)
+        run_id = lib.start(store, plan, settings)
+        code = lib.execute(
+            store, run_id, plan.assets, plan.ruleset, registry, settings, plan.scope,
+            store.run(run_id).started, severity, observer,
+        )
+    _emit(store, run_id, formats, output, report_dir, quiet)
+    if code is ExitCode.INTERRUPTED:
+        click.echo(f"interrupted: finished assets are kept; continue with: civiscan scan --resume {run_id}", err=True)
+    raise SystemExit(int(code))
+
+
+def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None, report_dir: str | None, quiet: bool) -> None:
+    doc = store.document(run_id)
+    wanted = list(dict.fromkeys(formats)) or ["table"]
+    if "json" in wanted:
+        text = json.dumps(doc, indent=2, sort_keys=True, default=str)
+        if output:
+            Path(output).write_text(text + "\n", encoding="utf-8")
+        else:
+            click.echo(text)
+    if "table" in wanted and not quiet:
+        from .output import summary_table
+
+        click.echo(summary_table(doc), err="json" in wanted and not output)
+    file_formats = [f for f in wanted if f in FILE_FORMATS]
+    if report_dir or file_formats:
+        paths = _render(store, run_id, doc, file_formats or ["html"], Path(report_dir or "civiscan-report"), None, None)
+        click.echo(f"reports written to {paths[0].parent if paths else report_dir}", err=True)
+        for p in paths:
+            click.echo(f"  {p}", err=True)
+
+
+def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[str], outdir: Path,
+            department: str | None, signing_key: str | None) -> list[Path]:
+    try:
+        from .reports import render
+    except ImportError as exc:
+        raise Fail(f"report renderers are not available: {exc}") from None
+    previous_id = store.previous_run(run_id)
+    previous = store.document(previous_id) if previous_id else None
+    outdir.mkdir(parents=True, exist_ok=True)
+    return list(
+        render(doc, list(formats), outdir, previous=previous, department=department,
+               signing_key=Path(signing_key) if signing_key else None)
+    )
+
+
+# --- validate / checks ---------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME")
+def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
+    """Check policy and inventory files; print every problem as file:line:col: message."""
+    from .inventory import load_inventory
+    from .policy import load_policies
+    from .yamlpos import PosDict, load_file
+
+    registry = _registry(disabled)
+    problems = []
+    for name in files:
+        try:
+            data = load_file(name)
+            if isinstance(data, PosDict) and ("departments" in data or "scope" in data) and "policy" not in data:
+                inv = load_inventory(name)
+                click.echo(f"{name}: ok (inventory: {len(inv.assets)} assets in {len(inv.departments)} departments)")
+            else:
+                rs = load_policies([name], registry)
+                click.echo(f"{name}: ok (policy: {len(rs.rules)} rules, {len(rs.waivers)} waivers)")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        for p in sorted(set(problems)):
+            click.echo(str(p), err=True)
+        raise SystemExit(int(ExitCode.CONFIG))
+
+
+@cli.command()
+@click.option("--doc", "doc", metavar="CHECK", help="Print the documentation of one check.")
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME")
+def checks(doc: str | None, disabled: tuple[str, ...]) -> None:
+    """List every check of every loaded plugin."""
+    from .options import suggest
+
+    registry = _registry(disabled)
+    if doc:
+        check = registry.check(doc)
+        if check is None:
+            raise Fail(f"unknown check '{doc}'{suggest(doc, registry.checks)}")
+        click.echo(f"{check.id} — {check.title}")
+        click.echo(f"targets: {', '.join(sorted(k.value for k in check.kinds))}   plugin: {registry.sources.get(check.plugin_name, '')}")
+        if check.options:
+            click.echo("options:")
+            for name, opt in check.options.items():
+                click.echo(f"  {name} ({opt.type}, {opt.describe_default()}): {opt.doc}")
+        click.echo("")
+        click.echo(check.documentation)
+        return
+    width = max((len(c) for c in registry.checks), default=10)
+    for check_id in sorted(registry.checks):
+        check = registry.checks[check_id]
+        kinds = ",".join(sorted(k.value for k in check.kinds))
+        click.echo(f"{check_id:<{width}}  {kinds:<13}  {check.title}")
+
+
+# --- runs / show / report / verify / evaluate --------------------------------------
+
+
+@cli.command()
+@db_option
+@click.option("-n", "--limit", type=int, default=30, show_default=True)
+def runs(db: str | None, limit: int) -> None:
+    """List stored runs, newest first."""
+    from .output import runs_table
+
+    click.echo(runs_table(_store(db).runs(limit)))
+
+
+@cli.command()
+@click.argument("run", default="last")
+@db_option
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--all", "show_all", is_flag=True, help="Also list passing findings.")
+def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
+    """Print one stored run (RUN is an id or 'last')."""
+    store = _store(db)
+    doc = store.document(_run_id(store, run))
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+    else:
+        from .output import summary_table
+
+        click.echo(summary_table(doc, show_passing=show_all, limit=10**9 if show_all else 60))
+
+
+@cli.command()
+@click.argument("run", default="last")
+@db_option
+@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(["json", *FILE_FORMATS]), help="Formats (repeatable; default html).")
+@click.option("--department", metavar="NAME", help="Only this department's report.")
+@click.option("-o", "--output", "outdir", metavar="DIR", default="civiscan-report", show_default=True)
+@click.option("--sign-key", metavar="PEM", envvar="CIVISCAN_SIGN_KEY", help="Ed25519 private key to sign the manifest.")
+def report(run: str, db: str | None, formats: tuple[str, ...], department: str | None, outdir: str, sign_key: str | None) -> None:
+    """Render reports of a stored run (never rescans)."""
+    store = _store(db)
+    run_id = _run_id(store, run)
+    doc = store.document(run_id)
+    if department and department not in doc["departments"]:
+        raise Fail(f"run {run_id} has no department '{department}' (it has: {', '.join(doc['departments'])})")
+    paths = _render(store, run_id, doc, list(formats) or ["html"], Path(outdir), department, sign_key)
+    for p in paths:
+        click.echo(str(p))
+
+
+@cli.command()
+@click.argument("directory")
+@click.option("--public-key", metavar="PEM", help="Ed25519 public key the signature must match.")
+def verify(directory: str, public_key: str | None) -> None:
+    """Check a report directory against its manifest; name any altered file."""
+    from .reports.manifest import verify as verify_dir
+
+    result = verify_dir(Path(directory), public_key=Path(public_key) if public_key else None)
+    for message in result.messages:
+        click.echo(message)
+    raise SystemExit(0 if result.ok else 1)
+
+
+@cli.command()
+@click.argument("run")
+@click.option("-p", "--policy", "policies", multiple=True, required=True, metavar="FILE|NAME")
+@db_option
+@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True)
+@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS))
+@click.option("-q", "--quiet", is_flag=True)
+def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, formats: tuple[str, ...], quiet: bool) -> None:
+    """Judge the stored facts of RUN against other policies, as a new run (no rescan)."""
+    from .policy import load_policies
+    from .scan import reevaluate
+
+    registry = _registry()
+    store = _store(db)
+    source = _run_id(store, run)
+    ruleset = load_policies(policies, registry)
+    new, code = reevaluate(store, source, ruleset, registry, Severity(fail_on))
+    _emit(store, new, formats, None, None, quiet)
+    raise SystemExit(int(code))
+
+
+# --- demo --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("-o", "--output", "outdir", default="civiscan-demo", show_default=True, metavar="DIR", help="Where the store and reports go.")
+@click.option("--keep-running", is_flag=True, help="Leave the lab up until Ctrl-C (to try other commands against it).")
+def demo(outdir: str, keep_running: bool) -> None:
+    """Start a small misconfigured lab on loopback, scan it, and write the reports."""
+    from .lab.demo import run_demo
+
+    raise SystemExit(int(run_demo(Path(outdir), keep_running=keep_running, echo=click.echo)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: one boundary for errors and exit codes."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="civiscan", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        raise SystemExit(int(ExitCode.INTERRUPTED)) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(int(ExitCode.CONFIG)) from None
+    except ConfigError as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        raise SystemExit(int(ExitCode.CONFIG)) from None
+    except ScopeError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        raise SystemExit(int(ExitCode.CONFIG)) from None
+    except Fail as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(int(exc.code)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(int(ExitCode.INTERRUPTED)) from None
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the one boundary; --debug shows the traceback
+        if debug:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        raise SystemExit(int(ExitCode.CONFIG)) from None
+

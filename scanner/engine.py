@@ -1,0 +1,219 @@
+"""The scan engine: plan per-asset jobs, collect facts concurrently, judge, stream to the store.
+
+The unit of work is a *job*: a JSON-serialisable mapping (asset, the checks
+each plugin must serve, settings) in, facts + errors out. :func:`run_job` has no
+global state, so the same function can later run on remote workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import socket
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from .evaluate import Finding, evaluate_asset, scope_error_findings
+from .inventory import Scope
+from .models import Asset, CollectError, CollectFailed, ErrorReason
+from .netutil import classify, describe
+from .plugin import CheckRequest, Context, Registry
+from .policy import RuleSet
+from .store import Store
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    timeout: float = 5.0
+    concurrency: int = 32
+    per_host: int = 4
+    plugin_timeout: float = 600.0
+    plugin_settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout,
+            "concurrency": self.concurrency,
+            "per_host": self.per_host,
+            "plugin_timeout": self.plugin_timeout,
+            "plugin_settings": dict(self.plugin_settings),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScanSettings:
+        return cls(
+            timeout=float(data.get("timeout", 5.0)),
+            concurrency=int(data.get("concurrency", 32)),
+            per_host=int(data.get("per_host", 4)),
+            plugin_timeout=float(data.get("plugin_timeout", 600.0)),
+            plugin_settings=dict(data.get("plugin_settings", {})),
+        )
+
+
+class Observer(Protocol):
+    def started(self, total: int) -> None: ...
+
+    def asset_done(self, asset: Asset, findings: Sequence[Finding]) -> None: ...
+
+    def finished(self) -> None: ...
+
+
+class QuietObserver:
+    def started(self, total: int) -> None:
+        pass
+
+    def asset_done(self, asset: Asset, findings: Sequence[Finding]) -> None:
+        pass
+
+    def finished(self) -> None:
+        pass
+
+
+def make_job(asset: Asset, ruleset: RuleSet, settings: ScanSettings) -> dict[str, Any]:
+    """The JSON job for one asset: which checks each plugin must serve."""
+    return {
+        "asset": asset.to_json(),
+        "plugins": {
+            name: [{"check": u.check, "options": dict(u.options)} for u in uses]
+            for name, uses in sorted(ruleset.plugins_for(asset).items())
+        },
+        "timeout": settings.timeout,
+        "plugin_timeout": settings.plugin_timeout,
+        "settings": dict(settings.plugin_settings),
+    }
+
+
+async def run_job(
+    job: Mapping[str, Any],
+    registry: Registry,
+    *,
+    per_host: int = 4,
+    executor: Any = None,
+    host_limits: dict[str, asyncio.Semaphore] | None = None,
+) -> dict[str, Any]:
+    """Collect every plugin's facts for one asset. JSON in, JSON out, never raises.
+
+    ``{"facts": {plugin: {...}}, "errors": {plugin: {"reason", "message"}}}``
+    """
+    asset = Asset.from_json(job["asset"])
+    ctx = Context(
+        timeout=float(job["timeout"]),
+        settings=job.get("settings", {}),
+        per_host=per_host,
+        executor=executor,
+        host_limits=host_limits,
+    )
+    facts: dict[str, Any] = {}
+    errors: dict[str, dict[str, str]] = {}
+
+    async def one(name: str, wanted: list[dict[str, Any]]) -> None:
+        plugin = registry.plugins.get(name)
+        if plugin is None:
+            errors[name] = CollectError(
+                ErrorReason.NOT_SUPPORTED, f"plugin '{name}' is not loaded (disabled or failed to load)"
+            ).to_json()
+            return
+        requests = [CheckRequest(w["check"], w["options"]) for w in wanted]
+        try:
+            result = await asyncio.wait_for(
+                plugin.collect(asset, requests, ctx), float(job.get("plugin_timeout", 600.0))
+            )
+            facts[name] = dict(result)
+        except CollectFailed as exc:
+            errors[name] = CollectError(exc.reason, exc.message).to_json()
+        except asyncio.TimeoutError:
+            errors[name] = CollectError(
+                ErrorReason.TIMEOUT, f"{name} collection did not finish within the plugin time limit"
+            ).to_json()
+        except (OSError, ConnectionError) as exc:
+            errors[name] = CollectError(classify(exc), describe(exc)).to_json()
+        except Exception as exc:  # noqa: BLE001 - a crash is data: recorded, the scan goes on
+            errors[name] = CollectError(
+                ErrorReason.BUG, f"{name} plugin crashed: {type(exc).__name__}: {exc}"[:500]
+            ).to_json()
+
+    await asyncio.gather(*(one(name, wanted) for name, wanted in job["plugins"].items()))
+    return {"facts": facts, "errors": errors}
+
+
+async def resolve_asset(asset: Asset, scope: Scope, timeout: float) -> tuple[Asset, CollectError | None]:
+    """Pin the address packets will go to and check it against the scope, before any packet.
+
+    A name is resolved once here; plugins then connect to that address (with
+    the name kept for SNI), so a second lookup cannot lead them elsewhere.
+    """
+    why = scope.refusal(asset)
+    if why:
+        return asset, CollectError(ErrorReason.SCOPE, f"refused: {why}")
+    if asset.ssh is not None and asset.ssh.transport == "local":
+        return asset, None
+    target = asset.connect_address
+    try:
+        ipaddress.ip_address(target)
+        return asset, None
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(target, None, type=socket.SOCK_STREAM), timeout
+        )
+    except (OSError, asyncio.TimeoutError) as exc:
+        return asset, CollectError(classify(exc), f"cannot resolve {target}: {describe(exc)}")
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses:
+        return asset, CollectError(ErrorReason.RESOLVE, f"{target} has no address")
+    address = addresses[0]
+    why = scope.refusal(asset, address)
+    if why:
+        return asset, CollectError(ErrorReason.SCOPE, f"refused: {why}")
+    return replace(asset, address=address), None
+
+
+async def scan_assets(
+    store: Store,
+    run_id: int,
+    assets: Sequence[Asset],
+    ruleset: RuleSet,
+    registry: Registry,
+    settings: ScanSettings,
+    scope: Scope,
+    now: dt.datetime,
+    observer: Observer | None = None,
+) -> None:
+    """Scan ``assets`` and write each one's facts and findings as soon as it finishes."""
+    observer = observer or QuietObserver()
+    observer.started(len(assets))
+    limit = asyncio.Semaphore(max(1, settings.concurrency))
+    host_limits: dict[str, asyncio.Semaphore] = {}
+    executor = ThreadPoolExecutor(max_workers=max(4, min(64, settings.concurrency)), thread_name_prefix="civiscan")
+
+    async def one(asset: Asset) -> None:
+        async with limit:
+            pinned, refused = await resolve_asset(asset, scope, settings.timeout)
+            if refused is not None:
+                facts: dict[str, Any] = {}
+                errors = {"scope" if refused.reason is ErrorReason.SCOPE else "resolve": refused}
+                findings = scope_error_findings(asset, ruleset, refused.reason, refused.message)
+            else:
+                result = await run_job(
+                    make_job(pinned, ruleset, settings),
+                    registry,
+                    per_host=settings.per_host,
+                    executor=executor,
+                    host_limits=host_limits,
+                )
+                facts = result["facts"]
+                errors = {k: CollectError.from_json(v) for k, v in result["errors"].items()}
+                findings = evaluate_asset(pinned, facts, errors, ruleset, registry.checks, now)
+            store.save_asset(run_id, pinned, facts, errors, findings, dt.datetime.now(dt.timezone.utc))
+            observer.asset_done(pinned, findings)
+
+    try:
+        await asyncio.gather(*(one(a) for a in assets))
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+        observer.finished()

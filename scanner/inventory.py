@@ -1,0 +1,463 @@
+"""The inventory: departments, their assets, and the scope that may be scanned at all.
+
+Format (docs/inventory.md)::
+
+    scope:
+      networks: [127.0.0.0/8]
+      domains: [parks.example, "*.city.example"]
+    defaults:
+      ssh: {user: audit}
+    departments:
+      parks:
+        title: Parks and Recreation
+        assets:
+          - host: 127.0.10.1
+            name: parks-db
+            tags: [db]
+          - endpoint: https://www.parks.example/
+            address: 127.0.10.2
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError, ConfigProblem, Position, ScopeError
+from .models import Asset, AssetKind, SSHSettings
+from .reader import Reader
+from .yamlpos import PosDict, load_file
+
+_DEPT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_NAME = re.compile(r"^[^\s/][^/]{0,199}$")
+_FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$")
+ADHOC_DEPARTMENT = "adhoc"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Networks and domains that may be scanned. Empty parts restrict nothing of their kind."""
+
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    domains: tuple[str, ...] = ()
+
+    def allows_address(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def allows_name(self, name: str) -> bool:
+        name = name.rstrip(".").lower()
+        for pattern in self.domains:
+            pattern = pattern.lower()
+            if pattern.startswith("*."):
+                if fnmatch.fnmatchcase(name, pattern) or name == pattern[2:]:
+                    return True
+            elif name == pattern or name.endswith("." + pattern):
+                return True
+        return False
+
+    def refusal(self, asset: Asset, resolved: str | None = None) -> str | None:
+        """Why ``asset`` (reached at ``resolved``) may not be scanned, or None if it may.
+
+        A name must match ``domains`` when domains are listed; every address a
+        packet would go to must lie in ``networks`` when networks are listed.
+        Called once on the inventory (literal addresses) and again after name
+        resolution, before the first packet to the target.
+        """
+        if asset.ssh is not None and asset.ssh.transport == "local":
+            return None  # runs on this machine; no packet leaves it
+        host = asset.hostname
+        if _is_ip(host):
+            if not self.allows_address(host):
+                return f"{host} is outside the allowed networks ({self._nets()})"
+        elif self.domains and not self.allows_name(host):
+            return f"{host} is outside the allowed domains ({', '.join(self.domains)})"
+        elif not self.domains and not self.networks:
+            return "the scope allows nothing"
+        target = resolved or asset.address
+        if target and _is_ip(target) and target != host and self.networks:
+            if not self.allows_address(target):
+                return f"{host} is reached at {target}, outside the allowed networks ({self._nets()})"
+        return None
+
+    def _nets(self) -> str:
+        return ", ".join(str(n) for n in self.networks) or "none"
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"networks": [str(n) for n in self.networks], "domains": list(self.domains)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Scope:
+        return cls(
+            tuple(ipaddress.ip_network(n, strict=False) for n in data.get("networks", ())),
+            tuple(data.get("domains", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Department:
+    name: str
+    title: str = ""
+    contact: str = ""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    assets: tuple[Asset, ...]
+    scope: Scope
+    departments: tuple[Department, ...] = ()
+    digest: str | None = None
+    source: str | None = None
+    positions: Mapping[str, Position] = field(default_factory=dict)
+
+    def check_scope(self) -> None:
+        """Refuse (ScopeError) any asset whose literal address or name is out of scope."""
+        problems = []
+        for asset in self.assets:
+            why = self.scope.refusal(asset)
+            if why:
+                where = self.positions.get(asset.id)
+                prefix = f"{where}: " if where else ""
+                problems.append(f"{prefix}{asset.id}: refused: {why}")
+        if problems:
+            raise ScopeError("\n".join(problems))
+
+
+_TOP = ["scope", "defaults", "departments"]
+_ASSET_KEYS = ["host", "endpoint", "name", "address", "tags", "ssh", "ca_file"]
+_SSH_KEYS = [
+    "user",
+    "port",
+    "key_file",
+    "password_env",
+    "passphrase_env",
+    "jump",
+    "host_key_fingerprints",
+    "known_hosts",
+    "sudo",
+    "transport",
+]
+_SECRET_KEYS = {"password", "passphrase", "secret", "token", "private_key", "key"}
+
+
+def load_inventory(path: str) -> Inventory:
+    data = load_file(path)
+    r = Reader(path)
+    top = r.mapping(data, Position(path, 1, 1), "an inventory file")
+    if top is None:
+        r.raise_if_any()
+        raise AssertionError("unreachable")
+    r.keys(top, "the inventory", _TOP, required=["scope", "departments"])
+    scope = _parse_scope(r, top)
+    defaults_ssh: PosDict | None = None
+    if "defaults" in top:
+        defaults = r.mapping(top["defaults"], top.value_pos("defaults"), "'defaults'")
+        if defaults is not None:
+            r.keys(defaults, "'defaults'", ["ssh"])
+            if "ssh" in defaults:
+                defaults_ssh = r.mapping(defaults["ssh"], defaults.value_pos("ssh"), "'defaults.ssh'")
+    assets: list[Asset] = []
+    departments: list[Department] = []
+    positions: dict[str, Position] = {}
+    if "departments" in top:
+        depts = r.mapping(top["departments"], top.value_pos("departments"), "'departments'")
+        for name, body in (depts or {}).items():
+            assert depts is not None
+            if not isinstance(name, str) or not _DEPT.match(name):
+                r.error(depts.key_pos(name), f"department name '{name}' must be lower-case letters, digits, - or _")
+                continue
+            dept = r.mapping(body, depts.value_pos(name), f"department '{name}'")
+            if dept is None:
+                continue
+            r.keys(dept, f"department '{name}'", ["title", "contact", "assets"], required=["assets"])
+            departments.append(
+                Department(
+                    name,
+                    r.string(dept, "title", f"department '{name}'") or "",
+                    r.string(dept, "contact", f"department '{name}'") or "",
+                )
+            )
+            seq = r.sequence(dept.get("assets"), dept.value_pos("assets"), f"assets of '{name}'") if "assets" in dept else None
+            for i, item in enumerate(seq or []):
+                assert seq is not None
+                asset = _parse_asset(r, item, seq.item_pos(i), name, defaults_ssh)
+                if asset is None:
+                    continue
+                if asset.id in positions:
+                    r.error(seq.item_pos(i), f"duplicate asset '{asset.id}' (first at {positions[asset.id]}); give it a distinct name")
+                    continue
+                positions[asset.id] = seq.item_pos(i)
+                assets.append(asset)
+    r.raise_if_any()
+    inventory = Inventory(
+        tuple(assets),
+        scope,
+        tuple(departments),
+        digest=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        source=path,
+        positions=positions,
+    )
+    out_of_scope = [
+        ConfigProblem(positions[a.id], f"{a.id} is out of scope: {why}")
+        for a in inventory.assets
+        if (why := scope.refusal(a))
+    ]
+    if out_of_scope:
+        raise ConfigError(out_of_scope)
+    return inventory
+
+
+def _parse_scope(r: Reader, top: PosDict) -> Scope:
+    if "scope" not in top:
+        return Scope()
+    data = r.mapping(top["scope"], top.value_pos("scope"), "'scope'")
+    if data is None:
+        return Scope()
+    r.keys(data, "'scope'", ["networks", "domains"])
+    networks = []
+    raw_nets = data.get("networks")
+    for i, text in enumerate(r.strings(data, "networks", "'scope'")):
+        where = raw_nets.item_pos(i) if hasattr(raw_nets, "item_pos") else data.value_pos("networks")
+        try:
+            networks.append(ipaddress.ip_network(text, strict=True))
+        except ValueError as exc:
+            r.error(where, f"invalid network '{text}': {exc}")
+    domains = []
+    for text in r.strings(data, "domains", "'scope'"):
+        bare = text[2:] if text.startswith("*.") else text
+        if not _HOSTNAME.match(bare):
+            r.error(data.value_pos("domains"), f"invalid domain '{text}'")
+        else:
+            domains.append(text.lower())
+    if not networks and not domains:
+        r.error(data.here(), "'scope' allows nothing: list networks and/or domains")
+    return Scope(tuple(networks), tuple(domains))
+
+
+def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh: PosDict | None) -> Asset | None:
+    data = r.mapping(item, where, f"an asset of '{dept}'")
+    if data is None:
+        return None
+    before = len(r.problems)
+    r.keys(data, "an asset", _ASSET_KEYS)
+    kinds = [k for k in ("host", "endpoint") if k in data]
+    if len(kinds) != 1:
+        r.error(data.here(), "an asset needs exactly one of 'host: ADDRESS' or 'endpoint: https://URL'")
+        return None
+    kind = AssetKind(kinds[0])
+    target = r.string(data, kinds[0], "an asset")
+    name = r.string(data, "name", "an asset")
+    address = r.string(data, "address", "an asset")
+    tags = tuple(r.strings(data, "tags", "an asset"))
+    ca_file = r.string(data, "ca_file", "an asset")
+    url = None
+    if target is None:
+        return None
+    if kind is AssetKind.HOST:
+        if not (_is_ip(target) or _HOSTNAME.match(target) or target == "local"):
+            r.error(data.value_pos("host"), f"invalid host address '{target}'")
+        if address is not None:
+            r.error(data.key_pos("address"), "'address' is for endpoints; a host's address is its 'host' value")
+        address = target
+    else:
+        problem = url_problem(target)
+        if problem:
+            r.error(data.value_pos("endpoint"), problem)
+        url = target
+    if address is not None and kind is AssetKind.ENDPOINT and not _is_ip(address):
+        r.error(data.value_pos("address"), f"'address' must be an IP address, got '{address}'")
+    ssh = None
+    if kind is AssetKind.HOST:
+        merged = PosDict()
+        for src in (defaults_ssh, data.get("ssh") if "ssh" in data else None):
+            if src is None:
+                continue
+            block = r.mapping(src, data.value_pos("ssh") if src is not defaults_ssh else src.here(), "'ssh'")
+            if block is not None:
+                merged.path = block.path
+                merged.start = block.start
+                for k, v in block.items():
+                    merged[k] = v
+                    merged.key_positions[k] = block.key_positions[k]
+                    merged.value_positions[k] = block.value_positions[k]
+        ssh = _parse_ssh(r, merged)
+        if target == "local":
+            ssh = SSHSettings(transport="local")
+    elif "ssh" in data:
+        r.error(data.key_pos("ssh"), "'ssh' settings are for hosts, not endpoints")
+    if len(r.problems) > before:
+        return None
+    display = name or (target if kind is AssetKind.HOST else _endpoint_name(target))
+    if not _NAME.match(display):
+        r.error(data.here(), f"asset name '{display}' may not contain '/' or start with a space")
+        return None
+    return Asset(
+        id=f"{dept}/{display}",
+        name=display,
+        kind=kind,
+        department=dept,
+        address=address,
+        url=url,
+        tags=tags,
+        ssh=ssh,
+        ca_file=ca_file,
+    )
+
+
+def _parse_ssh(r: Reader, data: PosDict) -> SSHSettings:
+    for key in list(data):
+        if key in _SECRET_KEYS:
+            r.error(
+                data.key_pos(key),
+                f"'{key}' would put a secret in the inventory; use password_env/passphrase_env "
+                "(the name of an environment variable) or ssh-agent instead",
+            )
+    r.keys(data, "'ssh'", [k for k in _SSH_KEYS] + sorted(_SECRET_KEYS & set(data)))
+    port = data.get("port", 22)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        r.error(data.value_pos("port"), f"ssh port must be 1-65535, got {port!r}")
+        port = 22
+    fps = r.strings(data, "host_key_fingerprints", "'ssh'")
+    for fp in fps:
+        if not _FINGERPRINT.match(fp):
+            r.error(data.value_pos("host_key_fingerprints"), f"fingerprint '{fp}' must look like SHA256:<43 base64 chars> (as ssh-keygen -lf prints)")
+    sudo = data.get("sudo", False)
+    if not isinstance(sudo, bool):
+        r.error(data.value_pos("sudo"), "'sudo' must be true or false")
+        sudo = False
+    transport = r.choice(data, "transport", "'ssh'", ["ssh", "local"], default="ssh") or "ssh"
+    return SSHSettings(
+        user=r.string(data, "user", "'ssh'"),
+        port=port,
+        key_file=r.string(data, "key_file", "'ssh'"),
+        password_env=r.string(data, "password_env", "'ssh'"),
+        passphrase_env=r.string(data, "passphrase_env", "'ssh'"),
+        jump=r.string(data, "jump", "'ssh'"),
+        host_key_fingerprints=tuple(fps),
+        known_hosts=r.string(data, "known_hosts", "'ssh'"),
+        sudo=sudo,
+        transport=transport,
+    )
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` is not a usable endpoint URL, or None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"invalid URL '{url}': {exc}"
+    if parts.scheme != "https":
+        return f"endpoint URL '{url}' must start with https://"
+    if not parts.hostname:
+        return f"endpoint URL '{url}' has no host"
+    host = parts.hostname
+    if not (_is_ip(host) or _HOSTNAME.match(host)):
+        return f"endpoint URL '{url}' has an invalid host '{host}'"
+    if port is not None and not 1 <= port <= 65535:
+        return f"endpoint URL '{url}' has an invalid port"
+    if parts.username or parts.password:
+        return f"endpoint URL '{_redact_userinfo(url)}' must not carry credentials"
+    return None
+
+
+def _redact_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc="***@" + netloc).geturl()
+
+
+def _endpoint_name(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port and parts.port != 443 else host
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def adhoc_assets(targets: Sequence[str], resolve: Mapping[str, str] | None = None) -> list[Asset]:
+    """Assets for targets named on the command line: addresses/hostnames and https URLs."""
+    assets: list[Asset] = []
+    seen: set[str] = set()
+    for target in targets:
+        if "://" in target:
+            problem = url_problem(target)
+            if problem:
+                raise ConfigError.at(Position("<command line>"), problem)
+            name = _endpoint_name(target)
+            parts = urlsplit(target)
+            port = parts.port or 443
+            address = (resolve or {}).get(f"{parts.hostname}:{port}")
+            asset = Asset(
+                id=f"{ADHOC_DEPARTMENT}/{name}",
+                name=name,
+                kind=AssetKind.ENDPOINT,
+                department=ADHOC_DEPARTMENT,
+                url=target,
+                address=address,
+            )
+        else:
+            host = target[1:-1] if target.startswith("[") and target.endswith("]") else target
+            if not (_is_ip(host) or _HOSTNAME.match(host) or host == "local"):
+                raise ConfigError.at(Position("<command line>"), f"'{target}' is neither an address, a hostname nor an https:// URL")
+            asset = Asset(
+                id=f"{ADHOC_DEPARTMENT}/{host}",
+                name=host,
+                kind=AssetKind.HOST,
+                department=ADHOC_DEPARTMENT,
+                address=host,
+                ssh=SSHSettings(transport="local") if host == "local" else SSHSettings(),
+            )
+        if asset.id not in seen:
+            seen.add(asset.id)
+            assets.append(asset)
+    return assets
+
+
+def scope_for_targets(assets: Iterable[Asset]) -> Scope:
+    """Ad-hoc targets without an inventory: exactly what was named may be scanned."""
+    networks = []
+    domains = []
+    for a in assets:
+        for value in (a.hostname, a.address):
+            if not value:
+                continue
+            if _is_ip(value):
+                networks.append(ipaddress.ip_network(value))
+            elif value != "local":
+                domains.append(value.lower())
+    return Scope(tuple(dict.fromkeys(networks)), tuple(dict.fromkeys(domains)))
+
+
+def parse_scope_args(values: Iterable[str]) -> Scope:
+    """``--scope 127.0.0.0/8 --scope city.example`` on the command line."""
+    networks = []
+    domains = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            bare = value[2:] if value.startswith("*.") else value
+            if not _HOSTNAME.match(bare):
+                raise ConfigError.at(Position("<command line>"), f"--scope '{value}' is neither a network nor a domain") from None
+            domains.append(value.lower())
+    return Scope(tuple(networks), tuple(domains))

@@ -1,0 +1,119 @@
+"""Terminal output: the summary table after a scan, run listings, progress."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from .evaluate import Finding
+from .models import Asset, Severity, Status
+
+_SEVERITY_ORDER = {s.value: s.rank for s in Severity}
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: int = 60) -> str:
+    """A plain-text summary of a run document, widest-first for a terminal."""
+    width = max(80, min(160, shutil.get_terminal_size((120, 20)).columns))
+    run = doc["run"]
+    counts = doc["summary"]["findings"]
+    lines = [
+        f"civiscan run {run['id']} ({run['status']}), started {run['started']}",
+        "policies: " + ", ".join(f"{p['id']} {p['version']}" for p in run["policies"]),
+        f"assets: {doc['summary']['assets']}, assessed fully: {doc['summary']['assessed']}"
+        + (f", pending: {doc['summary']['pending']}" if doc["summary"].get("pending") else ""),
+        "findings: "
+        + ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in ("fail", "error", "waived", "pass", "not_applicable")),
+        "",
+    ]
+    rules = {r["id"]: r for r in doc["rules"]}
+    wanted = {"fail", "error", "waived"} | ({"pass"} if show_passing else set())
+    rows = [f for f in doc["findings"] if f["status"] in wanted]
+    rows.sort(key=lambda f: (["fail", "error", "waived", "pass"].index(f["status"]), -_SEVERITY_ORDER[f["severity"]], f["asset_id"], f["rule_id"]))
+    if rows:
+        asset_w = min(30, max(len("ASSET"), *(len(f["asset_id"]) for f in rows)))
+        rule_w = min(28, max(len("RULE"), *(len(f["rule_id"]) for f in rows)))
+        head = f"{'STATUS':<7} {'SEVERITY':<8} {'ASSET':<{asset_w}} {'RULE':<{rule_w}} MESSAGE"
+        lines.append(head)
+        msg_w = max(20, width - len(head) + len("MESSAGE"))
+        for f in rows[:limit]:
+            title = f["message"] or rules.get(f["rule_id"], {}).get("title", "")
+            if f["status"] == "error" and f.get("reason"):
+                title = f"[{f['reason']}] {title}"
+            lines.append(
+                f"{f['status'].upper():<7} {f['severity']:<8} {_clip(f['asset_id'], asset_w):<{asset_w}} "
+                f"{_clip(f['rule_id'], rule_w):<{rule_w}} {_clip(title, msg_w)}"
+            )
+        if len(rows) > limit:
+            lines.append(f"... and {len(rows) - limit} more (civiscan show {run['id']} --all, or --format json)")
+    else:
+        lines.append("No failures, errors or waivers.")
+    stale = [w for w in doc.get("waivers", []) if w["state"] in ("stale", "expired")]
+    for w in stale:
+        lines.append(f"waiver {w['id']} ({w['rule']}): {w['state']}" + (f", expired {w['expires']}" if w["state"] == "expired" else ", matches nothing"))
+    return "\n".join(lines)
+
+
+def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    if not runs:
+        return "No runs stored yet."
+    lines = [f"{'RUN':>5}  {'STARTED':<25} {'STATUS':<12} {'EXIT':>4} {'ASSETS':>9} {'FAIL':>6} {'ERROR':>6}  POLICIES"]
+    for r in runs:
+        exit_code = "" if r["exit_code"] is None else str(r["exit_code"])
+        lines.append(
+            f"{r['id']:>5}  {r['started'][:25]:<25} {r['status']:<12} {exit_code:>4} "
+            f"{str(r['done']) + '/' + str(r['assets']):>9} {r['failures']:>6} {r['errors']:>6}  {r['policy_key']}"
+        )
+    return "\n".join(lines)
+
+
+class ProgressObserver:
+    """A one-line progress bar on a terminal's stderr; silent elsewhere."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+        self.errors = 0
+        self.started_at = time.monotonic()
+        self._last = 0.0
+
+    def started(self, total: int) -> None:
+        self.total = total
+        self.started_at = time.monotonic()
+        self._draw(force=True)
+
+    def asset_done(self, asset: Asset, findings: Sequence[Finding]) -> None:
+        self.done += 1
+        statuses = Counter(f.status for f in findings)
+        self.failed += statuses[Status.FAIL]
+        self.errors += statuses[Status.ERROR]
+        self._draw()
+
+    def finished(self) -> None:
+        self._draw(force=True)
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        width = 30
+        filled = int(width * self.done / self.total) if self.total else width
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(
+            f"\r[{bar}] {self.done}/{self.total} assets  {self.failed} failing  {self.errors} errors"
+            f"  {now - self.started_at:5.1f}s"
+        )
+        self.stream.flush()

@@ -1,0 +1,182 @@
+"""The library behind ``civiscan scan``: prepare a run, execute it, resume it, finish it.
+
+The CLI parses flags and calls these; tests and other programs can too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine import Observer, ScanSettings, scan_assets
+from .errors import ConfigError, ExitCode, Position
+from .evaluate import evaluate_asset, exit_code
+from .inventory import (
+    Inventory,
+    Scope,
+    adhoc_assets,
+    load_inventory,
+    parse_scope_args,
+    scope_for_targets,
+)
+from .models import Asset, Severity
+from .plugin import Registry
+from .policy import RuleSet, load_policies
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Plan:
+    assets: tuple[Asset, ...]
+    ruleset: RuleSet
+    scope: Scope
+    departments: tuple[Mapping[str, str], ...] = ()
+    inventory_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    policies: Sequence[str]
+    inventory: str | None = None
+    targets: Sequence[str] = ()
+    scope: Sequence[str] = ()
+    resolve: Mapping[str, str] = field(default_factory=dict)
+    departments: Sequence[str] = ()
+
+
+def parse_resolve(values: Sequence[str]) -> dict[str, str]:
+    """``--resolve HOST:PORT:ADDR`` (like curl); ADDR may be an IPv6 literal in brackets."""
+    out: dict[str, str] = {}
+    for value in values:
+        parts = value.split(":", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2]:
+            raise ConfigError.at(Position("<command line>"), f"--resolve '{value}' must be HOST:PORT:ADDRESS")
+        host, port, addr = parts
+        out[f"{host.lower()}:{int(port)}"] = addr.strip("[]")
+    return out
+
+
+def prepare(request: ScanRequest, registry: Registry) -> Plan:
+    """Load and validate everything a scan needs. Raises ConfigError (exit 2)."""
+    if not request.policies:
+        raise ConfigError.at(Position("<command line>"), "no policy given (-p FILE or a shipped name, e.g. -p baseline)")
+    if not request.inventory and not request.targets:
+        raise ConfigError.at(Position("<command line>"), "nothing to scan: give targets or -i INVENTORY")
+    ruleset = load_policies(request.policies, registry)
+    inventory: Inventory | None = load_inventory(request.inventory) if request.inventory else None
+    assets: list[Asset] = list(inventory.assets) if inventory else []
+    if request.departments:
+        unknown = set(request.departments) - {a.department for a in assets}
+        if unknown:
+            raise ConfigError.at(Position(request.inventory or "<command line>"), f"no assets in department(s): {', '.join(sorted(unknown))}")
+        assets = [a for a in assets if a.department in request.departments]
+    adhoc = adhoc_assets(request.targets, request.resolve)
+    if inventory is not None:
+        scope = inventory.scope
+    elif request.scope:
+        scope = Scope()
+    else:
+        scope = scope_for_targets(adhoc)
+    if request.scope:
+        extra = parse_scope_args(request.scope)
+        scope = Scope(scope.networks + extra.networks, scope.domains + extra.domains)
+    refused = [f"{a.id}: {why}" for a in adhoc if (why := scope.refusal(a))]
+    if refused:
+        raise ConfigError.at(Position("<command line>"), "targets outside the allowed scope are refused: " + "; ".join(refused))
+    # --resolve also pins inventory endpoints that have no explicit address.
+    pinned = []
+    for a in assets:
+        if a.url and not a.address and request.resolve:
+            addr = request.resolve.get(f"{a.hostname.lower()}:{a.port}")
+            if addr:
+                from dataclasses import replace
+
+                a = replace(a, address=addr)
+                why = scope.refusal(a)
+                if why:
+                    raise ConfigError.at(Position("<command line>"), f"--resolve for {a.id} is refused: {why}")
+        pinned.append(a)
+    ids = {a.id for a in pinned}
+    pinned.extend(a for a in adhoc if a.id not in ids)
+    depts: tuple[Mapping[str, str], ...] = ()
+    if inventory is not None:
+        depts = tuple({"name": d.name, "title": d.title} for d in inventory.departments)
+    return Plan(tuple(pinned), ruleset, scope, depts, inventory.digest if inventory else None)
+
+
+def _run_loop(coro: Any) -> bool:
+    """Run ``coro``; return False if interrupted (Ctrl-C or SIGTERM), after cancelling cleanly."""
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        except (NotImplementedError, RuntimeError):
+            pass
+        await coro
+
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return False
+    return True
+
+
+def execute(
+    store: Store,
+    run_id: int,
+    assets: Sequence[Asset],
+    ruleset: RuleSet,
+    registry: Registry,
+    settings: ScanSettings,
+    scope: Scope,
+    started: dt.datetime,
+    fail_on: Severity,
+    observer: Observer | None = None,
+) -> ExitCode:
+    """Scan the given (pending) assets of a run and close the run. Finished assets are kept."""
+    completed = _run_loop(
+        scan_assets(store, run_id, assets, ruleset, registry, settings, scope, started, observer)
+    )
+    return finish(store, run_id, fail_on, interrupted=not completed)
+
+
+def finish(store: Store, run_id: int, fail_on: Severity, *, interrupted: bool = False) -> ExitCode:
+    pending = store.assets(run_id, state="pending")
+    code = exit_code(store.findings(run_id), fail_on, interrupted=interrupted or bool(pending))
+    status = "interrupted" if (interrupted or pending) else "complete"
+    store.finish_run(run_id, status, int(code), dt.datetime.now(dt.timezone.utc))
+    return code
+
+
+def start(store: Store, plan: Plan, settings: ScanSettings, now: dt.datetime | None = None) -> int:
+    started = now or dt.datetime.now(dt.timezone.utc)
+    stored_settings = settings.to_json() | {"scope": plan.scope.to_json()}
+    return store.create_run(plan.ruleset, plan.assets, stored_settings, started, plan.inventory_digest, plan.departments)
+
+
+def resume_plan(store: Store, run_id: int) -> tuple[RuleSet, list[Asset], ScanSettings, Scope, dt.datetime]:
+    record = store.run(run_id)
+    if record.status == "complete":
+        raise ConfigError.at(Position(f"run {run_id}"), "run is already complete; nothing to resume")
+    settings = ScanSettings.from_json(record.settings)
+    scope = Scope.from_json(record.settings.get("scope", {}))
+    return record.ruleset, store.assets(run_id, state="pending"), settings, scope, record.started
+
+
+def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Registry, fail_on: Severity) -> tuple[int, ExitCode]:
+    """Judge the stored facts of ``source_run`` under another policy, as a new run."""
+    now = dt.datetime.now(dt.timezone.utc)
+    new = store.clone_run(source_run, ruleset, now)
+    facts = store.facts(new)
+    findings = []
+    for asset in store.assets(new):
+        a_facts, a_errors = facts.get(asset.id, ({}, {}))
+        findings.extend(evaluate_asset(asset, a_facts, a_errors, ruleset, registry.checks, now))
+    store.replace_findings(new, findings)
+    return new, finish(store, new, fail_on)

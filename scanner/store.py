@@ -1,0 +1,486 @@
+"""The SQLite store: runs, assets, facts and findings, written as each asset finishes.
+
+One file, WAL mode, a schema version with forward migrations. Default path:
+``$CIVISCAN_DB``, else ``$XDG_DATA_HOME/civiscan/civiscan.db`` (``~/.local/share``).
+Nothing secret is ever written: assets carry only the *names* of environment
+variables that hold credentials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .evaluate import Finding, waiver_report
+from .models import Asset, CollectError
+from .policy import RuleSet
+
+SCHEMA = "civiscan/run"
+SCHEMA_VERSION = 1
+
+
+def default_db_path() -> Path:
+    env = os.environ.get("CIVISCAN_DB")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "civiscan" / "civiscan.db"
+
+
+def _m1(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started TEXT NOT NULL,
+            finished TEXT,
+            status TEXT NOT NULL,
+            exit_code INTEGER,
+            tool_version TEXT NOT NULL,
+            ruleset_json TEXT NOT NULL,
+            policy_key TEXT NOT NULL,
+            inventory_digest TEXT,
+            settings_json TEXT NOT NULL,
+            departments_json TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE assets (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            asset_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            department TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            spec_json TEXT NOT NULL,
+            state TEXT NOT NULL,
+            finished TEXT,
+            PRIMARY KEY (run_id, asset_id)
+        );
+        CREATE TABLE facts (
+            run_id INTEGER NOT NULL,
+            asset_id TEXT NOT NULL,
+            plugin TEXT NOT NULL,
+            data_json TEXT,
+            error_json TEXT,
+            PRIMARY KEY (run_id, asset_id, plugin),
+            FOREIGN KEY (run_id, asset_id) REFERENCES assets(run_id, asset_id) ON DELETE CASCADE
+        );
+        CREATE TABLE findings (
+            run_id INTEGER NOT NULL,
+            asset_id TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            message TEXT NOT NULL,
+            reason TEXT,
+            checks_json TEXT NOT NULL,
+            waiver_json TEXT,
+            fingerprint TEXT NOT NULL,
+            PRIMARY KEY (run_id, asset_id, rule_id),
+            FOREIGN KEY (run_id, asset_id) REFERENCES assets(run_id, asset_id) ON DELETE CASCADE
+        );
+        CREATE INDEX findings_fingerprint ON findings(fingerprint, status);
+        CREATE INDEX runs_policy ON runs(policy_key, started);
+        """
+    )
+
+
+# Each migration moves the schema from version N-1 to N; never edit a shipped one.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    started: dt.datetime
+    finished: dt.datetime | None
+    status: str
+    exit_code: int | None
+    tool_version: str
+    ruleset: RuleSet
+    inventory_digest: str | None
+    settings: Mapping[str, Any]
+    departments: Sequence[Mapping[str, str]]
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema ------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"{self.path} has schema version {version}, newer than this civiscan "
+                f"({len(MIGRATIONS)}); upgrade civiscan"
+            )
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            with self.transaction():
+                MIGRATIONS[number - 1](self.conn)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+        for hook in _EXTRA_SCHEMA:
+            hook(self.conn)
+
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type: object, *rest: object) -> None:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def transaction(self) -> Store._Tx:
+        return Store._Tx(self.conn)
+
+    # --- writing -----------------------------------------------------------
+
+    def create_run(
+        self,
+        ruleset: RuleSet,
+        assets: Sequence[Asset],
+        settings: Mapping[str, Any],
+        started: dt.datetime,
+        inventory_digest: str | None = None,
+        departments: Sequence[Mapping[str, str]] = (),
+    ) -> int:
+        policy_key = ",".join(sorted(p.id for p in ruleset.policies))
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (started, status, tool_version, ruleset_json, policy_key,"
+                " inventory_digest, settings_json, departments_json) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    started.isoformat(),
+                    "running",
+                    __version__,
+                    json.dumps(ruleset.to_json(), default=str),
+                    policy_key,
+                    inventory_digest,
+                    json.dumps(dict(settings), default=str),
+                    json.dumps(list(departments)),
+                ),
+            )
+            run_id = int(cur.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO assets (run_id, asset_id, seq, department, kind, spec_json, state)"
+                " VALUES (?,?,?,?,?,?,'pending')",
+                [
+                    (run_id, a.id, i, a.department, a.kind.value, json.dumps(a.to_json()))
+                    for i, a in enumerate(assets)
+                ],
+            )
+        return run_id
+
+    def save_asset(
+        self,
+        run_id: int,
+        asset: Asset,
+        facts: Mapping[str, Any],
+        errors: Mapping[str, CollectError],
+        findings: Iterable[Finding],
+        finished: dt.datetime,
+    ) -> None:
+        """Write one asset's facts and findings atomically and mark it done."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM facts WHERE run_id=? AND asset_id=?", (run_id, asset.id))
+            conn.execute("DELETE FROM findings WHERE run_id=? AND asset_id=?", (run_id, asset.id))
+            plugins = sorted(set(facts) | set(errors))
+            conn.executemany(
+                "INSERT INTO facts (run_id, asset_id, plugin, data_json, error_json) VALUES (?,?,?,?,?)",
+                [
+                    (
+                        run_id,
+                        asset.id,
+                        p,
+                        json.dumps(facts[p], default=str) if p in facts else None,
+                        json.dumps(errors[p].to_json()) if p in errors else None,
+                    )
+                    for p in plugins
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO findings (run_id, asset_id, rule_id, status, severity, message, reason,"
+                " checks_json, waiver_json, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        run_id,
+                        f.asset_id,
+                        f.rule_id,
+                        f.status.value,
+                        f.severity.value,
+                        f.message,
+                        f.reason.value if f.reason else None,
+                        json.dumps([c.to_json() for c in f.checks], default=str),
+                        json.dumps(dict(f.waiver)) if f.waiver else None,
+                        f.fingerprint,
+                    )
+                    for f in findings
+                ],
+            )
+            conn.execute(
+                "UPDATE assets SET state='done', finished=?, spec_json=? WHERE run_id=? AND asset_id=?",
+                (finished.isoformat(), json.dumps(asset.to_json()), run_id, asset.id),
+            )
+
+    def replace_findings(self, run_id: int, findings: Iterable[Finding]) -> None:
+        """Swap a run's findings (re-evaluation of stored facts under a new policy)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM findings WHERE run_id=?", (run_id,))
+            conn.executemany(
+                "INSERT INTO findings (run_id, asset_id, rule_id, status, severity, message, reason,"
+                " checks_json, waiver_json, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (run_id, f.asset_id, f.rule_id, f.status.value, f.severity.value, f.message,
+                     f.reason.value if f.reason else None,
+                     json.dumps([c.to_json() for c in f.checks], default=str),
+                     json.dumps(dict(f.waiver)) if f.waiver else None, f.fingerprint)
+                    for f in findings
+                ],
+            )
+
+    def finish_run(self, run_id: int, status: str, exit_code: int, finished: dt.datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status=?, exit_code=?, finished=? WHERE id=?",
+                (status, exit_code, finished.isoformat(), run_id),
+            )
+
+    def set_status(self, run_id: int, status: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status=? WHERE id=?", (status, run_id))
+
+    def clone_run(self, source: int, ruleset: RuleSet, started: dt.datetime) -> int:
+        """A new run with the facts of ``source`` and no findings (for ``civiscan evaluate``)."""
+        record = self.run(source)
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (started, status, tool_version, ruleset_json, policy_key,"
+                " inventory_digest, settings_json, departments_json) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    started.isoformat(),
+                    "running",
+                    __version__,
+                    json.dumps(ruleset.to_json(), default=str),
+                    ",".join(sorted(p.id for p in ruleset.policies)),
+                    record.inventory_digest,
+                    json.dumps({**record.settings, "evaluated_from_run": source}),
+                    json.dumps(list(record.departments)),
+                ),
+            )
+            new = int(cur.lastrowid or 0)
+            conn.execute(
+                "INSERT INTO assets (run_id, asset_id, seq, department, kind, spec_json, state, finished)"
+                " SELECT ?, asset_id, seq, department, kind, spec_json, state, finished FROM assets WHERE run_id=?",
+                (new, source),
+            )
+            conn.execute(
+                "INSERT INTO facts (run_id, asset_id, plugin, data_json, error_json)"
+                " SELECT ?, asset_id, plugin, data_json, error_json FROM facts WHERE run_id=?",
+                (new, source),
+            )
+        return new
+
+    # --- reading -----------------------------------------------------------
+
+    def resolve_run(self, ref: str | int) -> int | None:
+        """A run id from ``7``, ``last`` or ``latest``."""
+        text = str(ref).strip().lower()
+        if text in ("last", "latest"):
+            row = self.conn.execute("SELECT MAX(id) FROM runs").fetchone()
+            return int(row[0]) if row[0] is not None else None
+        if text.isdigit():
+            row = self.conn.execute("SELECT id FROM runs WHERE id=?", (int(text),)).fetchone()
+            return int(row[0]) if row else None
+        return None
+
+    def run(self, run_id: int) -> RunRecord:
+        row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(run_id)
+        return RunRecord(
+            id=row["id"],
+            started=dt.datetime.fromisoformat(row["started"]),
+            finished=dt.datetime.fromisoformat(row["finished"]) if row["finished"] else None,
+            status=row["status"],
+            exit_code=row["exit_code"],
+            tool_version=row["tool_version"],
+            ruleset=RuleSet.from_json(json.loads(row["ruleset_json"])),
+            inventory_digest=row["inventory_digest"],
+            settings=json.loads(row["settings_json"]),
+            departments=json.loads(row["departments_json"]),
+        )
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT r.id, r.started, r.finished, r.status, r.exit_code, r.policy_key,"
+            " (SELECT COUNT(*) FROM assets a WHERE a.run_id=r.id) AS assets,"
+            " (SELECT COUNT(*) FROM assets a WHERE a.run_id=r.id AND a.state='done') AS done,"
+            " (SELECT COUNT(*) FROM findings f WHERE f.run_id=r.id AND f.status='fail') AS failures,"
+            " (SELECT COUNT(*) FROM findings f WHERE f.run_id=r.id AND f.status='error') AS errors"
+            " FROM runs r ORDER BY r.id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def assets(self, run_id: int, state: str | None = None) -> list[Asset]:
+        sql = "SELECT spec_json FROM assets WHERE run_id=?"
+        args: list[Any] = [run_id]
+        if state:
+            sql += " AND state=?"
+            args.append(state)
+        rows = self.conn.execute(sql + " ORDER BY seq", args).fetchall()
+        return [Asset.from_json(json.loads(r[0])) for r in rows]
+
+    def facts(self, run_id: int) -> dict[str, tuple[dict[str, Any], dict[str, CollectError]]]:
+        out: dict[str, tuple[dict[str, Any], dict[str, CollectError]]] = {}
+        for row in self.conn.execute(
+            "SELECT asset_id, plugin, data_json, error_json FROM facts WHERE run_id=?", (run_id,)
+        ):
+            facts, errors = out.setdefault(row[0], ({}, {}))
+            if row[2] is not None:
+                facts[row[1]] = json.loads(row[2])
+            if row[3] is not None:
+                errors[row[1]] = CollectError.from_json(json.loads(row[3]))
+        return out
+
+    def findings(self, run_id: int) -> Iterator[dict[str, Any]]:
+        for row in self.conn.execute(
+            "SELECT asset_id, rule_id, status, severity, message, reason, checks_json, waiver_json,"
+            " fingerprint FROM findings WHERE run_id=? ORDER BY asset_id, rule_id",
+            (run_id,),
+        ):
+            yield {
+                "fingerprint": row["fingerprint"],
+                "asset_id": row["asset_id"],
+                "rule_id": row["rule_id"],
+                "status": row["status"],
+                "severity": row["severity"],
+                "message": row["message"],
+                "reason": row["reason"],
+                "checks": json.loads(row["checks_json"]),
+                "waiver": json.loads(row["waiver_json"]) if row["waiver_json"] else None,
+            }
+
+    def previous_run(self, run_id: int) -> int | None:
+        """The newest earlier finished run applying the same policies."""
+        row = self.conn.execute(
+            "SELECT p.id FROM runs p, runs r WHERE r.id=? AND p.policy_key=r.policy_key"
+            " AND p.id < r.id AND p.status IN ('complete','incomplete') ORDER BY p.id DESC LIMIT 1",
+            (run_id,),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def first_seen(self, run_id: int) -> dict[str, str]:
+        """For each fingerprint failing in ``run_id``: when it was first seen failing."""
+        rows = self.conn.execute(
+            "SELECT f.fingerprint, MIN(r.started) FROM findings f JOIN runs r ON r.id=f.run_id"
+            " WHERE f.status IN ('fail','waived') AND f.run_id <= ? AND f.fingerprint IN"
+            " (SELECT fingerprint FROM findings WHERE run_id=? AND status IN ('fail','waived'))"
+            " GROUP BY f.fingerprint",
+            (run_id, run_id),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def document(self, run_id: int) -> dict[str, Any]:
+        """The run as the versioned JSON document (docs/json.md)."""
+        record = self.run(run_id)
+        assets = self.assets(run_id)
+        states = dict(self.conn.execute("SELECT asset_id, state FROM assets WHERE run_id=?", (run_id,)).fetchall())
+        facts = self.facts(run_id)
+        first = self.first_seen(run_id)
+        findings = []
+        counts = {"pass": 0, "fail": 0, "error": 0, "waived": 0, "not_applicable": 0}
+        for f in self.findings(run_id):
+            f["first_seen"] = first.get(f["fingerprint"])
+            counts[f["status"]] = counts.get(f["status"], 0) + 1
+            findings.append(f)
+        dept_names = sorted({a.department for a in assets})
+        asset_docs = []
+        for a in assets:
+            a_facts, a_errors = facts.get(a.id, ({}, {}))
+            asset_docs.append(
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "kind": a.kind.value,
+                    "department": a.department,
+                    "address": a.address,
+                    "url": a.url,
+                    "tags": list(a.tags),
+                    "state": states.get(a.id, "pending"),
+                    "facts": a_facts,
+                    "errors": {k: v.to_json() for k, v in a_errors.items()},
+                }
+            )
+        assessed = sum(
+            1 for d in asset_docs if d["state"] == "done" and d["facts"] and not d["errors"]
+        )
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "run": {
+                "id": record.id,
+                "started": record.started.isoformat(),
+                "finished": record.finished.isoformat() if record.finished else None,
+                "status": record.status,
+                "tool_version": record.tool_version,
+                "policies": [
+                    {k: p.to_json()[k] for k in ("id", "version", "title", "digest")}
+                    for p in record.ruleset.policies
+                ],
+                "inventory_digest": record.inventory_digest,
+                "exit_code": record.exit_code,
+                "previous_run": self.previous_run(run_id),
+            },
+            "departments": dept_names,
+            "department_titles": {d["name"]: d.get("title", "") for d in record.departments},
+            "assets": asset_docs,
+            "rules": [r.to_json() for r in record.ruleset.rules],
+            "findings": findings,
+            "waivers": waiver_report(record.ruleset, assets, record.started),
+            "summary": {
+                "assets": len(asset_docs),
+                "assessed": assessed,
+                "pending": sum(1 for d in asset_docs if d["state"] != "done"),
+                "findings": counts,
+            },
+        }
+
+
+# Extra tables owned by other modules (advisory feeds): each hook is idempotent DDL.
+_EXTRA_SCHEMA: list[Callable[[sqlite3.Connection], None]] = []
+
+
+def register_schema(hook: Callable[[sqlite3.Connection], None]) -> None:
+    if hook not in _EXTRA_SCHEMA:
+        _EXTRA_SCHEMA.append(hook)
