@@ -299,6 +299,7 @@ def load_policies(refs: Sequence[str], registry: Registry) -> RuleSet:
     waivers: list[Waiver] = []
     infos: list[PolicyInfo] = []
     loaded: set[str] = set()
+    shown: dict[str, str] = {}
 
     def visit(ref: str, relative_to: Path | None, where: Position | None, chain: tuple[str, ...]) -> dict[str, Rule]:
         """Load one policy and what it extends; return its effective rules."""
@@ -307,8 +308,9 @@ def load_policies(refs: Sequence[str], registry: Registry) -> RuleSet:
         except ConfigError as exc:
             problems.extend(exc.problems)
             return {}
+        shown[source.key] = source.display
         if source.key in chain:
-            cycle = " -> ".join([*chain[chain.index(source.key):], source.key])
+            cycle = " -> ".join(shown[k] for k in [*chain[chain.index(source.key):], source.key])
             problems.append(ConfigProblem(where or Position(ref), f"extends cycle: {cycle}"))
             return {}
         try:

@@ -115,6 +115,16 @@ class _Loader(yaml.SafeLoader):
         return result
 
 
+def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    # An impossible date (2026-13-45) would raise a bare ValueError with no
+    # position; keep the text so the reader reports it where it stands.
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)  # type: ignore[no-untyped-call]
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)  # type: ignore[arg-type]
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)  # type: ignore[arg-type]
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)  # type: ignore[arg-type]
 
