@@ -34,8 +34,16 @@ def default_db_path() -> Path:
     return Path(base) / "civiscan" / "civiscan.db"
 
 
+def _script(conn: sqlite3.Connection, sql: str) -> None:
+    # executescript() would COMMIT first and break the migration's transaction.
+    for statement in sql.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def _m1(conn: sqlite3.Connection) -> None:
-    conn.executescript(
+    _script(
+        conn,
         """
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
