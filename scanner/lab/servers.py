@@ -1,0 +1,119 @@
+"""Small loopback servers for the demo lab and the tests.
+
+A :class:`Lab` runs its own asyncio loop in a daemon thread and serves TCP
+listeners with simple behaviours: send a greeting, stay silent, or reset. It
+binds only to loopback addresses (127.0.0.0/8 or ::1) and refuses anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+def _check_loopback(address: str) -> None:
+    if not ipaddress.ip_address(address).is_loopback:
+        raise ValueError(f"lab servers bind to loopback only, not {address}")
+
+
+@dataclass
+class Listener:
+    address: str
+    port: int
+    behaviour: str
+    server: asyncio.base_events.Server | None = None
+    accepted: int = 0
+
+
+class Lab:
+    """Start with ``with Lab() as lab: lab.tcp("127.0.77.1", 2323, greeting=b"login: ")``."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="civiscan-lab", daemon=True)
+        self._thread.start()
+        self.listeners: list[Listener] = []
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def tcp(
+        self,
+        address: str,
+        port: int = 0,
+        *,
+        greeting: bytes | None = None,
+        silent: bool = False,
+        reply: Callable[[bytes], bytes] | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> Listener:
+        """Listen on address:port (0 = any free port) and return the listener.
+
+        ``greeting``: sent on connect. ``silent``: accept and never answer.
+        ``reply``: called with the first chunk received, its result is sent back.
+        ``tls``: wrap the connection (a server-side SSLContext).
+        """
+        _check_loopback(address)
+        behaviour = "silent" if silent else ("greeting" if greeting is not None else "reply" if reply else "close")
+        listener = Listener(address, port, behaviour)
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            listener.accepted += 1
+            self._writers.add(writer)
+            try:
+                if listener.behaviour == "silent":
+                    await reader.read()  # holds the connection open until the peer leaves
+                    return
+                if greeting is not None:
+                    writer.write(greeting)
+                    await writer.drain()
+                if reply is not None:
+                    data = await asyncio.wait_for(reader.read(65536), 10)
+                    writer.write(reply(data))
+                    await writer.drain()
+                await asyncio.sleep(0.05)
+            except (OSError, asyncio.TimeoutError, ssl.SSLError):
+                pass
+            finally:
+                self._writers.discard(writer)
+                writer.close()
+
+        async def start() -> asyncio.base_events.Server:
+            return await asyncio.start_server(handle, address, port, ssl=tls, reuse_address=True)
+
+        listener.server = self._call(start())
+        listener.port = listener.server.sockets[0].getsockname()[1]
+        self.listeners.append(listener)
+        return listener
+
+    def set_behaviour(self, listener: Listener, behaviour: str) -> None:
+        """Switch a listener (e.g. from ``silent`` to ``close``) for new connections."""
+        listener.behaviour = behaviour
+
+    def close(self) -> None:
+        async def stop() -> None:
+            for writer in list(self._writers):
+                writer.close()
+            for listener in self.listeners:
+                if listener.server is not None:
+                    listener.server.close()
+            await asyncio.sleep(0)
+
+        if self.loop.is_running():
+            try:
+                self._call(stop())
+            finally:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self._thread.join(timeout=5)

@@ -1,0 +1,177 @@
+"""The command line end to end: a third-party plugin, exit codes, JSON, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scanner.lab.servers import Lab
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "tests" / "data" / "core" / "example-plugin"
+
+
+@pytest.fixture(scope="session")
+def plugin_dir(tmp_path_factory) -> Path:
+    """The example third-party plugin, installed the way a user would (pip), into its own dir."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(EXAMPLE)],
+        check=True, capture_output=True,
+    )
+    return target
+
+
+@pytest.fixture
+def civiscan(tmp_path, plugin_dir):
+    db = tmp_path / "store.db"
+
+    def run(*args: str, check_exit: int | None = None, **kw) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": str(plugin_dir), "CIVISCAN_DB": str(db)}
+        env.pop("CI", None)
+        proc = subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=120, **kw)
+        if check_exit is not None:
+            assert proc.returncode == check_exit, proc.stdout + proc.stderr
+        return proc
+
+    run.db = db  # type: ignore[attr-defined]
+    run.env = lambda: {**os.environ, "PYTHONPATH": str(plugin_dir), "CIVISCAN_DB": str(db)}  # type: ignore[attr-defined]
+    return run
+
+
+BANNER_POLICY = """
+policy: {id: banners, version: "1", title: Banner policy}
+rules:
+  - id: no-version-banner
+    title: Greetings hide versions
+    severity: medium
+    rationale: Versions help attackers pick exploits.
+    remediation: Configure the service to send a generic greeting.
+    checks: [{check: banner.no_version, options: {port: 2525}}]
+"""
+
+
+def test_third_party_plugin_is_listed_and_broken_one_warns(civiscan):
+    proc = civiscan("checks", check_exit=0)
+    assert "banner.no_version" in proc.stdout
+    assert "plugin 'broken' from civiscan-example-plugin failed to load" in proc.stderr
+
+
+def test_check_doc_and_disable_plugin(civiscan):
+    doc = civiscan("checks", "--doc", "banner.no_version", check_exit=0).stdout
+    assert "PASS: greeting" in doc and "port (int, required)" in doc
+    listed = civiscan("checks", "--disable-plugin", "banner", check_exit=0).stdout
+    assert "banner.no_version" not in listed
+
+
+def test_validate_prints_positions_and_exits_2(civiscan, write):
+    bad = write("bad.yaml", BANNER_POLICY.replace("port: 2525", "prot: 2525"))
+    proc = civiscan("validate", bad, check_exit=2)
+    assert "bad.yaml:8:51: unknown option 'prot' for check banner.no_version (did you mean 'port'?)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "ok (policy: 1 rules" in civiscan("validate", write("good.yaml", BANNER_POLICY), check_exit=0).stdout
+
+
+@pytest.mark.parametrize(
+    "greeting,expected",
+    [(b"220 mail ready\r\n", 0), (b"220 ExampleMTA 4.2 ready\r\n", 1)],
+    ids=["generic-greeting-passes", "version-greeting-fails"],
+)
+def test_scan_exit_code_and_json(civiscan, write, greeting, expected):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.91.1", 2525, greeting=greeting)
+        proc = civiscan("scan", "-p", policy, "127.0.91.1", "--format", "json", "--timeout", "2")
+    assert proc.returncode == expected, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "civiscan/run" and doc["schema_version"] == 1
+    (finding,) = doc["findings"]
+    assert finding["checks"][0]["evidence"]["banner"] == greeting.decode().strip()
+    assert len(finding["fingerprint"]) == 24
+
+
+def test_unreachable_and_silent_targets_are_errors_and_scan_goes_on(civiscan, write):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.91.2", 2525, greeting=b"220 hello\r\n")
+        lab.tcp("127.0.91.3", 2525, silent=True)
+        proc = civiscan("scan", "-p", policy, "127.0.91.2", "127.0.91.3", "127.0.91.4", "--format", "json", "--timeout", "0.5")
+    assert proc.returncode == 3, proc.stderr
+    by_asset = {f["asset_id"]: f for f in json.loads(proc.stdout)["findings"]}
+    assert by_asset["adhoc/127.0.91.2"]["status"] == "pass"
+    assert (by_asset["adhoc/127.0.91.3"]["status"], by_asset["adhoc/127.0.91.3"]["reason"]) == ("error", "timeout")
+    assert (by_asset["adhoc/127.0.91.4"]["status"], by_asset["adhoc/127.0.91.4"]["reason"]) == ("error", "refused")
+
+
+def test_target_outside_inventory_scope_is_refused(civiscan, write):
+    policy = write("p.yaml", BANNER_POLICY)
+    inv = write("inv.yaml", "scope: {networks: [127.0.92.0/24]}\ndepartments:\n  parks:\n    assets:\n      - host: 127.0.92.1\n")
+    proc = civiscan("scan", "-p", policy, "-i", inv, "127.0.93.1", check_exit=2)
+    assert "outside the allowed scope are refused" in proc.stderr and "127.0.93.1" in proc.stderr
+
+
+def _done_assets(db: Path, run: int = 1) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT COUNT(*) FROM assets WHERE run_id=? AND state='done'", (run,)).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _wait_for(predicate, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def _start_scan(civiscan, write, lab):
+    policy = write("p.yaml", BANNER_POLICY)
+    lab.tcp("127.0.94.1", 2525, greeting=b"220 hi\r\n")
+    lab.tcp("127.0.94.2", 2525, greeting=b"220 hi\r\n")
+    silent = lab.tcp("127.0.94.3", 2525, silent=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scanner", "scan", "-p", policy, "127.0.94.1", "127.0.94.2", "127.0.94.3",
+         "--concurrency", "1", "--timeout", "60", "--format", "json"],
+        env=civiscan.env(), cwd=Path(policy).parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    _wait_for(lambda: _done_assets(civiscan.db) == 2)
+    time.sleep(0.2)  # the silent asset is now being waited on
+    return proc, silent
+
+
+def test_sigkill_keeps_finished_assets_and_resume_completes(civiscan, write):
+    with Lab() as lab:
+        proc, silent = _start_scan(civiscan, write, lab)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert _done_assets(civiscan.db) == 2
+        lab.set_behaviour(silent, "close")
+        # The silent server now closes at once: the banner read ends with an empty greeting.
+        resumed = civiscan("scan", "--resume", "1", "--format", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    doc = json.loads(resumed.stdout)
+    assert doc["run"]["status"] == "complete" and len(doc["findings"]) == 3
+
+
+def test_ctrl_c_exits_130_and_keeps_what_finished(civiscan, write):
+    with Lab() as lab:
+        proc, _ = _start_scan(civiscan, write, lab)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "civiscan scan --resume 1" in err
+    runs = civiscan("runs", check_exit=0).stdout
+    assert "interrupted" in runs and "2/3" in runs
