@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install the Debian packages the integration tests drive for real: nmap, nginx,
+# OpenSSH's sshd, headless Chromium and librpm. As root it installs what is
+# missing; otherwise it names what to install and the tests that need it skip
+# locally (under CI=true they fail instead).
+set -eu
+missing=""
+need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || missing="$missing $2"; }
+need nmap nmap
+need nginx nginx-light
+need sshd openssh-server
+need ssh-keygen openssh-client
+need chromium chromium
+need rpm rpm
+[ -n "$missing" ] || exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+    echo "note: these Debian packages are missing:$missing"
+    echo "      (sudo apt-get install$missing); tests that need them will skip"
+fi
