@@ -26,7 +26,7 @@ def require_tool(name: str) -> str:
     raise AssertionError("unreachable")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tool():
     """``tool('nmap')`` -> path, failing in CI / skipping locally when absent."""
     return require_tool

@@ -1,1 +1,185 @@
+"""The ``http`` plugin: security headers, HSTS, cookies and the HTTP-to-HTTPS redirect.
 
+For an endpoint ``https://host[:port]/path`` it makes two requests, each a
+single GET whose response head is read and whose body is not:
+
+1. the endpoint URL over HTTPS, verified against the system trust store plus
+   ``asset.ca_file`` or ``settings["ca_file"]``. If the certificate cannot be
+   verified, the request is repeated *without* verification and the facts say
+   ``tls_verified: false``. Headers are facts about the web server whatever its
+   certificate (judging the certificate is ``tls.certificate``'s job), we send
+   no credentials or cookies that an impostor could capture, and ``http.hsts``
+   fails on such a connection because browsers ignore HSTS there;
+2. ``http://host/`` on port 80 of the same address (``settings["http_redirect_port"]``
+   overrides the port, for tests and labs), for ``http.redirect_to_https``;
+   only when that check is requested.
+
+Packets go to ``asset.address``, else ``settings["resolve"]["host:port"]``,
+else the URL host; SNI and the Host header always carry the URL host.
+See docs/http.md for the facts schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ssl
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from scanner.models import Asset, CollectFailed, ErrorReason
+from scanner.netutil import format_hostport
+from scanner.plugin import CheckRequest, Context
+
+from .checks import HTTP_CHECKS
+from .client import Target, fetch_head
+from .parse import (
+    ResponseHead,
+    header_map,
+    parse_hsts,
+    parse_set_cookie,
+    product_disclosure,
+    redirect_facts,
+    security_header_facts,
+)
+
+REDIRECT_CHECK = "http.redirect_to_https"
+
+
+def resolve_address(asset: Asset, settings: Mapping[str, Any], hostname: str, port: int) -> str:
+    """Where to connect: the asset's address, a ``resolve`` override, else the host name."""
+    if asset.address:
+        return asset.address
+    overrides = settings.get("resolve") or {}
+    for key in (f"{hostname}:{port}", format_hostport(hostname, port)):
+        if key in overrides:
+            return str(overrides[key])
+    return hostname
+
+
+@functools.lru_cache(maxsize=16)
+def tls_context(ca_file: str | None, *, verify: bool) -> ssl.SSLContext:
+    """A client context: system trust store plus ``ca_file``; or no verification at all.
+
+    Cached: loading the system store costs milliseconds, and a context is safe
+    to share between connections.
+    """
+    context = ssl.create_default_context()
+    if verify and ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise CollectFailed(ErrorReason.TLS, f"cannot load CA file {ca_file}: {exc}") from None
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+async def _fetch_endpoint(
+    target: Target, tls: bool, ca_file: str | None, ctx: Context
+) -> tuple[ResponseHead, bool | None, str | None]:
+    """(head, tls_verified, verify error) for the endpoint URL."""
+    async with ctx.host_slot(target.address):
+        if not tls:
+            return await fetch_head(target, tls=None, timeout=ctx.timeout), None, None
+        try:
+            head = await fetch_head(
+                target, tls=tls_context(ca_file, verify=True), timeout=ctx.timeout
+            )
+            return head, True, None
+        except ssl.SSLCertVerificationError as exc:
+            error = exc.verify_message or str(exc)
+        head = await fetch_head(target, tls=tls_context(None, verify=False), timeout=ctx.timeout)
+        return head, False, error
+
+
+async def _probe_redirect(address: str, hostname: str, port: int, ctx: Context) -> dict[str, Any]:
+    """What plain HTTP on ``port`` answers for ``/``; failures are facts, not exceptions."""
+    target = Target(address, port, hostname, "/", default_port=80)
+    url = f"http://{target.host_header}/"
+    try:
+        async with ctx.host_slot(address):
+            head = await fetch_head(target, tls=None, timeout=ctx.timeout)
+    except CollectFailed as exc:
+        return {
+            "url": url,
+            "port": port,
+            "status": None,
+            "location": None,
+            "redirects_to_https": False,
+            "same_host": None,
+            "error": {"reason": exc.reason.value, "message": exc.message},
+        }
+    facts = redirect_facts(head.status, head.first("location"), url, hostname)
+    return {"url": url, "port": port, **facts}
+
+
+class HttpPlugin:
+    """Collects one HTTPS response head (and the port-80 answer) per endpoint."""
+
+    name = "http"
+    checks = HTTP_CHECKS
+
+    async def collect(
+        self, asset: Asset, requests: Sequence[CheckRequest], ctx: Context
+    ) -> dict[str, Any]:
+        if not asset.url:
+            raise CollectFailed(ErrorReason.NOT_SUPPORTED, "the http checks need an endpoint URL")
+        parts = urlsplit(asset.url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("https", "http"):
+            raise CollectFailed(ErrorReason.NOT_SUPPORTED, f"unsupported URL scheme {scheme!r}")
+        hostname = asset.hostname
+        port = asset.port or 443
+        address = resolve_address(asset, ctx.settings, hostname, port)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        endpoint = Target(
+            address, port, hostname, path, default_port=443 if scheme == "https" else 80
+        )
+        ca_file = asset.ca_file or ctx.settings.get("ca_file")
+
+        want_redirect = not requests or any(r.check_id == REDIRECT_CHECK for r in requests)
+        redirect_port = int(ctx.settings.get("http_redirect_port") or 80)
+        probe = (
+            asyncio.ensure_future(_probe_redirect(address, hostname, redirect_port, ctx))
+            if want_redirect
+            else None
+        )
+        try:
+            head, verified, verify_error = await _fetch_endpoint(
+                endpoint, scheme == "https", ca_file, ctx
+            )
+        except BaseException:
+            if probe is not None:
+                probe.cancel()
+            raise
+        redirect = await probe if probe is not None else None
+
+        return {
+            "url": asset.url,
+            "hostname": hostname,
+            "address": address,
+            "port": port,
+            "tls_verified": verified,
+            "tls_verify_error": verify_error,
+            "status": head.status,
+            "http_version": head.version,
+            "headers": header_map(head),
+            # HSTS only counts over HTTPS (RFC 6797 8.1): over plain HTTP it is ignored.
+            "hsts": parse_hsts(
+                head.values("strict-transport-security") if scheme == "https" else []
+            ),
+            "security_headers": security_header_facts(head),
+            "cookies": [parse_set_cookie(v) for v in head.values("set-cookie")],
+            "server": product_disclosure(head.first("server")),
+            "powered_by": product_disclosure(head.first("x-powered-by")),
+            "redirect": redirect,
+        }
+
+
+plugin = HttpPlugin()
+
+__all__ = ["HttpPlugin", "plugin", "resolve_address", "tls_context"]

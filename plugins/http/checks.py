@@ -1,0 +1,431 @@
+"""Checks of the ``http`` plugin: pure functions from its facts to an Outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from scanner.models import AssetKind, ErrorReason, Outcome
+from scanner.options import Option
+from scanner.plugin import Check
+
+from .parse import truncate
+
+_ENDPOINT = frozenset({AssetKind.ENDPOINT})
+PRELOAD_MIN_MAX_AGE = 31536000  # hstspreload.org's submission minimum (one year)
+
+
+def _missing(facts: Mapping[str, Any], key: str) -> Outcome | None:
+    if not isinstance(facts.get(key), Mapping):
+        return Outcome.error(
+            ErrorReason.NO_DATA, f"The {key.replace('_', ' ')} facts were not collected."
+        )
+    return None
+
+
+# -- http.hsts -----------------------------------------------------------------------
+
+
+def evaluate_hsts(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The HTTPS response carries a valid, long enough Strict-Transport-Security header.
+
+    Options:
+
+    * ``min_max_age`` (int, default ``31536000``, one year): the shortest max-age in seconds;
+    * ``include_subdomains`` (bool, default ``false``): require ``includeSubDomains``;
+    * ``preload`` (bool, default ``false``): require what hstspreload.org requires:
+      ``preload``, ``includeSubDomains`` and a max-age of at least one year.
+
+    A malformed header (no or non-numeric ``max-age``, a repeated directive) fails:
+    browsers ignore it. So does a header received over a connection whose
+    certificate could not be verified (``tls_verified: false``): browsers ignore
+    HSTS in that case too (RFC 6797 section 8.1).
+
+    PASS: ``Strict-Transport-Security: max-age=63072000; includeSubDomains``.
+    FAIL: ``The site's HSTS header is too short: max-age=86400 (1 day) is below
+    the required 31536000 seconds (365 days).``
+    """
+    missing = _missing(facts, "hsts")
+    if missing:
+        return missing
+    hsts = facts["hsts"]
+    evidence = {
+        "url": facts.get("url"),
+        "header": hsts.get("raw"),
+        "max_age": hsts.get("max_age"),
+        "include_subdomains": hsts.get("include_subdomains"),
+        "preload": hsts.get("preload"),
+    }
+    if not hsts.get("present"):
+        return Outcome.failed(
+            "The site does not send a Strict-Transport-Security (HSTS) header, so browsers "
+            "may still try plain HTTP first.",
+            **evidence,
+        )
+    if hsts.get("malformed"):
+        return Outcome.failed(
+            f"The site's HSTS header is malformed and browsers ignore it: {hsts['malformed']}.",
+            **evidence,
+        )
+    if facts.get("tls_verified") is False:
+        return Outcome.failed(
+            "The site sends HSTS, but over a connection whose certificate could not be "
+            "verified; browsers ignore HSTS in that case.",
+            **evidence,
+            tls_verify_error=facts.get("tls_verify_error"),
+        )
+    reasons: list[str] = []
+    max_age = int(hsts["max_age"])
+    minimum = options["min_max_age"]
+    if options["preload"]:
+        minimum = max(minimum, PRELOAD_MIN_MAX_AGE)
+    if max_age == 0:
+        reasons.append("max-age=0 tells browsers to forget HSTS for this site")
+    elif max_age < minimum:
+        reasons.append(
+            f"max-age={max_age} ({_days(max_age)}) is below the required {minimum} seconds "
+            f"({_days(minimum)})"
+        )
+    if (options["include_subdomains"] or options["preload"]) and not hsts.get("include_subdomains"):
+        reasons.append("includeSubDomains is missing")
+    if options["preload"] and not hsts.get("preload"):
+        reasons.append("the preload directive is missing")
+    if reasons:
+        return Outcome.failed(
+            "The site's HSTS header is not strong enough: " + "; ".join(reasons) + ".", **evidence
+        )
+    return Outcome.passed(
+        f"The site sends HSTS with max-age={max_age} ({_days(max_age)}).", **evidence
+    )
+
+
+def _days(seconds: int) -> str:
+    days = seconds // 86400
+    return f"{days} day" if days == 1 else f"{days} days"
+
+
+# -- http.redirect_to_https ---------------------------------------------------------------
+
+
+def evaluate_redirect(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """Plain HTTP on port 80 sends visitors to HTTPS.
+
+    Options:
+
+    * ``required`` (bool, default ``true``): ``false`` makes the check
+      informational (it passes and reports what port 80 does);
+    * ``allow_closed`` (bool, default ``true``): a port 80 that refuses
+      connections passes, since nothing is served in clear text.
+
+    A redirect counts when port 80 answers 301, 302, 303, 307 or 308 with a
+    Location that is an ``https://`` URL (any host; ``same_host`` is reported).
+    Redirect chains are not followed. A timeout or a garbled answer is an error,
+    never a pass or a fail.
+
+    PASS: ``GET http://www.city.example/`` answers ``301`` with
+    ``Location: https://www.city.example/``.
+    FAIL: ``Port 80 of www.city.example answers with status 200 instead of
+    redirecting to HTTPS.``
+    """
+    missing = _missing(facts, "redirect")
+    if missing:
+        return missing
+    redirect = facts["redirect"]
+    host = facts.get("hostname") or "the site"
+    port = redirect.get("port", 80)
+    evidence = {
+        "url": redirect.get("url"),
+        "status": redirect.get("status"),
+        "location": redirect.get("location"),
+        "same_host": redirect.get("same_host"),
+    }
+    error = redirect.get("error")
+    if error:
+        reason = error.get("reason")
+        if reason == "refused":
+            if options["allow_closed"] or not options["required"]:
+                return Outcome.passed(
+                    f"Port {port} of {host} refuses connections: nothing is served over plain HTTP.",
+                    **evidence,
+                )
+            return Outcome.failed(
+                f"Port {port} of {host} refuses connections, so visitors who type the address "
+                "without https:// reach nothing.",
+                **evidence,
+            )
+        try:
+            error_reason = ErrorReason(reason)
+        except ValueError:
+            error_reason = ErrorReason.CONNECT
+        return Outcome.error(
+            error_reason,
+            f"Could not tell whether port {port} of {host} redirects to HTTPS: {error.get('message')}",
+            **evidence,
+        )
+    if redirect.get("redirects_to_https"):
+        return Outcome.passed(
+            f"Port {port} of {host} redirects to HTTPS ({redirect.get('status')} to "
+            f"{redirect.get('location')}).",
+            **evidence,
+        )
+    status = redirect.get("status")
+    if status in (301, 302, 303, 307, 308):
+        problem = (
+            f"Port {port} of {host} redirects to {redirect.get('location') or 'nowhere'}, "
+            "which is not an HTTPS address."
+        )
+    else:
+        problem = (
+            f"Port {port} of {host} answers with status {status} instead of redirecting to HTTPS."
+        )
+    if not options["required"]:
+        return Outcome.passed(problem + " (A redirect is not required by this policy.)", **evidence)
+    return Outcome.failed(problem, **evidence)
+
+
+# -- http.security_headers ----------------------------------------------------------------
+
+_SAFE_FRAME_OPTIONS = frozenset({"deny", "sameorigin"})
+_LEAKY_REFERRER_POLICIES = frozenset({"unsafe-url", "no-referrer-when-downgrade"})
+
+
+def _require_csp(headers: Mapping[str, Any]) -> str | None:
+    if any(v and v.strip() for v in headers.get("csp") or []):
+        return None
+    if headers.get("csp_report_only"):
+        return "Content-Security-Policy is only sent in report-only mode, which enforces nothing"
+    return "Content-Security-Policy is missing"
+
+
+def _require_nosniff(headers: Mapping[str, Any]) -> str | None:
+    value = headers.get("x_content_type_options")
+    if value is None:
+        return "X-Content-Type-Options is missing"
+    if value.split(",")[0].strip().lower() != "nosniff":
+        return f"X-Content-Type-Options is {truncate(value, 60)!r}, not 'nosniff'"
+    return None
+
+
+def _require_frame_protection(headers: Mapping[str, Any]) -> str | None:
+    ancestors = headers.get("frame_ancestors")
+    if ancestors is not None and "*" not in ancestors:
+        return None
+    values = {
+        v.strip().lower() for v in (headers.get("x_frame_options") or "").split(",") if v.strip()
+    }
+    if len(values) == 1 and values <= _SAFE_FRAME_OPTIONS:
+        return None
+    if values:
+        return (
+            f"X-Frame-Options is {truncate(headers.get('x_frame_options'), 60)!r} (not DENY or "
+            "SAMEORIGIN) and CSP frame-ancestors does not restrict framing"
+        )
+    return "neither X-Frame-Options nor CSP frame-ancestors protects against framing (clickjacking)"
+
+
+def _require_referrer_policy(headers: Mapping[str, Any]) -> str | None:
+    effective = headers.get("referrer_policy_effective")
+    if effective is None:
+        if headers.get("referrer_policy"):
+            return f"Referrer-Policy {truncate(headers.get('referrer_policy'), 60)!r} names no known policy"
+        return "Referrer-Policy is missing"
+    if effective in _LEAKY_REFERRER_POLICIES:
+        return f"Referrer-Policy is {effective}, which sends full addresses to other sites"
+    return None
+
+
+def _require_permissions_policy(headers: Mapping[str, Any]) -> str | None:
+    return (
+        None
+        if (headers.get("permissions_policy") or "").strip()
+        else "Permissions-Policy is missing"
+    )
+
+
+SECURITY_HEADER_RULES: dict[
+    str, tuple[Callable[[Mapping[str, Any]], str | None], tuple[str, ...]]
+] = {
+    "content-security-policy": (_require_csp, ("csp", "csp_report_only")),
+    "x-content-type-options": (_require_nosniff, ("x_content_type_options",)),
+    "frame-protection": (_require_frame_protection, ("x_frame_options", "frame_ancestors")),
+    "referrer-policy": (_require_referrer_policy, ("referrer_policy",)),
+    "permissions-policy": (_require_permissions_policy, ("permissions_policy",)),
+}
+"""Requirement name -> (judge returning a reason or None, the facts it looks at)."""
+
+
+def evaluate_security_headers(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The HTTPS response carries the browser security headers the policy requires.
+
+    Options: ``required`` (list, default ``[content-security-policy,
+    x-content-type-options, frame-protection, referrer-policy]``), any of:
+
+    * ``content-security-policy``: an enforced (not report-only), non-empty CSP
+      (its quality is not judged);
+    * ``x-content-type-options``: ``nosniff``;
+    * ``frame-protection``: ``X-Frame-Options: DENY`` or ``SAMEORIGIN``, or a CSP
+      ``frame-ancestors`` directive without ``*``;
+    * ``referrer-policy``: a recognised policy other than ``unsafe-url`` and
+      ``no-referrer-when-downgrade`` (the last recognised token counts, as in browsers);
+    * ``permissions-policy``: present and non-empty.
+
+    PASS: ``content-security-policy: default-src 'self'; frame-ancestors 'none'``,
+    ``x-content-type-options: nosniff``, ``referrer-policy: strict-origin-when-cross-origin``.
+    FAIL: ``2 of 4 required security headers are missing or weak:
+    Content-Security-Policy is missing; Referrer-Policy is missing.``
+    """
+    missing = _missing(facts, "security_headers")
+    if missing:
+        return missing
+    headers = facts["security_headers"]
+    required = list(dict.fromkeys(options["required"]))
+    reasons: list[str] = []
+    evidence: dict[str, Any] = {"url": facts.get("url")}
+    for name in required:
+        judge, keys = SECURITY_HEADER_RULES[name]
+        for key in keys:
+            evidence[key] = headers.get(key)
+        reason = judge(headers)
+        if reason:
+            reasons.append(reason)
+    if reasons:
+        return Outcome.failed(
+            f"{len(reasons)} of {len(required)} required security headers are missing or weak: "
+            + "; ".join(reasons)
+            + ".",
+            **evidence,
+        )
+    return Outcome.passed(
+        f"The site sends all {len(required)} required security headers.", **evidence
+    )
+
+
+# -- http.cookies ---------------------------------------------------------------------------
+
+
+def evaluate_cookies(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """Every cookie the page sets is Secure, HttpOnly and has a strict enough SameSite.
+
+    Options:
+
+    * ``secure`` (bool, default ``true``): require the ``Secure`` attribute;
+    * ``httponly`` (bool, default ``true``): require ``HttpOnly``;
+    * ``samesite`` (list, default ``[lax, strict]``): allowed SameSite values
+      (empty list: not checked; a missing attribute fails);
+    * ``ignore`` (list, default ``[]``): cookie names left out (e.g. a CSRF
+      token that scripts must read).
+
+    Only the cookies set by the one GET of the endpoint URL are seen. Cookie
+    values are never collected.
+
+    PASS: ``Set-Cookie: session=…; Path=/; Secure; HttpOnly; SameSite=Lax``.
+    FAIL: ``1 of 2 cookies lacks required attributes: session (no Secure, no
+    HttpOnly, SameSite missing).``
+    """
+    cookies = facts.get("cookies")
+    if not isinstance(cookies, list):
+        return Outcome.error(ErrorReason.NO_DATA, "The cookie facts were not collected.")
+    ignored = set(options["ignore"])
+    judged = [c for c in cookies if c.get("name") not in ignored]
+    allowed_samesite = [s.lower() for s in options["samesite"]]
+    bad: list[str] = []
+    for cookie in judged:
+        issues = []
+        if options["secure"] and not cookie.get("secure"):
+            issues.append("no Secure")
+        if options["httponly"] and not cookie.get("httponly"):
+            issues.append("no HttpOnly")
+        if allowed_samesite:
+            samesite = cookie.get("samesite")
+            if samesite is None:
+                issues.append("SameSite missing")
+            elif samesite not in allowed_samesite:
+                issues.append(f"SameSite={samesite}")
+        if issues:
+            bad.append(f"{cookie.get('name') or '(nameless)'} ({', '.join(issues)})")
+    evidence = {"url": facts.get("url"), "set_cookie": [c.get("attributes") for c in judged]}
+    if not judged:
+        return Outcome.passed("The page sets no cookies that this check judges.", **evidence)
+    if bad:
+        verb = "lacks" if len(bad) == 1 else "lack"
+        return Outcome.failed(
+            f"{len(bad)} of {len(judged)} cookies {verb} required attributes: {'; '.join(bad)}.",
+            **evidence,
+        )
+    return Outcome.passed(f"All {len(judged)} cookies carry the required attributes.", **evidence)
+
+
+HTTP_CHECKS: tuple[Check, ...] = (
+    Check(
+        id="http.hsts",
+        title="HTTP Strict Transport Security is enabled",
+        kinds=_ENDPOINT,
+        evaluate=evaluate_hsts,
+        options={
+            "min_max_age": Option(
+                "int", "shortest accepted max-age in seconds", default=31536000, minimum=0
+            ),
+            "include_subdomains": Option("bool", "require includeSubDomains", default=False),
+            "preload": Option(
+                "bool", "require preload, includeSubDomains and a year", default=False
+            ),
+        },
+    ),
+    Check(
+        id="http.redirect_to_https",
+        title="Plain HTTP redirects to HTTPS",
+        kinds=_ENDPOINT,
+        evaluate=evaluate_redirect,
+        options={
+            "required": Option(
+                "bool", "fail when port 80 serves without redirecting", default=True
+            ),
+            "allow_closed": Option("bool", "a closed port 80 passes", default=True),
+        },
+    ),
+    Check(
+        id="http.security_headers",
+        title="Browser security headers are set",
+        kinds=_ENDPOINT,
+        evaluate=evaluate_security_headers,
+        options={
+            "required": Option(
+                "list[str]",
+                "security header requirements to enforce",
+                default=[
+                    "content-security-policy",
+                    "x-content-type-options",
+                    "frame-protection",
+                    "referrer-policy",
+                ],
+                choices=tuple(SECURITY_HEADER_RULES),
+            ),
+        },
+    ),
+    Check(
+        id="http.cookies",
+        title="Cookies are Secure, HttpOnly and SameSite",
+        kinds=_ENDPOINT,
+        evaluate=evaluate_cookies,
+        options={
+            "secure": Option("bool", "require the Secure attribute", default=True),
+            "httponly": Option("bool", "require the HttpOnly attribute", default=True),
+            "samesite": Option(
+                "list[str]",
+                "allowed SameSite values (empty: not checked)",
+                default=["lax", "strict"],
+                choices=("lax", "strict", "none"),
+            ),
+            "ignore": Option("list[str]", "cookie names not judged", default=[]),
+        },
+    ),
+)
+
+__all__ = [
+    "HTTP_CHECKS",
+    "SECURITY_HEADER_RULES",
+    "evaluate_cookies",
+    "evaluate_hsts",
+    "evaluate_redirect",
+    "evaluate_security_headers",
+]

@@ -1,0 +1,324 @@
+"""The http checks judge plain facts dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scanner.models import AssetKind, ErrorReason, Status
+from scanner.options import validate_options
+from scanner.plugins.http import plugin
+from scanner.plugins.http.parse import parse_hsts, parse_set_cookie
+
+CHECKS = {c.id: c for c in plugin.checks}
+
+
+def judge(check_id: str, facts: dict[str, Any], **given: Any):
+    check = CHECKS[check_id]
+    options, problems = validate_options(check.options, given, check_id)
+    assert problems == []
+    return check.evaluate(facts, options)
+
+
+def test_plugin_declares_four_endpoint_checks_with_docs() -> None:
+    assert plugin.name == "http"
+    assert set(CHECKS) == {
+        "http.hsts",
+        "http.redirect_to_https",
+        "http.security_headers",
+        "http.cookies",
+    }
+    for check in plugin.checks:
+        assert check.kinds == frozenset({AssetKind.ENDPOINT})
+        assert "PASS" in check.documentation and "FAIL" in check.documentation
+
+
+# -- http.hsts ----------------------------------------------------------------------------
+
+
+def hsts_facts(*values: str, verified: bool | None = True) -> dict[str, Any]:
+    return {
+        "url": "https://www.lab.test/",
+        "tls_verified": verified,
+        "hsts": parse_hsts(list(values)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "options", "status"),
+    [
+        (["max-age=63072000"], {}, Status.PASS),
+        (["max-age=31536000"], {}, Status.PASS),
+        (["max-age=31535999"], {}, Status.FAIL),
+        (["max-age=86400"], {"min_max_age": 86400}, Status.PASS),
+        ([], {}, Status.FAIL),
+        (["max-age=0"], {"min_max_age": 0}, Status.FAIL),
+        (["max-age=abc"], {}, Status.FAIL),
+        (["max-age=31536000"], {"include_subdomains": True}, Status.FAIL),
+        (["max-age=31536000; includeSubDomains"], {"include_subdomains": True}, Status.PASS),
+        (["max-age=31536000; includeSubDomains"], {"preload": True}, Status.FAIL),
+        (["max-age=31536000; preload"], {"preload": True}, Status.FAIL),
+        (
+            ["max-age=86400; includeSubDomains; preload"],
+            {"preload": True, "min_max_age": 0},
+            Status.FAIL,
+        ),
+        (["max-age=31536000; includeSubDomains; preload"], {"preload": True}, Status.PASS),
+    ],
+    ids=[
+        "two-years",
+        "one-year",
+        "just-short",
+        "own-minimum",
+        "absent",
+        "zero",
+        "malformed",
+        "subdomains-missing",
+        "subdomains",
+        "preload-missing",
+        "preload-without-subdomains",
+        "preload-needs-a-year",
+        "preload",
+    ],
+)
+def test_hsts(values, options, status) -> None:
+    assert judge("http.hsts", hsts_facts(*values), **options).status is status
+
+
+def test_hsts_over_unverified_tls_fails() -> None:
+    outcome = judge("http.hsts", hsts_facts("max-age=63072000", verified=False))
+    assert outcome.status is Status.FAIL
+    assert "browsers ignore HSTS" in outcome.message
+
+
+def test_hsts_fail_message_and_evidence() -> None:
+    outcome = judge("http.hsts", hsts_facts("max-age=86400"))
+    assert outcome.message == (
+        "The site's HSTS header is not strong enough: max-age=86400 (1 day) is below the "
+        "required 31536000 seconds (365 days)."
+    )
+    assert outcome.evidence["header"] == "max-age=86400"
+
+
+def test_hsts_max_age_zero_is_explained() -> None:
+    assert "forget HSTS" in judge("http.hsts", hsts_facts("max-age=0")).message
+
+
+def test_hsts_without_facts_is_an_error() -> None:
+    outcome = judge("http.hsts", {})
+    assert (outcome.status, outcome.reason) == (Status.ERROR, ErrorReason.NO_DATA)
+
+
+# -- http.redirect_to_https -----------------------------------------------------------------
+
+
+def redirect(status=None, location=None, to_https=False, error=None) -> dict[str, Any]:
+    return {
+        "hostname": "www.lab.test",
+        "redirect": {
+            "url": "http://www.lab.test/",
+            "port": 80,
+            "status": status,
+            "location": location,
+            "redirects_to_https": to_https,
+            "same_host": True,
+            "error": error,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("facts", "options", "status"),
+    [
+        (redirect(301, "https://www.lab.test/", True), {}, Status.PASS),
+        (redirect(200), {}, Status.FAIL),
+        (redirect(200), {"required": False}, Status.PASS),
+        (redirect(302, "http://www.lab.test/x"), {}, Status.FAIL),
+        (redirect(error={"reason": "refused", "message": "refused"}), {}, Status.PASS),
+        (
+            redirect(error={"reason": "refused", "message": "refused"}),
+            {"allow_closed": False},
+            Status.FAIL,
+        ),
+        (redirect(error={"reason": "timeout", "message": "no answer"}), {}, Status.ERROR),
+        (
+            redirect(error={"reason": "protocol", "message": "garbage"}),
+            {"required": False},
+            Status.ERROR,
+        ),
+        ({}, {}, Status.ERROR),
+    ],
+    ids=[
+        "redirects",
+        "serves-plain",
+        "not-required",
+        "redirects-to-http",
+        "closed",
+        "closed-not-allowed",
+        "timeout",
+        "garbage",
+        "not-collected",
+    ],
+)
+def test_redirect(facts, options, status) -> None:
+    assert judge("http.redirect_to_https", facts, **options).status is status
+
+
+def test_redirect_timeout_keeps_its_reason() -> None:
+    outcome = judge(
+        "http.redirect_to_https", redirect(error={"reason": "timeout", "message": "slow"})
+    )
+    assert outcome.reason is ErrorReason.TIMEOUT
+
+
+def test_redirect_fail_names_the_status() -> None:
+    outcome = judge("http.redirect_to_https", redirect(200))
+    assert (
+        outcome.message
+        == "Port 80 of www.lab.test answers with status 200 instead of redirecting to HTTPS."
+    )
+    assert outcome.evidence["status"] == 200
+
+
+# -- http.security_headers ------------------------------------------------------------------
+
+GOOD_HEADERS = {
+    "csp": ["default-src 'self'"],
+    "csp_report_only": False,
+    "frame_ancestors": None,
+    "x_frame_options": "SAMEORIGIN",
+    "x_content_type_options": "nosniff",
+    "referrer_policy": "no-referrer",
+    "referrer_policy_effective": "no-referrer",
+    "permissions_policy": None,
+}
+
+
+def headers(**changes: Any) -> dict[str, Any]:
+    return {"url": "https://www.lab.test/", "security_headers": {**GOOD_HEADERS, **changes}}
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"csp": []}, "Content-Security-Policy is missing"),
+        ({"csp": [], "csp_report_only": True}, "report-only"),
+        ({"csp": [" "]}, "Content-Security-Policy is missing"),
+        ({"x_content_type_options": None}, "X-Content-Type-Options is missing"),
+        ({"x_content_type_options": "sniff"}, "not 'nosniff'"),
+        ({"x_frame_options": None}, "clickjacking"),
+        ({"x_frame_options": "ALLOW-FROM https://a.lab.test"}, "not DENY or SAMEORIGIN"),
+        ({"x_frame_options": "DENY, SAMEORIGIN"}, "not DENY or SAMEORIGIN"),
+        ({"x_frame_options": None, "frame_ancestors": ["*"]}, "clickjacking"),
+        (
+            {"referrer_policy": None, "referrer_policy_effective": None},
+            "Referrer-Policy is missing",
+        ),
+        ({"referrer_policy": "bogus", "referrer_policy_effective": None}, "names no known policy"),
+        (
+            {"referrer_policy": "unsafe-url", "referrer_policy_effective": "unsafe-url"},
+            "full addresses",
+        ),
+    ],
+    ids=[
+        "no-csp",
+        "report-only-csp",
+        "blank-csp",
+        "no-nosniff",
+        "wrong-nosniff",
+        "no-framing",
+        "allow-from",
+        "conflicting-xfo",
+        "frame-ancestors-star",
+        "no-referrer-policy",
+        "unknown-referrer-policy",
+        "leaky-referrer-policy",
+    ],
+)
+def test_security_headers_fail(changes: dict[str, Any], reason: str) -> None:
+    outcome = judge("http.security_headers", headers(**changes))
+    assert outcome.status is Status.FAIL
+    assert reason in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("changes", "options"),
+    [
+        ({}, {}),
+        ({"x_frame_options": None, "frame_ancestors": ["'none'"]}, {}),
+        ({"x_frame_options": "deny"}, {}),
+        ({"csp": []}, {"required": ["x-content-type-options"]}),
+        ({"permissions_policy": "geolocation=()"}, {"required": ["permissions-policy"]}),
+    ],
+    ids=["all", "frame-ancestors-instead", "lower-case-xfo", "subset", "permissions-policy"],
+)
+def test_security_headers_pass(changes: dict[str, Any], options: dict[str, Any]) -> None:
+    outcome = judge("http.security_headers", headers(**changes), **options)
+    assert outcome.status is Status.PASS, outcome.message
+
+
+def test_security_headers_evidence_is_the_deciding_values() -> None:
+    outcome = judge("http.security_headers", headers(csp=[]), required=["content-security-policy"])
+    assert outcome.evidence == {"url": "https://www.lab.test/", "csp": [], "csp_report_only": False}
+
+
+def test_unknown_requirement_is_a_configuration_error() -> None:
+    check = CHECKS["http.security_headers"]
+    _, problems = validate_options(check.options, {"required": ["x-frame-option"]}, check.id)
+    assert problems and "x-frame-option" in problems[0].message
+
+
+# -- http.cookies ---------------------------------------------------------------------------
+
+
+def cookies(*values: str) -> dict[str, Any]:
+    return {"url": "https://www.lab.test/", "cookies": [parse_set_cookie(v) for v in values]}
+
+
+@pytest.mark.parametrize(
+    ("values", "options", "status"),
+    [
+        ([], {}, Status.PASS),
+        (["sid=x; Secure; HttpOnly; SameSite=Lax"], {}, Status.PASS),
+        (["sid=x; Secure; HttpOnly; SameSite=Strict"], {}, Status.PASS),
+        (["sid=x; Secure; HttpOnly; SameSite=None"], {}, Status.FAIL),
+        (["sid=x; Secure; HttpOnly"], {}, Status.FAIL),
+        (["sid=x; Secure; HttpOnly"], {"samesite": []}, Status.PASS),
+        (["sid=x; HttpOnly; SameSite=Lax"], {}, Status.FAIL),
+        (["sid=x; HttpOnly; SameSite=Lax"], {"secure": False}, Status.PASS),
+        (["csrf=x; Secure; SameSite=Lax"], {}, Status.FAIL),
+        (["csrf=x; Secure; SameSite=Lax"], {"ignore": ["csrf"]}, Status.PASS),
+        (["csrf=x; Secure; SameSite=Lax"], {"httponly": False}, Status.PASS),
+    ],
+    ids=[
+        "none",
+        "lax",
+        "strict",
+        "samesite-none",
+        "samesite-missing",
+        "samesite-unchecked",
+        "not-secure",
+        "secure-unchecked",
+        "not-httponly",
+        "ignored",
+        "httponly-unchecked",
+    ],
+)
+def test_cookies(values, options, status) -> None:
+    assert judge("http.cookies", cookies(*values), **options).status is status
+
+
+def test_cookie_failure_names_each_cookie() -> None:
+    outcome = judge("http.cookies", cookies("sid=x", "ok=1; Secure; HttpOnly; SameSite=Lax"))
+    assert outcome.message == (
+        "1 of 2 cookies lacks required attributes: sid (no Secure, no HttpOnly, SameSite missing)."
+    )
+    assert outcome.evidence["set_cookie"] == [
+        "sid=<redacted>",
+        "ok=<redacted>; Secure; HttpOnly; SameSite=lax",
+    ]
+
+
+def test_cookies_without_facts_is_an_error() -> None:
+    assert judge("http.cookies", {}).status is Status.ERROR
