@@ -350,6 +350,40 @@ def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, 
     raise SystemExit(int(code))
 
 
+# --- hosts -------------------------------------------------------------------------
+
+
+@cli.group()
+def hosts() -> None:
+    """SSH host keys: the explicit trust-on-first-use step."""
+
+
+@hosts.command("enrol")
+@click.argument("address")
+@click.option("--port", type=click.IntRange(1, 65535), default=22, show_default=True)
+@click.option("--known-hosts", metavar="FILE", help="known_hosts file to add to (default ~/.ssh/known_hosts).")
+@click.option("--replace", is_flag=True, help="Replace keys already recorded for this host (after a legitimate key change).")
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True)
+def hosts_enrol(address: str, port: int, known_hosts: str | None, replace: bool, timeout: float) -> None:
+    """Fetch ADDRESS's SSH host keys, show their fingerprints and record them as trusted.
+
+    Compare the fingerprints with what the host's administrator reads on the
+    console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before relying on them.
+    """
+    from .models import CollectFailed
+    from .transports.ssh import enrol
+
+    path = str(Path(known_hosts).expanduser()) if known_hosts else None
+    try:
+        keys = enrol(address, port, path, timeout=timeout, replace=replace)
+    except CollectFailed as exc:
+        raise Fail(f"{address}:{port}: {exc.message} ({exc.reason.value})", ExitCode.INCOMPLETE) from None
+    target = path or "~/.ssh/known_hosts"
+    for key_type, fp in keys:
+        click.echo(f"{address}:{port} {key_type} {fp}")
+    click.echo(f"recorded {len(keys)} key(s) in {target}", err=True)
+
+
 # --- demo --------------------------------------------------------------------------
 
 
