@@ -1,1 +1,205 @@
+"""Patch-level plugins: ``packages`` (installed packages, advisories) and ``os``.
 
+Both plugins share one collection per host (``ctx.shared(("host-facts", id))``:
+one SSH round trip) and store only what their checks need:
+
+* ``packages`` facts: release, package format, ``{name: version}`` of every
+  installed package, and the advisory matches against the offline feed index
+  in the store (``ctx.settings["db_path"]``, opened read-only) with the feed's
+  name and date, so ``packages.*`` checks judge stored facts without I/O;
+* ``os`` facts: os-release, kernel, reboot flag, last update, container flag.
+
+Matching happens at collection time because the feed is an input of the run,
+like the host itself; the feed's identity and date are part of the facts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scanner.models import Asset
+from scanner.plugin import CheckRequest, Context
+
+from . import feeds, match, versions
+from .checks import OS_CHECKS, PACKAGES_CHECKS
+
+_ABSENT_STATES = frozenset({"config-files", "not-installed", "removed", "purged"})
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+async def _host_facts(asset: Asset, ctx: Context) -> dict[str, Any]:
+    from scanner.plugins.packages.collect import collect_host_facts
+
+    facts: dict[str, Any] = await ctx.shared(
+        ("host-facts", asset.id), lambda: collect_host_facts(asset, ctx)
+    )
+    return facts
+
+
+def _os_summary(os_facts: Mapping[str, Any] | None) -> dict[str, Any]:
+    os_facts = os_facts or {}
+    keep = ("id", "version_id", "codename", "pretty_name", "id_like")
+    return {k: os_facts.get(k) for k in keep}
+
+
+def installed_versions(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[str, str]:
+    """``{binary name: version}``; with several architectures, the lowest version."""
+    out: dict[str, str] = {}
+    for pkg in packages:
+        name = pkg.get("name")
+        version = pkg.get("version")
+        if not name or not version or pkg.get("status") in _ABSENT_STATES:
+            continue
+        current = out.get(name)
+        if current is None:
+            out[name] = str(version)
+            continue
+        try:
+            if versions.compare(fmt, str(version), current) < 0:
+                out[name] = str(version)
+        except ValueError:
+            continue
+    return out
+
+
+def feed_facts(db_path: str | None, host: Mapping[str, Any]) -> dict[str, Any]:
+    """Match the host's packages against the feed index; blocking (runs in the pool).
+
+    Returns ``feed`` (None when no usable feed exists, with ``feed_problem``
+    saying why), ``matches`` and ``unreadable_feed_rows``.
+    """
+    os_facts = host.get("os") or {}
+    release = match.release_key(os_facts)
+    fmt = str(host.get("package_format") or "")
+    name = match.describe_release(os_facts)
+    out: dict[str, Any] = {
+        "feed": None,
+        "feed_problem": None,
+        "matches": [],
+        "unreadable_feed_rows": 0,
+    }
+    if release is None:
+        out["feed_problem"] = f"{name} is not a release civiscan can match against advisory feeds"
+        return out
+    expected = match.format_for_release(release)
+    if expected != fmt:
+        out["feed_problem"] = f"{name} reports package format {fmt!r}, expected {expected!r}"
+        return out
+    if not db_path:
+        out["feed_problem"] = "no store database is configured, so no advisory feed is available"
+        return out
+    try:
+        conn = feeds.open_readonly(db_path)
+    except sqlite3.OperationalError as exc:
+        out["feed_problem"] = f"the store {db_path} cannot be opened ({exc})"
+        return out
+    try:
+        packages = host.get("packages") or []
+        prepared = _prepared_release(conn, str(db_path), release, fmt)
+    finally:
+        conn.close()
+    snapshot = prepared.feed
+    if not snapshot.feeds:
+        out["feed_problem"] = (
+            f"no imported advisory feed covers {name} (release {release}); "
+            "run civiscan feeds import"
+        )
+        return out
+    dates = [f.feed_date for f in snapshot.feeds]
+    out["feed"] = {
+        "release": release,
+        "sources": [f.to_json() for f in snapshot.feeds],
+        # The stalest feed decides freshness: any stale source may miss advisories.
+        "date": None if None in dates else min(d for d in dates if d is not None),
+    }
+    out["matches"], out["unreadable_feed_rows"] = match.match_packages(packages, fmt, prepared)
+    return out
+
+
+# A release's feed rows, turned into sort keys, are reused by every host of a run
+# (and of later runs in the same worker process) until the feeds change: the
+# cache key includes each feed's name, import time, date and size, re-read from
+# the store on every lookup, so a cached entry is only ever a faster path to
+# the same result.
+_PREPARED: dict[tuple[str, str, str], tuple[tuple[Any, ...], match.PreparedFeed]] = {}
+_PREPARED_LIMIT = 8
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepared_release(
+    conn: sqlite3.Connection, db_path: str, release: str, fmt: str
+) -> match.PreparedFeed:
+    identity = tuple(
+        (f.name, f.imported_at, f.feed_date, f.advisories)
+        for f in feeds.feeds_for_release(conn, release)
+    )
+    cache_key = (str(Path(db_path).resolve()), release, fmt)
+    with _PREPARED_LOCK:
+        hit = _PREPARED.get(cache_key)
+        if hit is not None and hit[0] == identity:
+            return hit[1]
+        prepared = match.prepare(feeds.load_release(conn, release), fmt)
+        if len(_PREPARED) >= _PREPARED_LIMIT:
+            _PREPARED.pop(next(iter(_PREPARED)))
+        _PREPARED[cache_key] = (identity, prepared)
+        return prepared
+
+
+class _PackagesPlugin:
+    name = "packages"
+    checks = PACKAGES_CHECKS
+
+    async def collect(
+        self, asset: Asset, requests: Sequence[CheckRequest], ctx: Context
+    ) -> dict[str, Any]:
+        host = await _host_facts(asset, ctx)
+        fmt = str(host.get("package_format") or "")
+        packages = host.get("packages") or []
+        facts: dict[str, Any] = {
+            "collected_at": host.get("collected_at") or _now(),
+            "os": _os_summary(host.get("os")),
+            "release": match.release_key(host.get("os")),
+            "package_format": fmt,
+            "arch": host.get("arch"),
+            "package_count": len(packages),
+            "packages": installed_versions(packages, fmt) if fmt in versions.FORMATS else {},
+            "transport": host.get("transport"),
+        }
+        wants_feed = not requests or any(r.check_id == "packages.vulnerable" for r in requests)
+        if wants_feed:
+            facts.update(await ctx.run_blocking(feed_facts, ctx.settings.get("db_path"), host))
+        return facts
+
+
+class _OsPlugin:
+    name = "os"
+    checks = OS_CHECKS
+
+    async def collect(
+        self, asset: Asset, requests: Sequence[CheckRequest], ctx: Context
+    ) -> dict[str, Any]:
+        del requests
+        host = await _host_facts(asset, ctx)
+        return {
+            "collected_at": host.get("collected_at") or _now(),
+            "os": _os_summary(host.get("os")),
+            "kernel": host.get("kernel"),
+            "reboot_required": host.get("reboot_required"),
+            "last_update": host.get("last_update"),
+            "container": bool(host.get("container")),
+            "transport": host.get("transport"),
+        }
+
+
+packages_plugin = _PackagesPlugin()
+os_plugin = _OsPlugin()
+
+__all__ = ["feed_facts", "installed_versions", "os_plugin", "packages_plugin"]

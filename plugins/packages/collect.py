@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from scanner.models import Asset, CollectFailed, ErrorReason, SSHSettings

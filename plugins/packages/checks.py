@@ -1,0 +1,529 @@
+"""The ``packages.*`` and ``os.*`` checks: pure judgements on stored host facts.
+
+``packages.*`` checks read the facts of the ``packages`` plugin (installed
+packages, the advisory matches made at collection time, the feed they came
+from); ``os.*`` checks read the facts of the ``os`` plugin (release, kernel,
+reboot flag, last update). Every time comparison is relative to
+``facts["collected_at"]``, never to the wall clock, so re-evaluating stored
+facts gives the same verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scanner.models import AssetKind, ErrorReason, Outcome
+from scanner.options import Option
+from scanner.plugin import Check
+
+from . import versions
+
+_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+_LEVELS = ("critical", "high", "medium", "low", "info")
+_HOST = frozenset({AssetKind.HOST})
+_SHOWN = 3  # advisories or packages named in a message; evidence holds the rest
+_EVIDENCE_LIMIT = 100
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and value:
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def _collected_at(facts: Mapping[str, Any]) -> dt.datetime | None:
+    return _parse_time(facts.get("collected_at"))
+
+
+# ------------------------------------------------------------------ packages.vulnerable
+
+
+def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """No installed package is affected by a known advisory at or above a severity.
+
+    Advisories come from the offline feed (``civiscan feeds import``) matched at
+    collection time by source package and release with the distro's comparator.
+
+    Options: ``min_severity`` (str, default ``"high"``): lowest severity that
+    counts. ``grace_days`` (int, default ``0``): an advisory counts only when it
+    was published more than this many days before the scan (advisories with no
+    publication date, such as Debian tracker entries, always count).
+    ``max_feed_age_days`` (int, default ``7``): the feed's own date must be at
+    most this old at scan time, otherwise the result is an error (reason
+    ``feed``), never a pass. ``ignore_unfixed`` (bool, default ``false``): skip
+    advisories with no fixed version yet. ``unknown_severity`` (str, default
+    ``"medium"``): the level an advisory without a rating is treated as.
+
+    A host whose release has no feed, or whose feed is missing, is an error
+    with reason ``feed``: it cannot be evaluated.
+
+    PASS: Debian 12 host with openssl 3.0.15-1~deb12u1 and a feed whose only
+    openssl advisory is fixed in 3.0.11-1~deb12u2.
+    FAIL: the same host with openssl 3.0.11-1~deb12u1 ("openssl 3.0.11-1~deb12u1
+    is affected by DSA-5532-1 (high), fixed in 3.0.11-1~deb12u2").
+    """
+    feed = facts.get("feed")
+    release = facts.get("release")
+    if not feed:
+        problem = facts.get("feed_problem") or "no advisory feed is available"
+        return Outcome.error(ErrorReason.FEED, f"Cannot evaluate: {problem}.", release=release)
+    collected = _collected_at(facts)
+    feed_date = _parse_time(feed.get("date"))
+    max_age = int(options["max_feed_age_days"])
+    if collected is None:
+        return Outcome.error(ErrorReason.NO_DATA, "The facts carry no collection time.")
+    if feed_date is None:
+        return Outcome.error(
+            ErrorReason.FEED,
+            "Cannot evaluate: the advisory feed has no date, so its freshness is unknown.",
+            feed=feed,
+        )
+    age_days = (collected - feed_date).total_seconds() / 86400
+    if age_days > max_age:
+        return Outcome.error(
+            ErrorReason.FEED,
+            f"Cannot evaluate: the advisory feed for {release} is {age_days:.0f} days old "
+            f"(dated {feed_date.date().isoformat()}); at most {max_age} days are allowed. "
+            "Import a fresh feed.",
+            feed=feed,
+            feed_age_days=round(age_days, 1),
+        )
+
+    min_rank = _RANK[options["min_severity"]]
+    unknown_as = options["unknown_severity"]
+    grace = dt.timedelta(days=int(options["grace_days"]))
+    counted: list[dict[str, Any]] = []
+    for match in facts.get("matches") or ():
+        level = match.get("severity") or "unknown"
+        effective = unknown_as if level not in _RANK else level
+        if _RANK[effective] < min_rank:
+            continue
+        if options["ignore_unfixed"] and match.get("fixed") is None:
+            continue
+        published = _parse_time(match.get("published"))
+        if published is not None and collected - published <= grace:
+            continue
+        counted.append(match)
+
+    evidence_base = {
+        "release": release,
+        "feed": feed,
+        "min_severity": options["min_severity"],
+        "packages_checked": facts.get("package_count"),
+    }
+    if not counted:
+        total = len(facts.get("matches") or ())
+        return Outcome.passed(
+            f"No installed package is affected by an advisory at {options['min_severity']} "
+            f"or above ({total} lower or excluded advisories matched).",
+            **evidence_base,
+        )
+    counted.sort(key=lambda m: (-_RANK.get(m.get("severity") or "", -1), m["package"], m["id"]))
+    packages = sorted({m["package"] for m in counted})
+    shown = "; ".join(_describe_match(m) for m in counted[:_SHOWN])
+    more = f"; and {len(counted) - _SHOWN} more" if len(counted) > _SHOWN else ""
+    return Outcome.failed(
+        f"{len(counted)} advisories at {options['min_severity']} or above affect "
+        f"{len(packages)} installed source packages: {shown}{more}.",
+        **evidence_base,
+        counted=len(counted),
+        advisories=[_evidence_match(m) for m in counted[:_EVIDENCE_LIMIT]],
+        truncated=len(counted) > _EVIDENCE_LIMIT,
+    )
+
+
+def _describe_match(match: Mapping[str, Any]) -> str:
+    fixed = match.get("fixed")
+    fix = f"fixed in {fixed}" if fixed else "no fix available yet"
+    return (
+        f"{match['package']} {match['installed']} is affected by {match['id']} "
+        f"({match.get('severity') or 'unknown'}), {fix}"
+    )
+
+
+def _evidence_match(match: Mapping[str, Any]) -> dict[str, Any]:
+    keep = (
+        "id",
+        "aliases",
+        "package",
+        "binaries",
+        "installed",
+        "fixed",
+        "severity",
+        "published",
+        "url",
+        "note",
+    )
+    return {k: match[k] for k in keep if k in match}
+
+
+# ------------------------------------------------------------------ packages.minimum_versions
+
+
+def _installed(facts: Mapping[str, Any]) -> Mapping[str, str]:
+    packages = facts.get("packages")
+    return packages if isinstance(packages, Mapping) else {}
+
+
+def evaluate_minimum_versions(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """Named packages are installed at or above a minimum version.
+
+    The comparator follows the host's package format (dpkg, rpm or apk), so
+    ``1:2.0`` beats ``3.0`` on dpkg and ``3.0.15-1~deb12u1`` is below ``3.0.15-1``.
+    Give the epoch when the distro uses one (``rpm -q`` and ``dpkg-query`` print it):
+    a minimum without an epoch means epoch 0.
+
+    Options: ``minimum`` (map, required): package name -> lowest acceptable
+    version, e.g. ``{openssl: "3.0.15-1~deb12u1", sudo: "1.9.13p3-1+deb12u1"}``.
+    ``missing`` (str, default ``"ignore"``): ``fail`` to also fail when a named
+    package is not installed.
+
+    PASS: openssl 3.0.15-1~deb12u1 installed, minimum 3.0.11-1~deb12u2.
+    FAIL: openssl 3.0.11-1~deb12u1 installed, minimum 3.0.11-1~deb12u2
+    ("openssl 3.0.11-1~deb12u1 is below the minimum 3.0.11-1~deb12u2").
+    """
+    fmt = facts.get("package_format")
+    if fmt not in versions.FORMATS:
+        return Outcome.error(ErrorReason.NOT_SUPPORTED, f"Unknown package format {fmt!r}.")
+    installed = _installed(facts)
+    below: list[dict[str, str]] = []
+    missing: list[str] = []
+    checked: list[dict[str, str]] = []
+    for name, minimum in sorted(options["minimum"].items()):
+        minimum = str(minimum)
+        current = installed.get(name)
+        if current is None:
+            missing.append(name)
+            continue
+        try:
+            versions.check(fmt, minimum)
+            result = versions.compare(fmt, current, minimum)
+        except ValueError as exc:
+            return Outcome.error(
+                ErrorReason.NOT_SUPPORTED,
+                f"Cannot compare {name}: {exc}.",
+                package=name,
+                installed=current,
+                minimum=minimum,
+            )
+        entry = {"package": name, "installed": current, "minimum": minimum}
+        checked.append(entry)
+        if result < 0:
+            below.append(entry)
+    problems = [
+        f"{e['package']} {e['installed']} is below the minimum {e['minimum']}" for e in below
+    ]
+    if options["missing"] == "fail":
+        problems += [f"{name} is not installed" for name in missing]
+    if problems:
+        shown = "; ".join(problems[:_SHOWN])
+        more = f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
+        return Outcome.failed(f"{shown}{more}.", below=below, missing=missing, package_format=fmt)
+    return Outcome.passed(
+        f"All {len(checked)} installed packages with a minimum meet it"
+        + (f" ({len(missing)} not installed)." if missing else "."),
+        checked=checked,
+        missing=missing,
+        package_format=fmt,
+    )
+
+
+# ------------------------------------------------------------------ packages.forbidden
+
+
+def evaluate_forbidden(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """None of the forbidden packages is installed.
+
+    Options: ``packages`` (list[str], required): package names, shell-style
+    patterns allowed, e.g. ``[telnetd, rsh-server, "rsh-*", nis]``.
+
+    PASS: no installed package matches.
+    FAIL: ``telnetd`` 0.17+2.4-2 is installed ("Forbidden packages are installed: telnetd 0.17+2.4-2").
+    """
+    installed = _installed(facts)
+    found = []
+    for name in sorted(installed):
+        for pattern in options["packages"]:
+            if fnmatch.fnmatchcase(name, pattern):
+                found.append({"package": name, "version": installed[name], "pattern": pattern})
+                break
+    if found:
+        shown = ", ".join(f"{f['package']} {f['version']}" for f in found[:10])
+        more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+        return Outcome.failed(f"Forbidden packages are installed: {shown}{more}.", found=found)
+    return Outcome.passed(
+        f"None of {len(options['packages'])} forbidden packages is installed.",
+        forbidden=list(options["packages"]),
+    )
+
+
+# ------------------------------------------------------------------ os.*
+
+
+def evaluate_reboot_required(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The host runs its newest installed kernel and no package asks for a reboot.
+
+    Not applicable in containers (no kernel of their own). Unknown is an error,
+    never a pass.
+
+    Options: none.
+
+    PASS: running 6.1.0-28-amd64, newest installed 6.1.0-28-amd64, no
+    /var/run/reboot-required.
+    FAIL: running 6.1.0-18-amd64 while 6.1.0-28-amd64 is installed
+    ("A reboot is required: ...").
+    """
+    del options
+    kernel = facts.get("kernel") or {}
+    if facts.get("container"):
+        return Outcome.not_applicable("The target is a container; it has no kernel of its own.")
+    reboot = facts.get("reboot_required") or {}
+    required = reboot.get("required")
+    evidence = {
+        "running_kernel": kernel.get("running"),
+        "newest_kernel": kernel.get("newest"),
+        "evidence": reboot.get("evidence"),
+    }
+    if required is None:
+        return Outcome.error(
+            ErrorReason.NO_DATA,
+            "Could not determine whether a reboot is required"
+            + (f": {reboot['evidence']}." if reboot.get("evidence") else "."),
+            **evidence,
+        )
+    if required:
+        why = reboot.get("evidence") or "the newest installed kernel is not running"
+        return Outcome.failed(f"A reboot is required: {why}.", **evidence)
+    return Outcome.passed(
+        f"No reboot is required (running kernel {kernel.get('running') or 'unknown'}).", **evidence
+    )
+
+
+def evaluate_last_update_age(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """Packages were last installed or upgraded at most ``max_days`` before the scan.
+
+    Options: ``max_days`` (int, default ``30``).
+
+    PASS: last upgrade 2026-11-01, scanned 2026-11-10, max_days 30.
+    FAIL: last upgrade 2026-08-01, scanned 2026-11-10 ("Packages were last updated 101 days ago ...").
+    """
+    last = facts.get("last_update") or {}
+    when = _parse_time(last.get("time"))
+    collected = _collected_at(facts)
+    evidence = {"last_update": last.get("time"), "evidence": last.get("evidence")}
+    if when is None:
+        return Outcome.error(
+            ErrorReason.NO_DATA,
+            "The time of the last package update could not be determined"
+            + (f" ({last['evidence']})." if last.get("evidence") else "."),
+            **evidence,
+        )
+    if collected is None:
+        return Outcome.error(ErrorReason.NO_DATA, "The facts carry no collection time.", **evidence)
+    age = (collected - when).total_seconds() / 86400
+    limit = int(options["max_days"])
+    evidence["age_days"] = round(age, 1)
+    if age > limit:
+        return Outcome.failed(
+            f"Packages were last updated {age:.0f} days ago ({when.date().isoformat()}); "
+            f"at most {limit} days are allowed.",
+            **evidence,
+        )
+    return Outcome.passed(
+        f"Packages were last updated {age:.0f} days ago ({when.date().isoformat()}).", **evidence
+    )
+
+
+# End of free security support (Debian including LTS; Ubuntu standard support,
+# not ESM; Alpine main repository; RHEL-family maintenance support). Known as of
+# 2026-11; the ``eol`` option overrides or extends it.
+BUILTIN_EOL: dict[str, dict[str, str]] = {
+    "debian": {
+        "9": "2022-06-30",
+        "10": "2024-06-30",
+        "11": "2026-08-31",
+        "12": "2028-06-30",
+        "13": "2030-06-30",
+    },
+    "ubuntu": {
+        "18.04": "2023-05-31",
+        "20.04": "2025-05-31",
+        "22.04": "2027-06-01",
+        "24.04": "2029-05-31",
+    },
+    "alpine": {
+        "3.17": "2024-11-22",
+        "3.18": "2025-05-09",
+        "3.19": "2025-11-01",
+        "3.20": "2026-04-01",
+        "3.21": "2026-11-01",
+        "3.22": "2027-05-01",
+    },
+    "rhel": {"7": "2024-06-30", "8": "2029-05-31", "9": "2032-05-31"},
+    "rocky": {"8": "2029-05-31", "9": "2032-05-31"},
+    "almalinux": {"8": "2029-05-31", "9": "2032-05-31"},
+}
+
+
+def _eol_table(option: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    table = {os_id: dict(rel) for os_id, rel in BUILTIN_EOL.items()}
+    for key, value in option.items():
+        if isinstance(value, Mapping):
+            table.setdefault(str(key).lower(), {}).update({str(k): v for k, v in value.items()})
+        else:
+            os_id, _, version = str(key).partition(":")
+            table.setdefault(os_id.lower(), {})[version] = value
+    return table
+
+
+def _release_candidates(os_facts: Mapping[str, Any]) -> list[str]:
+    from .feeds import DEBIAN_CODENAMES
+
+    version = str(os_facts.get("version_id") or "")
+    if not version and os_facts.get("id") == "debian":
+        version = DEBIAN_CODENAMES.get(str(os_facts.get("codename") or ""), "")
+    parts = version.split(".")
+    candidates = [version, ".".join(parts[:2]), parts[0]]
+    return [c for i, c in enumerate(candidates) if c and c not in candidates[:i]]
+
+
+def evaluate_supported_release(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The operating system release is still within its vendor's security support.
+
+    Options: ``eol`` (map, default ``{}``): end-of-life dates that extend or
+    override the built-in table, either nested ``{debian: {"10": 2024-06-30}}``
+    or flat ``{"debian:10": 2024-06-30}``. The release is looked up by
+    VERSION_ID, then major.minor, then major.
+
+    PASS: Debian 12 scanned 2026-11-10 (support until 2028-06-30).
+    FAIL: Debian 10 scanned 2026-11-10 ("Debian GNU/Linux 10 (buster) reached
+    end of support on 2024-06-30").
+    """
+    os_facts = facts.get("os") or {}
+    os_id = str(os_facts.get("id") or "").lower()
+    name = os_facts.get("pretty_name") or f"{os_id} {os_facts.get('version_id') or ''}".strip()
+    collected = _collected_at(facts)
+    if not os_id or collected is None:
+        return Outcome.error(ErrorReason.NO_DATA, "The operating system release is unknown.")
+    table = _eol_table(options["eol"]).get(os_id, {})
+    for candidate in _release_candidates(os_facts):
+        if candidate in table:
+            end = _parse_time(table[candidate])
+            if end is None:
+                return Outcome.error(
+                    ErrorReason.NOT_SUPPORTED,
+                    f"The end-of-life date {table[candidate]!r} for {os_id} {candidate} is not a date.",
+                )
+            evidence = {
+                "os": os_id,
+                "release": candidate,
+                "eol": end.date().isoformat(),
+                "scanned": collected.date().isoformat(),
+            }
+            if collected.date() > end.date():
+                return Outcome.failed(
+                    f"{name} reached end of support on {end.date().isoformat()}.", **evidence
+                )
+            return Outcome.passed(
+                f"{name} is supported until {end.date().isoformat()}.", **evidence
+            )
+    return Outcome.error(
+        ErrorReason.NO_DATA,
+        f"No end-of-life date is known for {name}; add it to the eol option.",
+        os=os_id,
+        version=os_facts.get("version_id"),
+    )
+
+
+# ------------------------------------------------------------------ declarations
+
+_SEVERITY_CHOICES = tuple(_LEVELS)
+
+PACKAGES_CHECKS: Sequence[Check] = (
+    Check(
+        id="packages.vulnerable",
+        title="No installed package has a known vulnerability",
+        kinds=_HOST,
+        evaluate=evaluate_vulnerable,
+        options={
+            "min_severity": Option(
+                "str", "lowest severity that counts", default="high", choices=_SEVERITY_CHOICES
+            ),
+            "grace_days": Option(
+                "int", "days after publication before an advisory counts", default=0, minimum=0
+            ),
+            "max_feed_age_days": Option(
+                "int", "oldest acceptable feed, in days", default=7, minimum=0
+            ),
+            "ignore_unfixed": Option(
+                "bool", "skip advisories without a fixed version", default=False
+            ),
+            "unknown_severity": Option(
+                "str",
+                "level of advisories without a rating",
+                default="medium",
+                choices=_SEVERITY_CHOICES,
+            ),
+        },
+    ),
+    Check(
+        id="packages.minimum_versions",
+        title="Packages are at or above minimum versions",
+        kinds=_HOST,
+        evaluate=evaluate_minimum_versions,
+        options={
+            "minimum": Option("map", "package name -> lowest acceptable version"),
+            "missing": Option(
+                "str", "what a missing package means", default="ignore", choices=("ignore", "fail")
+            ),
+        },
+    ),
+    Check(
+        id="packages.forbidden",
+        title="Forbidden packages are not installed",
+        kinds=_HOST,
+        evaluate=evaluate_forbidden,
+        options={"packages": Option("list[str]", "package names or shell patterns")},
+    ),
+)
+
+OS_CHECKS: Sequence[Check] = (
+    Check(
+        id="os.reboot_required",
+        title="No reboot is pending",
+        kinds=_HOST,
+        evaluate=evaluate_reboot_required,
+    ),
+    Check(
+        id="os.last_update_age",
+        title="Packages were updated recently",
+        kinds=_HOST,
+        evaluate=evaluate_last_update_age,
+        options={
+            "max_days": Option(
+                "int", "most days since the last package update", default=30, minimum=0
+            )
+        },
+    ),
+    Check(
+        id="os.supported_release",
+        title="The OS release is still supported",
+        kinds=_HOST,
+        evaluate=evaluate_supported_release,
+        options={"eol": Option("map", "extra end-of-life dates by OS and release", default={})},
+    ),
+)

@@ -1,0 +1,473 @@
+"""Exact version ordering for dpkg, rpm and apk package versions.
+
+Every function here is pure Python and agrees with the real tool:
+
+* :func:`dpkg_compare` with ``dpkg --compare-versions`` (deb-version(7));
+* :func:`rpm_compare` with librpm's ``rpmverCmp`` on ``[epoch:]version[-release]``
+  strings, segment by segment with ``rpmvercmp`` rules, including ``~`` and ``^``;
+* :func:`apk_compare` with apk-tools 2.x (the comparator of Alpine 3.x up to
+  3.22; see docs/packages.md for the 3.x differences).
+
+The comparators return a negative number, zero or a positive number like C's
+``strcmp``. Sort keys (:func:`dpkg_key`, :func:`rpm_key`, :func:`sort_key`) turn a
+version into a tuple that orders exactly like the comparator, so sorting and
+bulk matching run at the speed of tuple comparison.
+
+Invalid versions raise :class:`ValueError` where the tool itself refuses them
+(dpkg's fatal parse errors, apk's grammar). The ``check_*`` helpers are stricter
+and also reject what dpkg only warns about, for validating policy input.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+FORMATS = ("dpkg", "rpm", "apk")
+_INT_MAX = 2**31 - 1
+
+# --------------------------------------------------------------------------- dpkg
+
+
+@functools.lru_cache(maxsize=65536)
+def _dpkg_weights(part: str) -> tuple[int, ...]:
+    """Weights of a non-digit run, closed by the weight of 'end or digit' (0)."""
+    weights = []
+    for ch in part:
+        if "A" <= ch <= "Z" or "a" <= ch <= "z":
+            weights.append(ord(ch))
+        elif ch == "~":
+            weights.append(-1)
+        elif ord(ch) < 128:
+            weights.append(ord(ch) + 256)
+        else:
+            # dpkg works on bytes with a signed char: a byte >= 0x80 weighs itself.
+            weights.extend(ch.encode("utf-8"))
+    weights.append(0)
+    return tuple(weights)
+
+
+_DPKG_RUNS = re.compile(r"([^0-9]*)([0-9]*)")
+_EMPTY_WEIGHTS = (0,)
+
+
+def _verrev_key(text: str) -> tuple[Any, ...]:
+    """Key of one upstream-version or revision string under dpkg's verrevcmp.
+
+    The string is read as alternating (non-digit run, digit run) pairs; an
+    exhausted string behaves like an endless run of empty pairs, so trailing
+    empty pairs are dropped and one "empty non-digit run" closes the key.
+    """
+    key: list[Any] = []
+    for nondigit, digits in _DPKG_RUNS.findall(text):
+        if not nondigit and not digits:
+            continue
+        key.append(_dpkg_weights(nondigit))
+        key.append(int(digits) if digits else 0)
+    while len(key) >= 2 and key[-1] == 0 and key[-2] == _EMPTY_WEIGHTS:
+        del key[-2:]
+    key.append(_EMPTY_WEIGHTS)
+    return tuple(key)
+
+
+def _is_blank(ch: str) -> bool:
+    return ch in " \t"
+
+
+def parse_dpkg(version: str) -> tuple[int, str, str]:
+    """Split a Debian version into (epoch, upstream, revision) like dpkg does.
+
+    Raises ValueError for the errors dpkg refuses to compare (empty version,
+    embedded spaces, a bad or negative epoch, nothing after the colon, an
+    empty revision). Characters dpkg merely warns about are accepted here; use
+    :func:`check_dpkg` to reject them too.
+    """
+    text = version.strip(" \t")
+    if not text:
+        raise ValueError("version string is empty")
+    if any(_is_blank(c) for c in text):
+        raise ValueError(f"version {version!r} has embedded spaces")
+    epoch = 0
+    colon = text.find(":")
+    if colon >= 0:
+        # dpkg reads the epoch with strtol(): an optional sign, then digits.
+        head = text[:colon]
+        match = re.fullmatch(r"[+-]?([0-9]+)", head)
+        if not head or re.fullmatch(r"[+-]?", head):
+            raise ValueError(f"epoch in version {version!r} is empty")
+        if match is None:
+            raise ValueError(f"epoch in version {version!r} is not a number")
+        epoch = int(head)
+        if epoch < 0:
+            raise ValueError(f"epoch in version {version!r} is negative")
+        if epoch > _INT_MAX:
+            raise ValueError(f"epoch in version {version!r} is too big")
+        text = text[colon + 1 :]
+        if not text:
+            raise ValueError(f"nothing after colon in version {version!r}")
+    upstream, hyphen, revision = text.rpartition("-")
+    if not hyphen:
+        upstream, revision = text, ""
+    elif not revision:
+        raise ValueError(f"revision in version {version!r} is empty")
+    if not upstream:
+        raise ValueError(f"version number in {version!r} is empty")
+    return epoch, upstream, revision
+
+
+_DPKG_UPSTREAM_OK = re.compile(r"[0-9][A-Za-z0-9.+~:-]*")
+_DPKG_REVISION_OK = re.compile(r"[A-Za-z0-9.+~]*")
+
+
+def check_dpkg(version: str) -> None:
+    """Raise ValueError unless ``version`` is a well-formed Debian version.
+
+    Stricter than dpkg's comparison: also rejects what dpkg only warns about
+    (upstream not starting with a digit, characters outside deb-version(7))
+    and a signed epoch such as ``+1:2.0``, which dpkg-query never prints.
+    """
+    _epoch, upstream, revision = parse_dpkg(version)
+    text = version.strip(" \t")
+    if text[:1] in "+-" and ":" in text:
+        raise ValueError(f"epoch in version {version!r} has a sign")
+    if not _DPKG_UPSTREAM_OK.fullmatch(upstream):
+        raise ValueError(
+            f"upstream version {upstream!r} must start with a digit and use only "
+            "letters, digits and . + ~ - :"
+        )
+    if not _DPKG_REVISION_OK.fullmatch(revision):
+        raise ValueError(f"revision {revision!r} may use only letters, digits and . + ~")
+
+
+@functools.lru_cache(maxsize=262144)
+def dpkg_key(version: str) -> tuple[Any, ...]:
+    """A tuple ordering exactly like :func:`dpkg_compare` (``1.0`` and ``1.0-0`` are equal)."""
+    epoch, upstream, revision = parse_dpkg(version)
+    return (epoch, _verrev_key(upstream), _verrev_key(revision))
+
+
+def dpkg_compare(a: str, b: str) -> int:
+    """Compare two Debian versions like ``dpkg --compare-versions``: <0, 0 or >0.
+
+    >>> dpkg_compare("1.0~rc1", "1.0") < 0
+    True
+    >>> dpkg_compare("2.36-9+deb12u10", "2.36-9+deb12u4") > 0
+    True
+    """
+    ka, kb = dpkg_key(a), dpkg_key(b)
+    return (ka > kb) - (ka < kb)
+
+
+# --------------------------------------------------------------------------- rpm
+
+# Element ranks inside an rpm key: '~' sorts before the end of the string,
+# '^' after the end but before any segment, and numbers beat letters.
+_RPM_TILDE = (0,)
+_RPM_END = (1,)
+_RPM_CARET = (2,)
+_RPM_ALPHA = 3
+_RPM_DIGIT = 4
+_RPM_TOKENS = re.compile(r"[0-9]+|[A-Za-z]+|~|\^")
+
+
+@functools.lru_cache(maxsize=262144)
+def rpmvercmp_key(text: str) -> tuple[tuple[Any, ...], ...]:
+    """A tuple ordering one version or release string exactly like ``rpmvercmp``.
+
+    Any character that is not an ASCII letter, digit, ``~`` or ``^`` only
+    separates segments, so ``1.0``, ``1_0`` and ``1..0`` are equal.
+    """
+    key: list[tuple[Any, ...]] = []
+    for token in _RPM_TOKENS.findall(text):
+        if token == "~":
+            key.append(_RPM_TILDE)
+        elif token == "^":
+            key.append(_RPM_CARET)
+        elif token[0].isdigit():
+            key.append((_RPM_DIGIT, int(token)))
+        else:
+            key.append((_RPM_ALPHA, token))
+    key.append(_RPM_END)
+    return tuple(key)
+
+
+def rpmvercmp(a: str, b: str) -> int:
+    """rpm's segment comparison of two version (or release) strings: -1, 0 or 1."""
+    if a == b:
+        return 0
+    ka, kb = rpmvercmp_key(a), rpmvercmp_key(b)
+    return (ka > kb) - (ka < kb)
+
+
+def parse_evr(evr: str) -> tuple[str | None, str, str | None]:
+    """Split ``[epoch:]version[-release]`` like librpm's ``rpmverParse``.
+
+    The epoch is the run of digits before a ``:`` at the very start (``:1.0`` has
+    epoch ``0``); the release is everything after the last ``-``. Missing parts
+    are None. Raises ValueError for an empty string.
+    """
+    if not evr:
+        raise ValueError("version string is empty")
+    i = 0
+    while i < len(evr) and evr[i].isdigit() and evr[i].isascii():
+        i += 1
+    last_hyphen = evr.rfind("-", i)
+    epoch: str | None = None
+    start = 0
+    if i < len(evr) and evr[i] == ":":
+        epoch = evr[:i] or "0"
+        start = i + 1
+    if last_hyphen >= 0:
+        return epoch, evr[start:last_hyphen], evr[last_hyphen + 1 :]
+    return epoch, evr[start:], None
+
+
+@functools.lru_cache(maxsize=262144)
+def rpm_key(evr: str) -> tuple[Any, ...]:
+    """A tuple ordering exactly like :func:`rpm_compare`.
+
+    A missing epoch is 0. A missing release sorts below any present release
+    (even an empty one), as in rpm >= 4.16's ``rpmverCmp``.
+    """
+    epoch, version, release = parse_evr(evr)
+    release_key: tuple[Any, ...] = (0,) if release is None else (1, rpmvercmp_key(release))
+    return (rpmvercmp_key(epoch or "0"), rpmvercmp_key(version), release_key)
+
+
+def rpm_compare(a: str, b: str) -> int:
+    """Compare two rpm EVR strings (``[epoch:]version[-release]``): <0, 0 or >0.
+
+    >>> rpm_compare("1.0^git1", "1.0") > 0
+    True
+    >>> rpm_compare("1:1.0-1.el9", "2.0-1.el9") > 0
+    True
+    """
+    ka, kb = rpm_key(a), rpm_key(b)
+    return (ka > kb) - (ka < kb)
+
+
+def check_rpm(evr: str) -> None:
+    """Raise ValueError unless ``evr`` looks like an EVR rpm itself would print."""
+    epoch, version, release = parse_evr(evr)
+    if not version:
+        raise ValueError(f"version in {evr!r} is empty")
+    if release == "":
+        raise ValueError(f"release in {evr!r} is empty")
+    if any(c.isspace() for c in evr):
+        raise ValueError(f"version {evr!r} contains spaces")
+    if ":" in version:
+        raise ValueError(f"epoch in {evr!r} is not a number")
+    del epoch
+
+
+# --------------------------------------------------------------------------- apk
+#
+# apk-tools 2.x reads a version as a sequence of typed tokens (Gentoo style):
+# {digit}{.digit}...{letter}{_suffix{number}}...{-r#}. Token types are ordered;
+# a later token may only follow an earlier one, except the listed repeats.
+
+_T_INVALID = -1
+_T_DIGIT_OR_ZERO = 0
+_T_DIGIT = 1
+_T_LETTER = 2
+_T_SUFFIX = 3
+_T_SUFFIX_NO = 4
+_T_REVISION_NO = 5
+_T_END = 6
+
+_APK_PRE = ("alpha", "beta", "pre", "rc")
+_APK_POST = ("cvs", "svn", "git", "hg", "p")
+_APK_REPEATS = {(_T_DIGIT_OR_ZERO, _T_DIGIT), (_T_SUFFIX, _T_SUFFIX_NO), (_T_DIGIT, _T_LETTER)}
+
+
+def _apk_next_type(prev: int, s: str, pos: int) -> tuple[int, int]:
+    """Type of the token starting at ``pos`` and the position of its first character."""
+    if pos >= len(s) or s[pos] == "\0":
+        return _T_END, pos
+    ch = s[pos]
+    if prev in (_T_DIGIT, _T_DIGIT_OR_ZERO) and "a" <= ch <= "z":
+        new = _T_LETTER
+    elif prev == _T_LETTER and ch.isdigit() and ch.isascii():
+        new = _T_DIGIT
+    elif prev == _T_SUFFIX and ch.isdigit() and ch.isascii():
+        new = _T_SUFFIX_NO
+    else:
+        new = _T_INVALID
+        if ch == ".":
+            new = _T_DIGIT_OR_ZERO
+        elif ch == "_":
+            new = _T_SUFFIX
+        elif ch == "-" and pos + 1 < len(s) and s[pos + 1] == "r":
+            new = _T_REVISION_NO
+            pos += 1
+        pos += 1
+    if new < prev and (new, prev) not in _APK_REPEATS:
+        new = _T_INVALID
+    return new, pos
+
+
+def _apk_take(kind: int, s: str, pos: int) -> tuple[int, int, int]:
+    """Read one token of type ``kind`` at ``pos``: (value, next type, next position)."""
+    if pos >= len(s):
+        return 0, _T_END, pos
+    start = pos
+    forced_next = None
+    if kind == _T_DIGIT_OR_ZERO and s[pos] == "0":
+        # A component with leading zeros weighs minus the number of zeros and
+        # is followed by a digit token (empty before a '.'): 1.0.1 < 1.06.
+        # Before a suffix, letter or revision the usual order applies, which
+        # keeps 6.0_pre1 < 6.0 as apk-tools' own test vectors require.
+        while pos < len(s) and s[pos] == "0":
+            pos += 1
+        value = start - pos
+        forced_next = _T_DIGIT
+    elif kind in (_T_DIGIT_OR_ZERO, _T_DIGIT, _T_SUFFIX_NO, _T_REVISION_NO):
+        while pos < len(s) and "0" <= s[pos] <= "9":
+            pos += 1
+        value = int(s[start:pos]) if pos > start else 0
+    elif kind == _T_LETTER:
+        value = ord(s[pos])
+        pos += 1
+    elif kind == _T_SUFFIX:
+        for index, name in enumerate(_APK_PRE):
+            if s.startswith(name, pos):
+                value = index - len(_APK_PRE)
+                pos += len(name)
+                break
+        else:
+            for index, name in enumerate(_APK_POST):
+                if s.startswith(name, pos):
+                    value = index
+                    pos += len(name)
+                    break
+            else:
+                return -1, _T_INVALID, pos
+    else:
+        return -1, _T_INVALID, pos
+    if pos >= len(s):
+        return value, _T_END, pos
+    if forced_next is not None and ("0" <= s[pos] <= "9" or s[pos] == "."):
+        return value, forced_next, pos
+    new, pos = _apk_next_type(kind, s, pos)
+    return value, new, pos
+
+
+_APK_GRAMMAR = re.compile(
+    r"[0-9]+(?:\.[0-9]+)*[a-z]?(?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]*)*(?:-r[0-9]+)?"
+)
+
+
+def check_apk(version: str) -> None:
+    """Raise ValueError unless ``version`` follows apk's version grammar.
+
+    The grammar is ``digit{.digit}...{letter}{_suffix{number}}...{-r#}``. apk-tools
+    2.x's own validator lets empty numbers through (``1..0``, ``1.0-r``); apk-tools
+    3.x refuses them, and so does this check.
+    """
+    if not _APK_GRAMMAR.fullmatch(version):
+        raise ValueError(f"{version!r} is not a valid apk version")
+
+
+def apk_compare(a: str, b: str) -> int:
+    """Compare two Alpine package versions like apk-tools 2.x: -1, 0 or 1.
+
+    Invalid versions are compared the way apk compares them (apk itself does
+    not refuse them in a comparison); call :func:`check_apk` to reject them.
+
+    >>> apk_compare("1.0_rc1", "1.0")
+    -1
+    >>> apk_compare("1.0-r10", "1.0-r9")
+    1
+    """
+    if not a or not b:
+        raise ValueError("version string is empty")
+    at = bt = _T_DIGIT
+    ap = bp = 0
+    av = bv = 0
+    while at == bt and at not in (_T_END, _T_INVALID) and av == bv:
+        av, at, ap = _apk_take(at, a, ap)
+        bv, bt, bp = _apk_take(bt, b, bp)
+    if av != bv:
+        return -1 if av < bv else 1
+    if at == bt:
+        return 0
+    # Equal so far: the longer version is newer, unless what follows is a
+    # pre-release suffix (1.0_rc1 < 1.0).
+    if at == _T_SUFFIX and _apk_take(at, a, ap)[0] < 0:
+        return -1
+    if bt == _T_SUFFIX and _apk_take(bt, b, bp)[0] < 0:
+        return 1
+    if at > bt:
+        return -1
+    if bt > at:
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------- dispatch
+
+_COMPARATORS: dict[str, Callable[[str, str], int]] = {
+    "dpkg": dpkg_compare,
+    "rpm": rpm_compare,
+    "apk": apk_compare,
+}
+_CHECKS: dict[str, Callable[[str], None]] = {
+    "dpkg": check_dpkg,
+    "rpm": check_rpm,
+    "apk": check_apk,
+}
+_KEYS: dict[str, Callable[[str], Any]] = {
+    "dpkg": dpkg_key,
+    "rpm": rpm_key,
+    "apk": functools.cmp_to_key(apk_compare),  # type: ignore[dict-item]
+}
+
+
+def _pick(table: dict[str, Any], fmt: str) -> Any:
+    try:
+        return table[fmt]
+    except KeyError:
+        raise ValueError(f"unknown package format {fmt!r} (known: {', '.join(FORMATS)})") from None
+
+
+def comparator(fmt: str) -> Callable[[str, str], int]:
+    """The comparator for ``dpkg``, ``rpm`` or ``apk``."""
+    return _pick(_COMPARATORS, fmt)  # type: ignore[no-any-return]
+
+
+def compare(fmt: str, a: str, b: str) -> int:
+    """Compare two versions with the comparator of package format ``fmt``."""
+    return comparator(fmt)(a, b)
+
+
+def sort_key(fmt: str) -> Callable[[str], Any]:
+    """A ``key=`` function for ``sorted()`` that orders versions of format ``fmt``."""
+    return _pick(_KEYS, fmt)  # type: ignore[no-any-return]
+
+
+def check(fmt: str, version: str) -> None:
+    """Raise ValueError unless ``version`` is a well-formed version of format ``fmt``."""
+    _pick(_CHECKS, fmt)(version)
+
+
+__all__ = [
+    "FORMATS",
+    "apk_compare",
+    "check",
+    "check_apk",
+    "check_dpkg",
+    "check_rpm",
+    "comparator",
+    "compare",
+    "dpkg_compare",
+    "dpkg_key",
+    "parse_dpkg",
+    "parse_evr",
+    "rpm_compare",
+    "rpm_key",
+    "rpmvercmp",
+    "rpmvercmp_key",
+    "sort_key",
+]

@@ -1,0 +1,131 @@
+"""The packages and os plugins: shape, shared collection, feed lookup from the store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scanner.plugins.packages import feeds, os_plugin, packages_plugin
+
+from scanner.models import Asset, AssetKind, Status
+from scanner.options import validate_options
+from scanner.plugin import CheckRequest, Context, plugin_problems
+
+HOST = Path(__file__).resolve().parents[1] / "data" / "packages" / "feeds" / "host-debian12.json"
+ASSET = Asset(id="it/web1", name="web1", kind=AssetKind.HOST, department="it", address="127.0.0.1")
+
+
+@pytest.fixture
+def host() -> dict[str, Any]:
+    return json.loads(HOST.read_text())
+
+
+@pytest.fixture
+def fake_collector(monkeypatch, host):
+    """Stand-in for collect.py (another module's job): counts calls, returns recorded facts."""
+    calls: list[str] = []
+
+    async def collect_host_facts(asset: Asset, ctx: Context) -> dict[str, Any]:
+        calls.append(asset.id)
+        return host
+
+    module = types.ModuleType("scanner.plugins.packages.collect")
+    module.collect_host_facts = collect_host_facts  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "scanner.plugins.packages.collect", module)
+    return calls
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    path = tmp_path / "civiscan.db"
+    with sqlite3.connect(path) as conn:
+        osv, _tracker = feeds.sample_feed_paths()
+        feeds.import_path(conn, osv, name="osv")
+    return path
+
+
+def _collect_both(store: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+        ctx = Context(timeout=5, settings={"db_path": str(store) if store else None})
+        requests = [CheckRequest("packages.vulnerable", {})]
+        return await asyncio.gather(
+            packages_plugin.collect(ASSET, requests, ctx), os_plugin.collect(ASSET, [], ctx)
+        )
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("plugin", [packages_plugin, os_plugin], ids=["packages", "os"])
+def test_plugins_have_a_valid_shape(plugin) -> None:
+    assert plugin_problems(plugin) == []
+
+
+def test_both_plugins_share_one_collection(fake_collector, store) -> None:
+    _collect_both(store)
+    assert fake_collector == ["it/web1"]
+
+
+def test_packages_facts_hold_matches_and_feed_identity(fake_collector, store) -> None:
+    facts, _ = _collect_both(store)
+    assert facts["release"] == "debian:12"
+    assert facts["feed"]["sources"][0]["name"] == "osv"
+    assert facts["feed"]["date"] == "2026-11-03T09:12:44+00:00"
+    assert {m["id"] for m in facts["matches"]} >= {
+        "DSA-5532-1",
+        "DSA-5724-1",
+        "DEBIAN-CVE-2025-32462",
+    }
+    assert facts["packages"]["libc6"] == "2.36-9+deb12u4"
+    assert "oldpkg" not in facts["packages"]
+    json.dumps(facts)  # stored as JSON
+
+
+def test_os_facts_are_compact(fake_collector, store) -> None:
+    _, facts = _collect_both(store)
+    assert "packages" not in facts
+    assert facts["reboot_required"]["required"] is True
+    assert facts["collected_at"] == "2026-11-10T08:00:00+00:00"
+
+
+def test_no_store_means_feed_error(fake_collector) -> None:
+    facts, _ = _collect_both(None)
+    assert facts["feed"] is None
+    check = packages_plugin.checks[0]
+    options, _ = validate_options(check.options, {}, check.id)
+    outcome = check.evaluate(facts, options)
+    assert outcome.status is Status.ERROR and outcome.reason.value == "feed"
+
+
+def test_release_without_feed_cannot_be_evaluated(fake_collector, store, host) -> None:
+    host["os"] = {
+        "id": "debian",
+        "version_id": "13",
+        "codename": "trixie",
+        "pretty_name": "Debian GNU/Linux 13 (trixie)",
+    }
+    facts, _ = _collect_both(store)
+    # the sample feed has one Debian:13 record, so trixie is covered; an empty store is not
+    assert facts["feed"] is not None
+    host["os"] = {"id": "ubuntu", "version_id": "24.04", "pretty_name": "Ubuntu 24.04 LTS"}
+    facts, _ = _collect_both(store)
+    assert facts["feed"] is None
+    assert "Ubuntu 24.04 LTS" in facts["feed_problem"]
+
+
+def test_end_to_end_verdict_on_the_sample_host(fake_collector, store) -> None:
+    facts, _ = _collect_both(store)
+    check = packages_plugin.checks[0]
+    options, _ = validate_options(check.options, {"min_severity": "high"}, check.id)
+    outcome = check.evaluate(facts, options)
+    assert outcome.status is Status.FAIL
+    assert {a["id"] for a in outcome.evidence["advisories"]} == {
+        "DSA-5532-1",
+        "DSA-5724-1",
+        "DEBIAN-CVE-2025-32462",
+    }
