@@ -211,7 +211,7 @@ def load_registry(disabled: Iterable[str] = (), extra: Iterable[Any] = ()) -> Re
         seen.add(ep.name)
         try:
             obj = ep.load()
-            plugin = obj() if inspect.isclass(obj) else obj
+            plugin: Any = obj() if inspect.isclass(obj) else obj
             if plugin.name in skip:
                 continue
             registry.add(plugin, source=f"{dist}:{ep.name}")

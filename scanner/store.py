@@ -154,8 +154,6 @@ class Store:
             with self.transaction():
                 MIGRATIONS[number - 1](self.conn)
                 self.conn.execute(f"PRAGMA user_version = {number}")
-        for hook in _EXTRA_SCHEMA:
-            hook(self.conn)
 
     class _Tx:
         def __init__(self, conn: sqlite3.Connection) -> None:
@@ -484,11 +482,3 @@ class Store:
             },
         }
 
-
-# Extra tables owned by other modules (advisory feeds): each hook is idempotent DDL.
-_EXTRA_SCHEMA: list[Callable[[sqlite3.Connection], None]] = []
-
-
-def register_schema(hook: Callable[[sqlite3.Connection], None]) -> None:
-    if hook not in _EXTRA_SCHEMA:
-        _EXTRA_SCHEMA.append(hook)
