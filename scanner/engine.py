@@ -148,7 +148,7 @@ async def resolve_asset(asset: Asset, scope: Scope, timeout: float) -> tuple[Ass
     why = scope.refusal(asset)
     if why:
         return asset, CollectError(ErrorReason.SCOPE, f"refused: {why}")
-    if asset.ssh is not None and asset.ssh.transport == "local":
+    if asset.is_local:
         return asset, None
     target = asset.connect_address
     try:

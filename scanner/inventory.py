@@ -75,7 +75,7 @@ class Scope:
         Called once on the inventory (literal addresses) and again after name
         resolution, before the first packet to the target.
         """
-        if asset.ssh is not None and asset.ssh.transport == "local":
+        if asset.is_local:
             return None  # runs on this machine; no packet leaves it
         host = asset.hostname
         if _is_ip(host):

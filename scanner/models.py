@@ -155,8 +155,15 @@ class Asset:
         return None
 
     @property
+    def is_local(self) -> bool:
+        """This machine itself, assessed through the ``local`` transport."""
+        return self.ssh is not None and self.ssh.transport == "local"
+
+    @property
     def connect_address(self) -> str:
-        """Where packets go: the explicit address, else the hostname."""
+        """Where packets go: the explicit address, else the hostname (loopback for ``local``)."""
+        if self.is_local:
+            return "127.0.0.1"
         return self.address or self.hostname
 
     def to_json(self) -> dict[str, Any]:

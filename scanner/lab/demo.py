@@ -1,0 +1,252 @@
+"""``civiscan demo``: a small, deliberately misconfigured city on loopback, scanned end to end.
+
+Three departments, each with a server and a web endpoint, plus this machine
+itself for the patch-level part:
+
+* parks   — a file server with Telnet and FTP open; a web site with no HSTS,
+  an expiring certificate and cookies without flags;
+* water   — a SCADA gateway with MySQL, Redis and VNC reachable; a billing site
+  with an expired certificate that still accepts TLS 1.0;
+* finance — a clean application server; a payment site that passes; a status
+  page that accepts connections and never answers (an ``error``, not a pass);
+* it-ops  — this machine, checked with the ``local`` transport against the
+  bundled sample advisory feed.
+
+Everything listens on 127.0.77.x, high ports only, so no root is needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..engine import ScanSettings
+from ..errors import ExitCode
+from ..models import Severity
+from ..plugin import load_registry
+from ..store import Store
+from .pki import LabPKI
+from .servers import Lab
+
+DOMAIN = "demo.city"
+WEB_PORT = 8443
+PLAIN_PORT = 8080
+
+
+def _http_response(headers: list[tuple[str, str]], status: str = "200 OK") -> Callable[[bytes], bytes]:
+    body = b"<html><body><h1>civiscan demo</h1></body></html>"
+    head = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers), f"Content-Length: {len(body)}", "Connection: close"]
+
+    def reply(_request: bytes) -> bytes:
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+    return reply
+
+
+def _tls_context(fullchain: Path, key: Path, *, legacy: bool = False) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(fullchain), str(key))
+    if legacy:
+        # A deliberately outdated site: TLS 1.0 and 1.1 still accepted.
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.TLSv1  # noqa: deprecated on purpose
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def start_lab(lab: Lab, pki: LabPKI) -> None:
+    """Start every demo listener on 127.0.77.x."""
+    # parks: file server with clear-text admin services.
+    lab.tcp("127.0.77.1", 2121, greeting=b"220 ProFTPD 1.3.5 Server (Parks files)\r\n")
+    lab.tcp("127.0.77.1", 2323, greeting=b"Debian GNU/Linux 9\r\nparks-files login: ")
+    lab.tcp("127.0.77.1", 8022, greeting=b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+    # water: databases and VNC on the network.
+    lab.tcp("127.0.77.2", 3306, greeting=b"J\x00\x00\x00\n5.7.33-log\x00")
+    lab.tcp("127.0.77.2", 6379, reply=lambda _d: b"-NOAUTH Authentication required.\r\n")
+    lab.tcp("127.0.77.2", 5900, greeting=b"RFB 003.008\n")
+    # finance: only its HTTPS application port.
+    lab.tcp("127.0.77.3", 8022, greeting=b"SSH-2.0-OpenSSH_9.2p1\r\n")
+
+    parks = pki.leaf("expires-soon", f"www.parks.{DOMAIN}")
+    lab.tcp("127.0.77.11", WEB_PORT, tls=_tls_context(parks.fullchain, parks.key),
+            reply=_http_response([("Server", "Apache/2.4.41 (Ubuntu)"), ("Set-Cookie", "PARKSSESSION=abc123; Path=/")]))
+    lab.tcp("127.0.77.11", PLAIN_PORT, reply=_http_response([("Server", "Apache/2.4.41 (Ubuntu)")]))
+
+    water = pki.leaf("expired", f"billing.water.{DOMAIN}")
+    lab.tcp("127.0.77.12", WEB_PORT, tls=_tls_context(water.fullchain, water.key, legacy=True),
+            reply=_http_response([("Strict-Transport-Security", "max-age=300"), ("X-Frame-Options", "DENY")]))
+
+    finance = pki.leaf("good-ecdsa", f"pay.finance.{DOMAIN}")
+    secure = [
+        ("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
+        ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Set-Cookie", "sid=x; Path=/; Secure; HttpOnly; SameSite=Strict"),
+    ]
+    lab.tcp("127.0.77.13", WEB_PORT, tls=_tls_context(finance.fullchain, finance.key), reply=_http_response(secure))
+    lab.tcp("127.0.77.13", PLAIN_PORT, reply=_http_response([("Location", f"https://pay.finance.{DOMAIN}/")], "301 Moved Permanently"))
+    lab.tcp("127.0.77.14", WEB_PORT, silent=True)
+
+
+def inventory_text() -> str:
+    return textwrap.dedent(f"""\
+        # The civiscan demo city: every address is on loopback.
+        scope:
+          networks: [127.0.77.0/24]
+          domains: [{DOMAIN}]
+        departments:
+          parks:
+            title: Parks and Recreation
+            assets:
+              - {{host: 127.0.77.1, name: parks-files, tags: [linux, patch-managed]}}
+              - {{endpoint: "https://www.parks.{DOMAIN}:{WEB_PORT}/", address: 127.0.77.11, name: www, tags: [web]}}
+          water:
+            title: Water and Sewer Utility
+            assets:
+              - {{host: 127.0.77.2, name: scada-gateway, tags: [ot]}}
+              - {{endpoint: "https://billing.water.{DOMAIN}:{WEB_PORT}/", address: 127.0.77.12, name: billing, tags: [web]}}
+          finance:
+            title: Finance
+            assets:
+              - {{host: 127.0.77.3, name: ledger, tags: [linux]}}
+              - {{endpoint: "https://pay.finance.{DOMAIN}:{WEB_PORT}/", address: 127.0.77.13, name: pay, tags: [web]}}
+              - {{endpoint: "https://status.finance.{DOMAIN}:{WEB_PORT}/", address: 127.0.77.14, name: status, tags: [web]}}
+          it-ops:
+            title: IT Operations
+            assets:
+              - {{host: local, name: scanner-host, tags: [linux, patch-managed]}}
+        """)
+
+
+def policy_text(today: dt.date) -> str:
+    soon = today + dt.timedelta(days=20)
+    return textwrap.dedent(f"""\
+        # The demo applies the city baseline with three waivers. Patch levels are
+        # checked on hosts tagged patch-managed (the lab's appliances have no SSH).
+        policy: {{id: demo-city, version: "1", title: Demo city policy}}
+        extends: [baseline, mozilla-intermediate]
+        rules:
+          - id: no-high-vulns
+            title: No high or critical vulnerabilities older than 14 days
+            severity: high
+            rationale: >
+              Known vulnerabilities with a published fix are the most common way into a server.
+            remediation: Install the pending security updates and restart the affected services.
+            applies_to: {{kinds: [host], tags: [patch-managed]}}
+            references: {{nist-800-53: [SI-2, RA-5]}}
+            checks:
+              # The bundled sample feed is old by design; a real feed is refreshed daily.
+              - check: packages.vulnerable
+                options: {{min_severity: high, grace_days: 14, max_feed_age_days: 36500}}
+          - id: supported-release
+            title: The operating system release still receives security updates
+            severity: high
+            rationale: After end of life the vendor publishes no more fixes.
+            remediation: Upgrade to a supported release.
+            applies_to: {{kinds: [host], tags: [patch-managed]}}
+            checks: [{{check: os.supported_release}}]
+          - id: no-forbidden-packages
+            title: No clear-text remote login services are installed
+            severity: high
+            rationale: telnet, rsh and rlogin send passwords in clear text.
+            remediation: Remove the packages (apt-get purge telnetd rsh-server) and use SSH.
+            applies_to: {{kinds: [host], tags: [patch-managed]}}
+            checks:
+              - check: packages.forbidden
+                options: {{packages: [telnetd, inetutils-telnetd, rsh-server, rlogin]}}
+        waivers:
+          - id: W-DEMO-1
+            rule: no-exposed-databases
+            assets: {{ids: [water/scada-gateway]}}
+            justification: Vendor-managed SCADA historian; isolation project scheduled.
+            owner: water-it@{DOMAIN}
+            approver: ciso@{DOMAIN}
+            ticket: SEC-1001
+            expires: {soon.isoformat()}
+          - id: W-DEMO-2
+            rule: no-cleartext-admin
+            assets: {{ids: [parks/parks-files]}}
+            justification: Legacy FTP for the irrigation controllers (expired exception).
+            owner: parks-it@{DOMAIN}
+            approver: ciso@{DOMAIN}
+            ticket: SEC-0977
+            expires: 2026-01-31
+          - id: W-DEMO-3
+            rule: web-hsts
+            assets: {{ids: [library/www]}}
+            justification: Library site decommissioned.
+            owner: library-it@{DOMAIN}
+            approver: ciso@{DOMAIN}
+            ticket: SEC-0800
+            expires: 2027-06-30
+        """)
+
+
+def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], None] = print) -> ExitCode:
+    from .. import scan as lib
+    from ..output import summary_table
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.timezone.utc)
+    (outdir / "inventory.yaml").write_text(inventory_text(), encoding="utf-8")
+    (outdir / "policy.yaml").write_text(policy_text(now.date()), encoding="utf-8")
+    pki = LabPKI(outdir / "lab-pki", domain=DOMAIN)
+    registry = load_registry()
+    for warning in registry.warnings:
+        echo(f"warning: {warning}")
+    db_path = outdir / "civiscan.db"
+    with Lab() as lab, Store(db_path) as store:
+        start_lab(lab, pki)
+        echo(f"lab: {len(lab.listeners)} listeners on 127.0.77.x (parks, water, finance) + this machine (it-ops)")
+        from ..plugins.packages import feeds
+
+        for path in feeds.sample_feed_paths():
+            feeds.import_path(store.conn, path)
+        plan = lib.prepare(
+            lib.ScanRequest(policies=[str(outdir / "policy.yaml")], inventory=str(outdir / "inventory.yaml")),
+            registry,
+        )
+        settings = ScanSettings(
+            timeout=2.0,
+            plugin_settings={
+                "port_scanner": "connect",
+                "ca_file": str(pki.ca_bundle),
+                "db_path": str(db_path.resolve()),
+                "http_redirect_port": PLAIN_PORT,
+            },
+        )
+        run_id = lib.start(store, plan, settings, now)
+        echo(f"scanning {len(plan.assets)} assets with {len(plan.ruleset.rules)} rules (run {run_id}) ...")
+        started = time.monotonic()
+        code = lib.execute(store, run_id, plan.assets, plan.ruleset, registry, settings, plan.scope, now, Severity.LOW)
+        echo(f"scan finished in {time.monotonic() - started:.1f}s")
+        doc = store.document(run_id)
+        echo("")
+        echo(summary_table(doc, limit=40))
+        echo("")
+        report_dir = outdir / "report"
+        try:
+            from ..reports import render
+
+            paths = render(doc, ["html", "json", "sarif", "junit", "csv", "markdown"], report_dir)
+            summary = next((p for p in paths if p.name == "index.html"), None)
+            echo(f"reports: {report_dir}/")
+            if summary is not None:
+                echo(f"organisation summary: {summary.resolve()}")
+        except ImportError as exc:  # renderers are optional only while developing
+            echo(f"reports not rendered: {exc}")
+        echo(f"store: {db_path}  (try: .venv/bin/civiscan runs --db {db_path})")
+        echo(f"scan exit code would be {int(code)} ({code.name.lower()}); the demo itself succeeded")
+        if keep_running:
+            echo("lab is up; press Ctrl-C to stop")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    return ExitCode.COMPLIANT
