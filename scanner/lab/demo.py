@@ -21,6 +21,7 @@ import datetime as dt
 import ssl
 import textwrap
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,7 +54,9 @@ def _tls_context(fullchain: Path, key: Path, *, legacy: bool = False) -> ssl.SSL
     if legacy:
         # A deliberately outdated site: TLS 1.0 and 1.1 still accepted.
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-        ctx.minimum_version = ssl.TLSVersion.TLSv1  # noqa: deprecated on purpose
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # outdated on purpose
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     return ctx
 
