@@ -1,0 +1,125 @@
+"""Evidence for people: redacted, flattened into key facts, bounded in size.
+
+Evidence is whatever JSON a plugin recorded. A report shows the facts that
+decided a finding in a few readable lines, never an unbounded dump, and never
+a path on the scanning machine (the settings that may leak into evidence).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+LOCAL_KEYS = frozenset(
+    {"ca_file", "db_path", "key_file", "known_hosts", "password_env", "passphrase_env", "cache_dir"}
+)
+"""Evidence keys that name files or secrets' variables on the scanning machine."""
+
+REDACTED = "[omitted: local setting of the scanning machine]"
+
+MAX_FACTS = 24
+MAX_TEXT = 400
+MAX_ITEMS = 12
+MAX_RAW = 4000
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def redact(value: Any) -> Any:
+    """*value* with every :data:`LOCAL_KEYS` entry, at any depth, replaced.
+
+    Returns *value* itself when there is nothing to redact: renderers call this
+    for each of hundreds of thousands of findings, most of which need no copy.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        copy: dict[str, Any] | None = None
+        for key, item in value.items():
+            shown = REDACTED if key in LOCAL_KEYS else redact(item)
+            if shown is not item:
+                if copy is None:
+                    copy = dict(value)
+                copy[key] = shown
+        return value if copy is None else copy
+    if kind is list or kind is tuple:
+        items = [redact(item) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return items
+    return value
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"… ({len(text) - limit} more characters)"
+
+
+def scalar(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list) and all(not isinstance(v, Mapping | list) for v in value):
+        shown = ", ".join(scalar(v) for v in value[:MAX_ITEMS])
+        if len(value) > MAX_ITEMS:
+            shown += f", … ({len(value) - MAX_ITEMS} more)"
+        return clip(shown or "none")
+    return clip(scalar(value))
+
+
+def facts(evidence: Any) -> list[tuple[str, str]]:
+    """Key facts of *evidence* as (label, text) pairs, already redacted and clipped.
+
+    Nested objects are flattened one level (``cert.not_after``); anything deeper
+    is shown as compact JSON. At most :data:`MAX_FACTS` pairs.
+    """
+    evidence = redact(evidence)
+    if not isinstance(evidence, Mapping):
+        return [("value", _show(evidence))] if evidence not in (None, {}, []) else []
+    pairs: list[tuple[str, str]] = []
+    for key, value in evidence.items():
+        if isinstance(value, Mapping) and value:
+            pairs.extend((f"{key}.{k}", _show(v)) for k, v in value.items())
+        else:
+            pairs.append((key, _show(value)))
+    if len(pairs) > MAX_FACTS:
+        extra = len(pairs) - MAX_FACTS
+        pairs = pairs[:MAX_FACTS] + [("…", f"{extra} more facts in the raw evidence")]
+    return pairs
+
+
+def summary(evidence: Any, limit: int = 600) -> str:
+    """One line of key facts, for formats without structure (JUnit, CSV)."""
+    return clip("; ".join(f"{k}: {v}" for k, v in facts(evidence)), limit)
+
+
+def raw(evidence: Any, limit: int = MAX_RAW) -> str:
+    """Redacted JSON of *evidence* on one line, cut at *limit* characters.
+
+    No indentation: only then does ``json`` use its C encoder, and a department
+    page may hold thousands of these.
+    """
+    text = json.dumps(redact(evidence), sort_keys=True, ensure_ascii=False, default=str)
+    if len(text) <= limit:
+        return text
+    return text[:limit] + " … (cut here; the JSON report has the full evidence)"
+
+
+def options_text(options: Mapping[str, Any] | None) -> str:
+    """A check's options as ``name = value`` pairs: the expected state."""
+    if not options:
+        return "default options"
+    return "; ".join(f"{k} = {_show(v)}" for k, v in redact(options).items())

@@ -1,0 +1,560 @@
+"""Self-contained HTML: an organisation summary and one file per department.
+
+Each page carries its own CSS and a few lines of optional script, both pinned
+by hash in a Content-Security-Policy that forbids loading anything else, so a
+report opened from a mail attachment or a file share fetches nothing and an
+injected string could not run even if escaping ever failed. Pages read fully
+with scripts off; the script only adds a filter box and opens every
+``<details>`` before printing.
+
+Department files stay bounded: failing findings are shown in full until a
+byte budget is spent, then as compact rows, then counted; long passing and
+not-applicable lists become per-rule counts (see docs/reports.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from . import evidence
+from .analysis import (
+    ERROR,
+    FAIL,
+    NOT_APPLICABLE,
+    PASS,
+    SEVERITY_ORDER,
+    WAIVED,
+    Change,
+    Comparison,
+    Index,
+    Score,
+    format_delta,
+    format_score,
+    parse_day,
+    score,
+    severity_of,
+    slug,
+    top_failing_rules,
+)
+
+SCRIPT = """(function () {
+  var box = document.getElementById("filter");
+  if (box) {
+    var items = document.querySelectorAll("[data-filter-item]");
+    box.hidden = false;
+    document.getElementById("filter-input").addEventListener("input", function (e) {
+      var q = e.target.value.toLowerCase();
+      items.forEach(function (el) {
+        el.hidden = q !== "" && el.textContent.toLowerCase().indexOf(q) < 0;
+      });
+    });
+  }
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  });
+})();"""
+
+# Page budgets, in bytes of escaped text: together they keep a department page
+# under 5 MB however many findings it has and whatever the strings contain.
+DETAIL_BUDGET = 1_800_000
+"""Failing findings shown in full (evidence, raw JSON)."""
+COMPACT_BUDGET = 600_000
+"""Further failing findings shown as one table row each."""
+ROW_LIMIT = 2_000
+TABLE_BUDGET = 300_000
+"""A waived / not-assessed / fixed / passing / not-applicable table longer than
+ROW_LIMIT rows or larger than this becomes counts per rule."""
+UNASSESSED_LIMIT = 300
+"""Assets listed as not assessed, on the summary and on a department page."""
+TOP_RULES = 10
+EXPIRY_WINDOW_DAYS = 30
+
+
+# C0 controls (except tab and line breaks) and bidirectional overrides from a target
+# would corrupt the page or make text read differently from what it says.
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean(page: str) -> str:
+    """The page with unsafe characters replaced. The templates hold none, so any
+    found came from the document; one pass over the page is cheaper than a
+    filter on each of the hundreds of thousands of values."""
+    return _UNSAFE_CHARS.sub("\ufffd", page)
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("scanner.reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["score"] = format_score
+    env.filters["clip"] = lambda text: evidence.clip(str(text or ""), 300)
+    return env
+
+
+@lru_cache(maxsize=1)
+def _page_assets() -> tuple[Markup, Markup, Markup]:
+    """The inline CSS and script (trusted, our own) and the CSP that pins both."""
+    css = environment().get_template("style.css").render()
+    csp = (
+        "default-src 'none'; "
+        f"style-src {_csp_hash(css)}; "
+        f"script-src {_csp_hash(SCRIPT)}; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    return Markup(css), Markup(SCRIPT), Markup(csp)
+
+
+# --- view models ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    x: float
+    width: float
+    kind: str
+    label: str
+
+
+def segments(s: Score) -> list[Segment]:
+    """Stacked shares of a score (0..100) for the SVG bar and donut."""
+    parts = [
+        ("pass", s.passed, "passing"),
+        ("waived", s.waived, "waived"),
+        ("fail", s.failed, "failing"),
+        ("error", s.not_assessed, "not assessed"),
+    ]
+    result, x = [], 0.0
+    for kind, weight, label in parts:
+        width = s.share(weight)
+        if width > 0:
+            result.append(Segment(round(x, 3), round(width, 3), kind, f"{label} {width:.1f}%"))
+            x += width
+    return result
+
+
+@dataclass(frozen=True)
+class CheckView:
+    check: str
+    status: str
+    message: str
+    facts: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class FindingView:
+    fingerprint: str
+    asset_name: str
+    asset_id: str
+    where: str
+    rule_id: str
+    rule_title: str
+    severity: str
+    status: str
+    message: str
+    reason: str
+    change: str
+    first_seen: str
+    waiver: str
+    waiver_people: str = ""
+    waiver_justification: str = ""
+    checks: list[CheckView] = field(default_factory=list)
+    raw: str = ""
+
+
+@dataclass
+class RuleGroup:
+    rule: Mapping[str, Any]
+    expected: list[tuple[str, str]]
+    references: list[tuple[str, str]]
+    findings: list[FindingView] = field(default_factory=list)
+
+
+@dataclass
+class SeverityGroup:
+    severity: str
+    rules: list[RuleGroup] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(len(r.findings) for r in self.rules)
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of one status, or per-rule counts once they would be too many."""
+
+    rows: list[FindingView]
+    per_rule: list[tuple[str, str, int]]
+    total: int
+
+
+def _where(asset: Mapping[str, Any]) -> str:
+    return str(asset.get("url") or asset.get("address") or "")
+
+
+def _waiver_text(waiver: Mapping[str, Any] | None) -> str:
+    if not waiver:
+        return ""
+    state = waiver.get("state", "")
+    if state == "active":
+        return f"waived until {waiver.get('expires')} ({waiver.get('id')})"
+    return f"waiver {waiver.get('id')} {state} on {waiver.get('expires')}"
+
+
+def _waiver_people(waiver: Mapping[str, Any] | None) -> str:
+    if not waiver:
+        return ""
+    return (
+        f"owner {waiver.get('owner') or 'unknown'}, "
+        f"approved by {waiver.get('approver') or 'unknown'}, "
+        f"ticket {waiver.get('ticket') or 'none'}"
+    )
+
+
+def _references(rule: Mapping[str, Any]) -> list[tuple[str, str]]:
+    refs = rule.get("references") or {}
+    return [
+        (str(k), ", ".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in refs.items()
+    ]
+
+
+def _expected(rule: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (str(c.get("check", "")), evidence.options_text(c.get("options")))
+        for c in rule.get("checks") or ()
+    ]
+
+
+class _Viewer:
+    """Turns findings into view models with the run's lookups and comparison."""
+
+    def __init__(self, index: Index, comparison: Comparison) -> None:
+        self.index = index
+        self.comparison = comparison
+
+    def view(self, finding: Mapping[str, Any], *, detailed: bool) -> FindingView:
+        asset = self.index.assets[finding["asset_id"]]
+        rule = self.index.rule(finding["rule_id"])
+        change = self.comparison.changes.get(finding["fingerprint"])
+        waiver = finding.get("waiver")
+        checks: list[CheckView] = []
+        raw = ""
+        if detailed:
+            checks = [
+                CheckView(
+                    check=str(c.get("check", "")),
+                    status=str(c.get("status", "")),
+                    message=evidence.clip(str(c.get("message") or "")),
+                    facts=evidence.facts(c.get("evidence")),
+                )
+                for c in finding.get("checks") or ()
+            ]
+            raw = evidence.raw([c.get("evidence") for c in finding.get("checks") or ()])
+        return FindingView(
+            fingerprint=str(finding["fingerprint"]),
+            asset_name=str(asset.get("name", "")),
+            asset_id=str(asset["id"]),
+            where=_where(asset),
+            rule_id=str(finding["rule_id"]),
+            rule_title=str(rule.get("title", "")),
+            severity=severity_of(finding.get("severity", "")).value,
+            status=str(finding.get("status", "")),
+            message=evidence.clip(str(finding.get("message") or ""), 1000 if detailed else 300),
+            reason=str(finding.get("reason") or ""),
+            change=change.label if change else "",
+            first_seen=str(finding.get("first_seen") or ""),
+            waiver=_waiver_text(waiver),
+            waiver_people=_waiver_people(waiver),
+            waiver_justification=evidence.clip(str(waiver.get("justification") or ""))
+            if waiver
+            else "",
+            checks=checks,
+            raw=raw,
+        )
+
+    def table(self, findings: Sequence[Mapping[str, Any]]) -> Table:
+        """One row per finding, or counts per rule when the rows would be too
+        many (:data:`ROW_LIMIT`) or too large (:data:`TABLE_BUDGET`)."""
+        if len(findings) <= ROW_LIMIT:
+            ordered = sorted(findings, key=lambda f: (f["rule_id"], f["asset_id"]))
+            rows = [self.view(f, detailed=False) for f in ordered]
+            if sum(map(_row_size, rows)) <= TABLE_BUDGET:
+                return Table(rows, [], len(findings))
+        counts = Counter(f["rule_id"] for f in findings)
+        per_rule = [
+            (rule_id, str(self.index.rule(rule_id).get("title", "")), n)
+            for rule_id, n in sorted(counts.items())
+        ]
+        return Table([], per_rule, len(findings))
+
+
+def _escaped(text: str) -> int:
+    """Bytes *text* takes in the page once escaped: a string full of ``<`` or
+    quotes grows fivefold, and budgets must hold for hostile text too."""
+    return len(str(escape(text)).encode())
+
+
+def _size(view: FindingView) -> int:
+    """Bytes a detailed finding adds to the page, markup included."""
+    return (
+        900
+        + _escaped(view.raw)
+        + _escaped(view.message)
+        + _escaped(view.asset_name)
+        + _escaped(view.where)
+        + sum(
+            _escaped(c.message) + sum(_escaped(k) + _escaped(v) + 40 for k, v in c.facts)
+            for c in view.checks
+        )
+    )
+
+
+def _row_size(view: FindingView) -> int:
+    """Bytes a finding adds as one table row, markup included."""
+    return 400 + sum(
+        _escaped(text)
+        for text in (
+            view.asset_name,
+            view.where,
+            view.rule_title,
+            view.message,
+            view.waiver_people,
+            view.waiver_justification,
+        )
+    )
+
+
+@dataclass
+class Failures:
+    groups: list[SeverityGroup]
+    compact: list[FindingView]
+    omitted: int
+    total: int
+
+
+def _failures(viewer: _Viewer, findings: Iterable[Mapping[str, Any]]) -> Failures:
+    failing = [f for f in findings if f.get("status") == FAIL]
+    rank = {s.value: i for i, s in enumerate(SEVERITY_ORDER)}
+    failing.sort(
+        key=lambda f: (rank[severity_of(f.get("severity", "")).value], f["rule_id"], f["asset_id"])
+    )
+    groups: dict[str, SeverityGroup] = {}
+    rule_groups: dict[tuple[str, str], RuleGroup] = {}
+    compact: list[FindingView] = []
+    spent_detail = spent_compact = omitted = 0
+    for finding in failing:
+        if spent_detail < DETAIL_BUDGET:
+            view = viewer.view(finding, detailed=True)
+            spent_detail += _size(view)
+            key = (view.severity, view.rule_id)
+            if key not in rule_groups:
+                rule = viewer.index.rule(view.rule_id)
+                rule_groups[key] = RuleGroup(rule, _expected(rule), _references(rule))
+                groups.setdefault(view.severity, SeverityGroup(view.severity)).rules.append(
+                    rule_groups[key]
+                )
+            rule_groups[key].findings.append(view)
+        elif spent_compact < COMPACT_BUDGET:
+            view = viewer.view(finding, detailed=False)
+            spent_compact += _row_size(view)
+            compact.append(view)
+        else:
+            omitted += 1
+    return Failures(list(groups.values()), compact, omitted, len(failing))
+
+
+@dataclass(frozen=True)
+class DepartmentRow:
+    name: str
+    file: str
+    score: Score
+    previous: Score | None
+    segments: list[Segment]
+    assets: int
+
+    @property
+    def delta(self) -> str:
+        return format_delta(self.score.value, self.previous.value if self.previous else None)
+
+
+def _run_context(index: Index) -> dict[str, Any]:
+    run = index.run
+    return {
+        "run": run,
+        "policies": run.get("policies") or [],
+        "incomplete": run.get("status") != "complete",
+    }
+
+
+def _donut(s: Score) -> list[tuple[str, str, float, float]]:
+    """(kind, label, dash length, dash offset) per segment of a 100-long circle."""
+    return [(seg.kind, seg.label, seg.width, 25 - seg.x) for seg in segments(s)]
+
+
+# --- pages ------------------------------------------------------------------------
+
+
+def department_file(name: str) -> str:
+    return f"dept-{slug(name)}.html"
+
+
+def render_index(
+    index: Index,
+    previous: Index | None,
+    comparison: Comparison,
+    now: datetime,
+) -> str:
+    rows = []
+    for name in index.departments:
+        before = None
+        if previous is not None and name in previous.findings_by_department:
+            before = previous.score(name)
+        current = index.score(name)
+        rows.append(
+            DepartmentRow(
+                name=name,
+                file=department_file(name),
+                score=current,
+                previous=before,
+                segments=segments(current),
+                assets=index.asset_counts[name],
+            )
+        )
+    overall = score(index.doc["findings"])
+    overall_before = score(previous.doc["findings"]) if previous is not None else None
+    today = now.date()
+    expiring, expired, stale = [], [], []
+    for waiver in index.doc["waivers"]:
+        state = waiver.get("state")
+        day = parse_day(waiver.get("expires"))
+        if state == "stale":
+            stale.append(waiver)
+        elif state == "expired":
+            expired.append(waiver)
+        elif state == "active" and day is not None and (day - today).days <= EXPIRY_WINDOW_DAYS:
+            expiring.append((waiver, (day - today).days))
+    expiring.sort(key=lambda pair: pair[1])
+    changes = comparison.tally(f["fingerprint"] for f in index.doc["findings"])
+    unassessed = index.unassessed()
+    return _page_text(
+        "index.html",
+        **_page(index),
+        title=f"Compliance summary, run {index.run.get('id')}",
+        departments=rows,
+        overall=overall,
+        overall_segments=segments(overall),
+        donut=_donut(overall),
+        overall_delta=format_delta(overall.value, overall_before.value if overall_before else None),
+        comparison=comparison,
+        changes={c.value: changes.get(c, 0) for c in Change},
+        dropped=len(comparison.dropped),
+        top_rules=top_failing_rules(index, TOP_RULES),
+        unassessed=unassessed[:UNASSESSED_LIMIT],
+        unassessed_total=len(unassessed),
+        expiring=expiring,
+        expired=expired,
+        stale=stale,
+        window=EXPIRY_WINDOW_DAYS,
+    )
+
+
+def render_department(
+    index: Index,
+    name: str,
+    previous: Index | None,
+    comparison: Comparison,
+) -> str:
+    findings = index.findings_by_department[name]
+    viewer = _Viewer(index, comparison)
+    current = index.score(name)
+    before = None
+    if previous is not None and name in previous.findings_by_department:
+        before = previous.score(name)
+    by_status: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for finding in findings:
+        by_status[finding.get("status", "")].append(finding)
+    fixed = [f for f in findings if comparison.changes.get(f["fingerprint"]) is Change.FIXED]
+    dropped = []
+    if previous is not None:
+        for finding in comparison.dropped:
+            asset = previous.assets.get(finding["asset_id"])
+            if asset is not None and asset["department"] == name:
+                dropped.append(finding)
+    return _page_text(
+        "department.html",
+        **_page(index),
+        title=f"Compliance report: {name}, run {index.run.get('id')}",
+        department=name,
+        score=current,
+        previous_score=before,
+        delta=format_delta(current.value, before.value if before else None),
+        bar=segments(current),
+        donut=_donut(current),
+        assets=index.asset_counts[name],
+        comparison=comparison,
+        changes={
+            c.value: n for c, n in comparison.tally(f["fingerprint"] for f in findings).items()
+        },
+        dropped=sorted(dropped, key=lambda f: (f["rule_id"], f["asset_id"]))[:ROW_LIMIT],
+        dropped_total=len(dropped),
+        failures=_failures(viewer, findings),
+        unassessed=index.unassessed(name)[:UNASSESSED_LIMIT],
+        unassessed_total=len(index.unassessed(name)),
+        waived=viewer.table(by_status[WAIVED]),
+        errors=viewer.table(by_status[ERROR]),
+        fixed=viewer.table(fixed),
+        passing=viewer.table(by_status[PASS]),
+        not_applicable=viewer.table(by_status[NOT_APPLICABLE]),
+    )
+
+
+def _page(index: Index) -> dict[str, Any]:
+    css, script, csp = _page_assets()
+    return {"css": css, "script": script, "csp": csp, **_run_context(index)}
+
+
+def _page_text(template: str, **context: Any) -> str:
+    return _clean(environment().get_template(template).render(**context))
+
+
+def render(
+    index: Index,
+    previous: Index | None,
+    comparison: Comparison,
+    now: datetime,
+    *,
+    department: str | None = None,
+) -> Iterator[tuple[str, str]]:
+    """(file name, page) for the summary and every department, or for one department.
+
+    A generator, so only one page is held in memory at a time.
+    """
+    if department is not None:
+        yield (
+            department_file(department),
+            render_department(index, department, previous, comparison),
+        )
+        return
+    yield "index.html", render_index(index, previous, comparison, now)
+    for name in index.departments:
+        yield department_file(name), render_department(index, name, previous, comparison)

@@ -1,0 +1,114 @@
+"""A short Markdown summary for CI job pages (e.g. $GITHUB_STEP_SUMMARY).
+
+Job-summary renderers accept HTML and fetch images, so every string from the
+document is escaped both ways: HTML special characters become entities and
+Markdown punctuation is backslash-escaped, so a target cannot add a link, an
+image (a tracking pixel) or markup to the summary.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from scanner.models import Status
+
+from .analysis import (
+    Change,
+    Comparison,
+    Index,
+    format_delta,
+    format_score,
+    score,
+    top_failing_rules,
+)
+
+TOP = 10
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|!~])")
+
+
+def md(value: Any, limit: int = 200) -> str:
+    """*value* as inert inline Markdown text on one line."""
+    text = " ".join(str("" if value is None else value).split())
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+
+
+def render(index: Index, previous: Index | None, comparison: Comparison) -> str:
+    run = index.run
+    overall = score(index.doc["findings"])
+    policies = ", ".join(
+        f"{md(p.get('id'))} v{md(p.get('version'))}" for p in run.get("policies") or []
+    )
+    lines = [
+        f"## civiscan run {md(run.get('id'))}: {format_score(overall.value)} compliant",
+        "",
+        f"Status **{md(run.get('status'))}**, started {md(run.get('started'))}, "
+        + f"policies {policies or 'none'}.",
+        "",
+    ]
+    if run.get("status") != "complete":
+        lines += [
+            f"> **Incomplete run ({md(run.get('status'))})**: some assets were not assessed.",
+            "",
+        ]
+    if comparison.previous_run is not None and previous is not None:
+        tally = comparison.tally(f["fingerprint"] for f in index.doc["findings"])
+        lines += [
+            f"Since run {md(comparison.previous_run)}: "
+            f"{format_delta(overall.value, score(previous.doc['findings']).value)}; "
+            + ", ".join(f"{tally.get(c, 0)} {c.label}" for c in Change)
+            + ".",
+            "",
+        ]
+    lines += [
+        "| Department | Score | Failing | Not assessed | Waived | Passing | N/A |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in index.departments:
+        s = score(index.findings_by_department[name])
+        lines.append(
+            f"| {md(name)} | {format_score(s.value)} | "
+            + " | ".join(
+                str(s.count(st))
+                for st in (
+                    Status.FAIL,
+                    Status.ERROR,
+                    Status.WAIVED,
+                    Status.PASS,
+                    Status.NOT_APPLICABLE,
+                )
+            )
+            + " |"
+        )
+    lines.append(
+        f"| **All** | **{format_score(overall.value)}** | "
+        + " | ".join(
+            f"**{overall.count(st)}**"
+            for st in (Status.FAIL, Status.ERROR, Status.WAIVED, Status.PASS, Status.NOT_APPLICABLE)
+        )
+        + " |"
+    )
+    top = top_failing_rules(index, TOP)
+    if top:
+        lines += [
+            "",
+            "### Top failing rules",
+            "",
+            "| Rule | Severity | Failing assets |",
+            "|---|---|---:|",
+        ]
+        for row in top:
+            lines.append(
+                f"| {md(row.rule_id, 80)}: {md(row.title)} | {row.severity} | {row.failing} |"
+            )
+    unassessed = index.unassessed()
+    if unassessed:
+        noun = "asset" if len(unassessed) == 1 else "assets"
+        lines += [
+            "",
+            f"**{len(unassessed)} {noun} could not be fully assessed**; see the HTML report.",
+        ]
+    return "\n".join(lines) + "\n"
