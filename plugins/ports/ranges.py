@@ -1,0 +1,90 @@
+"""Arithmetic on port ranges: sorted, merged, inclusive ``(start, end)`` pairs.
+
+Facts store port sets as ranges so that a full scan of 65535 ports stays a
+one-line JSON value, and every set operation here keeps them merged.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+
+from scanner.options import merge_ranges
+
+Range = tuple[int, int]
+
+
+def normalise(ranges: Iterable[Sequence[int]]) -> list[Range]:
+    """Sort and merge ``[[a, b], ...]`` (lists from JSON or options) into ranges."""
+    return merge_ranges((r[0], r[1]) for r in ranges)
+
+
+def union(*groups: Iterable[Sequence[int]]) -> list[Range]:
+    return normalise(r for group in groups for r in group)
+
+
+def from_ports(ports: Iterable[int]) -> list[Range]:
+    """Summarise single port numbers as ranges: ``[1, 2, 3, 7] -> [(1, 3), (7, 7)]``."""
+    return merge_ranges((p, p) for p in ports)
+
+
+def iter_ports(ranges: Iterable[Range]) -> Iterator[int]:
+    for lo, hi in ranges:
+        yield from range(lo, hi + 1)
+
+
+def count(ranges: Iterable[Range]) -> int:
+    return sum(hi - lo + 1 for lo, hi in ranges)
+
+
+def contains(ranges: Sequence[Range], port: int) -> bool:
+    """Whether ``port`` is in the merged ``ranges`` (binary search)."""
+    i = bisect.bisect_right(ranges, (port, 65536)) - 1
+    return i >= 0 and ranges[i][0] <= port <= ranges[i][1]
+
+
+def subtract(ranges: Sequence[Range], remove: Sequence[Range]) -> list[Range]:
+    """The ports of ``ranges`` that are not in ``remove`` (both merged)."""
+    out: list[Range] = []
+    j = 0
+    for lo, hi in ranges:
+        cur = lo
+        while j < len(remove) and remove[j][1] < cur:
+            j += 1
+        k = j
+        while k < len(remove) and remove[k][0] <= hi:
+            rlo, rhi = remove[k]
+            if rlo > cur:
+                out.append((cur, rlo - 1))
+            cur = max(cur, rhi + 1)
+            if cur > hi:
+                break
+            k += 1
+        if cur <= hi:
+            out.append((cur, hi))
+    return out
+
+
+def intersect(a: Sequence[Range], b: Sequence[Range]) -> list[Range]:
+    """The ports in both merged range lists."""
+    out: list[Range] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo = max(a[i][0], b[j][0])
+        hi = min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def to_text(ranges: Iterable[Range]) -> str:
+    """``"1-1024,3306"``: nmap's ``-p`` syntax, also used in messages."""
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ranges)
+
+
+def to_json(ranges: Iterable[Range]) -> list[list[int]]:
+    return [[lo, hi] for lo, hi in ranges]
