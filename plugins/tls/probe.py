@@ -1,0 +1,729 @@
+"""Raw-socket TLS enumeration: protocols, suites, order, groups, chain, stapling.
+
+One probe = one TCP connection = one ClientHello; the server's first flight
+(ServerHello ... ServerHelloDone, a HelloRetryRequest, or an alert) is read
+and the connection dropped. No key exchange is completed, except the single
+TLS 1.3 probe that derives the handshake keys to read the encrypted
+certificate chain (:mod:`tls13`).
+
+Enumeration is "offer everything, remove the chosen suite, repeat" (the
+reference's section 7.3): S + k probes per version for S accepted suites and
+k windows of at most ``MAX_SUITES`` suites. The server's order falls out of
+the pick sequence; one extra hello with the accepted suites reversed tells
+whether the server enforces it. TLS 1.3 groups come from HelloRetryRequests
+(empty key_share), TLS 1.2 curves from ServerKeyExchange messages.
+
+Every probe result is tri-state: accepted, rejected (alert, or the server
+hung up on a small hello), or error (timeout, refused, malformed answer). An
+error is never read as "rejected": the fact becomes unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+
+from scanner.models import CollectFailed, ErrorReason
+from scanner.netutil import classify, describe, format_hostport
+
+from . import records as R
+from . import suites as S
+from . import tls13
+
+MAX_SUITES = 127  # testssl.sh: some servers fail on hellos with >= 128 suites
+SMALL_SUITES = 24  # a browser-sized hello, for servers that hang up on big ones
+READ_CHUNK = 65536
+
+Slot = Callable[[], AbstractAsyncContextManager[object]]
+
+
+class Status(str, enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to connect (``address``) and which name to ask for (``sni``)."""
+
+    address: str
+    port: int
+    sni: str | None
+
+    def __str__(self) -> str:
+        where = format_hostport(self.address, self.port)
+        return f"{self.sni} at {where}" if self.sni else where
+
+
+@dataclass(frozen=True)
+class HelloResult:
+    """What one probe learnt."""
+
+    status: Status
+    version: int | None = None
+    cipher: int | None = None
+    hrr: bool = False
+    group: int | None = None
+    alert: R.Alert | None = None
+    closed: bool = False  # the server hung up without a TLS answer
+    chain: tuple[bytes, ...] = ()
+    ocsp: bytes | None = None
+    kx: R.KeyExchangeParams | None = None
+    sslv2_ciphers: tuple[int, ...] = ()
+    error: CollectFailed | None = None
+
+    @property
+    def why(self) -> str:
+        if self.alert is not None:
+            return f"alert {self.alert.name}"
+        if self.closed:
+            return "the server closed the connection"
+        if self.error is not None:
+            return self.error.message
+        return "no answer"
+
+
+def _supported_groups(protocol: S.Protocol) -> tuple[int, ...]:
+    """Client preference order: popular groups first, then the rest of the registry."""
+    preferred = (0x11EC, 29, 23, 24, 25, 30, 256, 257, 258, 259, 260)
+    wanted = [
+        g.code
+        for g in S.NAMED_GROUPS.values()
+        if (g.tls13 if protocol is S.Protocol.TLSv1_3 else g.tls12)
+    ]
+    head = [g for g in preferred if g in wanted]
+    return tuple(head + [g for g in wanted if g not in head])
+
+
+TLS13_GROUPS = _supported_groups(S.Protocol.TLSv1_3)
+TLS12_GROUPS = _supported_groups(S.Protocol.TLSv1_2)
+TLS12_EC_GROUPS = tuple(g for g in TLS12_GROUPS if S.NAMED_GROUPS[g].kind in ("ec", "ecx"))
+SIGNATURE_SCHEMES = tuple(S.SIGNATURE_SCHEMES)
+FULL_HANDSHAKE_SHARES = (29, 23)  # x25519 and P-256 cover nearly every TLS 1.3 server
+
+
+class Prober:
+    """Sends single ClientHellos to one endpoint and reads the first server flight."""
+
+    def __init__(self, endpoint: Endpoint, timeout: float, slot: Slot) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._slot = slot
+        self.connections = 0
+
+    def spec(self, protocol: S.Protocol, suites: Sequence[int], groups: Sequence[int] | None = None,
+             key_shares: tuple[tuple[int, bytes], ...] = ()) -> R.ClientHelloSpec:
+        """The ClientHello we send for ``protocol`` offering ``suites``."""
+        tls13_hello = protocol is S.Protocol.TLSv1_3
+        if groups is None:
+            groups = TLS13_GROUPS if tls13_hello else TLS12_GROUPS
+        return R.ClientHelloSpec(
+            version=protocol.wire,
+            suites=tuple(suites),
+            sni=self.endpoint.sni,
+            groups=tuple(groups),
+            signature_schemes=SIGNATURE_SCHEMES,
+            tls13=tls13_hello,
+            key_shares=key_shares,
+            extensions=protocol is not S.Protocol.SSLv3,
+            session_id=os.urandom(32) if tls13_hello else b"",
+        )
+
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+        async with self._slot():
+            self.connections += 1
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.endpoint.address, self.endpoint.port), self.timeout
+            )
+            try:
+                yield reader, writer
+            finally:
+                writer.transport.abort()
+
+    async def hello(self, spec: R.ClientHelloSpec, full13: bool = False) -> HelloResult:
+        """One probe. ``full13`` completes enough of TLS 1.3 to read the certificate."""
+        flight = Flight(spec, full13)
+        try:
+            async with self._connect() as (reader, writer):
+                async with asyncio.timeout(self.timeout):
+                    reply = flight.first_hello()
+                    while not flight.done:
+                        try:
+                            if reply:
+                                writer.write(reply)
+                                await writer.drain()
+                            data = await reader.read(READ_CHUNK)
+                        except (ConnectionResetError, BrokenPipeError):
+                            data = b""  # a reset is the server hanging up, as is EOF
+                        if not data:
+                            return flight.at_eof()
+                        reply = flight.feed(data)
+                return flight.result()
+        except R.ParseError as exc:
+            return HelloResult(Status.ERROR, error=CollectFailed(
+                ErrorReason.PROTOCOL, f"{self.endpoint}: {exc}"))
+        except (TimeoutError, OSError) as exc:
+            if flight.server_hello is not None:
+                # The answer that matters arrived; the rest of the flight did not.
+                return flight.result()
+            return HelloResult(Status.ERROR, error=_failure(exc, self.endpoint))
+
+    async def sslv2(self) -> HelloResult:
+        """Offer SSL 2.0 only; an SSLv2 SERVER-HELLO lists every SSLv2 cipher at once."""
+        hello = R.build_sslv2_client_hello(list(S.SSL2_CIPHERS))
+        data = b""
+        try:
+            async with self._connect() as (reader, writer):
+                async with asyncio.timeout(self.timeout):
+                    writer.write(hello)
+                    await writer.drain()
+                    while True:
+                        try:
+                            chunk = await reader.read(READ_CHUNK)
+                        except (ConnectionResetError, BrokenPipeError):
+                            chunk = b""
+                        if not chunk:
+                            break
+                        data += chunk
+                        if data[0] in (R.ContentType.ALERT, R.ContentType.HANDSHAKE):
+                            break  # a TLS answer: this server does not speak SSL 2.0
+                        need = R.sslv2_record_length(data)
+                        if need is not None and len(data) >= need:
+                            break
+        except (TimeoutError, OSError) as exc:
+            return HelloResult(Status.ERROR, error=_failure(exc, self.endpoint))
+        if not data:
+            return HelloResult(Status.REJECTED, closed=True)
+        if data[0] in (R.ContentType.ALERT, R.ContentType.HANDSHAKE):
+            alert = None
+            if data[0] == R.ContentType.ALERT and len(data) >= 7:
+                alert = R.Alert(data[5], data[6])
+            return HelloResult(Status.REJECTED, alert=alert)
+        try:
+            sh = R.parse_sslv2_server_hello(data)
+        except R.NotTLS as exc:
+            return HelloResult(Status.ERROR, error=CollectFailed(ErrorReason.PROTOCOL, str(exc)))
+        except R.ParseError as exc:
+            if data[0] & 0x80 and len(data) > 2 and data[2] == 0:
+                return HelloResult(Status.REJECTED)  # SSLv2 ERROR message
+            return HelloResult(Status.ERROR, error=CollectFailed(
+                ErrorReason.PROTOCOL, f"{self.endpoint}: {exc}"))
+        if not sh.cipher_specs:
+            return HelloResult(Status.REJECTED)
+        return HelloResult(Status.ACCEPTED, version=0x0002, sslv2_ciphers=sh.cipher_specs,
+                           chain=(sh.certificate,) if sh.certificate else ())
+
+
+def _failure(exc: BaseException, endpoint: Endpoint) -> CollectFailed:
+    reason = classify(exc)
+    return CollectFailed(reason, f"{endpoint}: {describe(exc)}")
+
+
+class Flight:
+    """State of one probe's conversation (pure: bytes in, result out).
+
+    ``shares`` are the TLS 1.3 client keys for a ``full13`` flight (fresh ones
+    when not given; tests pass recorded ones to decrypt a recorded answer).
+    """
+
+    def __init__(self, spec: R.ClientHelloSpec, full13: bool,
+                 shares: dict[int, tls13.KeyShare] | None = None) -> None:
+        self.spec = spec
+        self.full13 = full13 and spec.tls13
+        self.records = R.RecordBuffer()
+        self.handshakes = R.HandshakeAssembler()
+        self.done = False
+        self.server_hello: R.ServerHello | None = None
+        self.alert: R.Alert | None = None
+        self.chain: tuple[bytes, ...] = ()
+        self.ocsp: bytes | None = None
+        self.kx: R.KeyExchangeParams | None = None
+        self.hrr_group: int | None = None
+        self._shares: dict[int, tls13.KeyShare] = dict(shares or {})
+        self._transcript = b""
+        self._decryptor: tls13.RecordDecryptor | None = None
+        self._inner = R.HandshakeAssembler()
+        self._retried = False
+
+    def first_hello(self) -> bytes:
+        spec = self.spec
+        if self.full13:
+            if not self._shares:
+                self._shares = {g: tls13.KeyShare(g) for g in FULL_HANDSHAKE_SHARES}
+            spec = dataclasses.replace(
+                spec, key_shares=tuple((g, s.public()) for g, s in self._shares.items()))
+            self.spec = spec
+        body = R.client_hello_body(spec)
+        self._transcript = body
+        return R.build_client_hello(spec)
+
+    def feed(self, data: bytes) -> bytes:
+        """Consume server bytes; return bytes to send back (a second ClientHello after HRR)."""
+        reply = b""
+        for rec in self.records.feed(data):
+            if self.done:
+                break
+            if rec.content_type == R.ContentType.ALERT:
+                if self._decryptor is None:
+                    self.alert = R.parse_alert(rec.fragment)
+                self.done = True
+            elif rec.content_type == R.ContentType.HANDSHAKE:
+                for msg_type, body in self.handshakes.feed(rec.fragment):
+                    reply += self._handshake(msg_type, body)
+                    if self.done:
+                        break
+            elif rec.content_type == R.ContentType.APPLICATION_DATA and self._decryptor:
+                header = bytes([rec.content_type]) + rec.version.to_bytes(2, "big") + len(
+                    rec.fragment).to_bytes(2, "big")
+                inner_type, plain = self._decryptor.decrypt(header, rec.fragment)
+                if inner_type != R.ContentType.HANDSHAKE:
+                    self.done = True
+                    break
+                for msg_type, body in self._inner.feed(plain):
+                    self._encrypted_handshake(msg_type, body)
+                    if self.done:
+                        break
+            elif rec.content_type == R.ContentType.CHANGE_CIPHER_SPEC:
+                continue
+            else:
+                self.done = True
+        return reply
+
+    def _handshake(self, msg_type: int, body: bytes) -> bytes:
+        if msg_type == R.HandshakeType.SERVER_HELLO:
+            sh = R.parse_server_hello(body)
+            message = bytes([msg_type]) + len(body).to_bytes(3, "big") + body
+            if sh.is_hrr:
+                self.hrr_group = sh.key_share_group
+                if self.full13 and not self._retried:
+                    return self._second_hello(sh, message)
+                self.server_hello = sh
+                self.done = True
+                return b""
+            self.server_hello = sh
+            if sh.version == 0x0304:
+                if not self.full13 or not tls13.can_decrypt(sh.cipher):
+                    self.done = True
+                    return b""
+                self._start_decryption(sh, message)
+            return b""
+        if self.server_hello is None:
+            raise R.ParseError(f"handshake message type {msg_type} arrived before the ServerHello")
+        if msg_type == R.HandshakeType.CERTIFICATE:
+            self.chain = R.parse_certificate(body).chain
+        elif msg_type == R.HandshakeType.CERTIFICATE_STATUS:
+            self.ocsp = R.parse_certificate_status(body)
+        elif msg_type == R.HandshakeType.SERVER_KEY_EXCHANGE:
+            kex = S.suite_for(self.server_hello.cipher).kex
+            self.kx = R.parse_server_key_exchange(body, kex)
+        elif msg_type == R.HandshakeType.SERVER_HELLO_DONE:
+            self.done = True
+        return b""
+
+    def _second_hello(self, hrr: R.ServerHello, hrr_message: bytes) -> bytes:
+        group = hrr.key_share_group
+        self._retried = True
+        if group is None or group not in tls13.SUPPORTED_GROUPS:
+            # A group we cannot compute: settle for what the HRR says.
+            self.server_hello = hrr
+            self.done = True
+            return b""
+        share = tls13.KeyShare(group)
+        self._shares = {group: share}
+        cookie = hrr.ext(44)
+        spec = dataclasses.replace(self.spec, key_shares=((group, share.public()),),
+                                   cookie=cookie)
+        body = R.client_hello_body(spec)
+        self._transcript = (
+            tls13.hrr_transcript_prefix(hrr.cipher, self._transcript) + hrr_message + body
+        )
+        return R.build_client_hello(spec)
+
+    def _start_decryption(self, sh: R.ServerHello, message: bytes) -> None:
+        group = sh.key_share_group
+        peer = sh.key_share
+        if group not in self._shares or peer is None:
+            raise R.ParseError(f"ServerHello key share for group {group}, which we did not offer")
+        secret = self._shares[group].shared_secret(peer)
+        keys = tls13.server_handshake_keys(sh.cipher, secret, self._transcript + message)
+        self._decryptor = tls13.RecordDecryptor(keys)
+
+    def _encrypted_handshake(self, msg_type: int, body: bytes) -> None:
+        if msg_type == R.HandshakeType.CERTIFICATE:
+            cert = R.parse_certificate(body, tls13=True)
+            self.chain = cert.chain
+            self.ocsp = cert.ocsp_response
+            self.done = True
+        elif msg_type in (R.HandshakeType.CERTIFICATE_VERIFY, R.HandshakeType.FINISHED):
+            self.done = True  # PSK or no certificate: nothing more to read
+
+    def at_eof(self) -> HelloResult:
+        if self.server_hello is not None:
+            return self.result()
+        self.records.check_eof()
+        self.handshakes.check_eof()
+        return HelloResult(Status.REJECTED, closed=True)
+
+    def result(self) -> HelloResult:
+        sh = self.server_hello
+        if sh is None:
+            if self.alert is not None:
+                return HelloResult(Status.REJECTED, alert=self.alert)
+            return HelloResult(Status.REJECTED, closed=True)
+        group = self.hrr_group if sh.is_hrr else sh.key_share_group
+        return HelloResult(
+            Status.ACCEPTED,
+            version=sh.version,
+            cipher=sh.cipher,
+            hrr=sh.is_hrr,
+            group=group,
+            alert=self.alert,
+            chain=self.chain,
+            ocsp=self.ocsp,
+            kx=self.kx,
+        )
+
+
+# ------------------------------------------------------------------ enumeration
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which facts to collect beyond the accepted protocols and the chain."""
+
+    ciphers: bool = True
+    order: bool = True
+    groups: bool = True
+
+
+@dataclass
+class VersionScan:
+    protocol: S.Protocol
+    accepted: bool | None = None
+    picks: list[int] = field(default_factory=list)
+    complete: bool = True
+    server_order: bool | None = None
+    order: list[int] | None = None
+    error: str | None = None
+    first_window: tuple[int, ...] = ()
+    results: list[HelloResult] = field(default_factory=list)
+
+    def fail(self, result: HelloResult) -> None:
+        self.complete = False
+        self.error = result.why
+        if not self.picks:
+            self.accepted = None
+
+
+@dataclass
+class ScanResult:
+    endpoint: Endpoint
+    versions: dict[S.Protocol, VersionScan]
+    groups: list[int] | None
+    ecdhe_curves: list[int] | None
+    dh_bits: int | None
+    chain: tuple[bytes, ...]
+    chain_protocol: S.Protocol | None
+    ocsp_stapling: bool | None
+    anomalies: list[str]
+    errors: dict[str, str]
+    connections: int
+
+
+class Scanner:
+    """Runs the whole enumeration for one endpoint."""
+
+    def __init__(self, prober: Prober, plan: Plan = Plan()) -> None:
+        self.p = prober
+        self.plan = plan
+        self.max_suites = MAX_SUITES
+        self.anomalies: list[str] = []
+        self.group_errors: dict[str, str] = {}
+
+    async def run(self) -> ScanResult:
+        tls12 = VersionScan(S.Protocol.TLSv1_2)
+        first_window = tuple(S.candidates(S.Protocol.TLSv1_2)[: self.max_suites])
+        first = await self.p.hello(self.p.spec(S.Protocol.TLSv1_2, first_window))
+        if first.status is Status.ERROR:
+            assert first.error is not None
+            raise first.error
+        versions = {p: VersionScan(p) for p in S.PROTOCOLS}
+        versions[S.Protocol.TLSv1_2] = tls12
+        tasks = [
+            self._sslv2(versions[S.Protocol.SSLv2]),
+            self._suites(versions[S.Protocol.SSLv3]),
+            self._suites(versions[S.Protocol.TLSv1_0]),
+            self._suites(versions[S.Protocol.TLSv1_1]),
+            self._suites(tls12, first=(first_window, first)),
+            self._tls13(versions[S.Protocol.TLSv1_3]),
+        ]
+        outcomes = await asyncio.gather(*tasks)
+        groups = outcomes[5]
+        curves = await self._curves(versions)
+        return self._result(versions, groups, curves)
+
+    # -- per version
+
+    async def _offer(self, scan: VersionScan, window: Sequence[int], full13: bool = False,
+                     groups: Sequence[int] | None = None) -> HelloResult:
+        result = await self.p.hello(self.p.spec(scan.protocol, window, groups), full13=full13)
+        scan.results.append(result)
+        return (await self._retry_small(scan, window, result, full13, groups))[0]
+
+    async def _retry_small(self, scan: VersionScan, window: Sequence[int], result: HelloResult,
+                           full13: bool = False, groups: Sequence[int] | None = None,
+                           ) -> tuple[HelloResult, Sequence[int]]:
+        """Some servers hang up on long hellos; a browser-sized one tells them apart.
+
+        Returns the result that counts and the suites that hello offered.
+        """
+        if not result.closed or len(window) <= SMALL_SUITES:
+            return result, window
+        small_window = window[:SMALL_SUITES]
+        small = await self.p.hello(self.p.spec(scan.protocol, small_window, groups),
+                                   full13=full13)
+        scan.results.append(small)
+        if small.closed:
+            return small, window  # it hangs up on any hello: that is its answer
+        if self.max_suites > SMALL_SUITES:
+            self.anomalies.append(
+                f"the server hangs up on ClientHellos with {len(window)} cipher suites; "
+                f"probing with {SMALL_SUITES} at a time")
+            self.max_suites = SMALL_SUITES
+        return small, small_window
+
+    async def _suites(self, scan: VersionScan,
+                      first: tuple[Sequence[int], HelloResult] | None = None) -> None:
+        """Removal loop over every candidate suite of ``scan.protocol``."""
+        pending = S.candidates(scan.protocol)
+        full13 = scan.protocol is S.Protocol.TLSv1_3
+        while pending:
+            if first is not None:
+                scan.results.append(first[1])
+                result, window = await self._retry_small(scan, first[0], first[1])
+                first = None
+            else:
+                window = pending[: self.max_suites]
+                result = await self.p.hello(self.p.spec(scan.protocol, window),
+                                            full13=full13 and not scan.picks)
+                scan.results.append(result)
+                result, window = await self._retry_small(
+                    scan, window, result, full13 and not scan.picks)
+            if not scan.first_window:
+                scan.first_window = tuple(window)
+            if result.status is Status.ERROR:
+                scan.fail(result)
+                return
+            if result.status is Status.REJECTED:
+                version_refused = result.alert is not None and result.alert.description == 70
+                if not scan.picks and (version_refused or result.closed):
+                    scan.accepted = False
+                    return
+                pending = [s for s in pending if s not in window]
+                continue
+            if result.version != scan.protocol.wire:
+                if not scan.picks:
+                    scan.accepted = False
+                    return
+                self.anomalies.append(
+                    f"{scan.protocol.value}: the server switched to version "
+                    f"0x{result.version or 0:04X} in the middle of the enumeration")
+                pending = [s for s in pending if s not in window]
+                continue
+            assert result.cipher is not None
+            if result.cipher not in window:
+                self.anomalies.append(
+                    f"{scan.protocol.value}: the server chose {S.suite_for(result.cipher).iana}, "
+                    "which the ClientHello did not offer")
+                pending = [s for s in pending if s not in window]
+                continue
+            scan.accepted = True
+            scan.picks.append(result.cipher)
+            pending.remove(result.cipher)
+            if not self.plan.ciphers:
+                scan.complete = False
+                return
+        if scan.accepted is None:
+            scan.accepted = False
+        if scan.accepted and self.plan.order and scan.protocol is not S.Protocol.TLSv1_3:
+            await self._order(scan)
+
+    async def _order(self, scan: VersionScan, groups: Sequence[int] | None = None,
+                     reversed_pick: int | None = None) -> None:
+        """Does the server impose its order? Offer the accepted suites reversed."""
+        accepted = scan.picks
+        if len(accepted) < 2 or not scan.complete:
+            return
+        offered = [s for s in S.candidates(scan.protocol) if s in accepted]
+        if set(accepted) <= set(scan.first_window):
+            forward = accepted[0]
+        else:
+            forward_result = await self._offer(scan, offered, groups=groups)
+            if forward_result.status is not Status.ACCEPTED or forward_result.cipher is None:
+                return
+            forward = forward_result.cipher
+        if reversed_pick is None:
+            result = await self._offer(scan, offered[::-1], groups=groups)
+            if result.status is not Status.ACCEPTED or result.cipher not in accepted:
+                return
+            reversed_pick = result.cipher
+        scan.server_order = reversed_pick == forward
+        if not scan.server_order:
+            return
+        if set(accepted) <= set(scan.first_window):
+            scan.order = list(accepted)
+            return
+        # The picks came from several windows: one more removal pass over the accepted set.
+        order = [forward]
+        rest = [s for s in offered if s != forward]
+        while len(rest) > 1:
+            result = await self._offer(scan, rest, groups=groups)
+            if result.status is not Status.ACCEPTED or result.cipher not in rest:
+                return
+            order.append(result.cipher)
+            rest.remove(result.cipher)
+        scan.order = order + rest
+
+    async def _sslv2(self, scan: VersionScan) -> None:
+        result = await self.p.sslv2()
+        scan.results.append(result)
+        if result.status is Status.ERROR:
+            scan.fail(result)
+        elif result.status is Status.REJECTED:
+            scan.accepted = False
+        else:
+            scan.accepted = True
+            scan.picks = list(result.sslv2_ciphers)
+
+    async def _tls13(self, scan: VersionScan) -> list[int] | None:
+        """TLS 1.3 suites, then groups through HelloRetryRequests (which also give the order)."""
+        await self._suites(scan)
+        if not scan.accepted:
+            return None
+        if not self.plan.groups and not self.plan.order:
+            return None
+        known = [r.group for r in scan.results if r.status is Status.ACCEPTED and r.group]
+        found = list(dict.fromkeys(g for g in known if g is not None))
+        remaining = [g for g in TLS13_GROUPS if g not in found]
+        offered = [s for s in S.candidates(scan.protocol) if s in scan.picks]
+        reversed_pick: int | None = None
+        complete = True
+        while remaining and self.plan.groups:
+            suites = offered[::-1] if reversed_pick is None else offered
+            result = await self._offer(scan, suites, groups=remaining)
+            if result.status is Status.ERROR:
+                self.group_errors["TLSv1.3 groups"] = result.why
+                complete = False
+                break
+            if result.status is Status.REJECTED:
+                break
+            if reversed_pick is None and result.cipher in offered:
+                reversed_pick = result.cipher
+            if result.group not in remaining:
+                self.anomalies.append(
+                    f"TLSv1.3: the server asked for group {S.group_name(result.group or 0)}, "
+                    "which the ClientHello did not offer")
+                break
+            found.append(result.group)
+            remaining.remove(result.group)
+        if self.plan.order:
+            await self._order(scan, groups=TLS13_GROUPS, reversed_pick=reversed_pick)
+        return found if complete and self.plan.groups else None
+
+    async def _curves(self, versions: dict[S.Protocol, VersionScan]) -> list[int] | None:
+        """ECDHE curves of the best TLS <= 1.2 version with ECDHE suites."""
+        if not self.plan.groups:
+            return None
+        for proto in (S.Protocol.TLSv1_2, S.Protocol.TLSv1_1, S.Protocol.TLSv1_0, S.Protocol.SSLv3):
+            scan = versions[proto]
+            if not scan.accepted:
+                continue
+            ecdhe = [s for s in scan.picks if S.suite_for(s).kex in ("ECDHE", "ECDHE_PSK")]
+            if not ecdhe:
+                return [] if scan.complete else None
+            found = list(dict.fromkeys(
+                r.kx.group for r in scan.results
+                if r.kx is not None and r.kx.group is not None
+            ))
+            remaining = [g for g in TLS12_EC_GROUPS if g not in found]
+            while remaining:
+                result = await self._offer(scan, ecdhe, groups=remaining)
+                if result.status is Status.ERROR:
+                    self.group_errors[f"{proto.value} curves"] = result.why
+                    return None
+                if result.status is Status.REJECTED:
+                    break
+                group = result.kx.group if result.kx else None
+                if group is None or group not in remaining:
+                    self.anomalies.append(
+                        f"{proto.value}: the server used curve {S.group_name(group or 0)}, "
+                        "which the ClientHello did not offer")
+                    break
+                found.append(group)
+                remaining.remove(group)
+            return found
+        return None
+
+    # -- assembly
+
+    def _result(self, versions: dict[S.Protocol, VersionScan], groups: list[int] | None,
+                curves: list[int] | None) -> ScanResult:
+        chain: tuple[bytes, ...] = ()
+        chain_protocol: S.Protocol | None = None
+        for proto in (S.Protocol.TLSv1_3, S.Protocol.TLSv1_2, S.Protocol.TLSv1_1,
+                      S.Protocol.TLSv1_0, S.Protocol.SSLv3, S.Protocol.SSLv2):
+            for r in versions[proto].results:
+                if r.status is Status.ACCEPTED and r.chain and r.version == proto.wire:
+                    chain, chain_protocol = r.chain, proto
+                    break
+            if chain:
+                break
+        stapled = any(r.ocsp for v in versions.values() for r in v.results)
+        full_flights = any(
+            r.chain for v in versions.values() for r in v.results
+            if r.status is Status.ACCEPTED and v.protocol is not S.Protocol.SSLv2
+        )
+        ocsp: bool | None = True if stapled else (False if full_flights else None)
+        dh = [
+            r.kx.dh_bits for v in versions.values() for r in v.results
+            if r.kx is not None and r.kx.dh_bits is not None
+        ]
+        errors = {v.protocol.value: v.error for v in versions.values() if v.error}
+        errors.update(self.group_errors)
+        return ScanResult(
+            endpoint=self.p.endpoint,
+            versions=versions,
+            groups=groups,
+            ecdhe_curves=curves,
+            dh_bits=min(dh) if dh else None,
+            chain=chain,
+            chain_protocol=chain_protocol,
+            ocsp_stapling=ocsp,
+            anomalies=self.anomalies,
+            errors=errors,
+            connections=self.p.connections,
+        )
+
+
+async def scan(endpoint: Endpoint, timeout: float, slot: Slot, plan: Plan = Plan()) -> ScanResult:
+    """Enumerate ``endpoint``; raises CollectFailed if it does not answer TLS at all."""
+    prober = Prober(endpoint, timeout, slot)
+    result = await Scanner(prober, plan).run()
+    if all(v.accepted is False for v in result.versions.values()):
+        why = _rejections(result)
+        raise CollectFailed(
+            ErrorReason.TLS, f"{endpoint}: the server refused every SSL/TLS version ({why})")
+    return result
+
+
+def _rejections(result: ScanResult) -> str:
+    reasons = sorted({r.why for v in result.versions.values() for r in v.results})
+    return "; ".join(reasons) or "no answer"

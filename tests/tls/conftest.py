@@ -1,0 +1,341 @@
+"""Fixtures for the TLS tests: a tiny PKI, loopback TLS servers, hostile servers, nginx.
+
+Every server listens on its own 127.0.x.y address with a free port and is
+stopped by the fixture's finalizer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.util
+import itertools
+import os
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import NameOID
+
+HOSTNAME = "tls.lab.test"
+_addresses = itertools.count(1)
+
+
+def next_address() -> str:
+    """A fresh loopback address per server (Linux routes all of 127/8 to lo)."""
+    n = next(_addresses) + os.getpid() % 200 * 256
+    return f"127.77.{(n >> 8) % 250 + 1}.{n % 250 + 1}"
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return int(s.getsockname()[1])
+
+
+# ------------------------------------------------------------------ PKI
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path
+    rsa_chain: Path
+    rsa_key: Path
+    ec_chain: Path
+    ec_key: Path
+    ocsp_response: Path
+    dh1024: Path
+    dh2048: Path
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def make_pki(directory: Path) -> Pki:
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("civiscan test CA"))
+        .issuer_name(_name("civiscan test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                       critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (directory / "ca.pem").write_bytes(_pem(ca))
+    leaves: dict[str, x509.Certificate] = {}
+    for label, key in (("rsa", rsa.generate_private_key(65537, 2048)),
+                       ("ec", ec.generate_private_key(ec.SECP256R1()))):
+        leaf = (
+            x509.CertificateBuilder()
+            .subject_name(_name(HOSTNAME))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(10 + len(leaves))
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=20))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOSTNAME)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        (directory / f"{label}.pem").write_bytes(_pem(leaf) + _pem(ca))
+        (directory / f"{label}.key").write_bytes(_key_pem(key))
+        leaves[label] = leaf
+    response = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(cert=leaves["rsa"], issuer=ca, algorithm=hashes.SHA256(),
+                      cert_status=ocsp.OCSPCertStatus.GOOD, this_update=now,
+                      next_update=now + dt.timedelta(days=3), revocation_time=None,
+                      revocation_reason=None)
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, ca)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (directory / "ocsp.der").write_bytes(response.public_bytes(serialization.Encoding.DER))
+    for bits in (1024, 2048):
+        subprocess.run(["openssl", "dhparam", "-dsaparam", "-out", str(directory / f"dh{bits}.pem"),
+                        str(bits)], check=True, capture_output=True)
+    return Pki(directory / "ca.pem", directory / "rsa.pem", directory / "rsa.key",
+               directory / "ec.pem", directory / "ec.key", directory / "ocsp.der",
+               directory / "dh1024.pem", directory / "dh2048.pem")
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+# ------------------------------------------------------------------ servers
+
+
+@dataclass(frozen=True)
+class Server:
+    address: str
+    port: int
+    accepted: list[int]  # one entry per accepted TCP connection
+
+
+class _ThreadServer:
+    """Accept loop in a thread; ``handle(conn)`` runs per connection in its own thread."""
+
+    def __init__(self, address: str, handle: Callable[[socket.socket], None]) -> None:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((address, 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[int] = []
+        self._handle = handle
+        self._stop = False
+        self._conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(1)
+            self._conns.append(conn)
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            self._handle(conn)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def close(self) -> None:
+        self._stop = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.close()
+        self.thread.join(timeout=2)
+
+
+def tls_handler(ctx: ssl.SSLContext) -> Callable[[socket.socket], None]:
+    def handle(conn: socket.socket) -> None:
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        except (ssl.SSLError, OSError):
+            pass
+
+    return handle
+
+
+def read_client_hello(conn: socket.socket) -> bytes:
+    """Read one whole TLS record (the ClientHello) from ``conn``."""
+    data = b""
+    while len(data) < 5 or len(data) < 5 + struct.unpack("!H", data[3:5])[0]:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """``serve(handler, address=None)`` starts a thread server and returns its Server."""
+    started: list[_ThreadServer] = []
+
+    def start(handle: Callable[[socket.socket], None], address: str | None = None) -> Server:
+        server = _ThreadServer(address or next_address(), handle)
+        started.append(server)
+        return Server(server.sock.getsockname()[0], server.port, server.accepted)
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def server_context(pki: Pki, *, key: str = "rsa", minimum: ssl.TLSVersion | None = None,
+                   maximum: ssl.TLSVersion | None = None, ciphers: str | None = None,
+                   server_order: bool = True) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    chain, keyfile = (pki.rsa_chain, pki.rsa_key) if key == "rsa" else (pki.ec_chain, pki.ec_key)
+    ctx.load_cert_chain(str(chain), str(keyfile))
+    if minimum is not None:
+        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: that is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if ciphers is not None:
+        ctx.set_ciphers(ciphers)
+    if not server_order:
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    return ctx
+
+
+# ------------------------------------------------------------------ nginx
+
+
+@dataclass(frozen=True)
+class NginxSite:
+    address: str
+    port: int
+
+
+class Nginx:
+    """A root-less-as-possible nginx: own prefix, pid, logs and temp dirs, no daemon."""
+
+    def __init__(self, binary: str, prefix: Path) -> None:
+        self.binary = binary
+        self.prefix = prefix
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.sites: list[NginxSite] = []
+        self.blocks: list[str] = []
+
+    def add(self, directives: str, address: str | None = None, port: int | None = None) -> NginxSite:
+        address = address or next_address()
+        port = port or free_port(address)
+        self.blocks.append(
+            f"server {{\n listen {address}:{port} ssl;\n server_name {HOSTNAME};\n"
+            f" {directives}\n location / {{ return 200 'ok'; }}\n}}\n")
+        site = NginxSite(address, port)
+        self.sites.append(site)
+        return site
+
+    def start(self) -> None:
+        for sub in ("logs", "tmp"):
+            (self.prefix / sub).mkdir(exist_ok=True)
+        temp = self.prefix / "tmp"
+        conf = self.prefix / "nginx.conf"
+        conf.write_text(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+            f"pid {self.prefix}/nginx.pid;\nerror_log {self.prefix}/logs/error.log warn;\n"
+            "events { worker_connections 512; }\n"
+            "http {\n access_log off;\n"
+            f" client_body_temp_path {temp}/body;\n proxy_temp_path {temp}/proxy;\n"
+            f" fastcgi_temp_path {temp}/fastcgi;\n uwsgi_temp_path {temp}/uwsgi;\n"
+            f" scgi_temp_path {temp}/scgi;\n"
+            + "".join(self.blocks)
+            + "}\n"
+        )
+        self.proc = subprocess.Popen(
+            [self.binary, "-p", str(self.prefix), "-c", str(conf), "-e", str(self.prefix / "logs/error.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        for site in self.sites:
+            while True:
+                if self.proc.poll() is not None:
+                    err = (self.prefix / "logs/error.log").read_text(errors="replace")
+                    raise RuntimeError(f"nginx exited: {err[-2000:]}")
+                try:
+                    socket.create_connection((site.address, site.port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("nginx did not start listening") from None
+                    time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+
+@pytest.fixture(scope="session")
+def lab() -> ModuleType:
+    """This module, so tests reach its helpers (conftest cannot be imported by name)."""
+    return sys.modules[__name__]
+
+
+def require_tool(name: str) -> str:
+    """tests/conftest.py's require_tool (fails under CI, skips locally), usable at any scope."""
+    spec = importlib.util.spec_from_file_location(
+        "_civiscan_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    root = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root)
+    return str(root.require_tool(name))
