@@ -187,7 +187,8 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
         click.echo(summary_table(doc), err="json" in wanted and not output)
     file_formats = [f for f in wanted if f in FILE_FORMATS]
     if report_dir or file_formats:
-        paths = _render(store, run_id, doc, file_formats or ["html"], Path(report_dir or "civiscan-report"), None, None)
+        paths = _render(store, run_id, doc, file_formats or ["html"], Path(report_dir or "civiscan-report"),
+                        None, os.environ.get("CIVISCAN_SIGN_KEY"))
         click.echo(f"reports written to {paths[0].parent if paths else report_dir}", err=True)
         for p in paths:
             click.echo(f"  {p}", err=True)
@@ -327,6 +328,20 @@ def verify(directory: str, public_key: str | None) -> None:
     for message in result.messages:
         click.echo(message)
     raise SystemExit(0 if result.ok else 1)
+
+
+@cli.command("signing-key")
+@click.argument("path")
+def signing_key(path: str) -> None:
+    """Create an Ed25519 key pair for signing report manifests (PATH and PATH.pub)."""
+    from .reports.manifest import generate_signing_key
+
+    try:
+        public = generate_signing_key(Path(path))
+    except FileExistsError:
+        raise Fail(f"{path} exists; refusing to overwrite a key") from None
+    click.echo(f"private key: {path} (keep it secret; give it to report/scan as --sign-key or CIVISCAN_SIGN_KEY)")
+    click.echo(f"public key:  {public} (give it to: civiscan verify DIR --public-key {public})")
 
 
 @cli.command()

@@ -175,3 +175,31 @@ def test_ctrl_c_exits_130_and_keeps_what_finished(civiscan, write):
     assert "civiscan scan --resume 1" in err
     runs = civiscan("runs", check_exit=0).stdout
     assert "interrupted" in runs and "2/3" in runs
+
+
+def test_reports_are_rendered_from_the_store_signed_and_verified(civiscan, write, tmp_path):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.95.1", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
+        civiscan("scan", "-p", policy, "127.0.95.1", "--report", "first", "-q", check_exit=1)
+    assert (tmp_path / "first" / "index.html").is_file()
+    civiscan("signing-key", "key.pem", check_exit=0)
+    out = civiscan("report", "last", "--format", "html", "--format", "sarif", "--format", "junit",
+                   "--department", "adhoc", "-o", "signed", "--sign-key", "key.pem", check_exit=0).stdout
+    assert "run.sarif" in out and "junit.xml" in out
+    verified = civiscan("verify", "signed", "--public-key", "key.pem.pub")
+    assert verified.returncode == 0, verified.stdout
+    (tmp_path / "signed" / "junit.xml").write_text("<testsuites/>")
+    tampered = civiscan("verify", "signed", "--public-key", "key.pem.pub")
+    assert tampered.returncode == 1 and "junit.xml" in tampered.stdout
+
+
+def test_show_and_runs_and_unknown_run(civiscan, write):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.95.2", 2525, greeting=b"220 hi\r\n")
+        civiscan("scan", "-p", policy, "127.0.95.2", "-q", check_exit=0)
+    assert "no-version-banner" in civiscan("show", "last", "--all", check_exit=0).stdout
+    assert json.loads(civiscan("show", "1", "--format", "json", check_exit=0).stdout)["run"]["id"] == 1
+    missing = civiscan("show", "42", check_exit=2)
+    assert "no run '42'" in missing.stderr
