@@ -365,6 +365,38 @@ def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, 
     raise SystemExit(int(code))
 
 
+# --- tls ---------------------------------------------------------------------------
+
+
+@cli.command("tls")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (the tls plugin's schema, docs/tls.md).")
+@click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True)
+@click.option("--ca-file", metavar="PEM", help="Trust anchors instead of the system store.")
+@click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR")
+def tls_command(targets: tuple[str, ...], as_json: bool, timeout: float, ca_file: str | None, resolve: tuple[str, ...]) -> None:
+    """Enumerate TLS facts of HOST[:PORT] endpoints: protocols, suites, groups, certificate.
+
+    Exits 0 when every endpoint was enumerated, 3 when some could not be.
+    """
+    from .quickfacts import collect_tls, describe
+    from .scan import parse_resolve
+
+    settings: dict[str, Any] = {}
+    if ca_file:
+        settings["ca_file"] = str(Path(ca_file).resolve())
+    if resolve:
+        settings["resolve"] = parse_resolve(resolve)
+    results = collect_tls(targets, _registry(), timeout, settings)
+    if as_json:
+        click.echo(json.dumps(
+            [{"target": a.url, "address": a.connect_address, "facts": f, "error": e.to_json() if e else None}
+             for a, f, e in results], indent=2, sort_keys=True))
+    else:
+        click.echo("\n\n".join(describe(a, f, e) for a, f, e in results))
+    raise SystemExit(int(ExitCode.INCOMPLETE if any(e for _, _, e in results) else ExitCode.COMPLIANT))
+
+
 # --- feeds -------------------------------------------------------------------------
 
 

@@ -1,0 +1,98 @@
+"""``civiscan tls HOST[:PORT]...``: TLS facts at a terminal, through the same job path as a scan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .engine import resolve_asset, run_job
+from .errors import ConfigError, Position
+from .inventory import adhoc_assets, scope_for_targets
+from .models import Asset, CollectError
+from .plugin import Registry
+
+
+def endpoint_url(target: str) -> str:
+    """``host``, ``host:port``, ``[v6]:port`` or a URL -> an https:// URL."""
+    if "://" in target:
+        return target
+    if target.startswith("[") or target.count(":") <= 1:
+        return f"https://{target}/"
+    return f"https://[{target}]/"  # a bare IPv6 literal
+
+
+def collect_tls(
+    targets: Sequence[str], registry: Registry, timeout: float, settings: Mapping[str, Any]
+) -> list[tuple[Asset, dict[str, Any] | None, CollectError | None]]:
+    """Enumerate every target fully (all tls checks requested); errors are results."""
+    plugin = registry.plugins.get("tls")
+    if plugin is None:
+        raise ConfigError.at(Position("<command line>"), "the tls plugin is not loaded")
+    assets = adhoc_assets([endpoint_url(t) for t in targets], settings.get("resolve") or {})
+    scope = scope_for_targets(assets)
+    wanted = [{"check": c.id, "options": {}} for c in plugin.checks]
+
+    async def one(asset: Asset) -> tuple[Asset, dict[str, Any] | None, CollectError | None]:
+        pinned, refused = await resolve_asset(asset, scope, timeout)
+        if refused is not None:
+            return asset, None, refused
+        job = {"asset": pinned.to_json(), "plugins": {"tls": wanted}, "timeout": timeout,
+               "settings": dict(settings)}
+        result = await run_job(job, registry)
+        error = result["errors"].get("tls")
+        return pinned, result["facts"].get("tls"), CollectError.from_json(error) if error else None
+
+    async def main() -> list[tuple[Asset, dict[str, Any] | None, CollectError | None]]:
+        return list(await asyncio.gather(*(one(a) for a in assets)))
+
+    return asyncio.run(main())
+
+
+def _names(suites: Iterable[Mapping[str, Any]] | None) -> list[str]:
+    return [str(s.get("iana") or s.get("name") or s.get("code")) for s in suites or ()]
+
+
+def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError | None) -> str:
+    """A readable block of facts for one endpoint."""
+    head = f"{asset.url} ({asset.connect_address})"
+    if error is not None:
+        return f"{head}\n  error ({error.reason.value}): {error.message}"
+    assert facts is not None
+    lines = [head, f"  connections used: {facts.get('connections')}"]
+    protocols = facts.get("protocols") or {}
+    accepted = [p for p, ok in protocols.items() if ok]
+    unknown = [p for p, ok in protocols.items() if ok is None]
+    lines.append("  protocols accepted: " + (", ".join(accepted) or "none"))
+    if unknown:
+        lines.append("  protocols not determined: " + ", ".join(unknown))
+    for proto, suites in (facts.get("ciphers") or {}).items():
+        if suites:
+            order = (facts.get("server_order") or {}).get(proto)
+            how = {True: "server order", False: "client order", None: "order unknown"}[order]
+            lines.append(f"  {proto} suites ({how}):")
+            lines.extend(f"    {name}" for name in _names(suites))
+    if facts.get("groups"):
+        lines.append("  TLS 1.3 groups: " + ", ".join(facts["groups"]))
+    if facts.get("ecdhe_curves"):
+        lines.append("  ECDHE curves: " + ", ".join(facts["ecdhe_curves"]))
+    if facts.get("dh_bits"):
+        lines.append(f"  DHE parameters: {facts['dh_bits']} bits")
+    lines.append(f"  OCSP stapling: {facts.get('ocsp_stapling')}")
+    cert = facts.get("certificate") or {}
+    chain = cert.get("certificates") or []
+    if chain:
+        leaf = chain[0]
+        key = leaf.get("key") or {}
+        lines.append(f"  certificate: {leaf.get('subject')}")
+        lines.append(f"    issuer: {leaf.get('issuer')}")
+        lines.append(f"    valid until: {leaf.get('not_after')} ({leaf.get('days_left')} days left)")
+        lines.append("    key: " + " ".join(str(v) for v in key.values() if v is not None))
+        lines.append(f"    signature: {leaf.get('signature_algorithm')}   sha256: {leaf.get('sha256')}")
+        lines.append(f"    chain served: {len(chain)} certificate(s), trusted: {cert.get('trusted')}")
+    problems = cert.get("problems") or []
+    if problems:
+        lines.extend(f"    problem {p.get('code')}: {p.get('message')}" for p in problems)
+    elif cert:
+        lines.append("    problems: none")
+    return "\n".join(lines)
