@@ -55,7 +55,7 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         # A wrong key file is bad input, like an unreadable one: same exception.
-        raise ValueError(f"{path}: not an Ed25519 private key")  # noqa: TRY004
+        raise ValueError(f"{path}: not an Ed25519 private key")
     return key
 
 
@@ -66,7 +66,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
         return load_private_key(path).public_key()
     key = serialization.load_pem_public_key(data)
     if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(f"{path}: not an Ed25519 public key")  # noqa: TRY004
+        raise ValueError(f"{path}: not an Ed25519 public key")
     return key
 
 

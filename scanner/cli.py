@@ -45,7 +45,7 @@ def _store(db: str | None) -> Store:
     path = Path(db) if db else default_db_path()
     try:
         return Store(path)
-    except Exception as exc:  # noqa: BLE001 - sqlite/OS errors become a clear message
+    except Exception as exc:
         raise Fail(f"{path}: cannot open the store: {exc}") from None
 
 
@@ -512,7 +512,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None
     except SystemExit:
         raise
-    except Exception as exc:  # noqa: BLE001 - the one boundary; --debug shows the traceback
+    except Exception as exc:
         if debug:
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)

@@ -124,13 +124,13 @@ async def run_job(
             facts[name] = dict(result)
         except CollectFailed as exc:
             errors[name] = CollectError(exc.reason, exc.message).to_json()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             errors[name] = CollectError(
                 ErrorReason.TIMEOUT, f"{name} collection did not finish within the plugin time limit"
             ).to_json()
         except (OSError, ConnectionError) as exc:
             errors[name] = CollectError(classify(exc), describe(exc)).to_json()
-        except Exception as exc:  # noqa: BLE001 - a crash is data: recorded, the scan goes on
+        except Exception as exc:
             errors[name] = CollectError(
                 ErrorReason.BUG, f"{name} plugin crashed: {type(exc).__name__}: {exc}"[:500]
             ).to_json()
@@ -161,7 +161,7 @@ async def resolve_asset(asset: Asset, scope: Scope, timeout: float) -> tuple[Ass
         infos = await asyncio.wait_for(
             loop.getaddrinfo(target, None, type=socket.SOCK_STREAM), timeout
         )
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return asset, CollectError(classify(exc), f"cannot resolve {target}: {describe(exc)}")
     addresses = [str(info[4][0]) for info in infos]
     if not addresses:
@@ -209,7 +209,7 @@ async def scan_assets(
                 facts = result["facts"]
                 errors = {k: CollectError.from_json(v) for k, v in result["errors"].items()}
                 findings = evaluate_asset(pinned, facts, errors, ruleset, registry.checks, now)
-            store.save_asset(run_id, pinned, facts, errors, findings, dt.datetime.now(dt.timezone.utc))
+            store.save_asset(run_id, pinned, facts, errors, findings, dt.datetime.now(dt.UTC))
             observer.asset_done(pinned, findings)
 
     try:

@@ -161,7 +161,7 @@ def _run_check(
         return CheckResult(check_id, Status.ERROR, f"No {plugin} facts were collected for this asset.", reason=ErrorReason.NO_DATA)
     try:
         outcome = spec.evaluate(plugin_facts, options)
-    except Exception as exc:  # noqa: BLE001 - a crash is data, recorded as an error result
+    except Exception as exc:
         return CheckResult(check_id, Status.ERROR, f"Check {check_id} failed internally: {type(exc).__name__}: {exc}", reason=ErrorReason.BUG)
     if not isinstance(outcome, Outcome):
         return CheckResult(check_id, Status.ERROR, f"Check {check_id} returned {type(outcome).__name__}, not an Outcome", reason=ErrorReason.BUG)

@@ -63,7 +63,7 @@ async def open_connection(
     """``asyncio.open_connection`` bounded by ``timeout``; failures raise CollectFailed."""
     try:
         return await asyncio.wait_for(asyncio.open_connection(host, port, **kwargs), timeout)  # type: ignore[arg-type]
-    except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+    except (TimeoutError, OSError, ssl.SSLError) as exc:
         raise failed(exc, f"connect to {format_hostport(host, port)}") from None
 
 

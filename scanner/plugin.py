@@ -215,7 +215,7 @@ def load_registry(disabled: Iterable[str] = (), extra: Iterable[Any] = ()) -> Re
             if plugin.name in skip:
                 continue
             registry.add(plugin, source=f"{dist}:{ep.name}")
-        except Exception as exc:  # noqa: BLE001 - any failure of third-party code is a warning
+        except Exception as exc:
             message = f"plugin '{ep.name}' from {dist} failed to load: {type(exc).__name__}: {exc}"
             registry.warnings.append(message)
     for plugin in extra:

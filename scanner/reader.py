@@ -128,14 +128,14 @@ def parse_expiry(value: Any, where: Position, reader: Reader) -> dt.datetime | N
             # PyYAML turns offsets into naive UTC datetimes; a plain "T" time without one is refused below.
             reader.error(where, "timestamp needs an explicit UTC offset, e.g. 2026-12-31T17:00:00Z")
             return None
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
     if isinstance(value, dt.date):
-        return dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+        return dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), dt.UTC)
     if isinstance(value, str):
         text = value.strip()
         try:
             day = dt.date.fromisoformat(text)
-            return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+            return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
         except ValueError:
             pass
         try:
@@ -146,7 +146,7 @@ def parse_expiry(value: Any, where: Position, reader: Reader) -> dt.datetime | N
         if stamp.tzinfo is None:
             reader.error(where, f"timestamp '{value}' needs an explicit UTC offset")
             return None
-        return stamp.astimezone(dt.timezone.utc)
+        return stamp.astimezone(dt.UTC)
     reader.error(where, f"invalid date {_kind(value)} (expected YYYY-MM-DD)")
     return None
 

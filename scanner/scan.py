@@ -150,12 +150,12 @@ def finish(store: Store, run_id: int, fail_on: Severity, *, interrupted: bool = 
     pending = store.assets(run_id, state="pending")
     code = exit_code(store.findings(run_id), fail_on, interrupted=interrupted or bool(pending))
     status = "interrupted" if (interrupted or pending) else "complete"
-    store.finish_run(run_id, status, int(code), dt.datetime.now(dt.timezone.utc))
+    store.finish_run(run_id, status, int(code), dt.datetime.now(dt.UTC))
     return code
 
 
 def start(store: Store, plan: Plan, settings: ScanSettings, now: dt.datetime | None = None) -> int:
-    started = now or dt.datetime.now(dt.timezone.utc)
+    started = now or dt.datetime.now(dt.UTC)
     stored_settings = settings.to_json() | {"scope": plan.scope.to_json()}
     return store.create_run(plan.ruleset, plan.assets, stored_settings, started, plan.inventory_digest, plan.departments)
 
@@ -171,7 +171,7 @@ def resume_plan(store: Store, run_id: int) -> tuple[RuleSet, list[Asset], ScanSe
 
 def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Registry, fail_on: Severity) -> tuple[int, ExitCode]:
     """Judge the stored facts of ``source_run`` under another policy, as a new run."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     new = store.clone_run(source_run, ruleset, now)
     facts = store.facts(new)
     findings = []

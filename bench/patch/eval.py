@@ -23,9 +23,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from scanner.plugins.packages import feed_facts, feeds, packages_plugin
-
 from scanner.options import validate_options
+from scanner.plugins.packages import feed_facts, feeds, packages_plugin
 
 SOURCES = 10_000
 SEVERITIES = ["critical", "high", "medium", "low", "not yet assigned"]

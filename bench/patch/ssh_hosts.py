@@ -32,10 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # for tests.packages.sshd_lab, the lab shared with the tests
 
-from scanner.plugins.packages.collect import collect_host_facts
-
 from scanner.models import Asset, AssetKind, CollectFailed, SSHSettings
 from scanner.plugin import Context
+from scanner.plugins.packages.collect import collect_host_facts
 from tests.packages.sshd_lab import MAX_LISTEN, SSHDLab, free_port
 
 PERSONAS = ("debian12", "rocky9", "alpine319", "ubuntu2204")

@@ -31,10 +31,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from scanner.plugins.ports import plugin
-
 from scanner.models import Asset, AssetKind
 from scanner.plugin import CheckRequest, Context
+from scanner.plugins.ports import plugin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab import Lab

@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.reports import FORMATS, render
-
 from scanner.models import fingerprint
+from scanner.reports import FORMATS, render
 
 STARTED = "2026-11-25T10:00:00+00:00"
 SEVERITIES = ("critical", "high", "high", "medium", "medium", "medium", "low", "low", "info")

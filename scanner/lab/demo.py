@@ -195,7 +195,7 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
     from ..output import summary_table
 
     outdir.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     (outdir / "inventory.yaml").write_text(inventory_text(), encoding="utf-8")
     (outdir / "policy.yaml").write_text(policy_text(now.date()), encoding="utf-8")
     pki = LabPKI(outdir / "lab-pki", domain=DOMAIN)

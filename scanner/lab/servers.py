@@ -84,7 +84,7 @@ class Lab:
                     writer.write(reply(data))
                     await writer.drain()
                 await asyncio.sleep(0.05)
-            except (OSError, asyncio.TimeoutError, ssl.SSLError):
+            except (TimeoutError, OSError, ssl.SSLError):
                 pass
             finally:
                 self._writers.discard(writer)

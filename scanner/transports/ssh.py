@@ -450,7 +450,7 @@ class SSHConnection:
                     sock = transport.open_channel(
                         "direct-tcpip", (nxt.host, nxt.port), ("127.0.0.1", 0), timeout=t
                     )
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a reason
+            except Exception as exc:
                 self.close()
                 known = self._target.custom_known_hosts
                 raise _failure(exc, hop, known) from None
@@ -471,7 +471,7 @@ class SSHConnection:
             return _read_until_exit(channel, deadline, self._timeouts.command, hop)
         except CollectFailed:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _failure(exc, hop, None) from None
 
     def close(self) -> None:

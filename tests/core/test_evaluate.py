@@ -11,7 +11,7 @@ from scanner.evaluate import evaluate_asset, exit_code, waiver_report
 from scanner.models import Asset, AssetKind, CollectError, ErrorReason, Severity, Status
 from scanner.policy import load_policies
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 POLICY = """
 policy: {id: p, version: "1", title: t}
 rules:

@@ -44,7 +44,7 @@ def test_good_policy_loads_with_defaults_filled(write, registry):
     assert rule.applies_to.kinds == {AssetKind.HOST}
     assert rule.references == {"nist-800-53": ("SC-8", "SC-13")}
     (waiver,) = rs.waivers
-    assert waiver.ends == dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
+    assert waiver.ends == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
 
 
 def test_rule_without_kinds_applies_to_its_checks_kinds(write, registry):

@@ -22,7 +22,7 @@ policy: {id: p, version: "1", title: t}
 rules:
   - {id: small, title: Value is small, severity: high, checks: [{check: fake.value, options: {maximum: 5}}]}
 """
-NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
 
 
 def host(name: str, address: str = "127.0.0.1") -> Asset:

@@ -13,7 +13,6 @@ from scanner.lab.pki import LabPKI
 from scanner.models import Status
 from scanner.options import validate_options
 from scanner.plugins.http.checks import HTTP_CHECKS
-
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.integration

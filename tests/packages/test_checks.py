@@ -6,10 +6,10 @@ import copy
 from typing import Any
 
 import pytest
-from scanner.plugins.packages import os_plugin, packages_plugin
 
 from scanner.models import ErrorReason, Status
 from scanner.options import validate_options
+from scanner.plugins.packages import os_plugin, packages_plugin
 
 CHECKS = {c.id: c for c in (*packages_plugin.checks, *os_plugin.checks)}
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scanner.plugins.packages.collect import build_script, collect_host_facts, facts_from_output
 
 from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason, SSHSettings
 from scanner.plugin import Context
+from scanner.plugins.packages.collect import build_script, collect_host_facts, facts_from_output
 from scanner.transports import CommandResult
 from scanner.transports.local import LocalTransport
 from tests.packages.sshd_lab import local_transport_for, materialise_host

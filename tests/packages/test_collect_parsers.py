@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from scanner.plugins.packages import parsers as p
-from scanner.plugins.packages.collect import build_script
 
 from scanner.models import CollectFailed, ErrorReason
+from scanner.plugins.packages import parsers as p
+from scanner.plugins.packages.collect import build_script
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "packages" / "hosts"
 NONCE = "5f0c2a9e8b7d4c3a1e0f9a8b7c6d5e4f"

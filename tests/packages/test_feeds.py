@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from scanner.plugins.packages import feeds
 
 OSV_DIR, TRACKER = feeds.sample_feed_paths()

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scanner.plugins.packages import feeds, os_plugin, packages_plugin
 
 from scanner.models import Asset, AssetKind, Status
 from scanner.options import validate_options
 from scanner.plugin import CheckRequest, Context, plugin_problems
+from scanner.plugins.packages import feeds, os_plugin, packages_plugin
 
 HOST = Path(__file__).resolve().parents[1] / "data" / "packages" / "feeds" / "host-debian12.json"
 ASSET = Asset(id="it/web1", name="web1", kind=AssetKind.HOST, department="it", address="127.0.0.1")

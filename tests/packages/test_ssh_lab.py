@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scanner.plugins.packages.collect import collect_host_facts
 
 from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason, SSHSettings
 from scanner.plugin import Context
+from scanner.plugins.packages.collect import collect_host_facts
 from scanner.transports import ssh
 from tests.conftest import require_tool
 from tests.packages.sshd_lab import SSHDLab, free_port, known_hosts_line, new_ed25519

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from scanner.plugins.packages import versions as v
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "packages" / "versions"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from scanner.models import ErrorReason, Status
+from scanner.options import validate_options
 from scanner.plugins.ports import plugin
 from scanner.plugins.ports.checks import PROBES
 from scanner.plugins.ports.portsets import NAMED_SETS
 from scanner.plugins.ports.services import service_name
-
-from scanner.models import ErrorReason, Status
-from scanner.options import validate_options
 
 CHECKS = {c.id: c for c in plugin.checks}
 TOP1000 = [list(x) for x in NAMED_SETS["top1000"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from scanner.plugins.ports.nmapscan import nmap_arguments, run_limit
 from scanner.plugins.ports.nmapxml import NmapHostTimedOut, NmapOutputError, parse_nmap_xml
 

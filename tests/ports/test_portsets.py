@@ -6,10 +6,10 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
-from scanner.plugins.ports import ranges as r
-from scanner.plugins.ports.portsets import NAMED_SETS
 
 from scanner.options import parse_ports
+from scanner.plugins.ports import ranges as r
+from scanner.plugins.ports.portsets import NAMED_SETS
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from scanner.plugins.ports import ranges as r
 
 

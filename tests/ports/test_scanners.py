@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from scanner.plugins.ports import make_scanner, plugin
-from scanner.plugins.ports.connect import ConnectScanner, ProbeEngine, Tally, _settle
-from scanner.plugins.ports.nmapscan import NmapScanner
 
 from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason
 from scanner.options import parse_ports
 from scanner.plugin import CheckRequest, Context
+from scanner.plugins.ports import make_scanner, plugin
+from scanner.plugins.ports.connect import ConnectScanner, ProbeEngine, Tally, _settle
+from scanner.plugins.ports.nmapscan import NmapScanner
 
 pytestmark = pytest.mark.integration
 

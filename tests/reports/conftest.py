@@ -438,7 +438,7 @@ class Chromium:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=wire,  # noqa: PLW1509 (only dup2 runs in the child, before exec)
+                preexec_fn=wire,
                 pass_fds=(3, 4),
             )
         finally:

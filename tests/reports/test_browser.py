@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from scanner.reports import render
 
 pytestmark = pytest.mark.integration

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
 from scanner.reports import html as html_report
 from scanner.reports import render
 from scanner.reports.analysis import slug

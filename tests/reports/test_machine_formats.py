@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from scanner.reports import FILE_NAMES, render
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

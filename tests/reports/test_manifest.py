@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from scanner.reports import FORMATS, render
 from scanner.reports import manifest as m
 from scanner.reports.manifest import MANIFEST, SIGNATURE, generate_signing_key, verify

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from scanner.reports import FILE_NAMES, FORMATS, render
 from scanner.reports.analysis import DocumentError
 
