@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigError, ConfigProblem, Position, ScopeError
 from .models import Asset, AssetKind, SSHSettings
 from .reader import Reader
-from .yamlpos import PosDict, load_file
+from .yamlpos import PosDict, PosList, load_file
 
 _DEPT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _NAME = re.compile(r"^[^\s/][^/]{0,199}$")
@@ -228,7 +228,7 @@ def _parse_scope(r: Reader, top: PosDict) -> Scope:
     networks = []
     raw_nets = data.get("networks")
     for i, text in enumerate(r.strings(data, "networks", "'scope'")):
-        where = raw_nets.item_pos(i) if hasattr(raw_nets, "item_pos") else data.value_pos("networks")
+        where = raw_nets.item_pos(i) if isinstance(raw_nets, PosList) else data.value_pos("networks")
         try:
             networks.append(ipaddress.ip_network(text, strict=True))
         except ValueError as exc:
@@ -280,10 +280,13 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
     ssh = None
     if kind is AssetKind.HOST:
         merged = PosDict()
-        for src in (defaults_ssh, data.get("ssh") if "ssh" in data else None):
-            if src is None:
-                continue
-            block = r.mapping(src, data.value_pos("ssh") if src is not defaults_ssh else src.here(), "'ssh'")
+        sources: list[tuple[Any, Position]] = []
+        if defaults_ssh is not None:
+            sources.append((defaults_ssh, defaults_ssh.here()))
+        if "ssh" in data:
+            sources.append((data["ssh"], data.value_pos("ssh")))
+        for src, src_pos in sources:
+            block = r.mapping(src, src_pos, "'ssh'")
             if block is not None:
                 merged.path = block.path
                 merged.start = block.start

@@ -21,7 +21,7 @@ from .models import Asset, AssetKind, Severity
 from .options import suggest, validate_options
 from .plugin import Registry
 from .reader import Reader
-from .yamlpos import PosDict, load_file, load_text
+from .yamlpos import PosDict, PosList, load_file, load_text
 
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 SEVERITIES = [s.value for s in Severity]
@@ -458,8 +458,8 @@ def _parse_policy(data: Any, path: str, registry: Registry) -> _Parsed:
 
 def _item_pos(top: PosDict, key: str, index: int) -> Position:
     value = top.get(key)
-    if hasattr(value, "item_pos"):
-        return value.item_pos(index)  # type: ignore[no-any-return]
+    if isinstance(value, PosList):
+        return value.item_pos(index)
     return top.value_pos(key)
 
 
@@ -544,8 +544,8 @@ def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry:
         return None
     if not applies.kinds:
         # Without explicit kinds a rule applies to the kinds its checks can judge.
-        kinds = frozenset().union(*(registry.checks[c.check].kinds for c in checks)) if checks else frozenset()
-        applies = AppliesTo(frozenset(kinds), applies.tags, applies.departments)
+        judged: frozenset[AssetKind] = frozenset().union(*(registry.checks[c.check].kinds for c in checks))
+        applies = AppliesTo(judged, applies.tags, applies.departments)
     return Rule(
         id=rule_id,
         title=title,

@@ -434,7 +434,8 @@ class SSHConnection:
                     username=hop.user,
                     password=self._secrets.password,
                     passphrase=self._secrets.passphrase,
-                    key_filename=list(hop.key_files) or None,
+                    # paramiko accepts a list here although its stubs say str
+                    key_filename=list(hop.key_files) or None,  # type: ignore[arg-type]
                     look_for_keys=hop.look_for_keys,
                     allow_agent=True,
                     sock=sock,
@@ -664,7 +665,7 @@ def enrol(
         lines = [line for line in lines if not _line_names_host(line, name)]
         new = keys
     else:
-        known = existing.lookup(name) or {}
+        known: Any = existing.lookup(name) or {}
         for key in keys:
             old = known.get(key.get_name())
             if old is not None and old.asbytes() != key.asbytes():
