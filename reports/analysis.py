@@ -214,8 +214,11 @@ def compare(doc: Doc, previous: Doc | None) -> Comparison:
       start), so it was fixed once and came back;
     * ``fixed``: passes now and failed in the previous run.
 
-    Only ``fail`` counts as failing: a waived finding never does, and neither
-    does an ``error`` (nothing was shown either way).
+    A finding waived in the previous run had the problem too (only excused),
+    so if it fails now (its waiver expired) it is still failing, and if it
+    passes now it is fixed. This matches ``first_seen``, which the store sets to
+    the first run where the finding failed or was waived. An ``error`` shows
+    nothing either way.
     """
     if previous is None:
         return Comparison(None, {})
@@ -227,7 +230,7 @@ def compare(doc: Doc, previous: Doc | None) -> Comparison:
         fp = finding["fingerprint"]
         current.add(fp)
         old = before.get(fp)
-        failed_before = old is not None and old.get("status") == FAIL
+        failed_before = old is not None and old.get("status") in (FAIL, WAIVED)
         status = finding.get("status")
         if status == FAIL:
             if failed_before:
@@ -238,7 +241,7 @@ def compare(doc: Doc, previous: Doc | None) -> Comparison:
                 changes[fp] = Change.NEW
         elif status == PASS and failed_before:
             changes[fp] = Change.FIXED
-    dropped = tuple(f for fp, f in before.items() if fp not in current and f.get("status") == FAIL)
+    dropped = tuple(f for fp, f in before.items() if fp not in current and f.get("status") in (FAIL, WAIVED))
     return Comparison(previous.get("run", {}).get("id"), changes, dropped)
 
 
