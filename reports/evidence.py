@@ -71,7 +71,20 @@ def scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _is_ranges(value: Any) -> bool:
+    """``[[21, 21], [512, 514]]``: port ranges as the option validator normalises them."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(v, list) and len(v) == 2 and all(type(n) is int for n in v) for v in value
+        )
+    )
+
+
 def _show(value: Any) -> str:
+    if _is_ranges(value):
+        value = [f"{a}" if a == b else f"{a}-{b}" for a, b in value]
     if isinstance(value, list) and all(not isinstance(v, Mapping | list) for v in value):
         shown = ", ".join(scalar(v) for v in value[:MAX_ITEMS])
         if len(value) > MAX_ITEMS:
