@@ -116,6 +116,28 @@ class RunRecord:
     departments: Sequence[Mapping[str, str]]
 
 
+def _insert_findings(conn: sqlite3.Connection, run_id: int, findings: Iterable[Finding]) -> None:
+    conn.executemany(
+        "INSERT INTO findings (run_id, asset_id, rule_id, status, severity, message, reason,"
+        " checks_json, waiver_json, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                run_id,
+                f.asset_id,
+                f.rule_id,
+                f.status.value,
+                f.severity.value,
+                f.message,
+                f.reason.value if f.reason else None,
+                json.dumps([c.to_json() for c in f.checks], default=str),
+                json.dumps(dict(f.waiver)) if f.waiver else None,
+                f.fingerprint,
+            )
+            for f in findings
+        ],
+    )
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -234,25 +256,7 @@ class Store:
                     for p in plugins
                 ],
             )
-            conn.executemany(
-                "INSERT INTO findings (run_id, asset_id, rule_id, status, severity, message, reason,"
-                " checks_json, waiver_json, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        f.asset_id,
-                        f.rule_id,
-                        f.status.value,
-                        f.severity.value,
-                        f.message,
-                        f.reason.value if f.reason else None,
-                        json.dumps([c.to_json() for c in f.checks], default=str),
-                        json.dumps(dict(f.waiver)) if f.waiver else None,
-                        f.fingerprint,
-                    )
-                    for f in findings
-                ],
-            )
+            _insert_findings(conn, run_id, findings)
             conn.execute(
                 "UPDATE assets SET state='done', finished=?, spec_json=? WHERE run_id=? AND asset_id=?",
                 (finished.isoformat(), json.dumps(asset.to_json()), run_id, asset.id),
@@ -262,17 +266,7 @@ class Store:
         """Swap a run's findings (re-evaluation of stored facts under a new policy)."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM findings WHERE run_id=?", (run_id,))
-            conn.executemany(
-                "INSERT INTO findings (run_id, asset_id, rule_id, status, severity, message, reason,"
-                " checks_json, waiver_json, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (run_id, f.asset_id, f.rule_id, f.status.value, f.severity.value, f.message,
-                     f.reason.value if f.reason else None,
-                     json.dumps([c.to_json() for c in f.checks], default=str),
-                     json.dumps(dict(f.waiver)) if f.waiver else None, f.fingerprint)
-                    for f in findings
-                ],
-            )
+            _insert_findings(conn, run_id, findings)
 
     def finish_run(self, run_id: int, status: str, exit_code: int, finished: dt.datetime) -> None:
         with self.transaction() as conn:
