@@ -220,7 +220,7 @@ def _suite_violations(suite: Mapping[str, Any], allow: set[int] | None, forbid: 
         reasons.append(_CATEGORY_WORDS[cat])
     if "weak_dh" in forbid and "dhe" in categories:
         if dh_bits is None:
-            return None if not reasons else reasons
+            return reasons or None
         if dh_bits < min_dh:
             reasons.append(f"{dh_bits}-bit Diffie-Hellman, below {min_dh}")
     return reasons

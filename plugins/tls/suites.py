@@ -345,14 +345,19 @@ def suite_for(code: int) -> CipherSuite:
 def candidates(protocol: Protocol) -> list[int]:
     """Suites worth offering for ``protocol``, most commonly deployed first.
 
-    TLS 1.2 hellos carry every TLS<=1.2 suite; SSLv3-TLS1.1 hellos leave out the
-    suites defined only for TLS 1.2 (a server picking one would be broken anyway).
+    TLS 1.2 hellos carry every TLS<=1.2 suite; TLS 1.0/1.1 hellos leave out the
+    suites defined only for TLS 1.2 (a server picking one would be broken anyway)
+    and SSLv3 hellos also those defined only for TLS.
     """
     suites = cipher_suites().values()
     if protocol is Protocol.TLSv1_3:
         chosen = [s for s in suites if s.tls13]
     elif protocol is Protocol.TLSv1_2:
         chosen = [s for s in suites if not s.tls13]
+    elif protocol is Protocol.SSLv3:
+        # ECC, PSK and SRP suites were defined for TLS only; leaving them out keeps
+        # the SSLv3 hello to one window.
+        chosen = [s for s in suites if Protocol.SSLv3 in s.versions]
     else:
         chosen = [s for s in suites if not s.tls13 and s.versions != (Protocol.TLSv1_2,)]
     return [s.code for s in sorted(chosen, key=_popularity)]

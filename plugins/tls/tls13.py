@@ -17,6 +17,7 @@ import hmac
 import struct
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
@@ -181,11 +182,11 @@ class RecordDecryptor:
 
     def decrypt(self, header: bytes, fragment: bytes) -> tuple[int, bytes]:
         """Return (inner content type, plaintext) of one TLSCiphertext record."""
-        nonce = bytes(a ^ b for a, b in zip(self._iv, self._seq.to_bytes(12, "big")))
+        nonce = bytes(a ^ b for a, b in zip(self._iv, self._seq.to_bytes(12, "big"), strict=True))
         self._seq += 1
         try:
             inner = self._aead.decrypt(nonce, fragment, header)
-        except Exception:  # noqa: BLE001 - InvalidTag and friends: the bytes do not decrypt
+        except (InvalidTag, ValueError):  # wrong key, tampered or truncated record
             raise ParseError("a TLS 1.3 handshake record failed to decrypt") from None
         stripped = inner.rstrip(b"\x00")
         if not stripped:

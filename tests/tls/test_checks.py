@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from scanner.plugins.tls import plugin
-from scanner.plugins.tls import suites as S
 
 from scanner.models import Status
 from scanner.options import validate_options
+from scanner.plugins.tls import plugin
+from scanner.plugins.tls import suites as S
 
 CHECKS = {c.id: c for c in plugin.checks}
 
@@ -204,3 +204,30 @@ class TestServerOrder:
 def test_docstring_has_options_and_examples(check_id: str) -> None:
     doc = CHECKS[check_id].documentation
     assert "Options" in doc and "PASS:" in doc and "FAIL:" in doc
+
+
+class TestEndpointResolution:
+    def asset(self, url: str, address: str | None = None) -> Any:
+        from scanner.models import Asset, AssetKind
+
+        return Asset(id="d/x", name="x", kind=AssetKind.ENDPOINT, department="d", url=url,
+                     address=address)
+
+    def test_resolve_setting_wins(self) -> None:
+        from scanner.plugins.tls import resolve_endpoint
+
+        ep = resolve_endpoint(self.asset("https://www.example.org/", "192.0.2.9"),
+                              {"resolve": {"www.example.org:443": "192.0.2.1"}})
+        assert (ep.address, ep.port, ep.sni) == ("192.0.2.1", 443, "www.example.org")
+
+    def test_asset_address_then_host_name(self) -> None:
+        from scanner.plugins.tls import resolve_endpoint
+
+        assert resolve_endpoint(self.asset("https://a.example:8443/", "192.0.2.9"), {}).address == "192.0.2.9"
+        assert resolve_endpoint(self.asset("https://a.example/"), {}).address == "a.example"
+
+    def test_ipv6_literal_has_no_sni(self) -> None:
+        from scanner.plugins.tls import resolve_endpoint
+
+        ep = resolve_endpoint(self.asset("https://[2001:db8::1]:444/"), {})
+        assert (ep.address, ep.port, ep.sni) == ("2001:db8::1", 444, None)

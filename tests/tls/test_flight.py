@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+
 from scanner.plugins.tls import probe, tls13
 from scanner.plugins.tls import records as R
 from scanner.plugins.tls import suites as S

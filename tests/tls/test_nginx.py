@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scanner.plugins.tls import plugin
 
 from scanner.models import Asset, AssetKind, Status
 from scanner.plugin import Context, load_registry
+from scanner.plugins.tls import plugin
 from scanner.policy import load_policies
 
 pytestmark = pytest.mark.integration

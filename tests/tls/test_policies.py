@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import yaml
-from scanner.plugins.tls import plugin
-from scanner.plugins.tls import suites as S
 
 from scanner.options import validate_options
+from scanner.plugins.tls import plugin
+from scanner.plugins.tls import suites as S
 
 POLICIES = ["mozilla-modern", "mozilla-intermediate", "mozilla-intermediate-5.7", "mozilla-old"]
 CHECKS = {c.id: c for c in plugin.checks}

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from scanner.plugins.tls import plugin
 
 from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason, Status
 from scanner.plugin import CheckRequest, Context
+from scanner.plugins.tls import plugin
 
 pytestmark = pytest.mark.integration
 

@@ -6,6 +6,7 @@ import struct
 from pathlib import Path
 
 import pytest
+
 from scanner.plugins.tls import records as R
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tls"
@@ -134,7 +135,7 @@ class TestRecordedAnswers:
         assert (alert.name, alert.fatal) == ("protocol_version", True)
 
     def test_plain_http_is_not_tls(self) -> None:
-        with pytest.raises(R.NotTLS, match="plain HTTP .*HTTP/1.1 400"):
+        with pytest.raises(R.NotTLS, match=r"plain HTTP .*HTTP/1\.1 400"):
             R.RecordBuffer().feed(recorded("http_answer_from_tls_port"))
 
     def test_handshake_split_across_records_is_reassembled(self) -> None:
