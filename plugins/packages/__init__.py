@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,55 +102,97 @@ def feed_facts(db_path: str | None, host: Mapping[str, Any]) -> dict[str, Any]:
         out["feed_problem"] = f"the store {db_path} cannot be opened ({exc})"
         return out
     try:
-        packages = host.get("packages") or []
-        prepared = _prepared_release(conn, str(db_path), release, fmt)
+        # One read transaction: the feed identity checked against the cache and
+        # every row read for this host come from the same state of the store.
+        conn.execute("BEGIN")
+        sources = feeds.feeds_for_release(conn, release)
+        if not sources:
+            out["feed_problem"] = (
+                f"no imported advisory feed covers {name} (release {release}); "
+                "run civiscan feeds import"
+            )
+            return out
+        index = _release_index(str(db_path), release, fmt, sources)
+        lookup = match.source_lookup(host.get("packages") or [], fmt)
+        index.load(conn, lookup.keys())
+        hits = match.find_hits(lookup, index.packages)
+        advisories = index.advisories(conn, hits.advisory_ids())
     finally:
         conn.close()
-    snapshot = prepared.feed
-    if not snapshot.feeds:
-        out["feed_problem"] = (
-            f"no imported advisory feed covers {name} (release {release}); "
-            "run civiscan feeds import"
-        )
-        return out
-    dates = [f.feed_date for f in snapshot.feeds]
+    dates = [f.feed_date for f in sources]
     out["feed"] = {
         "release": release,
-        "sources": [f.to_json() for f in snapshot.feeds],
+        "sources": [f.to_json() for f in sources],
         # The stalest feed decides freshness: any stale source may miss advisories.
         "date": None if None in dates else min(d for d in dates if d is not None),
     }
-    out["matches"], out["unreadable_feed_rows"] = match.match_packages(packages, fmt, prepared)
+    out["matches"] = match.build_matches(hits, advisories)
+    out["unreadable_feed_rows"] = hits.unreadable
     return out
 
 
-# A release's feed rows, turned into sort keys, are reused by every host of a run
-# (and of later runs in the same worker process) until the feeds change: the
-# cache key includes each feed's name, import time, date and size, re-read from
-# the store on every lookup, so a cached entry is only ever a faster path to
-# the same result.
-_PREPARED: dict[tuple[str, str, str], tuple[tuple[Any, ...], match.PreparedFeed]] = {}
-_PREPARED_LIMIT = 8
-_PREPARED_LOCK = threading.Lock()
+class _ReleaseIndex:
+    """One release's feed rows readied for matching, filled in as hosts need them.
+
+    Only the packages some host has installed are read and turned into sort
+    keys, and only the advisories some host matched are read; both are kept for
+    the next hosts. Thread-safe: hosts are matched in the engine's thread pool.
+    """
+
+    def __init__(self, release: str, fmt: str) -> None:
+        self.release = release
+        self.fmt = fmt
+        self.packages: dict[str, match.PackageRows] = {}
+        self._loaded: set[str] = set()
+        self._advisories: dict[str, feeds.Advisory | None] = {}
+        self._lock = threading.Lock()
+
+    def load(self, conn: sqlite3.Connection, names: Iterable[object]) -> None:
+        """Read and prepare the rows of every name not seen yet (names without rows too)."""
+        with self._lock:
+            missing = [n for n in set(names) - self._loaded if isinstance(n, str)]
+            if not missing:
+                return
+            for package, rows in feeds.package_rows(conn, self.release, missing).items():
+                self.packages[package] = match.prepare_rows(rows, self.fmt)
+            self._loaded.update(missing)
+
+    def advisories(self, conn: sqlite3.Connection, ids: set[str]) -> dict[str, feeds.Advisory]:
+        """The metadata of advisories ``ids``, read from the store once per id."""
+        with self._lock:
+            missing = [i for i in ids if i not in self._advisories]
+            if missing:
+                found = feeds.release_advisories(conn, self.release, missing)
+                for adv_id in missing:
+                    self._advisories[adv_id] = found.get(adv_id)
+            known = {i: self._advisories[i] for i in ids}
+        return {i: adv for i, adv in known.items() if adv is not None}
 
 
-def _prepared_release(
-    conn: sqlite3.Connection, db_path: str, release: str, fmt: str
-) -> match.PreparedFeed:
-    identity = tuple(
-        (f.name, f.imported_at, f.feed_date, f.advisories)
-        for f in feeds.feeds_for_release(conn, release)
-    )
+# A release's index is reused by every host of a run (and of later runs in the
+# same worker process) until the feeds change: the cache key includes each
+# feed's name, import time, date and size, re-read from the store for every
+# host, so a cached entry is only ever a faster path to the same result.
+_INDEXES: dict[tuple[str, str, str], tuple[tuple[Any, ...], _ReleaseIndex]] = {}
+_INDEXES_LIMIT = 8
+_INDEXES_LOCK = threading.Lock()
+
+
+def _release_index(
+    db_path: str, release: str, fmt: str, sources: Sequence[feeds.FeedInfo]
+) -> _ReleaseIndex:
+    identity = tuple((f.name, f.imported_at, f.feed_date, f.advisories) for f in sources)
     cache_key = (str(Path(db_path).resolve()), release, fmt)
-    with _PREPARED_LOCK:
-        hit = _PREPARED.get(cache_key)
+    with _INDEXES_LOCK:
+        hit = _INDEXES.get(cache_key)
         if hit is not None and hit[0] == identity:
             return hit[1]
-        prepared = match.prepare(feeds.load_release(conn, release), fmt)
-        if len(_PREPARED) >= _PREPARED_LIMIT:
-            _PREPARED.pop(next(iter(_PREPARED)))
-        _PREPARED[cache_key] = (identity, prepared)
-        return prepared
+        index = _ReleaseIndex(release, fmt)
+        _INDEXES.pop(cache_key, None)
+        if len(_INDEXES) >= _INDEXES_LIMIT:
+            _INDEXES.pop(next(iter(_INDEXES)))
+        _INDEXES[cache_key] = (identity, index)
+        return index
 
 
 class _PackagesPlugin:

@@ -33,7 +33,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 SEVERITIES = ("critical", "high", "medium", "low", "info", "unknown")
 
@@ -173,10 +173,7 @@ def cvss3_base_score(vector: str) -> float | None:
         )
     except KeyError:
         return None
-    if scope_changed:
-        impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15
-    else:
-        impact = 6.42 * iss
+    impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 if scope_changed else 6.42 * iss
     if impact <= 0:
         return 0.0
     if scope_changed:
@@ -262,9 +259,12 @@ def release_of_ecosystem(ecosystem: str) -> str | None:
 # ------------------------------------------------------------------ rows
 
 
-@dataclass(frozen=True)
-class Affected:
-    """One affected range of one advisory for one (release, source package)."""
+class Affected(NamedTuple):
+    """One affected range of one advisory for one (release, source package).
+
+    A named tuple, so a plain row tuple in the same field order (what
+    :func:`package_rows` returns) becomes one with ``Affected._make(row)``.
+    """
 
     advisory: str
     package: str
@@ -273,6 +273,11 @@ class Affected:
     last_affected: str | None
     severity: str
     note: str | None = None
+
+
+# An Affected as a plain tuple. The matcher keeps ~100,000 of these per release:
+# the garbage collector stops tracking a plain tuple of strings, not a named one.
+AffectedRow = tuple[str, str, str | None, str | None, str | None, str, str | None]
 
 
 @dataclass(frozen=True)
@@ -732,6 +737,51 @@ def feeds_for_release(conn: sqlite3.Connection, release: str) -> tuple[FeedInfo,
 
 
 _CHUNK = 500
+# Column order of Affected: a row from SQLite is an AffectedRow.
+_AFFECTED_COLUMNS = "advisory, package, introduced, fixed, last_affected, severity, note"
+
+
+def _chunks(values: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+    """Slices of at most _CHUNK values, each with its ``?,?,...`` placeholders."""
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        yield chunk, ",".join("?" * len(chunk))
+
+
+def _affected(
+    conn: sqlite3.Connection, release: str, packages: Iterable[str] | None, columns: str
+) -> Iterator[Any]:
+    """``columns`` of the release's rows (of some packages), by package, in import order."""
+    order = "ORDER BY package, rowid"  # served by the (release, package) index: no sort
+    if packages is None:
+        yield from conn.execute(
+            f"SELECT {columns} FROM feed_affected WHERE release = ? {order}", (release,)
+        )
+        return
+    for chunk, marks in _chunks(sorted(set(packages))):
+        yield from conn.execute(
+            f"SELECT {columns} FROM feed_affected "
+            f"WHERE release = ? AND package IN ({marks}) {order}",
+            (release, *chunk),
+        )
+
+
+def package_rows(
+    conn: sqlite3.Connection, release: str, packages: Iterable[str]
+) -> dict[str, list[AffectedRow]]:
+    """Affected rows of ``release`` for the named packages, by package, as plain tuples.
+
+    Within a package, rows keep their import order, as in :func:`load_release`
+    (the order decides which of two rows of one advisory names a merged match).
+    """
+    out: dict[str, list[AffectedRow]] = {}
+    for row in _affected(conn, release, packages, _AFFECTED_COLUMNS):
+        rows = out.get(row[1])
+        if rows is None:
+            out[row[1]] = [row]
+        else:
+            rows.append(row)
+    return out
 
 
 def load_release(
@@ -740,52 +790,74 @@ def load_release(
     """Affected rows (and their advisories) for ``release``, optionally for some packages only."""
     feeds = feeds_for_release(conn, release)
     affected: dict[str, list[Affected]] = {}
-    columns = "feed, advisory, package, introduced, fixed, last_affected, severity, note"
-    raw: list[tuple[Any, ...]] = []
-    if packages is None:
-        raw = conn.execute(
-            f"SELECT {columns} FROM feed_affected WHERE release = ?", (release,)
-        ).fetchall()
-    else:
-        names = sorted(set(packages))
-        for start in range(0, len(names), _CHUNK):
-            chunk = names[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            raw.extend(
-                conn.execute(
-                    f"SELECT {columns} FROM feed_affected WHERE release = ? AND package IN ({marks})",
-                    (release, *chunk),
-                ).fetchall()
-            )
     wanted: set[tuple[str, str]] = set()
-    for feed, adv, package, introduced, fixed, last, severity, note in raw:
-        affected.setdefault(package, []).append(
-            Affected(adv, package, introduced, fixed, last, severity, note)
-        )
-        wanted.add((feed, adv))
+    for feed, *fields in _affected(conn, release, packages, f"feed, {_AFFECTED_COLUMNS}"):
+        row = Affected._make(fields)
+        affected.setdefault(row.package, []).append(row)
+        wanted.add((feed, row.advisory))
     advisories = _load_advisories(conn, wanted)
     return ReleaseFeed(release, feeds, affected, advisories)
 
 
+def _advisory_rows(
+    conn: sqlite3.Connection, feed: str, ids: Sequence[str]
+) -> Iterator[tuple[str, Advisory]]:
+    for chunk, marks in _chunks(ids):
+        for adv_id, aliases, summary, url, published, modified in conn.execute(
+            "SELECT id, aliases, summary, url, published, modified FROM feed_advisories "
+            f"WHERE feed = ? AND id IN ({marks})",
+            (feed, *chunk),
+        ):
+            yield (
+                adv_id,
+                Advisory(adv_id, tuple(json.loads(aliases)), summary, url, published, modified),
+            )
+
+
 def _load_advisories(conn: sqlite3.Connection, wanted: set[tuple[str, str]]) -> dict[str, Advisory]:
+    """Advisories by id; an id several feeds know is taken from the first feed by name."""
     out: dict[str, Advisory] = {}
     by_feed: dict[str, list[str]] = {}
     for feed, adv in wanted:
         by_feed.setdefault(feed, []).append(adv)
     for feed, ids in sorted(by_feed.items()):
-        ids.sort()
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for adv_id, aliases, summary, url, published, modified in conn.execute(
-                "SELECT id, aliases, summary, url, published, modified FROM feed_advisories "
-                f"WHERE feed = ? AND id IN ({marks})",
-                (feed, *chunk),
-            ):
-                out.setdefault(
-                    adv_id,
-                    Advisory(adv_id, tuple(json.loads(aliases)), summary, url, published, modified),
-                )
+        for adv_id, advisory in _advisory_rows(conn, feed, sorted(ids)):
+            out.setdefault(adv_id, advisory)
+    return out
+
+
+def release_advisories(
+    conn: sqlite3.Connection, release: str, ids: Iterable[str]
+) -> dict[str, Advisory]:
+    """Metadata of the advisories ``ids`` of ``release``, exactly as :func:`load_release` gives it.
+
+    Cheap when a few of many advisories are wanted. When several feeds of the
+    release know an id, it is taken from the first feed by name that has rows
+    for it in this release; only those rare ids cost a look at the rows.
+    """
+    wanted = sorted(set(ids))
+    candidates: dict[str, list[tuple[str, Advisory]]] = {}
+    for info in feeds_for_release(conn, release):
+        for adv_id, advisory in _advisory_rows(conn, info.name, wanted):
+            candidates.setdefault(adv_id, []).append((info.name, advisory))
+    shared = sorted(adv_id for adv_id, found in candidates.items() if len(found) > 1)
+    with_rows: set[tuple[str, str]] = set()
+    for chunk, marks in _chunks(shared):
+        with_rows.update(
+            conn.execute(
+                "SELECT DISTINCT feed, advisory FROM feed_affected "
+                f"WHERE release = ? AND advisory IN ({marks})",
+                (release, *chunk),
+            )
+        )
+    out: dict[str, Advisory] = {}
+    for adv_id, found in candidates.items():
+        if len(found) == 1:
+            out[adv_id] = found[0][1]
+            continue
+        chosen = next((adv for feed, adv in found if (feed, adv_id) in with_rows), None)
+        if chosen is not None:
+            out[adv_id] = chosen
     return out
 
 
@@ -810,6 +882,7 @@ __all__ = [
     "SEVERITIES",
     "Advisory",
     "Affected",
+    "AffectedRow",
     "FeedFormatError",
     "FeedInfo",
     "ImportResult",
@@ -825,6 +898,8 @@ __all__ = [
     "load_release",
     "open_readonly",
     "osv_rows",
+    "package_rows",
+    "release_advisories",
     "release_of_ecosystem",
     "sample_feed_paths",
     "severity_of_score",

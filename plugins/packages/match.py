@@ -19,12 +19,13 @@ When several binaries of one source disagree, the lowest version counts.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import versions
-from .feeds import Affected, ReleaseFeed
+from .feeds import Advisory, Affected, AffectedRow, ReleaseFeed
 
 _FAMILY_FORMAT = {
     "debian": "dpkg",
@@ -93,36 +94,49 @@ class SourceGroup:
     binaries: tuple[str, ...]
 
 
-def group_by_source(packages: Iterable[Mapping[str, Any]], fmt: str) -> dict[str, SourceGroup]:
-    """Installed packages grouped by source name, each with its lowest comparable version."""
+# (source, version, sort key of the version, binary names): a SourceGroup in the
+# making, cheap to build for every installed package of every host. Only tuples
+# (no lists): the collector stops tracking a tuple of strings once it has seen it.
+_Group = tuple[str, str, Any, tuple[str, ...]]
+
+
+def _groups(packages: Iterable[Mapping[str, Any]], fmt: str) -> dict[str, _Group]:
+    """``{source: group}`` with the lowest comparable version per source."""
     key = versions.sort_key(fmt)
     use_source_version = fmt == "dpkg"
-    groups: dict[str, tuple[str, Any, list[str]]] = {}
+    groups: dict[str, _Group] = {}
     for pkg in packages:
-        name = pkg.get("name")
-        if not name or pkg.get("status") in _ABSENT_STATES:
+        get = pkg.get
+        name = get("name")
+        if not name or get("status") in _ABSENT_STATES:
             continue
-        source = pkg.get("source") or name
-        version = pkg.get("version") or ""
+        source = get("source") or name
         if use_source_version:
-            version = pkg.get("source_version") or version
+            version = get("source_version") or get("version") or ""
+        else:
+            version = get("version") or ""
         try:
             vkey = key(version)
         except ValueError:
             continue
         current = groups.get(source)
         if current is None:
-            groups[source] = (version, vkey, [name])
+            groups[source] = (source, version, vkey, (name,))
+        elif vkey < current[2]:
+            groups[source] = (source, version, vkey, (*current[3], name))
         else:
-            current[2].append(name)
-            if vkey < current[1]:
-                groups[source] = (version, vkey, current[2])
-    return {
-        source: SourceGroup(
-            source, version, tuple(sorted(set(names))) if len(names) > 1 else tuple(names)
-        )
-        for source, (version, _k, names) in groups.items()
-    }
+            groups[source] = (*current[:3], (*current[3], name))
+    return groups
+
+
+def _source_group(group: _Group) -> SourceGroup:
+    source, version, _key, names = group
+    return SourceGroup(source, version, tuple(sorted(set(names))) if len(names) > 1 else names)
+
+
+def group_by_source(packages: Iterable[Mapping[str, Any]], fmt: str) -> dict[str, SourceGroup]:
+    """Installed packages grouped by source name, each with its lowest comparable version."""
+    return {source: _source_group(group) for source, group in _groups(packages, fmt).items()}
 
 
 def _bare_cve(advisory_id: str) -> bool:
@@ -155,61 +169,53 @@ def _merge(earlier: dict[str, Any], row: Affected, advisory: Any, identity: list
         earlier["summary"] = advisory.summary
 
 
-@dataclass(frozen=True)
-class _PackageRows:
+_first = operator.itemgetter(0)
+
+
+class PackageRows(NamedTuple):
     """One package's rows, readied for matching many hosts.
 
     Most rows say "affected from the beginning until fixed in X"; they are kept
     sorted by the key of X, so one bisection finds every row whose fix is newer
-    than the installed version. Other ranges are checked one by one.
+    than the installed version. Other ranges are checked one by one. Rows are
+    kept as given (plain :data:`~.feeds.AffectedRow` tuples from the store).
     """
 
     fixed_keys: tuple[Any, ...]
-    fixed_rows: tuple[Affected, ...]
-    other: tuple[tuple[Any, Any, Any, Affected], ...]
+    fixed_rows: tuple[AffectedRow, ...]
+    other: tuple[tuple[Any, Any, Any, AffectedRow], ...]
     unreadable: int
 
 
-@dataclass(frozen=True)
-class PreparedFeed:
-    """A release's feed rows with every version already turned into a sort key."""
-
-    fmt: str
-    feed: ReleaseFeed
-    packages: Mapping[str, _PackageRows]
-
-
-def prepare(feed: ReleaseFeed, fmt: str) -> PreparedFeed:
-    """Turn ``feed``'s versions into ``fmt`` sort keys once, for any number of hosts."""
+def prepare_rows(rows: Iterable[AffectedRow], fmt: str) -> PackageRows:
+    """Turn one package's rows into ``fmt`` sort keys, for any number of hosts."""
     key = versions.sort_key(fmt)
-    prepared: dict[str, _PackageRows] = {}
-    for name, rows in feed.affected.items():
-        simple: list[tuple[Any, Affected]] = []
-        other: list[tuple[Any, Any, Any, Affected]] = []
-        unreadable = 0
-        for row in rows:
-            try:
-                if row.introduced in (None, "0") and row.fixed is not None:
-                    simple.append((key(row.fixed), row))
-                else:
-                    other.append(
-                        (
-                            None if row.introduced in (None, "0") else key(row.introduced),
-                            None if row.fixed is None else key(row.fixed),
-                            None if row.last_affected is None else key(row.last_affected),
-                            row,
-                        )
+    simple: list[tuple[Any, AffectedRow]] = []
+    other: list[tuple[Any, Any, Any, AffectedRow]] = []
+    unreadable = 0
+    for row in rows:
+        _advisory, _package, introduced, fixed, last_affected, _severity, _note = row
+        try:
+            if fixed is not None and (introduced is None or introduced == "0"):
+                simple.append((key(fixed), row))
+            else:
+                other.append(
+                    (
+                        None if introduced is None or introduced == "0" else key(introduced),
+                        None if fixed is None else key(fixed),
+                        None if last_affected is None else key(last_affected),
+                        row,
                     )
-            except ValueError:
-                unreadable += 1
-        simple.sort(key=lambda pair: pair[0])
-        prepared[name] = _PackageRows(
-            tuple(k for k, _ in simple), tuple(r for _, r in simple), tuple(other), unreadable
-        )
-    return PreparedFeed(fmt, feed, prepared)
+                )
+        except ValueError:
+            unreadable += 1
+    simple.sort(key=_first)
+    return PackageRows(
+        tuple([k for k, _ in simple]), tuple([r for _, r in simple]), tuple(other), unreadable
+    )
 
 
-def _hits(rows: _PackageRows, installed: Any) -> list[Affected]:
+def _hits(rows: PackageRows, installed: Any) -> list[AffectedRow]:
     found = list(rows.fixed_rows[bisect.bisect_right(rows.fixed_keys, installed) :])
     for introduced, fixed, last, row in rows.other:
         if introduced is not None and installed < introduced:
@@ -225,40 +231,74 @@ def _hits(rows: _PackageRows, installed: Any) -> list[Affected]:
     return found
 
 
-def match_packages(
-    packages: Sequence[Mapping[str, Any]], fmt: str, feed: ReleaseFeed | PreparedFeed
-) -> tuple[list[dict[str, Any]], int]:
-    """Advisories that affect ``packages``; also the count of unreadable feed rows.
+@dataclass(frozen=True)
+class Hits:
+    """The rows that affect one host, by feed package name, before advisory metadata."""
 
-    Each match: ``id, aliases, package (source), binaries, installed, fixed (None
-    = no fix yet), severity, published, modified, summary, url`` and ``note``
-    when the feed gives one (``postponed``, ``no-dsa``, ``undetermined``). Two
-    advisories that share a CVE id for the same package are merged into one.
-    Pass a :class:`PreparedFeed` to match many hosts against one release.
+    by_name: tuple[tuple[SourceGroup, tuple[Affected, ...]], ...]
+    unreadable: int
+
+    def advisory_ids(self) -> set[str]:
+        """Every advisory id among the rows, for loading just their metadata."""
+        return {row.advisory for _group, rows in self.by_name for row in rows}
+
+
+def source_lookup(packages: Iterable[Mapping[str, Any]], fmt: str) -> dict[str, _Group]:
+    """Every feed package name the installed packages answer to, with their source group.
+
+    Keys are source names, and on rpm also binary names: RPM feeds may name
+    binary packages (Red Hat) as well as source RPMs.
     """
-    ready = feed if isinstance(feed, PreparedFeed) and feed.fmt == fmt else None
-    if ready is None:
-        ready = prepare(feed.feed if isinstance(feed, PreparedFeed) else feed, fmt)
-    key = versions.sort_key(fmt)
-    groups = group_by_source(packages, fmt)
+    groups = _groups(packages, fmt)
     if fmt == "rpm":
-        # RPM feeds may name binary packages (Red Hat) as well as source RPMs.
         for group in list(groups.values()):
-            for binary in group.binaries:
+            for binary in group[3]:
                 groups.setdefault(binary, group)
-    advisories = ready.feed.advisories
-    matches: list[dict[str, Any]] = []
+    return groups
+
+
+def find_hits(lookup: Mapping[str, _Group], prepared: Mapping[str, PackageRows]) -> Hits:
+    """The feed rows of ``prepared`` that affect the groups of :func:`source_lookup`.
+
+    Names missing from ``prepared`` have no rows. The unreadable count covers
+    the rows of every installed name, affected or not.
+    """
+    found: list[tuple[str, _Group, list[AffectedRow]]] = []
     unreadable = 0
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for name in sorted(groups.keys() & ready.packages.keys()):
-        group = groups[name]
-        rows = ready.packages[name]
-        unreadable += rows.unreadable
-        hits = _hits(rows, key(group.version))
+    get = prepared.get
+    for name, group in lookup.items():
+        rows = get(name)
+        if rows is None:
+            continue
+        fixed_keys, _fixed_rows, other, bad = rows
+        unreadable += bad
+        installed = group[2]
+        # Most installed versions are past every fix: one comparison says so.
+        if other or (fixed_keys and installed < fixed_keys[-1]):
+            hits = _hits(rows, installed)
+            if hits:
+                found.append((name, group, hits))
+    found.sort(key=lambda item: item[0])
+    by_name = []
+    for _name, group, hits in found:
+        affected = [Affected._make(row) for row in hits]
         # Vendor advisories (DSA, USN, RLSA, DEBIAN-CVE) come before bare CVE
         # entries, so a merged match is named after the advisory that has dates.
-        hits.sort(key=lambda r: (_bare_cve(r.advisory), r.advisory))
-        for row in hits:
+        affected.sort(key=lambda r: (_bare_cve(r.advisory), r.advisory))
+        by_name.append((_source_group(group), tuple(affected)))
+    return Hits(tuple(by_name), unreadable)
+
+
+def build_matches(hits: Hits, advisories: Mapping[str, Advisory]) -> list[dict[str, Any]]:
+    """One match per advisory and source package; advisories sharing a CVE id are merged.
+
+    ``advisories`` holds the metadata of (at least) every id in ``hits``; an id
+    missing from it gives a match without aliases, dates, summary or URL.
+    """
+    matches: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for group, rows in hits.by_name:
+        for row in rows:
             advisory = advisories.get(row.advisory)
             aliases = list(advisory.aliases) if advisory else []
             identity = [row.advisory, *aliases]
@@ -288,7 +328,28 @@ def match_packages(
             matches.append(match)
             for ident in identity:
                 seen[(group.source, ident)] = match
-    return matches, unreadable
+    return matches
+
+
+def match_packages(
+    packages: Sequence[Mapping[str, Any]], fmt: str, feed: ReleaseFeed
+) -> tuple[list[dict[str, Any]], int]:
+    """Advisories that affect ``packages``; also the count of unreadable feed rows.
+
+    Each match: ``id, aliases, package (source), binaries, installed, fixed (None
+    = no fix yet), severity, published, modified, summary, url`` and ``note``
+    when the feed gives one (``postponed``, ``no-dsa``, ``undetermined``). Two
+    advisories that share a CVE id for the same package are merged into one.
+    The plugin matches many hosts through the same steps with a cache between
+    them (:func:`source_lookup`, :func:`prepare_rows`, :func:`find_hits`,
+    :func:`build_matches`).
+    """
+    lookup = source_lookup(packages, fmt)
+    prepared = {
+        name: prepare_rows(feed.affected[name], fmt) for name in lookup if name in feed.affected
+    }
+    hits = find_hits(lookup, prepared)
+    return build_matches(hits, feed.advisories), hits.unreadable
 
 
 def source_names(packages: Iterable[Mapping[str, Any]], fmt: str) -> set[str]:
@@ -304,13 +365,17 @@ def source_names(packages: Iterable[Mapping[str, Any]], fmt: str) -> set[str]:
 
 
 __all__ = [
-    "PreparedFeed",
+    "Hits",
+    "PackageRows",
     "SourceGroup",
+    "build_matches",
     "describe_release",
+    "find_hits",
     "format_for_release",
     "group_by_source",
     "match_packages",
-    "prepare",
+    "prepare_rows",
     "release_key",
+    "source_lookup",
     "source_names",
 ]

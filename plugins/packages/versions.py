@@ -49,10 +49,13 @@ def _dpkg_weights(part: str) -> tuple[int, ...]:
     return tuple(weights)
 
 
-_DPKG_RUNS = re.compile(r"([^0-9]*)([0-9]*)")
+_DPKG_DIGIT_RUNS = re.compile(r"([0-9]+)")
 _EMPTY_WEIGHTS = (0,)
 
 
+# Upstream versions and revisions repeat across a feed ("1.2.3", "1+deb12u1"):
+# cached, most of a new version's key is two cache hits.
+@functools.lru_cache(maxsize=65536)
 def _verrev_key(text: str) -> tuple[Any, ...]:
     """Key of one upstream-version or revision string under dpkg's verrevcmp.
 
@@ -60,20 +63,21 @@ def _verrev_key(text: str) -> tuple[Any, ...]:
     exhausted string behaves like an endless run of empty pairs, so trailing
     empty pairs are dropped and one "empty non-digit run" closes the key.
     """
-    key: list[Any] = []
-    for nondigit, digits in _DPKG_RUNS.findall(text):
-        if not nondigit and not digits:
-            continue
-        key.append(_dpkg_weights(nondigit))
-        key.append(int(digits) if digits else 0)
-    while len(key) >= 2 and key[-1] == 0 and key[-2] == _EMPTY_WEIGHTS:
-        del key[-2:]
-    key.append(_EMPTY_WEIGHTS)
-    return tuple(key)
-
-
-def _is_blank(ch: str) -> bool:
-    return ch in " \t"
+    # split() alternates non-digit runs (first and last may be empty) and digit
+    # runs; every non-digit run between two digit runs is non-empty, so only an
+    # all-zero string such as "0" or "00" yields an empty pair to drop.
+    parts = _DPKG_DIGIT_RUNS.split(text)
+    items: list[Any] = []
+    for i in range(0, len(parts) - 1, 2):
+        items.append(_dpkg_weights(parts[i]))
+        items.append(int(parts[i + 1]))
+    if parts[-1]:
+        items.append(_dpkg_weights(parts[-1]))
+        items.append(0)
+    elif len(items) == 2 and items[1] == 0 and items[0] == _EMPTY_WEIGHTS:
+        items.clear()
+    items.append(_EMPTY_WEIGHTS)
+    return tuple(items)
 
 
 def parse_dpkg(version: str) -> tuple[int, str, str]:
@@ -87,7 +91,7 @@ def parse_dpkg(version: str) -> tuple[int, str, str]:
     text = version.strip(" \t")
     if not text:
         raise ValueError("version string is empty")
-    if any(_is_blank(c) for c in text):
+    if " " in text or "\t" in text:
         raise ValueError(f"version {version!r} has embedded spaces")
     epoch = 0
     colon = text.find(":")

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -252,3 +253,58 @@ def test_bulk_import_commits_every_row_in_one_transaction(conn: sqlite3.Connecti
     result = feeds.import_osv_records(conn, records, name="gen")
     assert result.affected_rows == 20_000
     assert conn.in_transaction is False
+
+
+def _record(adv_id: str, ecosystem: str, package: str, fixed: str, summary: str) -> dict[str, Any]:
+    return {
+        "id": adv_id,
+        "summary": summary,
+        "modified": "2026-11-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": ecosystem, "name": package},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+    }
+
+
+def test_package_rows_keep_import_order_within_a_package(conn: sqlite3.Connection) -> None:
+    feeds.import_osv_records(
+        conn,
+        [
+            _record("B-2", "Debian:12", "p", "1.0-1", "second"),
+            _record("A-1", "Debian:12", "p", "2.0-1", "first"),
+            _record("C-3", "Debian:12", "q", "1.0-1", "other package"),
+        ],
+        name="t",
+    )
+    rows = feeds.package_rows(conn, "debian:12", ["p", "absent"])
+    assert list(rows) == ["p"]
+    assert [feeds.Affected._make(r).advisory for r in rows["p"]] == ["B-2", "A-1"]
+    assert rows["p"] == list(feeds.load_release(conn, "debian:12").affected["p"])
+
+
+@pytest.mark.parametrize(
+    ("a_release", "expected"),
+    [("Debian:12", "from a"), ("Debian:11", "from b")],
+    ids=["both-feeds-have-rows", "first-feed-has-rows-elsewhere"],
+)
+def test_release_advisories_pick_the_feed_load_release_picks(
+    conn: sqlite3.Connection, a_release: str, expected: str
+) -> None:
+    feeds.import_osv_records(
+        conn,
+        [
+            _record("X-1", a_release, "p", "1.0-1", "from a"),
+            _record("Y-1", "Debian:12", "q", "1.0-1", "keeps feed a in debian:12"),
+        ],
+        name="a",
+    )
+    feeds.import_osv_records(conn, [_record("X-1", "Debian:12", "r", "1.0-1", "from b")], name="b")
+    found = feeds.release_advisories(conn, "debian:12", ["X-1", "Y-1", "NOPE"])
+    assert found["X-1"].summary == expected
+    assert set(found) == {"X-1", "Y-1"}
+    assert found == feeds.load_release(conn, "debian:12").advisories

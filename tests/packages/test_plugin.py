@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import sys
@@ -15,7 +16,7 @@ import pytest
 from scanner.models import Asset, AssetKind, Status
 from scanner.options import validate_options
 from scanner.plugin import CheckRequest, Context, plugin_problems
-from scanner.plugins.packages import feeds, os_plugin, packages_plugin
+from scanner.plugins.packages import feed_facts, feeds, match, os_plugin, packages_plugin
 
 HOST = Path(__file__).resolve().parents[1] / "data" / "packages" / "feeds" / "host-debian12.json"
 ASSET = Asset(id="it/web1", name="web1", kind=AssetKind.HOST, department="it", address="127.0.0.1")
@@ -129,3 +130,68 @@ def test_end_to_end_verdict_on_the_sample_host(fake_collector, store) -> None:
         "DSA-5724-1",
         "DEBIAN-CVE-2025-32462",
     }
+
+
+# --- feed lookup through the per-release cache (feed_facts) ---------------------
+
+
+def _import_both(path: Path) -> None:
+    osv, tracker = feeds.sample_feed_paths()
+    with sqlite3.connect(path) as conn:
+        feeds.import_path(conn, osv, name="osv")
+        feeds.import_debian_tracker(
+            conn, json.loads(tracker.read_text()), feed_date="2026-11-05T00:00:00+00:00"
+        )
+
+
+def _full_load_matches(path: Path, host: dict[str, Any]) -> list[dict[str, Any]]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        snapshot = feeds.load_release(conn, "debian:12")
+    found, _ = match.match_packages(host["packages"], host["package_format"], snapshot)
+    return found
+
+
+def test_cached_lookup_matches_a_full_load_of_two_feeds(tmp_path: Path, host) -> None:
+    path = tmp_path / "civiscan.db"
+    _import_both(path)
+    facts = feed_facts(str(path), host)
+    assert [s["name"] for s in facts["feed"]["sources"]] == ["debian-tracker", "osv"]
+    assert facts["matches"] == _full_load_matches(path, host)
+    assert facts["matches"]  # the comparison above is not vacuous
+
+
+def test_later_host_gets_rows_of_packages_the_first_host_lacked(tmp_path: Path, host) -> None:
+    path = tmp_path / "civiscan.db"
+    _import_both(path)
+    without_openssl = dict(host, packages=[p for p in host["packages"] if p["source"] != "openssl"])
+    first = feed_facts(str(path), without_openssl)
+    second = feed_facts(str(path), host)
+    assert "DSA-5532-1" not in {m["id"] for m in first["matches"]}
+    assert second["matches"] == _full_load_matches(path, host)
+
+
+def test_reimported_feed_is_not_served_from_the_cache(tmp_path: Path, host) -> None:
+    path = tmp_path / "civiscan.db"
+    osv, _tracker = feeds.sample_feed_paths()
+    with sqlite3.connect(path) as conn:
+        feeds.import_path(conn, osv, name="osv", now="2026-11-05T00:00:00+00:00")
+    assert "DSA-5532-1" in {m["id"] for m in feed_facts(str(path), host)["matches"]}
+    records = [json.loads(f.read_text()) for f in sorted(osv.glob("*.json"))]
+    with sqlite3.connect(path) as conn:
+        feeds.import_osv_records(
+            conn,
+            [r for r in records if r["id"] != "DSA-5532-1"],
+            name="osv",
+            now="2026-11-06T00:00:00+00:00",
+        )
+    facts = feed_facts(str(path), host)
+    assert facts["feed"]["sources"][0]["imported_at"] == "2026-11-06T00:00:00+00:00"
+    assert "DSA-5532-1" not in {m["id"] for m in facts["matches"]}
+
+
+def test_store_without_feed_tables_has_no_feed(tmp_path: Path, host) -> None:
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()
+    facts = feed_facts(str(path), host)
+    assert facts["feed"] is None
+    assert "no imported advisory feed covers" in facts["feed_problem"]
