@@ -116,6 +116,31 @@ class RunRecord:
     departments: Sequence[Mapping[str, str]]
 
 
+def _insert_run(
+    conn: sqlite3.Connection,
+    ruleset: RuleSet,
+    settings: Mapping[str, Any],
+    started: dt.datetime,
+    inventory_digest: str | None,
+    departments: Sequence[Mapping[str, str]],
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO runs (started, status, tool_version, ruleset_json, policy_key,"
+        " inventory_digest, settings_json, departments_json) VALUES (?,?,?,?,?,?,?,?)",
+        (
+            started.isoformat(),
+            "running",
+            __version__,
+            json.dumps(ruleset.to_json(), default=str),
+            ",".join(sorted(p.id for p in ruleset.policies)),
+            inventory_digest,
+            json.dumps(dict(settings), default=str),
+            json.dumps(list(departments)),
+        ),
+    )
+    return int(cur.lastrowid or 0)
+
+
 def _insert_findings(conn: sqlite3.Connection, run_id: int, findings: Iterable[Finding]) -> None:
     conn.executemany(
         "INSERT INTO findings (run_id, asset_id, rule_id, status, severity, message, reason,"
@@ -202,23 +227,8 @@ class Store:
         inventory_digest: str | None = None,
         departments: Sequence[Mapping[str, str]] = (),
     ) -> int:
-        policy_key = ",".join(sorted(p.id for p in ruleset.policies))
         with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO runs (started, status, tool_version, ruleset_json, policy_key,"
-                " inventory_digest, settings_json, departments_json) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    started.isoformat(),
-                    "running",
-                    __version__,
-                    json.dumps(ruleset.to_json(), default=str),
-                    policy_key,
-                    inventory_digest,
-                    json.dumps(dict(settings), default=str),
-                    json.dumps(list(departments)),
-                ),
-            )
-            run_id = int(cur.lastrowid or 0)
+            run_id = _insert_run(conn, ruleset, settings, started, inventory_digest, departments)
             conn.executemany(
                 "INSERT INTO assets (run_id, asset_id, seq, department, kind, spec_json, state)"
                 " VALUES (?,?,?,?,?,?,'pending')",
@@ -283,21 +293,14 @@ class Store:
         """A new run with the facts of ``source`` and no findings (for ``civiscan evaluate``)."""
         record = self.run(source)
         with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO runs (started, status, tool_version, ruleset_json, policy_key,"
-                " inventory_digest, settings_json, departments_json) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    started.isoformat(),
-                    "running",
-                    __version__,
-                    json.dumps(ruleset.to_json(), default=str),
-                    ",".join(sorted(p.id for p in ruleset.policies)),
-                    record.inventory_digest,
-                    json.dumps({**record.settings, "evaluated_from_run": source}),
-                    json.dumps(list(record.departments)),
-                ),
+            new = _insert_run(
+                conn,
+                ruleset,
+                {**record.settings, "evaluated_from_run": source},
+                started,
+                record.inventory_digest,
+                record.departments,
             )
-            new = int(cur.lastrowid or 0)
             conn.execute(
                 "INSERT INTO assets (run_id, asset_id, seq, department, kind, spec_json, state, finished)"
                 " SELECT ?, asset_id, seq, department, kind, spec_json, state, finished FROM assets WHERE run_id=?",
