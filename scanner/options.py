@@ -30,7 +30,8 @@ class Option:
     """One option of a check.
 
     ``type`` is one of: ``int``, ``float``, ``bool``, ``str``, ``date``,
-    ``list[str]``, ``list[int]``, ``ports``, ``map``. ``ports`` accepts a list of
+    ``list[str]``, ``list[int]``, ``ports``, ``map``, ``map[str,int]``,
+    ``map[str,str]`` (``choices`` then limit the keys). ``ports`` accepts a list of
     port numbers and ``"a-b"`` ranges (or one such string, comma separated) and
     normalises to a sorted list of ``[start, end]`` ranges.
     """
@@ -97,7 +98,7 @@ def _convert(opt: Option, value: Any) -> Any:
         raise ValueError(f"unknown option type {opt.type}")
     out = converter(value)
     if opt.choices:
-        items = out if isinstance(out, list) else [out]
+        items = list(out) if isinstance(out, (list, dict)) else [out]
         for item in items:
             if item not in opt.choices:
                 choices = ", ".join(str(c) for c in opt.choices)
@@ -105,7 +106,7 @@ def _convert(opt: Option, value: Any) -> Any:
                     f"'{item}' is not one of: {choices}{suggest(item, opt.choices)}"
                 )
     if opt.minimum is not None or opt.maximum is not None:
-        items = out if isinstance(out, list) else [out]
+        items = list(out.values()) if isinstance(out, dict) else out if isinstance(out, list) else [out]
         for item in items:
             if isinstance(item, (int, float)):
                 if opt.minimum is not None and item < opt.minimum:
@@ -165,6 +166,19 @@ def _map(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError(f"expected a mapping, got {_show(value)}")
     return dict(value)
+
+
+def _map_of(item: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
+    def convert(value: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, val in _map(value).items():
+            try:
+                out[_str(key)] = item(val)
+            except ValueError as exc:
+                raise ValueError(f"'{key}': {exc}") from None
+        return out
+
+    return convert
 
 
 def parse_ports(value: Any) -> list[list[int]]:
@@ -233,6 +247,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "list[int]": _list_of(_int),
     "ports": parse_ports,
     "map": _map,
+    "map[str,int]": _map_of(_int),
+    "map[str,str]": _map_of(_str),
 }
 
 OPTION_TYPES = frozenset(_CONVERTERS)

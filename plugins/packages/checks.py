@@ -486,7 +486,10 @@ PACKAGES_CHECKS: Sequence[Check] = (
         kinds=_HOST,
         evaluate=evaluate_minimum_versions,
         options={
-            "minimum": Option("map", "package name -> lowest acceptable version"),
+            "minimum": Option(
+                "map[str,str]",
+                "package name -> lowest acceptable version (quote versions: 1.10 is not 1.1)",
+            ),
             "missing": Option(
                 "str", "what a missing package means", default="ignore", choices=("ignore", "fail")
             ),

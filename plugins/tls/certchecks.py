@@ -74,7 +74,8 @@ def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -
       (``0`` only fails expired certificates);
     * ``key_types`` (map, default ``{rsa: 2048, ecdsa: 256}``): allowed leaf key
       types with their minimum size in bits (``ecdsa`` bits are the curve size;
-      also ``dsa``, ``ed25519``, ``ed448``; ``true`` means any size);
+      also ``dsa``, ``ed25519``, ``ed448``; ``0`` means any size; checked when
+      the policy is validated);
     * ``signature_algorithms`` (list of OpenSSL names, default ``[]`` = any that is
       not MD5/SHA-1): allowed leaf signature algorithms, e.g.
       ``[sha256WithRSAEncryption, ecdsa-with-SHA256]``;
@@ -282,9 +283,11 @@ CERT_CHECKS: tuple[Check, ...] = (
                 minimum=0,
             ),
             "key_types": Option(
-                "map",
+                "map[str,int]",
                 "allowed leaf key types and their minimum bits (rsa, ecdsa, dsa, ed25519, ed448)",
                 default={"rsa": 2048, "ecdsa": 256},
+                choices=("rsa", "ecdsa", "dsa", "ed25519", "ed448"),
+                minimum=0,
             ),
             "signature_algorithms": Option(
                 "list[str]",

@@ -195,3 +195,17 @@ def test_extends_missing_file_is_reported(write, registry):
 def test_unknown_shipped_policy_is_reported(write, registry):
     found = problems(write, registry, 'policy: {id: a, version: "1", title: a}\nextends: [no-such-policy]\n')
     assert any("no shipped policy named 'no-such-policy'" in p for p in found)
+
+
+def test_typed_map_options_are_checked_at_validation():
+    from scanner.options import Option, validate_options
+
+    schema = {"key_types": Option("map[str,int]", "bits", default={}, choices=("rsa", "ecdsa"), minimum=0)}
+    assert validate_options(schema, {"key_types": {"rsa": 2048}}, "x.y") == ({"key_types": {"rsa": 2048}}, [])
+    _, bad_value = validate_options(schema, {"key_types": {"rsa": "big"}}, "x.y")
+    assert "'rsa': expected an integer, got str 'big'" in bad_value[0].message
+    _, bad_key = validate_options(schema, {"key_types": {"rsq": 2048}}, "x.y")
+    assert "'rsq' is not one of: rsa, ecdsa (did you mean 'rsa'?)" in bad_key[0].message
+    versions = {"minimum": Option("map[str,str]", "versions")}
+    _, float_version = validate_options(versions, {"minimum": {"openssl": 1.10}}, "x.y")
+    assert "expected a string" in float_version[0].message

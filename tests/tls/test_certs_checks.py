@@ -107,7 +107,7 @@ def test_fail_message_is_a_sentence_per_problem(pki: LabPKI) -> None:
         ("rsa1024", {"key_types": {"rsa": 1024}}),
         ("sha1", {"signature_algorithms": ["sha1WithRSAEncryption"]}),
         ("long-lifespan", {"max_lifespan_days": 825}),
-        ("good-rsa", {"key_types": {"RSA": True}}),
+        ("good-rsa", {"key_types": {"rsa": 0}}),
     ],
     ids=[
         "untrusted-allowed",
@@ -156,9 +156,10 @@ def test_options_tighten_the_leaf(pki: LabPKI, variant, options, expected) -> No
     assert failure_codes(outcome) == expected
 
 
-def test_bad_key_types_value_is_an_error(pki: LabPKI) -> None:
-    outcome = run("tls.certificate", facts_for(pki, "good-rsa"), key_types={"rsa": "big"})
-    assert outcome.status is Status.ERROR
+def test_bad_key_types_value_is_a_configuration_error() -> None:
+    check = CHECKS["tls.certificate"]
+    _, problems = validate_options(check.options, {"key_types": {"rsa": "big"}}, check.id)
+    assert "'rsa': expected an integer" in problems[0].message
 
 
 def test_no_certificate_facts_is_an_error() -> None:
