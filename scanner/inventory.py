@@ -327,10 +327,10 @@ def _parse_ssh(r: Reader, data: PosDict) -> SSHSettings:
                 "(the name of an environment variable) or ssh-agent instead",
             )
     r.keys(data, "'ssh'", [k for k in _SSH_KEYS] + sorted(_SECRET_KEYS & set(data)))
-    port = data.get("port", 22)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+    port = data.get("port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
         r.error(data.value_pos("port"), f"ssh port must be 1-65535, got {port!r}")
-        port = 22
+        port = None
     fps = r.strings(data, "host_key_fingerprints", "'ssh'")
     for fp in fps:
         if not _FINGERPRINT.match(fp):

@@ -87,7 +87,7 @@ class SSHSettings:
     come only from the environment variable *named* here, or a prompt."""
 
     user: str | None = None
-    port: int = 22
+    port: int | None = None  # None: ~/.ssh/config's Port, else 22
     key_file: str | None = None
     password_env: str | None = None
     passphrase_env: str | None = None

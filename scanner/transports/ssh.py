@@ -186,7 +186,7 @@ def resolve(asset: Asset, settings: Mapping[str, Any]) -> SSHTarget:
     ssh = asset.ssh or SSHSettings()
     config = _ssh_config(settings)
     address = asset.connect_address
-    target = _hop(config, address, ssh.user, ssh.port if ssh.port != 22 else None, ssh.key_file)
+    target = _hop(config, address, ssh.user, ssh.port, ssh.key_file)
 
     jump_spec = ssh.jump or _lookup(config, address).get("proxyjump")
     jumps: list[Hop] = []

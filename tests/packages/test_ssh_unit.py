@@ -150,3 +150,11 @@ def test_known_hosts_files_are_read_by_paramiko_with_port_names(tmp_path: Path) 
     path.write_text(known_hosts_line("127.0.0.9", 2222, key, hashed=True))
     keys = paramiko.HostKeys(str(path))
     assert keys.check("[127.0.0.9]:2222", key)
+
+
+def test_explicit_port_22_wins_over_ssh_config(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("Host web1\n  Port 2201\n")
+    assert ssh.resolve(host("web1", port=22), {"ssh_config": str(config)}).target.port == 22
+    assert ssh.resolve(host("web1"), {"ssh_config": str(config)}).target.port == 2201
+    assert ssh.resolve(host("web2"), {"ssh_config": str(config)}).target.port == 22
