@@ -63,19 +63,21 @@ def _verrev_key(text: str) -> tuple[Any, ...]:
     exhausted string behaves like an endless run of empty pairs, so trailing
     empty pairs are dropped and one "empty non-digit run" closes the key.
     """
-    # split() alternates non-digit runs (first and last may be empty) and digit
-    # runs; every non-digit run between two digit runs is non-empty, so only an
-    # all-zero string such as "0" or "00" yields an empty pair to drop.
+    # split() alternates non-digit runs (the first and last may be empty) and
+    # digit runs. Only the first pair can be (empty run, 0) and not be the end,
+    # as in "0~x": it is kept even for "", "0" and "00", whose key is then
+    # ((0,), 0, (0,)). So a non-digit run always meets a non-digit run or the
+    # closing (0,), which weighs like dpkg's end of string, and tuple order is
+    # dpkg's order. Dropping that pair put "0" below "0~x" (and 1.0-0 below
+    # 1.0-0~pre1).
     parts = _DPKG_DIGIT_RUNS.split(text)
     items: list[Any] = []
     for i in range(0, len(parts) - 1, 2):
         items.append(_dpkg_weights(parts[i]))
         items.append(int(parts[i + 1]))
-    if parts[-1]:
+    if parts[-1] or not items:
         items.append(_dpkg_weights(parts[-1]))
         items.append(0)
-    elif len(items) == 2 and items[1] == 0 and items[0] == _EMPTY_WEIGHTS:
-        items.clear()
     items.append(_EMPTY_WEIGHTS)
     return tuple(items)
 
