@@ -29,13 +29,15 @@ from pathlib import Path
 from scanner.plugins.packages import versions as v
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDED = ROOT / "tests" / "data" / "packages" / "versions" / "dpkg-pairs.tsv"
-APK_VECTORS = ROOT / "tests" / "data" / "packages" / "versions" / "apk-version.data"
+DATA = ROOT / "tests" / "data" / "packages" / "versions"
+RECORDED = DATA / "dpkg-pairs.tsv"
+GENERATED = DATA / "dpkg-generated.tsv"
+APK_VECTORS = DATA / "apk-version.data"
 
 
-def _recorded() -> list[tuple[str, str, str]]:
+def _recorded(path: Path = RECORDED) -> list[tuple[str, str, str]]:
     rows = []
-    for line in RECORDED.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if not line.startswith("#"):
             a, b, result = line.split("\t")
             rows.append((a, b, result))
@@ -154,6 +156,12 @@ def main() -> int:
     )
     print(f"civiscan dpkg_compare cold: {_cold_rate(v.dpkg_compare, dpkg_pairs):,.0f} cmp/s")
     print(f"civiscan dpkg_compare warm: {_rate(v.dpkg_compare, dpkg_pairs, 20):,.0f} cmp/s")
+    generated = [(a, b) for a, b, real in _recorded(GENERATED) if real != "E"]
+    print(
+        f"  on {len(generated)} valid pairs of {GENERATED.name}: "
+        f"cold {_cold_rate(v.dpkg_compare, generated):,.0f} cmp/s, "
+        f"warm {_rate(v.dpkg_compare, generated, 3):,.0f} cmp/s"
+    )
     print(f"civiscan rpm_compare cold:  {_cold_rate(v.rpm_compare, rpm_pairs):,.0f} cmp/s")
     print(f"civiscan rpm_compare warm:  {_rate(v.rpm_compare, rpm_pairs, 20):,.0f} cmp/s")
     print(f"civiscan apk_compare:       {_rate(v.apk_compare, apk_pairs, 20):,.0f} cmp/s")

@@ -283,6 +283,8 @@ _T_SUFFIX_NO = 4
 _T_REVISION_NO = 5
 _T_END = 6
 
+# apk-tools 2.x reads a number into an int64 and calls 18 digits or more invalid.
+_APK_MAX_DIGITS = 18
 _APK_PRE = ("alpha", "beta", "pre", "rc")
 _APK_POST = ("cvs", "svn", "git", "hg", "p")
 _APK_REPEATS = {(_T_DIGIT_OR_ZERO, _T_DIGIT), (_T_SUFFIX, _T_SUFFIX_NO), (_T_DIGIT, _T_LETTER)}
@@ -319,19 +321,18 @@ def _apk_take(kind: int, s: str, pos: int) -> tuple[int, int, int]:
     if pos >= len(s):
         return 0, _T_END, pos
     start = pos
-    forced_next = None
     if kind == _T_DIGIT_OR_ZERO and s[pos] == "0":
-        # A component with leading zeros weighs minus the number of zeros and
-        # is followed by a digit token (empty before a '.'): 1.0.1 < 1.06.
-        # Before a suffix, letter or revision the usual order applies, which
-        # keeps 6.0_pre1 < 6.0 as apk-tools' own test vectors require.
-        while pos < len(s) and s[pos] == "0":
+        # A component with leading zeros weighs minus the number of zeros but
+        # one, and the last zero with the digits after it is a digit token of
+        # its own: 1.0.1 < 1.06 and 6.6. < 6.6.0, as apk-tools 2.x orders them.
+        while pos + 1 < len(s) and s[pos + 1] == "0":
             pos += 1
-        value = start - pos
-        forced_next = _T_DIGIT
-    elif kind in (_T_DIGIT_OR_ZERO, _T_DIGIT, _T_SUFFIX_NO, _T_REVISION_NO):
+        return start - pos, _T_DIGIT, pos
+    if kind in (_T_DIGIT_OR_ZERO, _T_DIGIT, _T_SUFFIX_NO, _T_REVISION_NO):
         while pos < len(s) and "0" <= s[pos] <= "9":
             pos += 1
+        if pos - start >= _APK_MAX_DIGITS:
+            return -1, _T_INVALID, pos
         value = int(s[start:pos]) if pos > start else 0
     elif kind == _T_LETTER:
         value = ord(s[pos])
@@ -354,8 +355,6 @@ def _apk_take(kind: int, s: str, pos: int) -> tuple[int, int, int]:
         return -1, _T_INVALID, pos
     if pos >= len(s):
         return value, _T_END, pos
-    if forced_next is not None and ("0" <= s[pos] <= "9" or s[pos] == "."):
-        return value, forced_next, pos
     new, pos = _apk_next_type(kind, s, pos)
     return value, new, pos
 
@@ -365,14 +364,23 @@ _APK_GRAMMAR = re.compile(
 )
 
 
+def _apk_tokens_valid(version: str) -> bool:
+    """apk-tools 2.x's ``apk_version_validate``: the tokens run to the end."""
+    kind, pos = _T_DIGIT, 0
+    while kind not in (_T_END, _T_INVALID):
+        _value, kind, pos = _apk_take(kind, version, pos)
+    return kind == _T_END
+
+
 def check_apk(version: str) -> None:
     """Raise ValueError unless ``version`` follows apk's version grammar.
 
     The grammar is ``digit{.digit}...{letter}{_suffix{number}}...{-r#}``. apk-tools
     2.x's own validator lets empty numbers through (``1..0``, ``1.0-r``); apk-tools
-    3.x refuses them, and so does this check.
+    3.x refuses them, and so does this check. Numbers of 18 digits or more
+    (leading zeros of a component after a dot aside) are refused as 2.x does.
     """
-    if not _APK_GRAMMAR.fullmatch(version):
+    if not _APK_GRAMMAR.fullmatch(version) or not _apk_tokens_valid(version):
         raise ValueError(f"{version!r} is not a valid apk version")
 
 
