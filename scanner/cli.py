@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,10 @@ import click
 
 from . import __version__
 from .engine import ScanSettings
-from .errors import ConfigError, ExitCode, ScopeError
+from .errors import ConfigError, ExitCode
 from .models import Severity
 from .plugin import Registry, load_registry
-from .store import Store, default_db_path
+from .store import RunHeld, Store, default_db_path
 
 FILE_FORMATS = ("html", "junit", "sarif", "csv", "markdown")
 FORMATS = ("table", "json", *FILE_FORMATS)
@@ -61,12 +62,10 @@ db_option = click.option("--db", metavar="PATH", envvar="CIVISCAN_DB", help="SQL
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="civiscan")
+# main() reads --debug from argv itself: it must act on errors raised before click has parsed.
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Compliance scanning of servers and web endpoints against YAML policies."""
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
 
 
 # --- scan ------------------------------------------------------------------------
@@ -92,7 +91,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--ca-file", metavar="PEM", help="Trust anchors for TLS verification instead of the system store.")
 @click.option("--known-hosts", metavar="FILE", help="SSH known_hosts file to trust (besides the system and user ones).")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
-@click.option("--resume", "resume", metavar="RUN", help="Finish an interrupted run: scan only its pending assets.")
+@click.option("--resume", "resume", metavar="RUN", help="Finish an interrupted run: scan only its pending assets, with the run's own settings except --timeout, --concurrency and --per-host when given.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
 def scan(
     targets: tuple[str, ...],
@@ -123,12 +122,17 @@ def scan(
     Examples:
       civiscan scan -p baseline 127.0.0.1 https://staging.example.test
       civiscan scan -p city-baseline -i inventory.yaml --report out/
-      civiscan scan --resume 12
+      civiscan scan --resume 12 --timeout 30
+    A resumed run keeps its targets, policies, scope and plugin settings; only
+    --timeout, --concurrency and --per-host may be given again, and then apply
+    to the resumed part (and are stored with the run). Output flags apply as usual.
     Exit codes: 0 compliant, 1 failures at or above --fail-on, 2 usage or
-    configuration error, 3 incomplete (not everything could be assessed), 130 interrupted.
+    configuration error, 3 incomplete (not everything could be assessed),
+    70 internal error, 74 scan done but an output could not be written, 130 interrupted.
     """
     from . import scan as lib
 
+    _check_outputs(formats, output, report_dir)
     registry = _registry(disabled)
     store = _store(db)
     severity = Severity(fail_on)
@@ -138,12 +142,12 @@ def scan(
 
         observer = ProgressObserver()
     if resume:
-        if policies or inventory or targets:
-            raise Fail("--resume takes no targets, policies or inventory: the run remembers them")
+        overrides = _resume_overrides(click.get_current_context(), lib.RESUME_OVERRIDES)
         run_id = _run_id(store, resume)
-        ruleset, pending, settings, scan_scope, started = lib.resume_plan(store, run_id)
-        store.set_status(run_id, "running")
-        code = lib.execute(store, run_id, pending, ruleset, registry, settings, scan_scope, started, severity, observer)
+        try:
+            spec = lib.resume(store, run_id, registry, overrides=overrides, fail_on=severity, observer=observer)
+        except RunHeld as exc:
+            raise Fail(f"{exc}; wait for it to finish, or stop that process and resume again") from None
     else:
         if ca_file and not Path(ca_file).is_file():
             raise Fail(f"{ca_file}: --ca-file not found")
@@ -161,15 +165,81 @@ def scan(
         if resolve_map:
             plugin_settings["resolve"] = resolve_map
         settings = ScanSettings(timeout=timeout, concurrency=concurrency, per_host=per_host, plugin_settings=plugin_settings)
-        run_id = lib.start(store, plan, settings)
-        code = lib.execute(
-            store, run_id, plan.assets, plan.ruleset, registry, settings, plan.scope,
-            store.run(run_id).started, severity, observer,
-        )
-    _emit(store, run_id, formats, output, report_dir, quiet)
+        spec = lib.start(store, plan, registry, settings, fail_on=severity, observer=observer)
+    run_id = spec.run_id
+    code = lib.execute(spec)
+    try:
+        _emit(store, run_id, formats, output, report_dir, quiet)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise Fail(
+            f"{where}cannot write the output: {exc.strerror or exc}. The scan itself finished with exit code "
+            f"{int(code)} ({code.name.lower()}) and its results are stored as run {run_id}: "
+            f"civiscan report {run_id} (or civiscan show {run_id} --format json) renders them again",
+            ExitCode.OUTPUT,
+        ) from None
     if code is ExitCode.INTERRUPTED:
         click.echo(f"interrupted: finished assets are kept; continue with: civiscan scan --resume {run_id}", err=True)
     raise SystemExit(int(code))
+
+
+def _resume_overrides(ctx: click.Context, allowed: Sequence[str]) -> dict[str, Any]:
+    """The settings given on the command line for ``--resume``; refuse any that cannot change."""
+    from click.core import ParameterSource
+
+    output_flags = {"resume", "db", "formats", "output", "report_dir", "fail_on", "quiet"}
+    given = [p for p in ctx.command.params
+             if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+    refused = [p for p in given if p.name not in output_flags and p.name not in allowed]
+    if refused:
+        names = ", ".join(max(p.opts, key=len) if isinstance(p, click.Option) else p.human_readable_name
+                          for p in refused)
+        raise Fail(f"--resume continues a run with its own targets, policies and settings; {names} cannot be "
+                   "given (only --timeout, --concurrency, --per-host and output options can)")
+    return {p.name: ctx.params[p.name] for p in given if p.name in allowed}
+
+
+def _output_problem(path: Path, *, directory: bool) -> str | None:
+    """Why ``path`` cannot receive a report (a directory) or the JSON document (a file), or None."""
+    if directory:
+        if path.exists() and not path.is_dir():
+            return "exists and is not a directory"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"cannot be created: {exc.strerror or exc}"
+        target = path
+    else:
+        if path.is_dir():
+            return "is a directory"
+        if path.exists():
+            return None if os.access(path, os.W_OK) else "is not writable"
+        target = path.parent if str(path.parent) else Path(".")
+        if not target.is_dir():
+            return f"cannot be created: {target} is not a directory"
+    try:
+        # Creating a file is the only test that also holds for root and for read-only mounts.
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as exc:
+        return f"is not writable: {exc.strerror or exc}" if directory else f"cannot be created in {target}: {exc.strerror or exc}"
+    return None
+
+
+def _check_outputs(formats: Sequence[str], output: str | None, report_dir: str | None) -> None:
+    """Refuse unwritable outputs before the scan, so its result is never lost at the end."""
+    problems = []
+    if output:
+        why = _output_problem(Path(output), directory=False)
+        if why:
+            problems.append(f"-o {output}: {why}")
+    if report_dir or any(f in FILE_FORMATS for f in formats):
+        target = report_dir or "civiscan-report"
+        why = _output_problem(Path(target), directory=True)
+        if why:
+            problems.append(f"--report {target}: {why}")
+    if problems:
+        raise Fail("; ".join(problems))
 
 
 def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None, report_dir: str | None, quiet: bool) -> None:
@@ -312,7 +382,11 @@ def report(run: str, db: str | None, formats: tuple[str, ...], department: str |
     doc = store.document(run_id)
     if department and department not in doc["departments"]:
         raise Fail(f"run {run_id} has no department '{department}' (it has: {', '.join(doc['departments'])})")
-    paths = _render(store, run_id, doc, list(formats) or ["html"], Path(outdir), department, sign_key)
+    try:
+        paths = _render(store, run_id, doc, list(formats) or ["html"], Path(outdir), department, sign_key)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise Fail(f"{where}cannot write the report: {exc.strerror or exc}", ExitCode.OUTPUT) from None
     for p in paths:
         click.echo(str(p))
 
@@ -501,9 +575,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         for p in exc.problems:
             click.echo(str(p), err=True)
         raise SystemExit(int(ExitCode.CONFIG)) from None
-    except ScopeError as exc:
-        click.echo(f"refused: {exc}", err=True)
-        raise SystemExit(int(ExitCode.CONFIG)) from None
     except Fail as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(int(exc.code)) from None
@@ -516,5 +587,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         if debug:
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
-        raise SystemExit(int(ExitCode.CONFIG)) from None
+        raise SystemExit(int(ExitCode.INTERNAL)) from None
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from .evaluate import Finding, evaluate_asset, scope_error_findings
 from .inventory import Scope
-from .models import Asset, CollectError, CollectFailed, ErrorReason
+from .models import Asset, CollectError, CollectFailed, ErrorReason, Severity
 from .netutil import classify, describe
 from .plugin import CheckRequest, Context, Registry
 from .policy import RuleSet
@@ -59,6 +59,22 @@ class Observer(Protocol):
     def asset_done(self, asset: Asset, findings: Sequence[Finding]) -> None: ...
 
     def finished(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One scan of a stored run: which assets, judged how, and where the results go."""
+
+    store: Store
+    run_id: int
+    assets: tuple[Asset, ...]
+    ruleset: RuleSet
+    registry: Registry
+    settings: ScanSettings
+    scope: Scope
+    started: dt.datetime  # the run's start: the evaluator's "now", so a resumed part judges alike
+    fail_on: Severity = Severity.LOW
+    observer: Observer | None = None
 
 
 class QuietObserver:
@@ -173,20 +189,13 @@ async def resolve_asset(asset: Asset, scope: Scope, timeout: float) -> tuple[Ass
     return replace(asset, address=address), None
 
 
-async def scan_assets(
-    store: Store,
-    run_id: int,
-    assets: Sequence[Asset],
-    ruleset: RuleSet,
-    registry: Registry,
-    settings: ScanSettings,
-    scope: Scope,
-    now: dt.datetime,
-    observer: Observer | None = None,
-) -> None:
-    """Scan ``assets`` and write each one's facts and findings as soon as it finishes."""
-    observer = observer or QuietObserver()
-    observer.started(len(assets))
+async def scan_assets(spec: RunSpec) -> None:
+    """Scan the spec's assets and write each one's facts and findings as soon as it finishes."""
+    store, run_id, ruleset, registry, settings, scope = (
+        spec.store, spec.run_id, spec.ruleset, spec.registry, spec.settings, spec.scope
+    )
+    observer = spec.observer or QuietObserver()
+    observer.started(len(spec.assets))
     limit = asyncio.Semaphore(max(1, settings.concurrency))
     host_limits: dict[str, asyncio.Semaphore] = {}
     executor = ThreadPoolExecutor(max_workers=max(4, min(64, settings.concurrency)), thread_name_prefix="civiscan")
@@ -208,12 +217,12 @@ async def scan_assets(
                 )
                 facts = result["facts"]
                 errors = {k: CollectError.from_json(v) for k, v in result["errors"].items()}
-                findings = evaluate_asset(pinned, facts, errors, ruleset, registry.checks, now)
+                findings = evaluate_asset(pinned, facts, errors, ruleset, registry.checks, spec.started)
             store.save_asset(run_id, pinned, facts, errors, findings, dt.datetime.now(dt.UTC))
             observer.asset_done(pinned, findings)
 
     try:
-        await asyncio.gather(*(one(a) for a in assets))
+        await asyncio.gather(*(one(a) for a in spec.assets))
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
         observer.finished()

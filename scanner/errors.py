@@ -9,8 +9,10 @@ from dataclasses import dataclass
 class ExitCode(enum.IntEnum):
     COMPLIANT = 0
     FAILURES = 1
-    CONFIG = 2
+    CONFIG = 2  # usage or configuration: fix the command line, policy or inventory
     INCOMPLETE = 3
+    INTERNAL = 70  # EX_SOFTWARE: a bug in civiscan or a plugin, never the user's input
+    OUTPUT = 74  # EX_IOERR: the scan finished (results stored) but an output could not be written
     INTERRUPTED = 130
 
 
@@ -47,7 +49,3 @@ class ConfigError(Exception):
     @classmethod
     def at(cls, where: Position, message: str) -> ConfigError:
         return cls([ConfigProblem(where, message)])
-
-
-class ScopeError(Exception):
-    """A target lies outside the inventory's allowed scope: refused before any packet."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, ConfigProblem, Position, ScopeError
+from .errors import ConfigError, ConfigProblem, Position
 from .models import Asset, AssetKind, SSHSettings
 from .reader import Reader
 from .yamlpos import PosDict, PosList, load_file
@@ -120,18 +120,6 @@ class Inventory:
     digest: str | None = None
     source: str | None = None
     positions: Mapping[str, Position] = field(default_factory=dict)
-
-    def check_scope(self) -> None:
-        """Refuse (ScopeError) any asset whose literal address or name is out of scope."""
-        problems = []
-        for asset in self.assets:
-            why = self.scope.refusal(asset)
-            if why:
-                where = self.positions.get(asset.id)
-                prefix = f"{where}: " if where else ""
-                problems.append(f"{prefix}{asset.id}: refused: {why}")
-        if problems:
-            raise ScopeError("\n".join(problems))
 
 
 _TOP = ["scope", "defaults", "departments"]

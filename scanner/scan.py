@@ -9,10 +9,10 @@ import asyncio
 import datetime as dt
 import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .engine import Observer, ScanSettings, scan_assets
+from .engine import Observer, RunSpec, ScanSettings, scan_assets
 from .errors import ConfigError, ExitCode, Position
 from .evaluate import evaluate_asset, exit_code
 from .inventory import (
@@ -23,10 +23,14 @@ from .inventory import (
     parse_scope_args,
     scope_for_targets,
 )
+from .lease import HEARTBEAT_SECONDS
 from .models import Asset, Severity
 from .plugin import Registry
 from .policy import RuleSet, load_policies
-from .store import Store
+from .store import RunStatus, Store
+
+# The settings a resumed run may change (they bound time and load, not what is judged).
+RESUME_OVERRIDES = ("timeout", "concurrency", "per_host")
 
 
 @dataclass(frozen=True)
@@ -127,46 +131,78 @@ def _run_loop(coro: Any) -> bool:
     return True
 
 
-def execute(
-    store: Store,
-    run_id: int,
-    assets: Sequence[Asset],
-    ruleset: RuleSet,
-    registry: Registry,
-    settings: ScanSettings,
-    scope: Scope,
-    started: dt.datetime,
-    fail_on: Severity,
-    observer: Observer | None = None,
-) -> ExitCode:
-    """Scan the given (pending) assets of a run and close the run. Finished assets are kept."""
-    completed = _run_loop(
-        scan_assets(store, run_id, assets, ruleset, registry, settings, scope, started, observer)
-    )
-    return finish(store, run_id, fail_on, interrupted=not completed)
+async def _held(spec: RunSpec) -> None:
+    """Scan while renewing this process's lease on the run (scanner/lease.py)."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            spec.store.heartbeat(spec.run_id)
+
+    renewing = asyncio.create_task(renew())
+    try:
+        await scan_assets(spec)
+    finally:
+        renewing.cancel()
+
+
+def execute(spec: RunSpec) -> ExitCode:
+    """Scan the spec's (pending) assets and close the run. Finished assets are kept."""
+    completed = _run_loop(_held(spec))
+    return finish(spec.store, spec.run_id, spec.fail_on, interrupted=not completed)
 
 
 def finish(store: Store, run_id: int, fail_on: Severity, *, interrupted: bool = False) -> ExitCode:
     pending = store.assets(run_id, state="pending")
     code = exit_code(store.findings(run_id), fail_on, interrupted=interrupted or bool(pending))
-    status = "interrupted" if (interrupted or pending) else "complete"
+    status = RunStatus.INTERRUPTED if (interrupted or pending) else RunStatus.COMPLETE
     store.finish_run(run_id, status, int(code), dt.datetime.now(dt.UTC))
     return code
 
 
-def start(store: Store, plan: Plan, settings: ScanSettings, now: dt.datetime | None = None) -> int:
+def start(
+    store: Store,
+    plan: Plan,
+    registry: Registry,
+    settings: ScanSettings,
+    *,
+    fail_on: Severity = Severity.LOW,
+    observer: Observer | None = None,
+    now: dt.datetime | None = None,
+) -> RunSpec:
+    """Store a new run of ``plan``, held by this process, and return what :func:`execute` needs."""
     started = now or dt.datetime.now(dt.UTC)
     stored_settings = settings.to_json() | {"scope": plan.scope.to_json()}
-    return store.create_run(plan.ruleset, plan.assets, stored_settings, started, plan.inventory_digest, plan.departments)
+    run_id = store.create_run(plan.ruleset, plan.assets, stored_settings, started, plan.inventory_digest, plan.departments)
+    return RunSpec(store, run_id, plan.assets, plan.ruleset, registry, settings, plan.scope, started, fail_on, observer)
 
 
-def resume_plan(store: Store, run_id: int) -> tuple[RuleSet, list[Asset], ScanSettings, Scope, dt.datetime]:
+def resume(
+    store: Store,
+    run_id: int,
+    registry: Registry,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    fail_on: Severity = Severity.LOW,
+    observer: Observer | None = None,
+) -> RunSpec:
+    """Hold an unfinished run again and return its pending part.
+
+    ``overrides`` (keys of :data:`RESUME_OVERRIDES`) replace the stored settings
+    for the resumed part and are stored as the run's settings from then on.
+    Raises ConfigError for a complete run and store.RunHeld while a live
+    process still scans it.
+    """
     record = store.run(run_id)
-    if record.status == "complete":
+    if record.status is RunStatus.COMPLETE:
         raise ConfigError.at(Position(f"run {run_id}"), "run is already complete; nothing to resume")
-    settings = ScanSettings.from_json(record.settings)
+    store.claim(run_id)
+    settings = replace(ScanSettings.from_json(record.settings), **dict(overrides or {}))
+    if overrides:
+        store.update_settings(run_id, {**record.settings, **settings.to_json()})
     scope = Scope.from_json(record.settings.get("scope", {}))
-    return record.ruleset, store.assets(run_id, state="pending"), settings, scope, record.started
+    pending = tuple(store.assets(run_id, state="pending"))
+    return RunSpec(store, run_id, pending, record.ruleset, registry, settings, scope, record.started, fail_on, observer)
 
 
 def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Registry, fail_on: Severity) -> tuple[int, ExitCode]:

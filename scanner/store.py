@@ -4,11 +4,17 @@ One file, WAL mode, a schema version with forward migrations. Default path:
 ``$CIVISCAN_DB``, else ``$XDG_DATA_HOME/civiscan/civiscan.db`` (``~/.local/share``).
 Nothing secret is ever written: assets carry only the *names* of environment
 variables that hold credentials.
+
+Several processes may share one store: every write is a ``BEGIN IMMEDIATE``
+transaction (waiting up to :data:`BUSY_SECONDS` for another writer), a run
+being scanned is held by its process (:mod:`scanner.lease`), and a run whose
+holder died is marked ``interrupted`` by the next process that opens the store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import os
 import sqlite3
@@ -18,12 +24,30 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .errors import ExitCode
 from .evaluate import Finding, waiver_report
+from .lease import Holder, is_alive
 from .models import Asset, CollectError
 from .policy import RuleSet
 
 SCHEMA = "civiscan/run"
 SCHEMA_VERSION = 1
+BUSY_SECONDS = 30.0
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"
+
+
+class RunHeld(Exception):
+    """The run is being scanned by another live process."""
+
+    def __init__(self, run_id: int, holder: Holder, heartbeat: dt.datetime | None) -> None:
+        self.run_id, self.holder, self.heartbeat = run_id, holder, heartbeat
+        beat = f", last heartbeat {heartbeat.isoformat(timespec='seconds')}" if heartbeat else ""
+        super().__init__(f"run {run_id} is being scanned by {holder.describe()}{beat}")
 
 
 def default_db_path() -> Path:
@@ -98,8 +122,21 @@ def _m1(conn: sqlite3.Connection) -> None:
     )
 
 
-# Each migration moves the schema from version N-1 to N; never edit a shipped one.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1]
+def _m2(conn: sqlite3.Connection) -> None:
+    # The lease of the process scanning a run (scanner/lease.py).
+    _script(
+        conn,
+        """
+        ALTER TABLE runs ADD COLUMN holder_pid INTEGER;
+        ALTER TABLE runs ADD COLUMN holder_host TEXT;
+        ALTER TABLE runs ADD COLUMN holder_start TEXT;
+        ALTER TABLE runs ADD COLUMN heartbeat TEXT;
+        """,
+    )
+
+
+# Each migration moves the schema from version N-1 to N; never edit a shipped one, append.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2]
 
 
 @dataclass(frozen=True)
@@ -107,7 +144,7 @@ class RunRecord:
     id: int
     started: dt.datetime
     finished: dt.datetime | None
-    status: str
+    status: RunStatus
     exit_code: int | None
     tool_version: str
     ruleset: RuleSet
@@ -124,21 +161,41 @@ def _insert_run(
     inventory_digest: str | None,
     departments: Sequence[Mapping[str, str]],
 ) -> int:
+    holder = Holder.current()
     cur = conn.execute(
         "INSERT INTO runs (started, status, tool_version, ruleset_json, policy_key,"
-        " inventory_digest, settings_json, departments_json) VALUES (?,?,?,?,?,?,?,?)",
+        " inventory_digest, settings_json, departments_json, holder_pid, holder_host, holder_start,"
+        " heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             started.isoformat(),
-            "running",
+            RunStatus.RUNNING.value,
             __version__,
             json.dumps(ruleset.to_json(), default=str),
             ",".join(sorted(p.id for p in ruleset.policies)),
             inventory_digest,
             json.dumps(dict(settings), default=str),
             json.dumps(list(departments)),
+            holder.pid,
+            holder.host,
+            holder.start,
+            _now().isoformat(),
         ),
     )
     return int(cur.lastrowid or 0)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _holder(row: sqlite3.Row) -> Holder | None:
+    if row["holder_pid"] is None:
+        return None
+    return Holder(int(row["holder_pid"]), row["holder_host"] or "", row["holder_start"] or "")
+
+
+def _heartbeat(row: sqlite3.Row) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(row["heartbeat"]) if row["heartbeat"] else None
 
 
 def _insert_findings(conn: sqlite3.Connection, run_id: int, findings: Iterable[Finding]) -> None:
@@ -168,12 +225,14 @@ class Store:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        # timeout= is SQLite's busy timeout: a writer waits for another instead of failing.
+        self.conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.migrate()
+        self.mark_interrupted()
 
     def close(self) -> None:
         self.conn.close()
@@ -190,15 +249,23 @@ class Store:
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def migrate(self) -> None:
-        version = self.schema_version
+    def _check_version(self, version: int) -> None:
         if version > len(MIGRATIONS):
             raise RuntimeError(
                 f"{self.path} has schema version {version}, newer than this civiscan "
                 f"({len(MIGRATIONS)}); upgrade civiscan"
             )
-        for number in range(version + 1, len(MIGRATIONS) + 1):
-            with self.transaction():
+
+    def migrate(self) -> None:
+        self._check_version(self.schema_version)
+        if self.schema_version == len(MIGRATIONS):
+            return
+        # Another process may be migrating the same file right now: the version read
+        # before taking the write lock is only a hint, the one read under it decides.
+        with self.transaction():
+            version = self.schema_version
+            self._check_version(version)
+            for number in range(version + 1, len(MIGRATIONS) + 1):
                 MIGRATIONS[number - 1](self.conn)
                 self.conn.execute(f"PRAGMA user_version = {number}")
 
@@ -278,16 +345,69 @@ class Store:
             conn.execute("DELETE FROM findings WHERE run_id=?", (run_id,))
             _insert_findings(conn, run_id, findings)
 
-    def finish_run(self, run_id: int, status: str, exit_code: int, finished: dt.datetime) -> None:
+    def finish_run(self, run_id: int, status: RunStatus, exit_code: int, finished: dt.datetime) -> None:
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE runs SET status=?, exit_code=?, finished=? WHERE id=?",
-                (status, exit_code, finished.isoformat(), run_id),
+                "UPDATE runs SET status=?, exit_code=?, finished=?, holder_pid=NULL, holder_host=NULL,"
+                " holder_start=NULL WHERE id=?",
+                (status.value, exit_code, finished.isoformat(), run_id),
             )
 
-    def set_status(self, run_id: int, status: str) -> None:
+    def update_settings(self, run_id: int, settings: Mapping[str, Any]) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET status=? WHERE id=?", (status, run_id))
+            conn.execute("UPDATE runs SET settings_json=? WHERE id=?", (json.dumps(dict(settings), default=str), run_id))
+
+    # --- leases ------------------------------------------------------------
+
+    def claim(self, run_id: int) -> None:
+        """Hold ``run_id`` for this process (to resume it). Raises RunHeld if a live process holds it."""
+        now = _now()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise KeyError(run_id)
+            holder = _holder(row)
+            if row["status"] == RunStatus.RUNNING and holder and is_alive(holder, _heartbeat(row), now):
+                raise RunHeld(run_id, holder, _heartbeat(row))
+            me = Holder.current()
+            conn.execute(
+                "UPDATE runs SET status=?, finished=NULL, exit_code=NULL, holder_pid=?, holder_host=?,"
+                " holder_start=?, heartbeat=? WHERE id=?",
+                (RunStatus.RUNNING.value, me.pid, me.host, me.start, now.isoformat(), run_id),
+            )
+
+    def heartbeat(self, run_id: int) -> bool:
+        """Renew this process's lease on ``run_id``; False if it no longer holds it."""
+        me = Holder.current()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET heartbeat=? WHERE id=? AND holder_pid=? AND holder_host=? AND holder_start=?",
+                (_now().isoformat(), run_id, me.pid, me.host, me.start),
+            )
+        return cur.rowcount == 1
+
+    def mark_interrupted(self) -> list[int]:
+        """Mark ``interrupted`` every running run whose holder is gone (killed, crashed, lost power)."""
+        now = _now()
+        rows = self.conn.execute("SELECT * FROM runs WHERE status=?", (RunStatus.RUNNING.value,)).fetchall()
+        dead = [r for r in rows if not ((h := _holder(r)) and is_alive(h, _heartbeat(r), now))]
+        if not dead:
+            return []
+        try:
+            with self.transaction() as conn:
+                for r in dead:
+                    # Only if nobody claimed it since it was read (same holder, still running).
+                    conn.execute(
+                        "UPDATE runs SET status=?, exit_code=?, finished=COALESCE(heartbeat, started),"
+                        " holder_pid=NULL, holder_host=NULL, holder_start=NULL"
+                        " WHERE id=? AND status=? AND holder_pid IS ? AND holder_start IS ?",
+                        (RunStatus.INTERRUPTED.value, int(ExitCode.INTERRUPTED), r["id"],
+                         RunStatus.RUNNING.value, r["holder_pid"], r["holder_start"]),
+                    )
+        except sqlite3.OperationalError:
+            # A read-only store still answers; the next writable open records the interruption.
+            return []
+        return [int(r["id"]) for r in dead]
 
     def clone_run(self, source: int, ruleset: RuleSet, started: dt.datetime) -> int:
         """A new run with the facts of ``source`` and no findings (for ``civiscan evaluate``)."""
@@ -334,7 +454,7 @@ class Store:
             id=row["id"],
             started=dt.datetime.fromisoformat(row["started"]),
             finished=dt.datetime.fromisoformat(row["finished"]) if row["finished"] else None,
-            status=row["status"],
+            status=RunStatus(row["status"]),
             exit_code=row["exit_code"],
             tool_version=row["tool_version"],
             ruleset=RuleSet.from_json(json.loads(row["ruleset_json"])),
@@ -398,7 +518,7 @@ class Store:
         """The newest earlier finished run applying the same policies."""
         row = self.conn.execute(
             "SELECT p.id FROM runs p, runs r WHERE r.id=? AND p.policy_key=r.policy_key"
-            " AND p.id < r.id AND p.status IN ('complete','incomplete') ORDER BY p.id DESC LIMIT 1",
+            " AND p.id < r.id AND p.status='complete' ORDER BY p.id DESC LIMIT 1",
             (run_id,),
         ).fetchone()
         return int(row[0]) if row else None

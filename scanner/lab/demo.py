@@ -27,7 +27,6 @@ from pathlib import Path
 
 from ..engine import ScanSettings
 from ..errors import ExitCode
-from ..models import Severity
 from ..plugin import load_registry
 from ..store import Store
 from .pki import LabPKI
@@ -223,10 +222,11 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
                 "http_redirect_port": PLAIN_PORT,
             },
         )
-        run_id = lib.start(store, plan, settings, now)
+        spec = lib.start(store, plan, registry, settings, now=now)
+        run_id = spec.run_id
         echo(f"scanning {len(plan.assets)} assets with {len(plan.ruleset.rules)} rules (run {run_id}) ...")
         started = time.monotonic()
-        code = lib.execute(store, run_id, plan.assets, plan.ruleset, registry, settings, plan.scope, now, Severity.LOW)
+        code = lib.execute(spec)
         echo(f"scan finished in {time.monotonic() - started:.1f}s")
         doc = store.document(run_id)
         echo("")

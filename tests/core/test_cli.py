@@ -203,3 +203,122 @@ def test_show_and_runs_and_unknown_run(civiscan, write):
     assert json.loads(civiscan("show", "1", "--format", "json", check_exit=0).stdout)["run"]["id"] == 1
     missing = civiscan("show", "42", check_exit=2)
     assert "no run '42'" in missing.stderr
+
+
+def _run_status(db: Path, run: int = 1) -> str:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT status FROM runs WHERE id=?", (run,)).fetchone()[0]
+
+
+def test_resume_while_the_run_is_still_scanning_is_refused(civiscan, write):
+    with Lab() as lab:
+        proc, _ = _start_scan(civiscan, write, lab)
+        try:
+            second = civiscan("scan", "--resume", "1", "--format", "json")
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert second.returncode == 2, second.stderr
+    assert f"run 1 is being scanned by pid {proc.pid}" in second.stderr
+    assert second.stdout == ""
+
+
+def test_a_sigkilled_run_is_listed_as_interrupted(civiscan, write):
+    with Lab() as lab:
+        proc, _ = _start_scan(civiscan, write, lab)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert _run_status(civiscan.db) == "running"  # nothing could record the kill...
+    listed = civiscan("runs", check_exit=0).stdout
+    (row,) = [line for line in listed.splitlines() if line.split()[0] == "1"]
+    assert "interrupted" in row and "130" in row and "2/3" in row  # ...the next store opener does
+
+
+def test_parallel_scans_on_a_fresh_store_all_succeed(civiscan, write, tmp_path):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.96.1", 2525, greeting=b"220 hi\r\n")
+        for attempt in range(8):
+            env = {**civiscan.env(), "CIVISCAN_DB": str(tmp_path / f"fresh-{attempt}.db")}
+            procs = [
+                subprocess.Popen([sys.executable, "-m", "scanner", "scan", "-p", policy, "127.0.96.1", "-q"],
+                                 env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)
+            ]
+            outcomes = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+            assert [code for code, _ in outcomes] == [0, 0], outcomes
+            listed = civiscan("runs", "--db", env["CIVISCAN_DB"], check_exit=0).stdout
+            assert listed.count("complete") == 2, listed
+
+
+def test_resume_applies_a_new_timeout_and_stores_it(civiscan, write):
+    with Lab() as lab:
+        proc, _ = _start_scan(civiscan, write, lab)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        # The silent server still never answers: with the run's own 60 s this would hang.
+        resumed = civiscan("scan", "--resume", "1", "--timeout", "0.3", "--format", "json")
+    assert resumed.returncode == 3, resumed.stderr
+    (finding,) = [f for f in json.loads(resumed.stdout)["findings"] if f["asset_id"] == "adhoc/127.0.94.3"]
+    assert finding["reason"] == "timeout"
+    with sqlite3.connect(civiscan.db) as conn:
+        settings = json.loads(conn.execute("SELECT settings_json FROM runs WHERE id=1").fetchone()[0])
+    assert (settings["timeout"], settings["concurrency"]) == (0.3, 1)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--port-scanner", "nmap"], ["--scope", "127.0.0.0/8"], ["127.0.0.1"]],
+    ids=["plugin-setting", "scope", "target"],
+)
+def test_resume_refuses_settings_it_cannot_change(civiscan, flags):
+    proc = civiscan("scan", "--resume", "1", *flags, check_exit=2)
+    assert "--resume continues a run with its own" in proc.stderr and "cannot be given" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "make,flags",
+    [
+        (lambda d: d.joinpath("taken").write_text("x"), ["--report", "taken"]),
+        (lambda d: d.joinpath("taken").write_text("x"), ["--report", "taken/sub"]),
+        (lambda d: d.joinpath("out.json").mkdir(), ["-f", "json", "-o", "out.json"]),
+        (lambda d: None, ["-f", "json", "-o", "missing/out.json"]),
+    ],
+    ids=["report-dir-is-a-file", "report-dir-under-a-file", "output-is-a-directory", "output-dir-missing"],
+)
+def test_unwritable_outputs_are_refused_before_the_scan(civiscan, write, tmp_path, make, flags):
+    policy = write("p.yaml", BANNER_POLICY)
+    make(tmp_path)
+    proc = civiscan("scan", "-p", policy, "127.0.97.1", *flags, check_exit=2)
+    assert proc.stderr.startswith(f"error: {flags[-2]} {flags[-1]}: "), proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert not civiscan.db.exists()  # refused before a run was even stored
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only-mode directory")
+def test_a_read_only_report_directory_is_refused_before_the_scan(civiscan, write, tmp_path):
+    policy = write("p.yaml", BANNER_POLICY)
+    (tmp_path / "ro").mkdir(mode=0o555)
+    proc = civiscan("scan", "-p", policy, "127.0.97.1", "--report", "ro", check_exit=2)
+    assert "--report ro: is not writable" in proc.stderr and not civiscan.db.exists()
+
+
+def test_an_output_that_fails_after_the_scan_exits_74_and_names_the_stored_run(civiscan, write):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.97.2", 2525, greeting=b"220 hi\r\n")
+        proc = civiscan("scan", "-p", policy, "127.0.97.2", "-f", "json", "-o", "/dev/full", check_exit=74)
+    assert "cannot write the output" in proc.stderr and "exit code 0 (compliant)" in proc.stderr
+    assert "civiscan report 1" in proc.stderr and "internal error" not in proc.stderr
+    assert _run_status(civiscan.db) == "complete"
+
+
+def test_an_internal_error_exits_70_not_2(civiscan, write):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.97.3", 2525, greeting=b"220 hi\r\n")
+        civiscan("scan", "-p", policy, "127.0.97.3", "-q", check_exit=0)
+    with sqlite3.connect(civiscan.db) as conn:
+        conn.execute("UPDATE runs SET ruleset_json='{' WHERE id=1")  # a store no civiscan writes
+    proc = civiscan("show", "1", check_exit=70)
+    assert "internal error: JSONDecodeError" in proc.stderr

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
@@ -14,8 +16,8 @@ from scanner.errors import ExitCode
 from scanner.inventory import Scope, parse_scope_args
 from scanner.models import Asset, AssetKind, Severity
 from scanner.policy import load_policies
-from scanner.scan import Plan, execute, finish, reevaluate, start
-from scanner.store import MIGRATIONS, Store
+from scanner.scan import Plan, execute, finish, reevaluate, resume, start
+from scanner.store import MIGRATIONS, RunHeld, Store
 
 POLICY = """
 policy: {id: p, version: "1", title: t}
@@ -69,9 +71,9 @@ def test_scan_stores_facts_and_findings_and_keeps_going_after_errors(store, rule
     fake_plugin.values = {"a": 1, "b": 9}
     fake_plugin.broken = {"c"}
     assets = [host("a"), host("b"), host("c")]
-    plan = Plan(tuple(assets), ruleset, scope())
-    run_id = start(store, plan, ScanSettings(timeout=1), NOW)
-    code = execute(store, run_id, assets, ruleset, registry, ScanSettings(timeout=1), scope(), NOW, Severity.LOW)
+    spec = start(store, Plan(tuple(assets), ruleset, scope()), registry, ScanSettings(timeout=1), now=NOW)
+    run_id = spec.run_id
+    code = execute(spec)
     assert code is ExitCode.FAILURES
     doc = store.document(run_id)
     by_asset = {f["asset_id"]: f for f in doc["findings"]}
@@ -84,23 +86,23 @@ def test_scan_stores_facts_and_findings_and_keeps_going_after_errors(store, rule
 
 def test_out_of_scope_asset_gets_scope_error_and_no_collection(store, ruleset, registry, fake_plugin):
     outside = host("x", address="192.0.2.1")
-    run_id = start(store, Plan((outside,), ruleset, scope()), ScanSettings(), NOW)
-    execute(store, run_id, [outside], ruleset, registry, ScanSettings(), scope(), NOW, Severity.LOW)
-    (finding,) = store.document(run_id)["findings"]
+    spec = start(store, Plan((outside,), ruleset, scope()), registry, ScanSettings(), now=NOW)
+    execute(spec)
+    (finding,) = store.document(spec.run_id)["findings"]
     assert finding["status"] == "error" and finding["reason"] == "scope"
     assert fake_plugin.calls == []
 
 
 def test_resume_scans_only_pending_assets(store, ruleset, registry, fake_plugin):
     assets = [host("a"), host("b")]
-    run_id = start(store, Plan(tuple(assets), ruleset, scope()), ScanSettings(), NOW)
+    spec = start(store, Plan(tuple(assets), ruleset, scope()), registry, ScanSettings(), now=NOW)
+    run_id = spec.run_id
     # First asset finished, then the process died: b is still pending.
-    asyncio.run(scan_assets(store, run_id, assets[:1], ruleset, registry, ScanSettings(), scope(), NOW))
+    asyncio.run(scan_assets(replace(spec, assets=spec.assets[:1])))
     assert [a.id for a in store.assets(run_id, state="pending")] == ["d/b"]
     assert finish(store, run_id, Severity.LOW, interrupted=True) is ExitCode.INTERRUPTED
     fake_plugin.calls.clear()
-    pending = store.assets(run_id, state="pending")
-    code = execute(store, run_id, pending, ruleset, registry, ScanSettings(), scope(), NOW, Severity.LOW)
+    code = execute(resume(store, run_id, registry))
     assert fake_plugin.calls == ["d/b"]
     assert code is ExitCode.COMPLIANT and store.run(run_id).status == "complete"
 
@@ -109,8 +111,9 @@ def test_first_seen_is_kept_across_runs(store, ruleset, registry, fake_plugin):
     fake_plugin.values = {"b": 9}
     later = NOW + dt.timedelta(days=7)
     for when in (NOW, later):
-        run_id = start(store, Plan((host("b"),), ruleset, scope()), ScanSettings(), when)
-        execute(store, run_id, [host("b")], ruleset, registry, ScanSettings(), scope(), when, Severity.LOW)
+        spec = start(store, Plan((host("b"),), ruleset, scope()), registry, ScanSettings(), now=when)
+        execute(spec)
+    run_id = spec.run_id
     doc = store.document(run_id)
     assert doc["findings"][0]["first_seen"] == NOW.isoformat()
     assert doc["run"]["previous_run"] == run_id - 1
@@ -118,8 +121,9 @@ def test_first_seen_is_kept_across_runs(store, ruleset, registry, fake_plugin):
 
 def test_reevaluate_stored_facts_under_a_new_policy(write, store, ruleset, registry, fake_plugin):
     fake_plugin.values = {"b": 4}
-    run_id = start(store, Plan((host("b"),), ruleset, scope()), ScanSettings(), NOW)
-    execute(store, run_id, [host("b")], ruleset, registry, ScanSettings(), scope(), NOW, Severity.LOW)
+    spec = start(store, Plan((host("b"),), ruleset, scope()), registry, ScanSettings(), now=NOW)
+    run_id = spec.run_id
+    execute(spec)
     stricter = load_policies([write("s.yaml", POLICY.replace("maximum: 5", "maximum: 2"))], registry)
     fake_plugin.calls.clear()
     new, code = reevaluate(store, run_id, stricter, registry, Severity.LOW)
@@ -133,8 +137,88 @@ def test_no_secret_is_stored(tmp_path, store, ruleset, registry, monkeypatch):
     monkeypatch.setenv("PARKS_PW", "hunter2-secret")
     a = Asset(id="d/a", name="a", kind=AssetKind.HOST, department="d", address="127.0.0.1",
               ssh=SSHSettings(user="audit", password_env="PARKS_PW"))
-    run_id = start(store, Plan((a,), ruleset, scope()), ScanSettings(), NOW)
-    execute(store, run_id, [a], ruleset, registry, ScanSettings(), scope(), NOW, Severity.LOW)
+    execute(start(store, Plan((a,), ruleset, scope()), registry, ScanSettings(), now=NOW))
     store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("c.db*"))
     assert b"PARKS_PW" in raw and b"hunter2-secret" not in raw
+
+
+def _set_holder(path, pid, host=None, start=None, heartbeat=None) -> None:
+    import socket
+
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE runs SET holder_pid=?, holder_host=?, holder_start=COALESCE(?, holder_start),"
+            " heartbeat=COALESCE(?, heartbeat) WHERE id=1",
+            (pid, host or socket.gethostname(), start, heartbeat),
+        )
+
+
+def _exited_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _stored_run(tmp_path, ruleset, registry) -> None:
+    with Store(tmp_path / "held.db") as s:
+        start(s, Plan((host("a"),), ruleset, scope()), registry, ScanSettings(), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [
+        lambda: {"pid": _exited_pid()},
+        lambda: {"pid": os.getpid(), "start": "another-boot:1"},
+        lambda: {"pid": os.getpid(), "host": "elsewhere", "heartbeat": (NOW - dt.timedelta(hours=1)).isoformat()},
+    ],
+    ids=["holder-exited", "pid-reused-by-another-process", "other-host-heartbeat-stale"],
+)
+def test_a_run_whose_holder_is_gone_is_interrupted_when_the_store_opens(tmp_path, ruleset, registry, holder):
+    _stored_run(tmp_path, ruleset, registry)
+    _set_holder(tmp_path / "held.db", **holder())
+    with Store(tmp_path / "held.db") as s:
+        record = s.run(1)
+    assert (record.status, record.exit_code) == ("interrupted", 130)
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [lambda: {"pid": os.getpid()},
+     lambda: {"pid": 1, "host": "elsewhere", "heartbeat": dt.datetime.now(dt.UTC).isoformat()}],
+    ids=["this-live-process", "other-host-heartbeat-fresh"],
+)
+def test_a_run_held_by_a_live_process_stays_running_and_cannot_be_resumed(tmp_path, ruleset, registry, holder):
+    _stored_run(tmp_path, ruleset, registry)
+    _set_holder(tmp_path / "held.db", **holder())
+    with Store(tmp_path / "held.db") as s:
+        assert s.run(1).status == "running"
+        with pytest.raises(RunHeld, match="run 1 is being scanned by pid"):
+            resume(s, 1, registry)
+
+
+def test_resume_takes_over_the_lease_of_an_interrupted_run(tmp_path, ruleset, registry):
+    _stored_run(tmp_path, ruleset, registry)
+    _set_holder(tmp_path / "held.db", _exited_pid())
+    with Store(tmp_path / "held.db") as s:
+        spec = resume(s, 1, registry)
+        row = s.conn.execute("SELECT status, holder_pid FROM runs WHERE id=1").fetchone()
+        assert tuple(row) == ("running", os.getpid())
+        assert execute(spec) is ExitCode.COMPLIANT
+        assert s.conn.execute("SELECT holder_pid FROM runs WHERE id=1").fetchone()[0] is None
+
+
+def test_a_version_1_store_is_migrated_and_its_running_run_is_interrupted(tmp_path):
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO runs (started, status, tool_version, ruleset_json, policy_key, settings_json)"
+                 " VALUES (?, 'running', '0', ?, 'p', '{}')", (NOW.isoformat(), json.dumps({"policies": [], "rules": [], "waivers": []})))
+    conn.close()
+    with Store(path) as s:
+        assert s.schema_version == len(MIGRATIONS)
+        assert s.conn.execute("SELECT status FROM runs WHERE id=1").fetchone()[0] == "interrupted"
