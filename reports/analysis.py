@@ -45,8 +45,6 @@ class Change(str, enum.Enum):
         return self.value.replace("_", " ")
 
 
-SEVERITY_ORDER: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.rank))
-
 # Status names as plain strings: documents hold strings, and comparing against
 # ``Status.X.value`` in loops over 200,000 findings costs seconds (enum lookups).
 PASS, FAIL, ERROR, WAIVED, NOT_APPLICABLE = (

@@ -33,7 +33,6 @@ from .analysis import (
     FAIL,
     NOT_APPLICABLE,
     PASS,
-    SEVERITY_ORDER,
     WAIVED,
     Change,
     Comparison,
@@ -354,10 +353,7 @@ class Failures:
 
 def _failures(viewer: _Viewer, findings: Iterable[Mapping[str, Any]]) -> Failures:
     failing = [f for f in findings if f.get("status") == FAIL]
-    rank = {s.value: i for i, s in enumerate(SEVERITY_ORDER)}
-    failing.sort(
-        key=lambda f: (rank[severity_of(f.get("severity", "")).value], f["rule_id"], f["asset_id"])
-    )
+    failing.sort(key=lambda f: (-severity_of(f.get("severity", "")).rank, f["rule_id"], f["asset_id"]))
     groups: dict[str, SeverityGroup] = {}
     rule_groups: dict[tuple[str, str], RuleGroup] = {}
     compact: list[FindingView] = []

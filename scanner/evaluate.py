@@ -42,16 +42,6 @@ class CheckResult:
             "reason": self.reason.value if self.reason else None,
         }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CheckResult:
-        return cls(
-            data["check"],
-            Status(data["status"]),
-            data["message"],
-            data.get("evidence") or {},
-            ErrorReason(data["reason"]) if data.get("reason") else None,
-        )
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -70,10 +60,6 @@ class Finding:
     def fingerprint(self) -> str:
         return fingerprint(self.asset_id, self.rule_id)
 
-    @property
-    def is_failure(self) -> bool:
-        return self.status is Status.FAIL
-
     def to_json(self) -> dict[str, Any]:
         return {
             "fingerprint": self.fingerprint,
@@ -86,19 +72,6 @@ class Finding:
             "checks": [c.to_json() for c in self.checks],
             "waiver": dict(self.waiver) if self.waiver else None,
         }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Finding:
-        return cls(
-            asset_id=data["asset_id"],
-            rule_id=data["rule_id"],
-            status=Status(data["status"]),
-            severity=Severity(data["severity"]),
-            message=data["message"],
-            checks=tuple(CheckResult.from_json(c) for c in data.get("checks") or ()),
-            reason=ErrorReason(data["reason"]) if data.get("reason") else None,
-            waiver=data.get("waiver"),
-        )
 
 
 def evaluate_asset(

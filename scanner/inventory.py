@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError, ConfigProblem, Position
 from .models import Asset, AssetKind, SSHSettings
+from .netutil import is_ip
 from .reader import Reader
 from .yamlpos import PosDict, PosList, load_file
 
@@ -78,7 +79,7 @@ class Scope:
         if asset.is_local:
             return None  # runs on this machine; no packet leaves it
         host = asset.hostname
-        if _is_ip(host):
+        if is_ip(host):
             if not self.allows_address(host):
                 return f"{host} is outside the allowed networks ({self._nets()})"
         elif self.domains and not self.allows_name(host):
@@ -86,7 +87,7 @@ class Scope:
         elif not self.domains and not self.networks:
             return "the scope allows nothing"
         target = resolved or asset.address
-        if target and _is_ip(target) and target != host and self.networks:
+        if target and is_ip(target) and target != host and self.networks:
             if not self.allows_address(target):
                 return f"{host} is reached at {target}, outside the allowed networks ({self._nets()})"
         return None
@@ -253,7 +254,7 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
     if target is None:
         return None
     if kind is AssetKind.HOST:
-        if not (_is_ip(target) or _HOSTNAME.match(target) or target == "local"):
+        if not (is_ip(target) or _HOSTNAME.match(target) or target == "local"):
             r.error(data.value_pos("host"), f"invalid host address '{target}'")
         if address is not None:
             r.error(data.key_pos("address"), "'address' is for endpoints; a host's address is its 'host' value")
@@ -263,7 +264,7 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
         if problem:
             r.error(data.value_pos("endpoint"), problem)
         url = target
-    if address is not None and kind is AssetKind.ENDPOINT and not _is_ip(address):
+    if address is not None and kind is AssetKind.ENDPOINT and not is_ip(address):
         r.error(data.value_pos("address"), f"'address' must be an IP address, got '{address}'")
     ssh = None
     if kind is AssetKind.HOST:
@@ -354,7 +355,7 @@ def url_problem(url: str) -> str | None:
     if not parts.hostname:
         return f"endpoint URL '{url}' has no host"
     host = parts.hostname
-    if not (_is_ip(host) or _HOSTNAME.match(host)):
+    if not (is_ip(host) or _HOSTNAME.match(host)):
         return f"endpoint URL '{url}' has an invalid host '{host}'"
     if port is not None and not 1 <= port <= 65535:
         return f"endpoint URL '{url}' has an invalid port"
@@ -375,14 +376,6 @@ def _endpoint_name(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{host}:{parts.port}" if parts.port and parts.port != 443 else host
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def adhoc_assets(targets: Sequence[str], resolve: Mapping[str, str] | None = None) -> list[Asset]:
@@ -408,7 +401,7 @@ def adhoc_assets(targets: Sequence[str], resolve: Mapping[str, str] | None = Non
             )
         else:
             host = target[1:-1] if target.startswith("[") and target.endswith("]") else target
-            if not (_is_ip(host) or _HOSTNAME.match(host) or host == "local"):
+            if not (is_ip(host) or _HOSTNAME.match(host) or host == "local"):
                 raise ConfigError.at(Position("<command line>"), f"'{target}' is neither an address, a hostname nor an https:// URL")
             asset = Asset(
                 id=f"{ADHOC_DEPARTMENT}/{host}",
@@ -432,7 +425,7 @@ def scope_for_targets(assets: Iterable[Asset]) -> Scope:
         for value in (a.hostname, a.address):
             if not value:
                 continue
-            if _is_ip(value):
+            if is_ip(value):
                 networks.append(ipaddress.ip_network(value))
             elif value != "local":
                 domains.append(value.lower())

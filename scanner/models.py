@@ -30,6 +30,14 @@ class Severity(str, enum.Enum):
         return _SEVERITY_WEIGHT[self]
 
 
+def severity_rank(name: object) -> int:
+    """:attr:`Severity.rank` of a severity's name; -1 for a name that is none (an unrated advisory)."""
+    try:
+        return Severity(name).rank
+    except ValueError:
+        return -1
+
+
 _SEVERITY_RANK = {
     Severity.CRITICAL: 4,
     Severity.HIGH: 3,

@@ -12,8 +12,6 @@ from typing import Any, TextIO
 from .evaluate import Finding
 from .models import Asset, Severity, Status
 
-_SEVERITY_ORDER = {s.value: s.rank for s in Severity}
-
 
 def _clip(text: str, width: int) -> str:
     text = " ".join(str(text).split())
@@ -37,7 +35,7 @@ def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: 
     rules = {r["id"]: r for r in doc["rules"]}
     wanted = {"fail", "error", "waived"} | ({"pass"} if show_passing else set())
     rows = [f for f in doc["findings"] if f["status"] in wanted]
-    rows.sort(key=lambda f: (["fail", "error", "waived", "pass"].index(f["status"]), -_SEVERITY_ORDER[f["severity"]], f["asset_id"], f["rule_id"]))
+    rows.sort(key=lambda f: (["fail", "error", "waived", "pass"].index(f["status"]), -Severity(f["severity"]).rank, f["asset_id"], f["rule_id"]))
     if rows:
         asset_w = min(30, max(len("ASSET"), *(len(f["asset_id"]) for f in rows)))
         rule_w = min(28, max(len("RULE"), *(len(f["rule_id"]) for f in rows)))

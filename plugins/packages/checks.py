@@ -15,38 +15,21 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scanner.models import AssetKind, ErrorReason, Outcome
+from scanner.models import AssetKind, ErrorReason, Outcome, Severity, severity_rank
 from scanner.options import Option
 from scanner.plugin import Check
+from scanner.timeutil import parse_timestamp
 
 from . import versions
 
-_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 _LEVELS = ("critical", "high", "medium", "low", "info")
 _HOST = frozenset({AssetKind.HOST})
 _SHOWN = 3  # advisories or packages named in a message; evidence holds the rest
 _EVIDENCE_LIMIT = 100
 
 
-def _parse_time(value: object) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, dt.date):
-        parsed = dt.datetime(value.year, value.month, value.day)
-    elif isinstance(value, str) and value:
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed
-
-
 def _collected_at(facts: Mapping[str, Any]) -> dt.datetime | None:
-    return _parse_time(facts.get("collected_at"))
+    return parse_timestamp(facts.get("collected_at"))
 
 
 # ------------------------------------------------------------------ packages.vulnerable
@@ -82,7 +65,7 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
         problem = facts.get("feed_problem") or "no advisory feed is available"
         return Outcome.error(ErrorReason.FEED, f"Cannot evaluate: {problem}.", release=release)
     collected = _collected_at(facts)
-    feed_date = _parse_time(feed.get("date"))
+    feed_date = parse_timestamp(feed.get("date"))
     max_age = int(options["max_feed_age_days"])
     if collected is None:
         return Outcome.error(ErrorReason.NO_DATA, "The facts carry no collection time.")
@@ -103,18 +86,17 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
             feed_age_days=round(age_days, 1),
         )
 
-    min_rank = _RANK[options["min_severity"]]
-    unknown_as = options["unknown_severity"]
+    min_rank = Severity(options["min_severity"]).rank
+    unknown_rank = Severity(options["unknown_severity"]).rank
     grace = dt.timedelta(days=int(options["grace_days"]))
     counted: list[dict[str, Any]] = []
     for match in facts.get("matches") or ():
-        level = match.get("severity") or "unknown"
-        effective = unknown_as if level not in _RANK else level
-        if _RANK[effective] < min_rank:
+        rank = severity_rank(match.get("severity"))
+        if (rank if rank >= 0 else unknown_rank) < min_rank:
             continue
         if options["ignore_unfixed"] and match.get("fixed") is None:
             continue
-        published = _parse_time(match.get("published"))
+        published = parse_timestamp(match.get("published"))
         if published is not None and collected - published <= grace:
             continue
         counted.append(match)
@@ -132,7 +114,7 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
             f"or above ({total} lower or excluded advisories matched).",
             **evidence_base,
         )
-    counted.sort(key=lambda m: (-_RANK.get(m.get("severity") or "", -1), m["package"], m["id"]))
+    counted.sort(key=lambda m: (-severity_rank(m.get("severity")), m["package"], m["id"]))
     packages = sorted({m["package"] for m in counted})
     shown = "; ".join(_describe_match(m) for m in counted[:_SHOWN])
     more = f"; and {len(counted) - _SHOWN} more" if len(counted) > _SHOWN else ""
@@ -322,7 +304,7 @@ def evaluate_last_update_age(facts: Mapping[str, Any], options: Mapping[str, Any
     FAIL: last upgrade 2026-08-01, scanned 2026-11-10 ("Packages were last updated 101 days ago ...").
     """
     last = facts.get("last_update") or {}
-    when = _parse_time(last.get("time"))
+    when = parse_timestamp(last.get("time"))
     collected = _collected_at(facts)
     evidence = {"last_update": last.get("time"), "evidence": last.get("evidence")}
     if when is None:
@@ -422,7 +404,7 @@ def evaluate_supported_release(facts: Mapping[str, Any], options: Mapping[str, A
     table = _eol_table(options["eol"]).get(os_id, {})
     for candidate in _release_candidates(os_facts):
         if candidate in table:
-            end = _parse_time(table[candidate])
+            end = parse_timestamp(table[candidate])
             if end is None:
                 return Outcome.error(
                     ErrorReason.NOT_SUPPORTED,

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from scanner.timeutil import parse_timestamp
+
 SEVERITIES = ("critical", "high", "medium", "low", "info", "unknown")
 
 # Debian codenames by release number (the tracker keys releases by codename).
@@ -328,17 +330,8 @@ def _plain(text: object, limit: int = 300) -> str:
 
 
 def _iso_utc(value: object) -> str | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    elif parsed.utcoffset():
-        parsed = parsed.astimezone(dt.UTC)
-    return parsed.isoformat(timespec="seconds")
+    parsed = parse_timestamp(value) if isinstance(value, str) else None
+    return parsed.astimezone(dt.UTC).isoformat(timespec="seconds") if parsed else None
 
 
 def _intervals(ranges: object) -> Iterator[tuple[str | None, str | None, str | None]]:

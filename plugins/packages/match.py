@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from scanner.models import severity_rank
+
 from . import versions
 from .feeds import Advisory, Affected, AffectedRow, ReleaseFeed
 
@@ -143,9 +145,6 @@ def _bare_cve(advisory_id: str) -> bool:
     return advisory_id.startswith(("CVE-", "TEMP-"))
 
 
-_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
-
-
 def _merge(earlier: dict[str, Any], row: Affected, advisory: Any, identity: list[str]) -> None:
     """Fold a second advisory about the same CVE into ``earlier``.
 
@@ -156,7 +155,7 @@ def _merge(earlier: dict[str, Any], row: Affected, advisory: Any, identity: list
     for ident in identity:
         if ident != earlier["id"] and ident not in earlier["aliases"]:
             earlier["aliases"].append(ident)
-    if _RANK.get(row.severity, -1) > _RANK.get(earlier["severity"], -1):
+    if severity_rank(row.severity) > severity_rank(earlier["severity"]):
         earlier["severity"] = row.severity
     published = advisory.published if advisory else None
     if published and (earlier["published"] is None or published < earlier["published"]):

@@ -29,10 +29,6 @@ class Section:
     status: int
 
 
-def begin_marker(nonce: str, name: str) -> str:
-    return f"{MARKER_PREFIX}{nonce}:begin:{name}"
-
-
 def end_marker(nonce: str, name: str) -> str:
     return f"{MARKER_PREFIX}{nonce}:end:{name}:"
 

@@ -16,6 +16,7 @@ from typing import Any
 from scanner.models import AssetKind, ErrorReason, Outcome
 from scanner.options import Option
 from scanner.plugin import Check
+from scanner.timeutil import parse_timestamp
 
 from .certs import LIFESPAN_RULE_START
 
@@ -218,13 +219,7 @@ def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -
 
 
 def _parse_time(text: Any) -> dt.datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return parse_timestamp(text) if isinstance(text, str) else None
 
 
 def _stapled(facts: Mapping[str, Any]) -> bool | None:

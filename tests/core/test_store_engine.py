@@ -131,16 +131,40 @@ def test_reevaluate_stored_facts_under_a_new_policy(write, store, ruleset, regis
     assert store.document(new)["findings"][0]["status"] == "fail"
 
 
-def test_no_secret_is_stored(tmp_path, store, ruleset, registry, monkeypatch):
-    from scanner.models import SSHSettings
+def test_no_ssh_secret_reaches_the_store(tmp_path, tool):
+    """A real scan over SSH with a passphrase-protected key: the passphrase is read and used
+    (facts are collected), yet no byte of it is in the store file, its WAL or its index."""
+    import getpass
+    import subprocess
+    import sys
 
-    monkeypatch.setenv("PARKS_PW", "hunter2-secret")
-    a = Asset(id="d/a", name="a", kind=AssetKind.HOST, department="d", address="127.0.0.1",
-              ssh=SSHSettings(user="audit", password_env="PARKS_PW"))
-    execute(start(store, Plan((a,), ruleset, scope()), registry, ScanSettings(), now=NOW))
-    store.close()
+    from tests.packages.sshd_lab import SSHDLab
+
+    secret = "correct-horse-7f3a9c-battery"
+    with SSHDLab(tool("sshd"), tmp_path / "lab", {"127.0.43.1": "debian12"}) as lab:
+        key = lab.user_key_path
+        subprocess.run([tool("ssh-keygen"), "-q", "-p", "-P", "", "-N", secret, "-f", str(key)], check=True)
+        (tmp_path / "inv.yaml").write_text(
+            "scope: {networks: [127.0.43.0/24]}\ndepartments:\n  lab:\n    assets:\n"
+            f"      - host: 127.0.43.1\n        ssh: {{user: {getpass.getuser()}, port: {lab.port},"
+            f" key_file: {key}, passphrase_env: LAB_KEY_PASSPHRASE, password_env: LAB_PASSWORD}}\n"
+        )
+        (tmp_path / "p.yaml").write_text(
+            'policy: {id: p, version: "1", title: t}\nrules:\n  - {id: fresh, title: t, severity: low,'
+            " checks: [{check: os.supported_release}]}\n"
+        )
+        env = {**os.environ, "LAB_KEY_PASSPHRASE": secret, "LAB_PASSWORD": secret + "-pw", "CIVISCAN_DB": str(tmp_path / "c.db")}
+        env.pop("SSH_AUTH_SOCK", None)
+        proc = subprocess.run(
+            [sys.executable, "-m", "scanner", "scan", "-p", "p.yaml", "-i", "inv.yaml", "--known-hosts",
+             str(lab.known_hosts), "-f", "json", "--timeout", "20"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )
+    doc = json.loads(proc.stdout)
+    assert doc["assets"][0]["facts"].get("os"), proc.stderr  # the key was decrypted: the secret was used
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("c.db*"))
-    assert b"PARKS_PW" in raw and b"hunter2-secret" not in raw
+    assert b"LAB_KEY_PASSPHRASE" in raw  # the variable's name is stored ...
+    assert secret.encode() not in raw and secret.encode() not in (proc.stdout + proc.stderr).encode()  # ... never its value
 
 
 def _set_holder(path, pid, host=None, start=None, heartbeat=None) -> None:
