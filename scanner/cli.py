@@ -123,9 +123,12 @@ def scan(
       civiscan scan -p baseline 127.0.0.1 https://staging.example.test
       civiscan scan -p city-baseline -i inventory.yaml --report out/
       civiscan scan --resume 12 --timeout 30
+
     A resumed run keeps its targets, policies, scope and plugin settings; only
     --timeout, --concurrency and --per-host may be given again, and then apply
     to the resumed part (and are stored with the run). Output flags apply as usual.
+    A run that another live civiscan process is scanning cannot be resumed.
+
     Exit codes: 0 compliant, 1 failures at or above --fail-on, 2 usage or
     configuration error, 3 incomplete (not everything could be assessed),
     70 internal error, 74 scan done but an output could not be written, 130 interrupted.

@@ -376,15 +376,14 @@ class Store:
                 (RunStatus.RUNNING.value, me.pid, me.host, me.start, now.isoformat(), run_id),
             )
 
-    def heartbeat(self, run_id: int) -> bool:
-        """Renew this process's lease on ``run_id``; False if it no longer holds it."""
+    def heartbeat(self, run_id: int) -> None:
+        """Renew this process's lease on ``run_id`` (a lease it lost is not taken back)."""
         me = Holder.current()
         with self.transaction() as conn:
-            cur = conn.execute(
+            conn.execute(
                 "UPDATE runs SET heartbeat=? WHERE id=? AND holder_pid=? AND holder_host=? AND holder_start=?",
                 (_now().isoformat(), run_id, me.pid, me.host, me.start),
             )
-        return cur.rowcount == 1
 
     def mark_interrupted(self) -> list[int]:
         """Mark ``interrupted`` every running run whose holder is gone (killed, crashed, lost power)."""

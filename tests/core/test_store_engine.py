@@ -246,3 +246,26 @@ def test_a_version_1_store_is_migrated_and_its_running_run_is_interrupted(tmp_pa
     with Store(path) as s:
         assert s.schema_version == len(MIGRATIONS)
         assert s.conn.execute("SELECT status FROM runs WHERE id=1").fetchone()[0] == "interrupted"
+
+
+def test_the_lease_is_renewed_while_the_scan_runs(store, ruleset, registry, fake_plugin, monkeypatch):
+    import time
+
+    import scanner.scan
+
+    monkeypatch.setattr(scanner.scan, "HEARTBEAT_SECONDS", 0.01)
+    spec = start(store, Plan((host("a"),), ruleset, scope()), registry, ScanSettings(), now=NOW)
+    first = store.conn.execute("SELECT heartbeat FROM runs WHERE id=?", (spec.run_id,)).fetchone()[0]
+    watcher = sqlite3.connect(store.path)
+
+    async def collect_until_renewed(asset, requests, ctx):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            beat = watcher.execute("SELECT heartbeat FROM runs WHERE id=?", (spec.run_id,)).fetchone()[0]
+            if beat != first:
+                return {"value": 1}
+            await asyncio.sleep(0.01)
+        return {"value": 9}
+
+    monkeypatch.setattr(fake_plugin, "collect", collect_until_renewed)
+    assert execute(spec) is ExitCode.COMPLIANT
