@@ -171,16 +171,7 @@ def scan(
         spec = lib.start(store, plan, registry, settings, fail_on=severity, observer=observer)
     run_id = spec.run_id
     code = lib.execute(spec)
-    try:
-        _emit(store, run_id, formats, output, report_dir, quiet)
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise Fail(
-            f"{where}cannot write the output: {exc.strerror or exc}. The scan itself finished with exit code "
-            f"{int(code)} ({code.name.lower()}) and its results are stored as run {run_id}: "
-            f"civiscan report {run_id} (or civiscan show {run_id} --format json) renders them again",
-            ExitCode.OUTPUT,
-        ) from None
+    _emit_stored(store, run_id, code, formats, output, report_dir, quiet)
     if code is ExitCode.INTERRUPTED:
         click.echo(f"interrupted: finished assets are kept; continue with: civiscan scan --resume {run_id}", err=True)
     raise SystemExit(int(code))
@@ -229,20 +220,41 @@ def _output_problem(path: Path, *, directory: bool) -> str | None:
     return None
 
 
+def _outputs(formats: Sequence[str], output: str | None, report_dir: str | None) -> dict[str, Path]:
+    """The files a scan will write, as ``{flag and value: path}``; a report is a directory."""
+    out = {}
+    if output:
+        out[f"-o {output}"] = Path(output)
+    if report_dir or any(f in FILE_FORMATS for f in formats):
+        target = report_dir or "civiscan-report"
+        out[f"--report {target}"] = Path(target)
+    return out
+
+
 def _check_outputs(formats: Sequence[str], output: str | None, report_dir: str | None) -> None:
     """Refuse unwritable outputs before the scan, so its result is never lost at the end."""
     problems = []
-    if output:
-        why = _output_problem(Path(output), directory=False)
+    for flag, path in _outputs(formats, output, report_dir).items():
+        why = _output_problem(path, directory=flag.startswith("--report"))
         if why:
-            problems.append(f"-o {output}: {why}")
-    if report_dir or any(f in FILE_FORMATS for f in formats):
-        target = report_dir or "civiscan-report"
-        why = _output_problem(Path(target), directory=True)
-        if why:
-            problems.append(f"--report {target}: {why}")
+            problems.append(f"{flag}: {why}")
     if problems:
         raise Fail("; ".join(problems))
+
+
+def _emit_stored(store: Store, run_id: int, code: ExitCode, formats: Sequence[str], output: str | None,
+                 report_dir: str | None, quiet: bool) -> None:
+    """Write the outputs of a finished run; a failure says where the results still are (exit 74)."""
+    try:
+        _emit(store, run_id, formats, output, report_dir, quiet)
+    except OSError as exc:
+        where = exc.filename or " or ".join(_outputs(formats, output, report_dir))
+        raise Fail(
+            f"{where}: cannot write the output: {exc.strerror or exc}. The run itself finished with exit code "
+            f"{int(code)} ({code.name.lower()}) and its results are stored as run {run_id}: "
+            f"civiscan report {run_id} (or civiscan show {run_id} --format json) renders them again",
+            ExitCode.OUTPUT,
+        ) from None
 
 
 def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None, report_dir: str | None, quiet: bool) -> None:
@@ -438,7 +450,7 @@ def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, 
     source = _run_id(store, run)
     ruleset = load_policies(policies, registry)
     new, code = reevaluate(store, source, ruleset, registry, Severity(fail_on))
-    _emit(store, new, formats, None, None, quiet)
+    _emit_stored(store, new, code, formats, None, None, quiet)
     raise SystemExit(int(code))
 
 
