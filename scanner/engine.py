@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import ipaddress
-import socket
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from .evaluate import Finding, evaluate_asset, scope_error_findings
+from .gate import Gate
 from .inventory import Scope
 from .models import Asset, CollectError, CollectFailed, ErrorReason, Severity
 from .netutil import classify, describe
@@ -88,8 +87,10 @@ class QuietObserver:
         pass
 
 
-def make_job(asset: Asset, ruleset: RuleSet, settings: ScanSettings) -> dict[str, Any]:
-    """The JSON job for one asset: which checks each plugin must serve."""
+def make_job(
+    asset: Asset, ruleset: RuleSet, settings: ScanSettings, scope: Scope | None = None
+) -> dict[str, Any]:
+    """The JSON job for one asset: which checks each plugin must serve, within which scope."""
     return {
         "asset": asset.to_json(),
         "plugins": {
@@ -99,6 +100,7 @@ def make_job(asset: Asset, ruleset: RuleSet, settings: ScanSettings) -> dict[str
         "timeout": settings.timeout,
         "plugin_timeout": settings.plugin_timeout,
         "settings": dict(settings.plugin_settings),
+        **({"scope": scope.to_json()} if scope is not None else {}),
     }
 
 
@@ -115,12 +117,16 @@ async def run_job(
     ``{"facts": {plugin: {...}}, "errors": {plugin: {"reason", "message"}}}``
     """
     asset = Asset.from_json(job["asset"])
+    timeout = float(job["timeout"])
+    settings = job.get("settings", {})
+    scope = Scope.from_json(job["scope"]) if "scope" in job else None
     ctx = Context(
-        timeout=float(job["timeout"]),
-        settings=job.get("settings", {}),
+        timeout=timeout,
+        settings=settings,
         per_host=per_host,
         executor=executor,
         host_limits=host_limits,
+        gate=Gate.from_settings(scope, settings, timeout),
     )
     facts: dict[str, Any] = {}
     errors: dict[str, dict[str, str]] = {}
@@ -155,37 +161,20 @@ async def run_job(
     return {"facts": facts, "errors": errors}
 
 
-async def resolve_asset(asset: Asset, scope: Scope, timeout: float) -> tuple[Asset, CollectError | None]:
-    """Pin the address packets will go to and check it against the scope, before any packet.
+async def resolve_asset(asset: Asset, gate: Gate) -> tuple[Asset, CollectError | None]:
+    """Pin the address packets will go to, through the scope gate, before any packet.
 
     A name is resolved once here; plugins then connect to that address (with
     the name kept for SNI), so a second lookup cannot lead them elsewhere.
     """
-    why = scope.refusal(asset)
-    if why:
-        return asset, CollectError(ErrorReason.SCOPE, f"refused: {why}")
     if asset.is_local:
         return asset, None
-    target = asset.connect_address
     try:
-        ipaddress.ip_address(target)
-        return asset, None
-    except ValueError:
-        pass
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(target, None, type=socket.SOCK_STREAM), timeout
+        address = await gate.admit(
+            asset.hostname, asset.port, address=asset.address, purpose=f"asset {asset.id}"
         )
-    except (TimeoutError, OSError) as exc:
-        return asset, CollectError(classify(exc), f"cannot resolve {target}: {describe(exc)}")
-    addresses = [str(info[4][0]) for info in infos]
-    if not addresses:
-        return asset, CollectError(ErrorReason.RESOLVE, f"{target} has no address")
-    address = addresses[0]
-    why = scope.refusal(asset, address)
-    if why:
-        return asset, CollectError(ErrorReason.SCOPE, f"refused: {why}")
+    except CollectFailed as exc:
+        return asset, CollectError(exc.reason, exc.message)
     return replace(asset, address=address), None
 
 
@@ -199,17 +188,18 @@ async def scan_assets(spec: RunSpec) -> None:
     limit = asyncio.Semaphore(max(1, settings.concurrency))
     host_limits: dict[str, asyncio.Semaphore] = {}
     executor = ThreadPoolExecutor(max_workers=max(4, min(64, settings.concurrency)), thread_name_prefix="civiscan")
+    gate = Gate.from_settings(scope, settings.plugin_settings, settings.timeout)
 
     async def one(asset: Asset) -> None:
         async with limit:
-            pinned, refused = await resolve_asset(asset, scope, settings.timeout)
+            pinned, refused = await resolve_asset(asset, gate)
             if refused is not None:
                 facts: dict[str, Any] = {}
                 errors = {"scope" if refused.reason is ErrorReason.SCOPE else "resolve": refused}
                 findings = scope_error_findings(asset, ruleset, refused.reason, refused.message)
             else:
                 result = await run_job(
-                    make_job(pinned, ruleset, settings),
+                    make_job(pinned, ruleset, settings, scope),
                     registry,
                     per_host=settings.per_host,
                     executor=executor,

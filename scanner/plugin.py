@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from .gate import Gate
 from .models import Asset, AssetKind, Outcome
 from .options import OPTION_TYPES, Option
 
@@ -80,7 +81,11 @@ class Context:
       in the engine's bounded thread pool;
     * ``shared(key, factory)``: run ``factory()`` once per asset job and give
       every caller its result, so two plugins that need the same raw data (one
-      SSH round trip) share it.
+      SSH round trip) share it;
+    * ``gate``: the run's :class:`~scanner.gate.Gate`. Every address a plugin
+      connects to comes from ``await ctx.gate.admit(host, port, purpose=...)``
+      (``admit_sync`` in blocking code); a Context made without one admits
+      loopback addresses only.
 
     The engine makes one Context per asset job; the host limits are shared.
     """
@@ -92,9 +97,11 @@ class Context:
         per_host: int = 4,
         executor: Any = None,
         host_limits: dict[str, asyncio.Semaphore] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.timeout = timeout
         self.settings: Mapping[str, Any] = dict(settings or {})
+        self.gate = gate or Gate.from_settings(None, self.settings, timeout)
         self._per_host = per_host
         self._host_limits: dict[str, asyncio.Semaphore] = (
             host_limits if host_limits is not None else {}

@@ -8,6 +8,7 @@ from typing import Any
 
 from .engine import resolve_asset, run_job
 from .errors import ConfigError, Position
+from .gate import Gate
 from .inventory import adhoc_assets, scope_for_targets
 from .models import Asset, CollectError
 from .plugin import Registry
@@ -31,14 +32,15 @@ def collect_tls(
         raise ConfigError.at(Position("<command line>"), "the tls plugin is not loaded")
     assets = adhoc_assets([endpoint_url(t) for t in targets], settings.get("resolve") or {})
     scope = scope_for_targets(assets)
+    gate = Gate.from_settings(scope, settings, timeout)
     wanted = [{"check": c.id, "options": {}} for c in plugin.checks]
 
     async def one(asset: Asset) -> tuple[Asset, dict[str, Any] | None, CollectError | None]:
-        pinned, refused = await resolve_asset(asset, scope, timeout)
+        pinned, refused = await resolve_asset(asset, gate)
         if refused is not None:
             return asset, None, refused
         job = {"asset": pinned.to_json(), "plugins": {"tls": wanted}, "timeout": timeout,
-               "settings": dict(settings)}
+               "settings": dict(settings), "scope": scope.to_json()}
         result = await run_job(job, registry)
         error = result["errors"].get("tls")
         return pinned, result["facts"].get("tls"), CollectError.from_json(error) if error else None

@@ -14,8 +14,8 @@ single GET whose response head is read and whose body is not:
    overrides the port, for tests and labs), for ``http.redirect_to_https``;
    only when that check is requested.
 
-Packets go to ``asset.address``, else ``settings["resolve"]["host:port"]``,
-else the URL host; SNI and the Host header always carry the URL host.
+Packets go only to addresses ``ctx.gate`` admits (``--resolve``, then the
+asset's address, then DNS); SNI and the Host header always carry the URL host.
 See docs/http.md for the facts schema.
 """
 
@@ -24,12 +24,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.models import Asset, CollectFailed, ErrorReason
-from scanner.netutil import format_hostport
 from scanner.plugin import CheckRequest, Context
 
 from .checks import HTTP_CHECKS
@@ -45,17 +44,6 @@ from .parse import (
 )
 
 REDIRECT_CHECK = "http.redirect_to_https"
-
-
-def resolve_address(asset: Asset, settings: Mapping[str, Any], hostname: str, port: int) -> str:
-    """Where to connect: the asset's address, a ``resolve`` override, else the host name."""
-    if asset.address:
-        return asset.address
-    overrides = settings.get("resolve") or {}
-    for key in (f"{hostname}:{port}", format_hostport(hostname, port)):
-        if key in overrides:
-            return str(overrides[key])
-    return hostname
 
 
 @functools.lru_cache(maxsize=16)
@@ -96,13 +84,19 @@ async def _fetch_endpoint(
         return head, False, error
 
 
-async def _probe_redirect(address: str, hostname: str, port: int, ctx: Context) -> dict[str, Any]:
-    """What plain HTTP on ``port`` answers for ``/``; failures are facts, not exceptions."""
-    target = Target(address, port, hostname, "/", default_port=80)
-    url = f"http://{target.host_header}/"
+async def _probe_redirect(endpoint: str, hostname: str, port: int, ctx: Context) -> dict[str, Any]:
+    """What plain HTTP on ``port`` answers for ``/``; failures are facts, not exceptions.
+
+    ``endpoint`` is the address the HTTPS request went to: the same host, so
+    the gate admits it for port 80 too unless ``--resolve`` names another.
+    """
+    url = f"http://{Target(endpoint, port, hostname, default_port=80).host_header}/"
     try:
+        address = await ctx.gate.admit(hostname, port, address=endpoint, purpose="HTTP redirect probe")
         async with ctx.host_slot(address):
-            head = await fetch_head(target, tls=None, timeout=ctx.timeout)
+            head = await fetch_head(
+                Target(address, port, hostname, "/", default_port=80), tls=None, timeout=ctx.timeout
+            )
     except CollectFailed as exc:
         return {
             "url": url,
@@ -134,7 +128,7 @@ class HttpPlugin:
             raise CollectFailed(ErrorReason.NOT_SUPPORTED, f"unsupported URL scheme {scheme!r}")
         hostname = asset.hostname
         port = asset.port or 443
-        address = resolve_address(asset, ctx.settings, hostname, port)
+        address = await ctx.gate.admit(hostname, port, address=asset.address, purpose="HTTPS")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         endpoint = Target(
             address, port, hostname, path, default_port=443 if scheme == "https" else 80
@@ -182,4 +176,4 @@ class HttpPlugin:
 
 plugin = HttpPlugin()
 
-__all__ = ["HttpPlugin", "plugin", "resolve_address", "tls_context"]
+__all__ = ["HttpPlugin", "plugin", "tls_context"]

@@ -8,13 +8,10 @@ facts (see :mod:`.facts` and docs/ports.md).
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason
-from scanner.netutil import failed
 from scanner.options import Option, validate_options
 from scanner.plugin import Check, CheckRequest, Context
 
@@ -62,19 +59,6 @@ def make_scanner(settings: Mapping[str, Any], versions: bool = False) -> PortSca
     return ConnectScanner(parallelism=values["port_parallelism"])
 
 
-async def resolve(target: str, timeout: float) -> str:
-    """The IP address to probe for ``target`` (a name or an IP literal)."""
-    target = target.strip("[]")
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(target, None, type=socket.SOCK_STREAM), timeout
-        )
-    except (TimeoutError, OSError) as exc:
-        raise failed(exc, f"resolve {target}") from None
-    return str(infos[0][4][0])
-
-
 class _Ports:
     name = "ports"
     checks = (
@@ -101,7 +85,9 @@ class _Ports:
         wanted = r.union(*(PROBES[q.check_id](q.options) for q in mine))
         scanner = make_scanner(ctx.settings, any(q.options.get("service_versions") for q in mine))
         target = asset.connect_address
-        address = await resolve(target, ctx.timeout)
+        address = await ctx.gate.admit(
+            asset.hostname, asset.port, address=asset.address, purpose="port scan"
+        )
         if not wanted:
             return PortScanResult(scanner.name, address, (), (), ()).to_json()
         async with ctx.host_slot(target):
@@ -111,4 +97,4 @@ class _Ports:
 
 plugin = _Ports()
 
-__all__ = ["SETTINGS", "make_scanner", "plugin", "resolve"]
+__all__ = ["SETTINGS", "make_scanner", "plugin"]

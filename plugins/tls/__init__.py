@@ -13,8 +13,9 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scanner.gate import Gate
 from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason, Outcome
-from scanner.netutil import format_hostport, is_ip
+from scanner.netutil import is_ip
 from scanner.options import Option
 from scanner.plugin import Check, CheckRequest, Context
 
@@ -439,21 +440,11 @@ def _plan(requests: Sequence[CheckRequest]) -> probe.Plan:
     )
 
 
-def resolve_endpoint(asset: Asset, settings: Mapping[str, Any]) -> probe.Endpoint:
-    """Where to connect for ``asset`` and which SNI name to send.
-
-    ``settings["resolve"]`` maps ``"host:port"`` to an address (like curl's
-    ``--resolve``); otherwise the asset's ``address``, otherwise its host name.
-    """
+async def resolve_endpoint(asset: Asset, gate: Gate) -> probe.Endpoint:
+    """Where to connect for ``asset`` (the address ``gate`` admits) and which SNI name to send."""
     host = asset.hostname
     port = asset.port or 443
-    resolve = settings.get("resolve") or {}
-    address = (
-        resolve.get(f"{host}:{port}")
-        or resolve.get(format_hostport(host, port))
-        or asset.connect_address
-    )
-    address = address.strip("[]")
+    address = await gate.admit(host, port, address=asset.address, purpose="TLS")
     return probe.Endpoint(address=address, port=port, sni=None if is_ip(host) else host)
 
 
@@ -509,7 +500,7 @@ class TLSPlugin:
                       ctx: Context) -> dict[str, Any]:
         if asset.kind is not AssetKind.ENDPOINT:
             raise CollectFailed(ErrorReason.NOT_SUPPORTED, "the tls plugin scans endpoints only")
-        endpoint = resolve_endpoint(asset, ctx.settings)
+        endpoint = await resolve_endpoint(asset, ctx.gate)
         result = await probe.scan(
             endpoint, ctx.timeout, lambda: ctx.host_slot(endpoint.address), _plan(requests))
         facts = scan_facts(result)

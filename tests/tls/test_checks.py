@@ -213,21 +213,25 @@ class TestEndpointResolution:
         return Asset(id="d/x", name="x", kind=AssetKind.ENDPOINT, department="d", url=url,
                      address=address)
 
-    def test_resolve_setting_wins(self) -> None:
+    def endpoint(self, asset: Any, resolve: dict[str, str] | None = None) -> Any:
+        import asyncio
+        import ipaddress
+
+        from scanner.gate import Gate
+        from scanner.inventory import Scope
         from scanner.plugins.tls import resolve_endpoint
 
-        ep = resolve_endpoint(self.asset("https://www.example.org/", "192.0.2.9"),
-                              {"resolve": {"www.example.org:443": "192.0.2.1"}})
+        scope = Scope((ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("2001:db8::/32")))
+        return asyncio.run(resolve_endpoint(asset, Gate(scope, resolve)))
+
+    def test_resolve_setting_wins(self) -> None:
+        ep = self.endpoint(self.asset("https://www.example.org/", "192.0.2.9"),
+                           {"www.example.org:443": "192.0.2.1"})
         assert (ep.address, ep.port, ep.sni) == ("192.0.2.1", 443, "www.example.org")
 
-    def test_asset_address_then_host_name(self) -> None:
-        from scanner.plugins.tls import resolve_endpoint
-
-        assert resolve_endpoint(self.asset("https://a.example:8443/", "192.0.2.9"), {}).address == "192.0.2.9"
-        assert resolve_endpoint(self.asset("https://a.example/"), {}).address == "a.example"
+    def test_asset_address_is_used(self) -> None:
+        assert self.endpoint(self.asset("https://a.example:8443/", "192.0.2.9")).address == "192.0.2.9"
 
     def test_ipv6_literal_has_no_sni(self) -> None:
-        from scanner.plugins.tls import resolve_endpoint
-
-        ep = resolve_endpoint(self.asset("https://[2001:db8::1]:444/"), {})
+        ep = self.endpoint(self.asset("https://[2001:db8::1]:444/"))
         assert (ep.address, ep.port, ep.sni) == ("2001:db8::1", 444, None)
