@@ -14,6 +14,12 @@ Security rules (docs/ssh.md):
   and never part of an error message.
 * One TCP connection per host and one ``exec`` request: the collection script
   travels on stdin to ``/bin/sh -s`` and its output comes back in one stream.
+* Every hop (jump hosts, ``HostName`` rewrites, the target) is admitted by the
+  run's scope gate before the first packet; civiscan opens the sockets itself,
+  to the addresses the gate returned.
+* A server cannot make civiscan buffer without bound: a packet longer than
+  :data:`MAX_PACKET_BYTES` or a banner phase longer than
+  :data:`MAX_BANNER_BYTES` is a protocol error.
 
 All paramiko calls block; :class:`SSHTransport` runs them through
 ``ctx.run_blocking`` and bounds every step with a timeout.
@@ -23,9 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import errno
 import getpass
 import hashlib
+import logging
 import os
 import socket
 import tempfile
@@ -36,7 +42,9 @@ from typing import Any
 
 import paramiko
 
-from ..models import Asset, CollectFailed, ErrorReason, SSHSettings
+from ..gate import Gate
+from ..inventory import scope_for_targets
+from ..models import Asset, AssetKind, CollectFailed, ErrorReason, SSHSettings
 from ..netutil import classify, describe, format_hostport
 from ..plugin import Context
 from . import MAX_OUTPUT_BYTES, MAX_STDERR_BYTES, CommandResult
@@ -48,6 +56,31 @@ SYSTEM_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 USER_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
 REMOTE_COMMAND = "/bin/sh -s"
+
+# OpenSSH's own limit (PACKET_MAX_SIZE); RFC 4253 6.1 only asks for 35000
+# bytes, and paramiko's channels never send more than 32 KiB of data at once.
+MAX_PACKET_BYTES = 256 * 1024
+# RFC 4253 4.2: the version line is at most 255 bytes; paramiko reads at most
+# 100 lines before it. Without a bound one endless line grows for ever.
+MAX_BANNER_BYTES = 64 * 1024
+
+# paramiko logs a traceback at ERROR for every failed handshake, and Python
+# prints such records on stderr when nothing is configured. The failure is
+# already an error finding with a reason; the records go to civiscan's logger,
+# which prints nothing unless the program embedding civiscan configures logging.
+LOG = logging.getLogger("civiscan.ssh")
+_PARAMIKO_LOG = logging.getLogger("paramiko")
+
+
+class _ToCiviscan(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if LOG.isEnabledFor(record.levelno):
+            LOG.handle(record)
+
+
+logging.getLogger("civiscan").addHandler(logging.NullHandler())
+_PARAMIKO_LOG.addHandler(_ToCiviscan())
+_PARAMIKO_LOG.propagate = False
 
 # Key types asked for one at a time by enrol(); the server offers each it has.
 _ENROL_KEY_TYPES = (
@@ -93,6 +126,7 @@ class Hop:
     user: str
     key_files: tuple[str, ...] = ()
     look_for_keys: bool = True
+    origin: str = "SSH target"  # names the hop in a scope refusal
 
     @property
     def label(self) -> str:
@@ -154,8 +188,18 @@ def _hop(
     user: str | None,
     port: int | None,
     key_file: str | None,
+    origin: str,
 ) -> Hop:
     entry = _lookup(config, host)
+    if entry.get("proxycommand"):
+        # civiscan must know every address it connects to; a command could reach any.
+        raise CollectFailed(
+            ErrorReason.NOT_SUPPORTED,
+            f"{origin} {host}: ProxyCommand in the SSH config is not supported (use ProxyJump)",
+        )
+    name = str(entry.get("hostname") or host)
+    if name != host:
+        origin = f"{origin} {host} via HostName"
     # The inventory's key first (it may be missing: open() says so), then the
     # config's IdentityFile entries that exist, as ssh -i does.
     configured = (os.path.expanduser(p) for p in entry.get("identityfile") or [])
@@ -168,11 +212,12 @@ def _hop(
         )
     )
     return Hop(
-        host=str(entry.get("hostname") or host),
+        host=name,
         port=int(port or entry.get("port") or 22),
         user=user or entry.get("user") or getpass.getuser(),
         key_files=key_files,
         look_for_keys=str(entry.get("identitiesonly", "no")).lower() != "yes",
+        origin=origin,
     )
 
 
@@ -186,9 +231,10 @@ def resolve(asset: Asset, settings: Mapping[str, Any]) -> SSHTarget:
     ssh = asset.ssh or SSHSettings()
     config = _ssh_config(settings)
     address = asset.connect_address
-    target = _hop(config, address, ssh.user, ssh.port, ssh.key_file)
+    target = _hop(config, address, ssh.user, ssh.port, ssh.key_file, "SSH target")
 
     jump_spec = ssh.jump or _lookup(config, address).get("proxyjump")
+    source = "ssh.jump" if ssh.jump else "ProxyJump"
     jumps: list[Hop] = []
     if jump_spec and str(jump_spec).lower() != "none":
         for part in str(jump_spec).split(","):
@@ -196,8 +242,9 @@ def resolve(asset: Asset, settings: Mapping[str, Any]) -> SSHTarget:
                 user, host, port = parse_hop(part)
             except ValueError as exc:
                 raise CollectFailed(ErrorReason.CONNECT, f"bad jump host: {exc}") from None
-            # A jump host is reached with the same inventory key as the target.
-            jumps.append(_hop(config, host, user, port, ssh.key_file))
+            # A jump host is reached with the same inventory key as the target
+            # (docs/ssh.md); the scope gate admits it first, like the target.
+            jumps.append(_hop(config, host, user, port, ssh.key_file, f"SSH jump host from {source}"))
 
     pins = tuple(normalise_fingerprint(p) for p in ssh.host_key_fingerprints)
     custom = ssh.known_hosts or settings.get("known_hosts")
@@ -320,6 +367,10 @@ def _failure(exc: BaseException, hop: Hop, known: str | None) -> CollectFailed:
         return exc
     if isinstance(exc, HostKeyRefused):
         return CollectFailed(ErrorReason.HOST_KEY, exc.message)
+    # paramiko wraps what a banner read raised in a plain SSHException.
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if isinstance(cause, PacketTooLarge):
+            return CollectFailed(ErrorReason.PROTOCOL, f"{where}: {cause}")
     if isinstance(exc, paramiko.BadHostKeyException):
         return CollectFailed(ErrorReason.HOST_KEY, _changed_key_message(hop, exc, known))
     if isinstance(exc, paramiko.PasswordRequiredException):
@@ -336,11 +387,6 @@ def _failure(exc: BaseException, hop: Hop, known: str | None) -> CollectFailed:
             f"{where}: authentication as {hop.user!r} failed (keys from the agent and key files"
             " were refused, or no usable credential was available)",
         )
-    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-        codes = {getattr(e, "errno", None) for e in exc.errors.values()}
-        if codes == {errno.ECONNREFUSED}:
-            return CollectFailed(ErrorReason.REFUSED, f"{where}: connection refused")
-        return CollectFailed(ErrorReason.UNREACHABLE, f"{where}: host unreachable")
     if isinstance(exc, paramiko.ChannelException):
         return CollectFailed(
             ErrorReason.CONNECT, f"{where}: the jump host could not open a connection ({exc.text})"
@@ -377,6 +423,67 @@ def _failure(exc: BaseException, hop: Hop, known: str | None) -> CollectFailed:
     return CollectFailed(ErrorReason.BUG, f"{where}: {type(exc).__name__}: {exc}")
 
 
+class PacketTooLarge(paramiko.SSHException):
+    """The server announced more than civiscan will buffer."""
+
+
+class _BoundedPacketizer(paramiko.Packetizer):
+    """paramiko's Packetizer with a ceiling on what one read may buffer.
+
+    ``read_message`` takes the packet length from the wire and asks
+    ``read_all`` for that many bytes in one piece, so a server announcing
+    4 GiB made paramiko buffer until the handshake timed out. Every packet
+    read passes through ``read_all``; the banner lines through ``_read_timeout``.
+    """
+
+    def __init__(self, socket: Any) -> None:
+        super().__init__(socket)
+        self._banner_bytes = 0
+
+    def read_all(self, n: int, check_rekey: bool = False) -> bytes:
+        if n > MAX_PACKET_BYTES:
+            raise PacketTooLarge(
+                f"the server announced a packet of {n} bytes (more than the "
+                f"{MAX_PACKET_BYTES // 1024} KiB limit)"
+            )
+        data: bytes = super().read_all(n, check_rekey)
+        return data
+
+    def _read_timeout(self, timeout: float) -> bytes:
+        data: bytes = super()._read_timeout(timeout)  # type: ignore[misc]
+        self._banner_bytes += len(data)
+        if self._banner_bytes > MAX_BANNER_BYTES:
+            raise PacketTooLarge(
+                f"the server sent more than {MAX_BANNER_BYTES // 1024} KiB before its SSH banner"
+            )
+        return data
+
+
+def _transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
+    return paramiko.Transport(sock, packetizer_class=_BoundedPacketizer, **kwargs)
+
+
+def _check_passphrase(hop: Hop, passphrase: str | None) -> None:
+    """Refuse, as ``auth``, a key file the given passphrase does not open, before any packet.
+
+    paramiko reports a wrong passphrase as a generic SSH error in the middle of
+    authentication. Without a passphrase nothing is checked here: an encrypted
+    key is then skipped in favour of the agent, as OpenSSH does.
+    """
+    if passphrase is None:
+        return
+    for path in hop.key_files:
+        try:
+            # Positional: paramiko renamed this parameter in 5.0.
+            paramiko.PKey.from_path(path, passphrase)
+        except (paramiko.SSHException, paramiko.pkey.UnknownKeyType, ValueError, OSError):
+            raise CollectFailed(
+                ErrorReason.AUTH,
+                f"SSH to {hop.label}: the passphrase from ssh.passphrase_env does not open the "
+                f"key file {path} (or it is not a private key civiscan can use)",
+            ) from None
+
+
 @dataclass
 class _Timeouts:
     connect: float
@@ -391,10 +498,12 @@ class SSHConnection:
         target: SSHTarget,
         secrets: _Secrets,
         timeouts: _Timeouts,
+        gate: Gate,
     ) -> None:
         self._target = target
         self._secrets = secrets
         self._timeouts = timeouts
+        self._gate = gate
         self._clients: list[paramiko.SSHClient] = []
 
     def _client(self, hop: Hop, pins: Sequence[str]) -> paramiko.SSHClient:
@@ -413,9 +522,12 @@ class SSHConnection:
         return client
 
     def open(self) -> None:
-        """Connect hop by hop; raises CollectFailed with the reason of the first failure."""
+        """Connect hop by hop; raises CollectFailed with the reason of the first failure.
+
+        Every hop is admitted by the gate, and every key file read, before the
+        first packet; the sockets go to the admitted addresses only.
+        """
         t = self._timeouts.connect
-        sock: Any = None
         hops = (*self._target.jumps, self._target.target)
         for hop in hops:
             for key_file in hop.key_files:  # only a key file named in the inventory can be missing
@@ -423,13 +535,22 @@ class SSHConnection:
                     raise CollectFailed(
                         ErrorReason.AUTH, f"SSH to {hop.label}: key file {key_file} does not exist"
                     )
-        for index, hop in enumerate(hops):
+            _check_passphrase(hop, self._secrets.passphrase)
+        addresses = [
+            self._gate.admit_sync(hop.host, hop.port, purpose=f"{hop.origin} {hop.label}")
+            for hop in hops
+        ]
+        sock: Any = None
+        first: socket.socket | None = None
+        for index, (hop, address) in enumerate(zip(hops, addresses, strict=True)):
             last = index == len(hops) - 1
             client = self._client(hop, self._target.pins if last else ())
             self._clients.append(client)
             try:
+                if sock is None:
+                    sock = first = socket.create_connection((address, hop.port), timeout=t)
                 client.connect(
-                    hop.host,
+                    hop.host,  # the name known_hosts files the key under
                     port=hop.port,
                     username=hop.user,
                     password=self._secrets.password,
@@ -443,16 +564,20 @@ class SSHConnection:
                     banner_timeout=t,
                     auth_timeout=t,
                     channel_timeout=t,
+                    transport_factory=_transport,
                 )
                 if not last:
-                    nxt = hops[index + 1]
                     transport = client.get_transport()
                     assert transport is not None
+                    # The admitted address, never a name for the jump host to resolve.
                     sock = transport.open_channel(
-                        "direct-tcpip", (nxt.host, nxt.port), ("127.0.0.1", 0), timeout=t
+                        "direct-tcpip", (addresses[index + 1], hops[index + 1].port),
+                        ("127.0.0.1", 0), timeout=t,
                     )
             except Exception as exc:
                 self.close()
+                if first is not None:
+                    first.close()
                 known = self._target.custom_known_hosts
                 raise _failure(exc, hop, known) from None
 
@@ -527,10 +652,10 @@ def _read_until_exit(
 
 
 def run_once(
-    target: SSHTarget, secrets: _Secrets, timeouts: _Timeouts, script: str
+    target: SSHTarget, secrets: _Secrets, timeouts: _Timeouts, gate: Gate, script: str
 ) -> CommandResult:
     """Connect, run ``script``, disconnect: the whole blocking life of one host scan."""
-    connection = SSHConnection(target, secrets, timeouts)
+    connection = SSHConnection(target, secrets, timeouts, gate)
     connection.open()
     try:
         return connection.run(script)
@@ -568,7 +693,8 @@ class SSHTransport:
         bound = hops * 5 * timeouts.connect + timeouts.command + 5
         try:
             return await asyncio.wait_for(
-                self._ctx.run_blocking(run_once, target, secrets, timeouts, script), bound
+                self._ctx.run_blocking(run_once, target, secrets, timeouts, self._ctx.gate, script),
+                bound,
             )
         except TimeoutError:
             raise CollectFailed(
@@ -579,16 +705,29 @@ class SSHTransport:
 # --------------------------------------------------------------------------- enrol
 
 
-def fetch_host_keys(address: str, port: int = 22, timeout: float = 10.0) -> list[paramiko.PKey]:
-    """Every host key the server offers, one key exchange per key type. No trust implied."""
+def named_gate(address: str) -> Gate:
+    """A gate that admits exactly ``address`` (a name or an IP), as for ad-hoc targets."""
+    named = Asset(id=address, name=address, kind=AssetKind.HOST, department="", address=address)
+    return Gate(scope_for_targets([named]))
+
+
+def fetch_host_keys(
+    address: str, port: int = 22, timeout: float = 10.0, gate: Gate | None = None
+) -> list[paramiko.PKey]:
+    """Every host key the server offers, one key exchange per key type. No trust implied.
+
+    ``address`` is admitted (and a name resolved) once by ``gate``, by default
+    a gate admitting ``address`` alone, so every key exchange reaches one address.
+    """
     keys: list[paramiko.PKey] = []
     hop = Hop(address, port, "")
+    ip = (gate or named_gate(address)).admit_sync(address, port, purpose="host key enrolment")
     for key_type in _ENROL_KEY_TYPES:
         try:
-            sock = socket.create_connection((address, port), timeout=timeout)
+            sock = socket.create_connection((ip, port), timeout=timeout)
         except OSError as exc:
             raise _failure(exc, hop, None) from None
-        transport = paramiko.Transport(sock)
+        transport = _transport(sock)
         try:
             transport.banner_timeout = timeout
             transport.get_security_options().key_types = [key_type]
@@ -640,6 +779,7 @@ def enrol(
     known_hosts_path: str | None = None,
     timeout: float = 10.0,
     replace: bool = False,
+    gate: Gate | None = None,
 ) -> list[tuple[str, str]]:
     """Trust ``address:port`` on first use: fetch its host keys and add them to known_hosts.
 
@@ -649,7 +789,7 @@ def enrol(
     ``replace`` is true, which first removes every line naming the host.
     """
     path = os.path.expanduser(known_hosts_path or USER_KNOWN_HOSTS)
-    keys = fetch_host_keys(address, port, timeout)
+    keys = fetch_host_keys(address, port, timeout, gate)
     name = known_hosts_name(address, port)
     lines: list[str] = []
     if os.path.isfile(path):
@@ -700,8 +840,11 @@ def _write_private(path: str, text: str) -> None:
 
 
 __all__ = [
+    "MAX_BANNER_BYTES",
+    "MAX_PACKET_BYTES",
     "Hop",
     "HostKeyRefused",
+    "PacketTooLarge",
     "Prompt",
     "SSHConnection",
     "SSHTarget",
@@ -711,6 +854,7 @@ __all__ = [
     "fetch_host_keys",
     "key_fingerprint",
     "known_hosts_name",
+    "named_gate",
     "normalise_fingerprint",
     "parse_hop",
     "resolve",
