@@ -475,7 +475,7 @@ def _check_passphrase(hop: Hop, passphrase: str | None) -> None:
     for path in hop.key_files:
         try:
             # Positional: paramiko renamed this parameter in 5.0.
-            paramiko.PKey.from_path(path, passphrase)
+            paramiko.PKey.from_path(path, passphrase.encode())
         except (paramiko.SSHException, paramiko.pkey.UnknownKeyType, ValueError, OSError):
             raise CollectFailed(
                 ErrorReason.AUTH,

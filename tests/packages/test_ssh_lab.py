@@ -261,6 +261,27 @@ def test_password_from_the_environment_never_reaches_the_message(
     assert "hunter2" not in error.message and "hunter2" not in repr(error)
 
 
+def test_wrong_key_passphrase_is_an_auth_error(
+    lab: SSHDLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    encrypted = tmp_path / "encrypted"
+    encrypted.write_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.BestAvailableEncryption(b"the-right-one"),
+        )
+    )
+    monkeypatch.setenv("LAB_SSH_PASSPHRASE", "not-the-right-one")
+    target = asset("127.0.41.1", lab.port, encrypted, passphrase_env="LAB_SSH_PASSPHRASE")
+    error = failure(target, lab.known_hosts)
+    assert error.reason is ErrorReason.AUTH and str(encrypted) in error.message
+    assert "right-one" not in error.message
+
+
 def test_missing_key_file_is_an_auth_error(lab: SSHDLab, tmp_path: Path) -> None:
     error = failure(asset("127.0.41.1", lab.port, tmp_path / "nope"), lab.known_hosts)
     assert error.reason is ErrorReason.AUTH and "does not exist" in error.message
