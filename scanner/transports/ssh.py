@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import paramiko
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from ..gate import Gate
 from ..inventory import scope_for_targets
@@ -63,6 +65,8 @@ MAX_PACKET_BYTES = 256 * 1024
 # RFC 4253 4.2: the version line is at most 255 bytes; paramiko reads at most
 # 100 lines before it. Without a bound one endless line grows for ever.
 MAX_BANNER_BYTES = 64 * 1024
+# Private key files are a few KiB; this only bounds what a wrong path could make us read.
+MAX_KEY_FILE_BYTES = 1024 * 1024
 
 # paramiko logs a traceback at ERROR for every failed handshake, and Python
 # prints such records on stderr when nothing is configured. The failure is
@@ -463,24 +467,44 @@ def _transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
     return paramiko.Transport(sock, packetizer_class=_BoundedPacketizer, **kwargs)
 
 
+def _load_private_key(data: bytes, password: bytes | None) -> None:
+    """Decrypt a private key as cryptography does: TypeError when ``password`` does not fit
+    (given for a plain key, missing for an encrypted one), ValueError when it is wrong."""
+    load = (
+        serialization.load_ssh_private_key
+        if b"BEGIN OPENSSH PRIVATE KEY" in data
+        else serialization.load_pem_private_key
+    )
+    load(data, password)
+
+
 def _check_passphrase(hop: Hop, passphrase: str | None) -> None:
-    """Refuse, as ``auth``, a key file the given passphrase does not open, before any packet.
+    """Refuse, as ``auth``, an encrypted key file the passphrase does not open, before any packet.
 
     paramiko reports a wrong passphrase as a generic SSH error in the middle of
     authentication. Without a passphrase nothing is checked here: an encrypted
-    key is then skipped in favour of the agent, as OpenSSH does.
+    key is then skipped in favour of the agent, as OpenSSH does. Plain keys and
+    files cryptography cannot read are left to paramiko, as before.
     """
     if passphrase is None:
         return
     for path in hop.key_files:
         try:
-            # Positional: paramiko renamed this parameter in 5.0.
-            paramiko.PKey.from_path(path, passphrase.encode())
-        except (paramiko.SSHException, paramiko.pkey.UnknownKeyType, ValueError, OSError):
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_KEY_FILE_BYTES)
+            _load_private_key(data, None)
+            continue  # not encrypted
+        except TypeError:
+            pass  # encrypted
+        except (OSError, ValueError, UnsupportedAlgorithm):
+            continue
+        try:
+            _load_private_key(data, passphrase.encode())
+        except (TypeError, ValueError, UnsupportedAlgorithm):
             raise CollectFailed(
                 ErrorReason.AUTH,
                 f"SSH to {hop.label}: the passphrase from ssh.passphrase_env does not open the "
-                f"key file {path} (or it is not a private key civiscan can use)",
+                f"key file {path}",
             ) from None
 
 

@@ -261,18 +261,22 @@ def test_password_from_the_environment_never_reaches_the_message(
     assert "hunter2" not in error.message and "hunter2" not in repr(error)
 
 
+@pytest.mark.parametrize("fmt", ["openssh-ed25519", "pem-rsa"])
 def test_wrong_key_passphrase_is_an_auth_error(
-    lab: SSHDLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lab: SSHDLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+    key: Any
+    if fmt == "pem-rsa":
+        key, form = rsa.generate_private_key(65537, 2048), serialization.PrivateFormat.TraditionalOpenSSL
+    else:
+        key, form = ed25519.Ed25519PrivateKey.generate(), serialization.PrivateFormat.OpenSSH
     encrypted = tmp_path / "encrypted"
     encrypted.write_bytes(
-        ed25519.Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.OpenSSH,
-            serialization.BestAvailableEncryption(b"the-right-one"),
+        key.private_bytes(
+            serialization.Encoding.PEM, form, serialization.BestAvailableEncryption(b"the-right-one")
         )
     )
     monkeypatch.setenv("LAB_SSH_PASSPHRASE", "not-the-right-one")
