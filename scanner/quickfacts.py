@@ -91,10 +91,9 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
         lines.append(f"    valid until: {leaf.get('not_after')} ({leaf.get('days_left')} days left)")
         lines.append("    key: " + " ".join(str(v) for v in key.values() if v is not None))
         lines.append(f"    signature: {leaf.get('signature_algorithm')}   sha256: {leaf.get('sha256')}")
-        lines.append(f"    chain served: {len(chain)} certificate(s), trusted: {cert.get('trusted')}")
-    problems = cert.get("problems") or []
-    if problems:
-        lines.extend(f"    problem {p.get('code')}: {p.get('message')}" for p in problems)
-    elif cert:
-        lines.append("    problems: none")
+        verified = (cert.get("verification") or {}).get("verified")
+        lines.append(f"    chain served: {len(chain)} certificate(s), verified: {verified}")
+    for key in ("verification", "trust_verification"):
+        if (cert.get(key) or {}).get("error"):
+            lines.append(f"    verifier ({key}): {cert[key]['error']}")
     return "\n".join(lines)

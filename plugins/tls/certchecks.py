@@ -1,16 +1,18 @@
-"""Checks that judge the certificate facts of the ``tls`` plugin.
+"""Certificate checks of the ``tls`` plugin: ``tls.certificate`` and ``tls.ocsp_stapling``.
 
-They read ``facts["certificate"]`` (the output of
-:func:`scanner.plugins.tls.certs.analyze_chain`) and ``facts["ocsp_stapling"]``.
-The options decide how the *leaf* is judged (key types, signature algorithms,
-days left, lifespan); fixed floors judge the rest of the served chain (no
-SHA-1/MD5 signature, no RSA key under 2048 bits).
+They judge ``facts["certificate"]`` (what :func:`.certs.describe_chain` saw)
+and ``facts["ocsp_stapling"]``. Every verdict is made here, by small named
+rules (one per problem family), and every floor is an option, so
+``civiscan evaluate`` can re-judge stored facts under another policy.
+Each check function sits beside its :class:`Check`; its docstring states the
+options, their defaults, and a PASS and a FAIL example.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from scanner.models import AssetKind, ErrorReason, Outcome
@@ -18,48 +20,423 @@ from scanner.options import Option
 from scanner.plugin import Check
 from scanner.timeutil import parse_timestamp
 
-from .certs import LIFESPAN_RULE_START
+from .certs import hostname_matches
+from .probe import Plan
 
 _ENDPOINT = frozenset({AssetKind.ENDPOINT})
-_TRUST_CODES = ("self_signed", "untrusted_root", "incomplete_chain", "chain_invalid")
-_KEY_TYPE_ALIASES = {"ec": "ecdsa", "ecc": "ecdsa"}
+_KEY_TYPES = ("rsa", "ecdsa", "dsa", "ed25519", "ed448")
+# Digests the web-PKI verifier refuses whatever the policy says: a chain that
+# reaches an anchor and is refused only for these is trusted, and weak.
+_VERIFIER_REFUSED_DIGESTS = frozenset({"md2", "md5", "sha1"})
+
+Problem = dict[str, Any]
 
 
-def _leaf_evidence(cert: Mapping[str, Any]) -> dict[str, Any]:
-    certificates = cert.get("certificates") or [{}]
-    leaf = certificates[0]
+def _problem(code: str, message: str, index: int | None = None, **evidence: Any) -> Problem:
+    return {"code": code, "message": message, "certificate": index, **evidence}
+
+
+def _time(text: Any) -> dt.datetime | None:
+    return parse_timestamp(text) if isinstance(text, str) else None
+
+
+@dataclass(frozen=True)
+class Served:
+    """A read-only view of the certificate facts that the rules share."""
+
+    facts: Mapping[str, Any]
+    certificates: Sequence[Mapping[str, Any]]
+    leaf_index: int
+    checked_at: dt.datetime | None
+
+    @property
+    def leaf(self) -> Mapping[str, Any]:
+        return self.certificates[self.leaf_index]
+
+    @property
+    def chain(self) -> list[int]:
+        """Served indexes from the leaf up, following the signatures."""
+        return list(self.facts.get("chain") or [self.leaf_index])
+
+    def decoded(self) -> list[Mapping[str, Any]]:
+        return [c for c in self.certificates if "error" not in c]
+
+    def what(self, index: int) -> str:
+        if index == self.leaf_index:
+            return "The certificate"
+        return f"Chain certificate {index} ({self.certificates[index].get('subject')})"
+
+
+Rule = Callable[[Served, Mapping[str, Any]], list[Problem]]
+
+
+# ------------------------------------------------------------------ rules
+
+
+def rule_chain_order(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``misordered_chain``: the leaf is not served first, or an issuer comes before what it signed."""
+    if not options["chain_order"]:
+        return []
+    served_order = [i for i in range(len(chain.certificates)) if i in chain.chain]
+    if chain.leaf_index == 0 and served_order == chain.chain:
+        return []
+    order = ", ".join(str(i) for i in chain.chain)
+    return [
+        _problem(
+            "misordered_chain",
+            f"The server sends its chain out of order: the certificate for the host is "
+            f"number {chain.leaf_index} of {len(chain.certificates)}, and the issuers follow "
+            f"as {order} (leaf first, each followed by its issuer, is required by TLS).",
+            chain.leaf_index,
+            served_path=chain.chain,
+        )
+    ]
+
+
+def rule_hostname(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``hostname_mismatch``: no subjectAltName of the leaf covers the host name."""
+    if not options["hostname"]:
+        return []
+    host = str(chain.facts.get("hostname") or "")
+    dns, ips = chain.leaf.get("san_dns") or [], chain.leaf.get("san_ip") or []
+    if hostname_matches(host, dns, ips):
+        return []
+    names = ", ".join([*dns, *ips][:10]) or "none"
+    return [
+        _problem(
+            "hostname_mismatch",
+            f"The certificate is not valid for {host} (it names: {names}).",
+            chain.leaf_index,
+        )
+    ]
+
+
+def _verifier_trusts(chain: Served) -> bool:
+    return any(
+        (chain.facts.get(key) or {}).get("verified") for key in ("verification", "trust_verification")
+    )
+
+
+def _refusal_is_explained(chain: Served) -> bool:
+    """The chain reaches an anchor and the verifier refused it only for what other rules report.
+
+    A SHA-1/MD5 signature on the path or a leaf without subjectAltName are
+    refused by web-PKI rules; they are ``weak_signature`` and ``hostname_mismatch``.
+    """
+    weak = any(
+        chain.certificates[i].get("signature_digest") in _VERIFIER_REFUSED_DIGESTS
+        and not (i != chain.leaf_index and chain.certificates[i].get("self_signed"))
+        for i in chain.chain
+    )
+    return weak or not (chain.leaf.get("san_dns") or chain.leaf.get("san_ip"))
+
+
+def rule_trust(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``self_signed``, ``untrusted_root``, ``incomplete_chain``, ``chain_invalid``."""
+    if not options["trusted"]:
+        return []
+    facts = chain.facts
+    if facts.get("trust_store_error"):
+        return [_problem("untrusted_root", f"The chain could not be checked: {facts['trust_store_error']}.")]
+    if _verifier_trusts(chain):
+        return []
+    if facts.get("anchor"):
+        if _refusal_is_explained(chain):
+            return []
+        reason = (facts.get("trust_verification") or facts.get("verification") or {}).get("error")
+        return [
+            _problem(
+                "chain_invalid",
+                "The chain leads to a trusted root but breaks a certificate rule: "
+                f"{reason or 'the verifier gave no reason'}",
+                verify_error=reason,
+            )
+        ]
+    return [_untrusted(chain)]
+
+
+def _untrusted(chain: Served) -> Problem:
+    """Why a chain that reaches no anchor is untrusted, named by what its top looks like."""
+    known = chain.facts.get("known_issuer")
+    if known:
+        return _problem(
+            "incomplete_chain",
+            f"The server does not send the intermediate certificate {known['subject']}; "
+            "clients that do not already have it cannot verify the chain.",
+        )
+    top_index = chain.chain[-1]
+    top = chain.certificates[top_index]
+    if top.get("self_signed"):
+        if top_index == chain.leaf_index:
+            return _problem("self_signed", "The certificate is self-signed and not trusted.", top_index)
+        return _problem(
+            "untrusted_root", f"The chain ends at the root {top['subject']}, which is not trusted."
+        )
+    aia = top.get("aia_ca_issuers") or []
+    if aia:
+        return _problem(
+            "incomplete_chain",
+            f"The issuer {top['issuer']} is not served; the certificate points to it at "
+            f"{aia[0]} (not fetched), so the chain is likely incomplete.",
+        )
+    return _problem("untrusted_root", f"The issuer {top['issuer']} is neither served nor trusted.")
+
+
+def rule_validity(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``expired`` / ``not_yet_valid``: a certificate on the path, at scan time (always judged)."""
+    now = chain.checked_at
+    if now is None:
+        return []
+    problems = []
+    for index in chain.chain:
+        info = chain.certificates[index]
+        after, before = _time(info.get("not_after")), _time(info.get("not_before"))
+        if after is not None and after < now:
+            problems.append(
+                _problem("expired", f"{chain.what(index)} expired on {info['not_after']}.", index)
+            )
+        elif before is not None and before > now:
+            problems.append(
+                _problem(
+                    "not_yet_valid",
+                    f"{chain.what(index)} is not valid before {info['not_before']}.",
+                    index,
+                )
+            )
+    return problems
+
+
+def rule_expires_soon(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``expires_soon``: the leaf has fewer than ``min_days_left`` days left at scan time."""
+    days_left = chain.leaf.get("days_left")
+    minimum = options["min_days_left"]
+    if not isinstance(days_left, int) or not 0 <= days_left < minimum:
+        return []
+    return [
+        _problem(
+            "expires_soon",
+            f"The certificate expires in {days_left} days, on {chain.leaf.get('not_after')}"
+            f" (at least {minimum} days are required).",
+            chain.leaf_index,
+        )
+    ]
+
+
+def rule_lifespan(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``lifespan_too_long``: a leaf issued since ``lifespan_since`` valid longer than allowed."""
+    lifespan = chain.leaf.get("lifespan_days")
+    not_before = _time(chain.leaf.get("not_before"))
+    since = dt.datetime.fromisoformat(options["lifespan_since"]).replace(tzinfo=dt.UTC)
+    limit = options["max_lifespan_days"]
+    if not isinstance(lifespan, int) or not_before is None or not_before < since or lifespan <= limit:
+        return []
+    return [
+        _problem(
+            "lifespan_too_long",
+            f"The certificate is valid for {lifespan} days; at most {limit} are allowed "
+            f"for certificates issued since {options['lifespan_since']}.",
+            chain.leaf_index,
+        )
+    ]
+
+
+def _key_text(key: Mapping[str, Any]) -> str:
+    return f"{str(key.get('type')).upper()}"
+
+
+def _weak_key(info: Mapping[str, Any], minimums: Mapping[str, int], what: str) -> Problem | None:
+    key = info.get("key") or {}
+    minimum, size = minimums.get(str(key.get("type"))), key.get("size")
+    if minimum is None or not isinstance(size, int) or size >= minimum:
+        return None
+    return _problem(
+        "weak_key",
+        f"{what} has a {size}-bit {_key_text(key)} key; at least {minimum} bits are required.",
+        info.get("index"),
+    )
+
+
+def rule_leaf_key(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``key_type`` / ``weak_key`` for the leaf, against ``key_types`` (else ``chain_key_bits``)."""
+    allowed: Mapping[str, int] = options["key_types"] or options["chain_key_bits"]
+    key = chain.leaf.get("key") or {}
+    if options["key_types"] and key.get("type") not in allowed:
+        return [
+            _problem(
+                "key_type",
+                f"The certificate has a {_key_text(key)} key; allowed: {', '.join(sorted(allowed))}.",
+                chain.leaf_index,
+            )
+        ]
+    weak = _weak_key(chain.leaf, allowed, "The certificate")
+    return [weak] if weak else []
+
+
+def _weak_signature(chain: Served, index: int, weak_digests: set[str]) -> Problem | None:
+    info = chain.certificates[index]
+    # A root's self-signature is never verified by anyone, so its digest is moot.
+    if index != chain.leaf_index and info.get("self_signed"):
+        return None
+    if str(info.get("signature_digest")).lower() not in weak_digests:
+        return None
+    return _problem(
+        "weak_signature",
+        f"{chain.what(index)} is signed with {info['signature_algorithm']}, which is no longer secure.",
+        index,
+    )
+
+
+def rule_leaf_signature(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``signature_algorithm`` against ``signature_algorithms``, else ``weak_signature`` by ``weak_digests``."""
+    allowed = {s.lower() for s in options["signature_algorithms"]}
+    signature = str(chain.leaf.get("signature_algorithm"))
+    if not allowed:
+        weak = _weak_signature(chain, chain.leaf_index, {d.lower() for d in options["weak_digests"]})
+        return [weak] if weak else []
+    if signature.lower() in allowed:
+        return []
+    return [
+        _problem(
+            "signature_algorithm",
+            f"The certificate is signed with {signature}, which the policy does not allow.",
+            chain.leaf_index,
+        )
+    ]
+
+
+def rule_chain_strength(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``weak_signature`` / ``weak_key`` for every served certificate other than the leaf."""
+    weak_digests = {d.lower() for d in options["weak_digests"]}
+    problems: list[Problem] = []
+    for info in chain.decoded():
+        index = info["index"]
+        if index == chain.leaf_index:
+            continue
+        found = (
+            _weak_signature(chain, index, weak_digests),
+            _weak_key(info, options["chain_key_bits"], chain.what(index)),
+        )
+        problems.extend(p for p in found if p)
+    return problems
+
+
+def rule_unparseable(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``unparseable``: a served certificate is not valid DER (it is skipped; always judged)."""
+    return [
+        _problem(
+            "unparseable",
+            f"Certificate {info['index']} of the served chain cannot be decoded.",
+            info["index"],
+        )
+        for info in chain.certificates
+        if "error" in info
+    ]
+
+
+def rule_revocation(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+    """``revoked``, ``ocsp_stale``, ``ocsp_mismatch``: what the stapled OCSP response says."""
+    response = chain.facts.get("ocsp")
+    if not options["revocation"] or not isinstance(response, Mapping):
+        return []
+    return [p for p in ocsp_problems(response, chain.checked_at, options["ocsp_max_age_days"])
+            if p is not None]
+
+
+def ocsp_problems(
+    response: Mapping[str, Any], now: dt.datetime | None, max_age_days: int
+) -> list[Problem]:
+    """The problems of one parsed stapled response (empty: good, fresh, for this certificate)."""
+    evidence = {"ocsp": dict(response)}
+    if response.get("error") or response.get("response_status") != "successful":
+        why = response.get("error") or f"status {response.get('response_status')}"
+        return [_problem("ocsp_mismatch", f"The stapled OCSP response is unusable ({why}).", **evidence)]
+    problems: list[Problem] = []
+    if response.get("for_leaf") is False:
+        problems.append(_problem(
+            "ocsp_mismatch",
+            f"The stapled OCSP response is for another certificate (serial {response.get('serial')}).",
+            **evidence))
+    if response.get("signature_valid") is False:
+        problems.append(_problem(
+            "ocsp_mismatch",
+            "The stapled OCSP response is not signed by the certificate's issuer or a responder "
+            "it delegated to.", **evidence))
+    if response.get("cert_status") == "revoked":
+        reason = response.get("revocation_reason")
+        problems.append(_problem(
+            "revoked",
+            f"The certificate was revoked on {response.get('revocation_time')}"
+            f"{f' ({reason})' if reason else ''}, says the stapled OCSP response.", **evidence))
+    elif response.get("cert_status") == "unknown":
+        problems.append(_problem(
+            "ocsp_mismatch", "The stapled OCSP response says the responder does not know the "
+            "certificate.", **evidence))
+    stale = _staleness(response, now, max_age_days)
+    if stale:
+        problems.append(_problem("ocsp_stale", stale, **evidence))
+    return problems
+
+
+def _staleness(response: Mapping[str, Any], now: dt.datetime | None, max_age_days: int) -> str | None:
+    this_update, next_update = _time(response.get("this_update")), _time(response.get("next_update"))
+    if now is None or this_update is None:
+        return None
+    if next_update is not None and next_update < now:
+        return f"The stapled OCSP response expired on {response['next_update']}."
+    if this_update > now + dt.timedelta(minutes=5):
+        return f"The stapled OCSP response is dated in the future ({response['this_update']})."
+    age = (now - this_update).days
+    if age > max_age_days:
+        return (f"The stapled OCSP response is {age} days old ({response['this_update']}); "
+                f"at most {max_age_days} are allowed.")
+    return None
+
+
+CERTIFICATE_RULES: tuple[Rule, ...] = (
+    rule_unparseable,
+    rule_chain_order,
+    rule_hostname,
+    rule_trust,
+    rule_validity,
+    rule_expires_soon,
+    rule_lifespan,
+    rule_leaf_key,
+    rule_leaf_signature,
+    rule_chain_strength,
+    rule_revocation,
+)
+
+
+# ------------------------------------------------------------------ tls.certificate
+
+
+def _evidence(cert: Mapping[str, Any], leaf: Mapping[str, Any]) -> dict[str, Any]:
     key = leaf.get("key") or {}
     key_text = None
     if key.get("type"):
         key_text = f"{key['type'].upper()} {key.get('size')}"
         if key.get("curve"):
             key_text += f" ({key['curve']})"
+    anchor = cert.get("anchor") or {}
     return {
         "hostname": cert.get("hostname"),
         "subject": leaf.get("subject"),
         "issuer": leaf.get("issuer"),
         "not_after": leaf.get("not_after"),
-        "days_left": cert.get("days_left"),
+        "days_left": leaf.get("days_left"),
         "key": key_text,
         "signature_algorithm": leaf.get("signature_algorithm"),
         "sha256": leaf.get("sha256"),
-        "trusted": cert.get("trusted"),
-        "anchor": (cert.get("anchor") or {}).get("subject"),
+        "anchor": anchor.get("subject"),
     }
 
 
-def _key_type_rules(raw: Mapping[str, Any]) -> dict[str, int] | str:
-    """``{"rsa": 2048, "ecdsa": 256}`` normalised, or the reason it is invalid."""
-    rules: dict[str, int] = {}
-    for name, value in raw.items():
-        kind = _KEY_TYPE_ALIASES.get(str(name).lower(), str(name).lower())
-        if value is True or value is None:
-            rules[kind] = 0
-        elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            rules[kind] = value
-        else:
-            return f"option key_types: the value for '{name}' must be a number of bits"
-    return rules
+def _view(cert: Mapping[str, Any]) -> Served | None:
+    certificates = cert.get("certificates") or []
+    leaf = cert.get("leaf")
+    if not isinstance(leaf, int) or not 0 <= leaf < len(certificates) or "error" in certificates[leaf]:
+        return None
+    return Served(cert, certificates, leaf, _time(cert.get("checked_at")))
 
 
 def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
@@ -71,21 +448,31 @@ def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -
       (fails on ``self_signed``, ``untrusted_root``, ``incomplete_chain``,
       ``chain_invalid``);
     * ``hostname`` (bool, default ``true``): a subjectAltName must cover the host name;
+    * ``chain_order`` (bool, default ``true``): the leaf comes first and each
+      certificate is followed by its issuer (fails on ``misordered_chain``);
     * ``min_days_left`` (int, default ``30``): fail when the leaf expires sooner
       (``0`` only fails expired certificates);
     * ``key_types`` (map, default ``{rsa: 2048, ecdsa: 256}``): allowed leaf key
       types with their minimum size in bits (``ecdsa`` bits are the curve size;
-      also ``dsa``, ``ed25519``, ``ed448``; ``0`` means any size; checked when
-      the policy is validated);
-    * ``signature_algorithms`` (list of OpenSSL names, default ``[]`` = any that is
-      not MD5/SHA-1): allowed leaf signature algorithms, e.g.
-      ``[sha256WithRSAEncryption, ecdsa-with-SHA256]``;
-    * ``max_lifespan_days`` (int, default ``398``): the longest leaf validity
-      (for leaves issued since 2020-09-01, as the CA/Browser Forum counts it).
+      also ``dsa``, ``ed25519``, ``ed448``; ``0`` means any size); empty: the
+      leaf is judged by ``chain_key_bits``;
+    * ``chain_key_bits`` (map, default ``{rsa: 2048, dsa: 2048, ecdsa: 256}``):
+      smallest key of every other served certificate (``weak_key``);
+    * ``signature_algorithms`` (list of OpenSSL names, default ``[]`` = any not
+      signed with a ``weak_digests`` digest): allowed leaf signature algorithms,
+      e.g. ``[sha256WithRSAEncryption, ecdsa-with-SHA256]``;
+    * ``weak_digests`` (list, default ``[md2, md5, sha1]``): digests that make a
+      served signature ``weak_signature`` (a root's own self-signature excepted);
+    * ``max_lifespan_days`` (int, default ``398``): the longest leaf validity,
+      for leaves issued on or after ``lifespan_since`` (date, default
+      ``2020-09-01``, when the CA/Browser Forum limit started);
+    * ``revocation`` (bool, default ``true``): judge a stapled OCSP response
+      (``revoked``, ``ocsp_stale``, ``ocsp_mismatch``);
+    * ``ocsp_max_age_days`` (int, default ``10``): oldest acceptable stapled
+      response (``thisUpdate``), besides its own ``nextUpdate``.
 
     Whatever the options, these always fail: an expired or not-yet-valid
-    certificate on the path, an undecodable certificate, and in the chain above
-    the leaf a SHA-1/MD5 signature or a weak key.
+    certificate on the path and an undecodable certificate.
 
     PASS: ``www.city.example`` serves an ECDSA P-256 leaf from a trusted CA,
     valid 90 days, expiring in 60 days.
@@ -96,130 +483,90 @@ def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -
     cert = facts.get("certificate")
     if not isinstance(cert, Mapping):
         return Outcome.error(ErrorReason.NO_DATA, "No certificate was collected from the server.")
-    evidence = _leaf_evidence(cert)
-    problems = list(cert.get("problems") or [])
-    certificates = cert.get("certificates") or []
-    leaf = certificates[0] if certificates else {}
-    if not leaf or "error" in leaf:
-        messages = [p.get("message", "") for p in problems if p.get("code") == "unparseable"]
-        return Outcome.failed(
-            "The server's certificate could not be read: "
-            + (" ".join(messages) or "no certificate was sent."),
-            **evidence,
-            problems=problems,
-        )
-
-    rules = _key_type_rules(options.get("key_types") or {})
-    if isinstance(rules, str):
-        return Outcome.error(ErrorReason.NOT_SUPPORTED, rules, **evidence)
-    allowed_signatures = {s.lower() for s in options.get("signature_algorithms") or []}
-
-    failures: list[dict[str, Any]] = []
-    for problem in problems:
-        code, index = problem.get("code"), problem.get("certificate")
-        if code in ("expires_soon", "lifespan_too_long"):
-            continue  # judged below against this check's own thresholds
-        if code in _TRUST_CODES and not options["trusted"]:
-            continue
-        if code == "hostname_mismatch" and not options["hostname"]:
-            continue
-        if index == 0 and code == "weak_key" and rules:
-            continue  # the leaf key is judged by key_types
-        if index == 0 and code == "weak_signature" and allowed_signatures:
-            continue  # the leaf signature is judged by signature_algorithms
-        failures.append(problem)
-    if (
-        options["trusted"]
-        and not cert.get("trusted")
-        and not any(f.get("code") in _TRUST_CODES for f in failures)
-    ):
-        failures.append(
-            {
-                "code": "untrusted_root",
-                "message": f"The chain is not trusted: {cert.get('verify_error') or 'unknown reason'}.",
-                "certificate": None,
-            }
-        )
-
-    days_left = cert.get("days_left")
-    if isinstance(days_left, int) and 0 <= days_left < options["min_days_left"]:
-        failures.append(
-            {
-                "code": "expires_soon",
-                "message": f"The certificate expires in {days_left} days, on {leaf.get('not_after')}"
-                f" (at least {options['min_days_left']} days are required).",
-                "certificate": 0,
-            }
-        )
-
-    key = leaf.get("key") or {}
-    if rules:
-        kind, size = key.get("type"), key.get("size")
-        if kind not in rules:
-            allowed = ", ".join(sorted(rules))
-            failures.append(
-                {
-                    "code": "key_type",
-                    "message": f"The certificate has a {str(kind).upper()} key; allowed: {allowed}.",
-                    "certificate": 0,
-                }
-            )
-        elif isinstance(size, int) and size < rules[kind]:
-            failures.append(
-                {
-                    "code": "weak_key",
-                    "message": f"The certificate has a {size}-bit {str(kind).upper()} key; "
-                    f"at least {rules[kind]} bits are required.",
-                    "certificate": 0,
-                }
-            )
-    signature = str(leaf.get("signature_algorithm"))
-    if allowed_signatures and signature.lower() not in allowed_signatures:
-        failures.append(
-            {
-                "code": "signature_algorithm",
-                "message": f"The certificate is signed with {signature}, which the policy does not allow.",
-                "certificate": 0,
-            }
-        )
-
-    lifespan = leaf.get("lifespan_days")
-    not_before = _parse_time(leaf.get("not_before"))
-    if (
-        isinstance(lifespan, int)
-        and not_before is not None
-        and not_before >= LIFESPAN_RULE_START
-        and lifespan > options["max_lifespan_days"]
-    ):
-        failures.append(
-            {
-                "code": "lifespan_too_long",
-                "message": f"The certificate is valid for {lifespan} days; at most "
-                f"{options['max_lifespan_days']} are allowed.",
-                "certificate": 0,
-            }
-        )
-
+    chain = _view(cert)
+    if chain is None:
+        return _unreadable(cert)
+    evidence = _evidence(cert, chain.leaf)
+    failures = [p for rule in CERTIFICATE_RULES for p in rule(chain, options)]
     host = cert.get("hostname") or "the server"
     if failures:
         count = len(failures)
-        noun = "problem" if count == 1 else "problems"
         sentences = " ".join(f["message"] for f in failures)
         return Outcome.failed(
-            f"The certificate for {host} has {count} {noun}: {sentences}",
+            f"The certificate for {host} has {count} problem{'s' if count > 1 else ''}: {sentences}",
             **evidence,
             problems=failures,
-            verify_error=cert.get("verify_error"),
+            verify_error=(cert.get("verification") or {}).get("error"),
         )
     return Outcome.passed(
         f"The certificate for {host} is trusted, names the host and expires in "
-        f"{days_left} days ({leaf.get('not_after')}).",
+        f"{chain.leaf.get('days_left')} days ({chain.leaf.get('not_after')}).",
         **evidence,
     )
 
 
-def _parse_time(text: Any) -> dt.datetime | None:
-    return parse_timestamp(text) if isinstance(text, str) else None
+def _unreadable(cert: Mapping[str, Any]) -> Outcome:
+    certificates = cert.get("certificates") or []
+    messages = [f"Certificate {c.get('index')} cannot be decoded." for c in certificates if "error" in c]
+    return Outcome.failed(
+        "The server's certificate could not be read: "
+        + (" ".join(messages) or "no certificate was sent."),
+        hostname=cert.get("hostname"),
+        problems=[{"code": "unparseable", "message": m} for m in messages or ["no certificate"]],
+    )
+
+
+CERTIFICATE = Check(
+    id="tls.certificate",
+    title="Certificate is trusted, valid for the host, current and strong",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_certificate,
+    options={
+        "trusted": Option("bool", "the chain must lead to a trusted root", default=True),
+        "hostname": Option("bool", "a subjectAltName must cover the host name", default=True),
+        "chain_order": Option("bool", "leaf first, each certificate followed by its issuer",
+                              default=True),
+        "min_days_left": Option(
+            "int", "fail when the certificate expires within this many days", default=30, minimum=0
+        ),
+        "key_types": Option(
+            "map[str,int]",
+            "allowed leaf key types and their minimum bits (rsa, ecdsa, dsa, ed25519, ed448)",
+            default={"rsa": 2048, "ecdsa": 256},
+            choices=_KEY_TYPES,
+            minimum=0,
+        ),
+        "chain_key_bits": Option(
+            "map[str,int]",
+            "smallest key, by type, of every served certificate above the leaf",
+            default={"rsa": 2048, "dsa": 2048, "ecdsa": 256},
+            choices=_KEY_TYPES,
+            minimum=0,
+        ),
+        "signature_algorithms": Option(
+            "list[str]",
+            "allowed leaf signature algorithms (OpenSSL names); empty: any without a weak digest",
+            default=[],
+        ),
+        "weak_digests": Option(
+            "list[str]", "digests that make a served signature weak", default=["md2", "md5", "sha1"]
+        ),
+        "max_lifespan_days": Option(
+            "int", "longest allowed leaf validity in days", default=398, minimum=1
+        ),
+        "lifespan_since": Option(
+            "date", "max_lifespan_days applies to leaves issued on or after this date",
+            default="2020-09-01",
+        ),
+        "revocation": Option("bool", "judge the stapled OCSP response", default=True),
+        "ocsp_max_age_days": Option(
+            "int", "oldest acceptable stapled OCSP response in days", default=10, minimum=0
+        ),
+    },
+)
+
+
+# ------------------------------------------------------------------ tls.ocsp_stapling
 
 
 def _stapled(facts: Mapping[str, Any]) -> bool | None:
@@ -232,13 +579,16 @@ def _stapled(facts: Mapping[str, Any]) -> bool | None:
 
 
 def evaluate_ocsp_stapling(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
-    """The server staples an OCSP response to its certificate in the handshake.
+    """The server staples a usable OCSP response to its certificate in the handshake.
 
     Options: ``required`` (bool, default ``true``); ``false`` makes the check
     informational: it passes and reports whether a response was stapled.
+    ``max_age_days`` (int, default ``10``): oldest acceptable response.
 
     Facts: ``ocsp_stapling`` (a bool, or a mapping with ``stapled``), else
-    ``certificate.ocsp_stapled``; when neither was measured the result is an error.
+    ``certificate.ocsp_stapled``; when neither was measured the result is an
+    error. When the stapled response was parsed (``certificate.ocsp``), one
+    that is revoked, stale, or not for this certificate fails.
 
     PASS: ``The server staples an OCSP response.``
     FAIL: ``The server does not staple an OCSP response, so each client has to
@@ -249,7 +599,7 @@ def evaluate_ocsp_stapling(facts: Mapping[str, Any], options: Mapping[str, Any])
     if stapled is None:
         return Outcome.error(ErrorReason.NO_DATA, "OCSP stapling was not measured.")
     if stapled:
-        return Outcome.passed("The server staples an OCSP response.", ocsp_stapled=True)
+        return _judge_staple(facts, options)
     if not options["required"]:
         return Outcome.passed(
             "The server does not staple an OCSP response (not required by this policy).",
@@ -262,45 +612,39 @@ def evaluate_ocsp_stapling(facts: Mapping[str, Any], options: Mapping[str, Any])
     )
 
 
-CERT_CHECKS: tuple[Check, ...] = (
-    Check(
-        id="tls.certificate",
-        title="Certificate is trusted, valid for the host, current and strong",
-        kinds=_ENDPOINT,
-        evaluate=evaluate_certificate,
-        options={
-            "trusted": Option("bool", "the chain must lead to a trusted root", default=True),
-            "hostname": Option("bool", "a subjectAltName must cover the host name", default=True),
-            "min_days_left": Option(
-                "int",
-                "fail when the certificate expires within this many days",
-                default=30,
-                minimum=0,
-            ),
-            "key_types": Option(
-                "map[str,int]",
-                "allowed leaf key types and their minimum bits (rsa, ecdsa, dsa, ed25519, ed448)",
-                default={"rsa": 2048, "ecdsa": 256},
-                choices=("rsa", "ecdsa", "dsa", "ed25519", "ed448"),
-                minimum=0,
-            ),
-            "signature_algorithms": Option(
-                "list[str]",
-                "allowed leaf signature algorithms (OpenSSL names); empty: any but MD5/SHA-1",
-                default=[],
-            ),
-            "max_lifespan_days": Option(
-                "int", "longest allowed leaf validity in days", default=398, minimum=1
-            ),
-        },
-    ),
-    Check(
-        id="tls.ocsp_stapling",
-        title="OCSP response is stapled",
-        kinds=_ENDPOINT,
-        evaluate=evaluate_ocsp_stapling,
-        options={"required": Option("bool", "fail when no OCSP response is stapled", default=True)},
-    ),
+def _judge_staple(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    cert = facts.get("certificate")
+    response = cert.get("ocsp") if isinstance(cert, Mapping) else None
+    if not isinstance(response, Mapping):
+        return Outcome.passed("The server staples an OCSP response.", ocsp_stapled=True)
+    problems = ocsp_problems(response, _time(cert.get("checked_at")), options["max_age_days"])
+    if problems:
+        return Outcome.failed(
+            "The server staples an OCSP response that cannot be relied on: "
+            + " ".join(p["message"] for p in problems),
+            ocsp_stapled=True, ocsp=dict(response), problems=problems,
+        )
+    return Outcome.passed(
+        f"The server staples a good OCSP response (until {response.get('next_update')}).",
+        ocsp_stapled=True, ocsp=dict(response),
+    )
+
+
+OCSP_STAPLING = Check(
+    id="tls.ocsp_stapling",
+    title="OCSP response is stapled",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_ocsp_stapling,
+    options={
+        "required": Option("bool", "fail when no OCSP response is stapled", default=True),
+        "max_age_days": Option("int", "oldest acceptable stapled response in days", default=10,
+                               minimum=0),
+    },
 )
 
-__all__ = ["CERT_CHECKS", "evaluate_certificate", "evaluate_ocsp_stapling"]
+
+CHECKS: tuple[Check, ...] = (CERTIFICATE, OCSP_STAPLING)
+# The chain and the stapled response come with every scan: nothing extra to probe.
+NEEDS: Mapping[str, Plan] = {CERTIFICATE.id: Plan.nothing(), OCSP_STAPLING.id: Plan.nothing()}
+
+__all__ = ["CERTIFICATE_RULES", "CHECKS", "NEEDS", "evaluate_certificate", "evaluate_ocsp_stapling"]

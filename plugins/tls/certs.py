@@ -1,31 +1,13 @@
-"""Certificate chain analysis: from the DER chain a server sent to JSON facts.
+"""Certificate chain facts: what a server sent, and what the verifier made of it.
 
-:func:`analyze_chain` describes every served certificate, validates the chain
-against a trust store with ``cryptography.x509.verification`` (web-PKI rules,
-hostname included) and lists named problems. It is pure apart from reading
-trust-store files (cached per path, size and mtime) and never raises on
-hostile input: undecodable DER becomes an ``unparseable`` problem.
-
-Problem codes (``problems[*].code``):
-
-* ``expired`` / ``not_yet_valid``: a certificate on the path is outside its validity;
-* ``expires_soon``: the leaf expires within ``expires_soon_days``;
-* ``self_signed``: the leaf signs itself and is not a trust anchor;
-* ``untrusted_root``: the chain ends at (or names) an issuer that is not trusted;
-* ``incomplete_chain``: the leaf's issuer is missing from what was served, but a
-  trusted path exists through a certificate known from the CA bundle, or the leaf
-  names one to download (AIA "CA Issuers"); browsers without that cache fail;
-* ``chain_invalid``: the chain reaches a trust anchor but breaks a web-PKI rule
-  that no other code names (an issuer that is not a CA, a missing serverAuth
-  usage, a leaf without subjectAltName, ...); ``verify_error`` says which;
-* ``hostname_mismatch``: no subjectAltName of the leaf covers the hostname
-  (judged separately from trust, so an untrusted *and* mismatched leaf has both);
-* ``weak_key``: RSA or DSA below 2048 bits, EC below 256 bits, anywhere served;
-* ``weak_signature``: an MD2/MD5/SHA-1 signature anywhere served, except the
-  self-signature of a root (which nobody verifies);
-* ``lifespan_too_long``: a leaf issued on or after 2020-09-01 valid for more
-  than ``max_lifespan_days`` (CA/Browser Forum limit: 398);
-* ``unparseable``: a served certificate is not valid DER (then it is skipped).
+:func:`describe_chain` describes every served certificate in the order it was
+served, links each to the served certificate (or trust anchor) whose key signed
+it, finds the leaf by the host name and those links (not by position), and
+records the path ``cryptography.x509.verification`` built or its own error.
+It judges nothing: the rules live in :mod:`.certchecks`. It is pure apart from
+reading trust-store files (cached per path, size and mtime) and never raises on
+hostile input: undecodable DER is described as ``{"index": N, "error": ...}``.
+The schema is documented in docs/tls-certificates.md (tls facts version 2).
 """
 
 from __future__ import annotations
@@ -43,19 +25,20 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
-from cryptography.x509.oid import AuthorityInformationAccessOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+from .ocsp import ocsp_facts
 
 SYSTEM_TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt"
-LIFESPAN_RULE_START = dt.datetime(2020, 9, 1, tzinfo=dt.UTC)
 MAX_CHAIN_DEPTH = 100  # OpenSSL's default verify depth; web-PKI's default (8) is stricter
 _MESSAGE_LIMIT = 400
 
 # Signature algorithm OIDs with OpenSSL's names (the names Mozilla's profiles use)
-# and the digest each one uses; the weak digests mark ``weak_signature``.
+# and the digest each one uses.
 _SIGNATURE_ALGORITHMS: dict[str, tuple[str, str | None]] = {
     "1.2.840.113549.1.1.2": ("md2WithRSAEncryption", "md2"),
     "1.2.840.113549.1.1.4": ("md5WithRSAEncryption", "md5"),
@@ -76,8 +59,6 @@ _SIGNATURE_ALGORITHMS: dict[str, tuple[str, str | None]] = {
     "1.3.101.112": ("ED25519", None),
     "1.3.101.113": ("ED448", None),
 }
-WEAK_DIGESTS = frozenset({"md2", "md5", "sha1"})
-_MIN_KEY_BITS = {"rsa": 2048, "dsa": 2048, "ecdsa": 256}
 
 
 # -- trust stores ------------------------------------------------------------------------
@@ -219,39 +200,79 @@ def signature_facts(cert: x509.Certificate) -> tuple[str, str | None]:
     return name, digest
 
 
-def _subject_alt_names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+def _extension(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> Any:
+    """The extension's value, or None when absent or malformed (the verifier objects to those)."""
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return [], []
-    except ValueError:  # a malformed extension: treat as absent, the verifier will object
+        return cert.extensions.get_extension_for_class(kind).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def subject_alt_names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    san = _extension(cert, x509.SubjectAlternativeName)
+    if san is None:
         return [], []
     dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
     ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
     return dns, ips
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
+_KEY_USAGES = (
+    "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+    "key_agreement", "key_cert_sign", "crl_sign",
+)
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+}
 
 
-def _aia_ca_issuers(cert: x509.Certificate) -> list[str]:
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except (x509.ExtensionNotFound, ValueError):
-        return []
+def _key_usage(cert: x509.Certificate) -> list[str] | None:
+    usage = _extension(cert, x509.KeyUsage)
+    if usage is None:
+        return None
+    return [name for name in _KEY_USAGES if getattr(usage, name)]
+
+
+def _extended_key_usage(cert: x509.Certificate) -> list[str] | None:
+    usage = _extension(cert, x509.ExtendedKeyUsage)
+    if usage is None:
+        return None
+    return [_EKU_NAMES.get(oid, oid.dotted_string) for oid in usage]
+
+
+def _aia(cert: x509.Certificate, method: x509.ObjectIdentifier) -> list[str]:
+    aia = _extension(cert, x509.AuthorityInformationAccess)
     return [
         str(d.access_location.value)
-        for d in aia
-        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
-        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+        for d in aia or ()
+        if d.access_method == method and isinstance(d.access_location, x509.UniformResourceIdentifier)
     ]
 
 
-def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def _basic_constraints(cert: x509.Certificate) -> tuple[bool, int | None]:
+    constraints = _extension(cert, x509.BasicConstraints)
+    if constraints is None:
+        return False, None
+    return bool(constraints.ca), constraints.path_length
+
+
+def _sct_count(cert: x509.Certificate) -> int:
+    scts = _extension(cert, x509.PrecertificateSignedCertificateTimestamps)
+    return len(scts) if scts is not None else 0
+
+
+def _must_staple(cert: x509.Certificate) -> bool:
+    features = _extension(cert, x509.TLSFeature)
+    return features is not None and x509.TLSFeatureType.status_request in features
+
+
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Does ``issuer``'s key verify ``cert``'s signature? Any algorithm, weak ones included.
 
     ``Certificate.verify_directly_issued_by`` refuses SHA-1, but a SHA-1 chain
@@ -279,7 +300,18 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def _is_self_signed(cert: x509.Certificate) -> bool:
-    return _signed_by(cert, cert)
+    return signed_by(cert, cert)
+
+
+def _spki_sha256(cert: x509.Certificate) -> str | None:
+    """SHA-256 of the public key (SubjectPublicKeyInfo): what deny-lists of keys use."""
+    try:
+        spki = cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+    return hashlib.sha256(spki).hexdigest()
 
 
 def _lifespan_days(cert: x509.Certificate) -> int:
@@ -288,8 +320,9 @@ def _lifespan_days(cert: x509.Certificate) -> int:
 
 
 def _describe(index: int, cert: x509.Certificate, now: dt.datetime) -> dict[str, Any]:
-    dns, ips = _subject_alt_names(cert)
+    dns, ips = subject_alt_names(cert)
     signature, digest = signature_facts(cert)
+    is_ca, path_length = _basic_constraints(cert)
     return {
         "index": index,
         "subject": cert.subject.rfc4514_string(),
@@ -305,9 +338,18 @@ def _describe(index: int, cert: x509.Certificate, now: dt.datetime) -> dict[str,
         "signature_algorithm": signature,
         "signature_digest": digest,
         "sha256": _sha256(cert).hex(),
+        "spki_sha256": _spki_sha256(cert),
         "self_signed": _is_self_signed(cert),
-        "is_ca": _is_ca(cert),
-        "aia_ca_issuers": _aia_ca_issuers(cert),
+        "is_ca": is_ca,
+        "path_length": path_length,
+        "key_usage": _key_usage(cert),
+        "extended_key_usage": _extended_key_usage(cert),
+        "aia_ca_issuers": _aia(cert, AuthorityInformationAccessOID.CA_ISSUERS),
+        "ocsp_urls": _aia(cert, AuthorityInformationAccessOID.OCSP),
+        "sct_count": _sct_count(cert),
+        "must_staple": _must_staple(cert),
+        "issued_by": None,
+        "in_trust_store": False,
     }
 
 
@@ -359,11 +401,7 @@ def _normalise_dns(name: str) -> str:
         return ""
 
 
-# -- the analysis --------------------------------------------------------------------
-
-
-def _problem(code: str, message: str, index: int | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message[:_MESSAGE_LIMIT], "certificate": index}
+# -- verification --------------------------------------------------------------------
 
 
 def _verify(
@@ -403,7 +441,7 @@ def _verification_subject(hostname: str) -> x509.verification.Subject | None:
 
 def _own_subject(leaf: x509.Certificate) -> x509.verification.Subject | None:
     """A name the leaf itself covers, to ask "trusted?" without asking "right host?"."""
-    dns, ips = _subject_alt_names(leaf)
+    dns, ips = subject_alt_names(leaf)
     if dns:
         return _verification_subject("x" + dns[0][1:] if dns[0].startswith("*.") else dns[0])
     if ips:
@@ -412,16 +450,81 @@ def _own_subject(leaf: x509.Certificate) -> x509.verification.Subject | None:
 
 
 def _validity_moment(certs: Sequence[x509.Certificate], now: dt.datetime) -> dt.datetime:
-    """``now`` moved into the window where every given certificate is valid.
-
-    Used to ask whether the chain is trusted apart from dates, which are
-    reported as ``expired`` / ``not_yet_valid`` on their own.
-    """
+    """``now`` moved into the window where every given certificate is valid."""
     start = max(c.not_valid_before_utc for c in certs)
     end = min(c.not_valid_after_utc for c in certs)
     if start > end:
         start = end = certs[0].not_valid_before_utc
     return min(max(now, start), end)
+
+
+def _verifier_result(
+    trust: TrustStore,
+    moment: dt.datetime,
+    subject: x509.verification.Subject | None,
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    no_subject: str,
+) -> dict[str, Any]:
+    """``{"verified", "error", "path"}``: the verifier's built path, or its own reason text."""
+    if subject is None:
+        return {"verified": False, "error": no_subject, "path": []}
+    try:
+        built = _verify(trust.store, moment, subject, leaf, intermediates)
+    except verification.VerificationError as exc:
+        return {"verified": False, "error": str(exc)[:_MESSAGE_LIMIT], "path": []}
+    return {"verified": True, "error": None, "path": [_name_and_hash(c) for c in built]}
+
+
+def _name_and_hash(cert: x509.Certificate) -> dict[str, str]:
+    return {"subject": cert.subject.rfc4514_string(), "sha256": _sha256(cert).hex()}
+
+
+# -- issuer links and the leaf --------------------------------------------------------
+
+
+Served = Sequence[x509.Certificate | None]
+
+
+def _link_issuers(served: Served, described: list[dict[str, Any]], trust: TrustStore) -> None:
+    """Fill ``issued_by`` (the served index whose key signed it) and ``in_trust_store``.
+
+    Candidates are looked up by issuer name, so a long or shuffled chain costs
+    about one signature check per certificate.
+    """
+    by_subject: dict[x509.Name, list[int]] = {}
+    for index, cert in enumerate(served):
+        if cert is not None:
+            by_subject.setdefault(cert.subject, []).append(index)
+    for index, cert in enumerate(served):
+        if cert is None:
+            continue
+        info = described[index]
+        info["in_trust_store"] = _sha256(cert) in trust.anchor_fingerprints
+        for candidate in by_subject.get(cert.issuer, ()):
+            issuer = served[candidate]
+            if candidate != index and issuer is not None and signed_by(cert, issuer):
+                info["issued_by"] = candidate
+                break
+
+
+def find_leaf(served: Served, described: Sequence[dict[str, Any]], hostname: str) -> int | None:
+    """The served index of the server's own certificate, whatever the served order.
+
+    The leaf issues no other served certificate; among those, one that names the
+    host wins, then one that is not a CA, then the first served.
+    """
+    usable = [i for i, cert in enumerate(served) if cert is not None]
+    if not usable:
+        return None
+    issuers = {info.get("issued_by") for info in described}
+    bottoms = [i for i in usable if i not in issuers] or usable
+    for index in bottoms:
+        info = described[index]
+        if hostname_matches(hostname, info["san_dns"], info["san_ip"]):
+            return index
+    not_ca = [i for i in bottoms if not described[i]["is_ca"]]
+    return (not_ca or bottoms)[0]
 
 
 @dataclass(frozen=True)
@@ -430,185 +533,126 @@ class _Path:
 
     certs: tuple[int, ...]  # indexes into the served chain, leaf first
     anchor: x509.Certificate | None
-    missing_issuer: x509.Certificate | None  # known from the CA bundle but not served
-    top: x509.Certificate  # last certificate reached
+    known_issuer: x509.Certificate | None  # known from the CA bundle but not served
 
 
-def _build_path(served: Sequence[x509.Certificate | None], trust: TrustStore) -> _Path:
-    """Follow issuers from the leaf through served certificates to an anchor.
+def _build_path(served: Served, described: Sequence[dict[str, Any]], leaf: int, trust: TrustStore) -> _Path:
+    """Follow ``issued_by`` from the leaf through served certificates to an anchor.
 
-    Candidates are looked up by issuer name, so a long or shuffled chain costs
-    one signature check per step; signature checks accept weak algorithms so a
-    SHA-1 chain is still recognised as reaching its root.
+    Signature checks accept weak algorithms, so a SHA-1 chain is still
+    recognised as reaching its root.
     """
-    leaf = served[0]
-    assert leaf is not None
-    served_by_subject: dict[x509.Name, list[tuple[int, x509.Certificate]]] = {}
-    for index, cert in enumerate(served):
-        if cert is not None:
-            served_by_subject.setdefault(cert.subject, []).append((index, cert))
-    path = [0]
-    current = leaf
+    path = [leaf]
+    current = served[leaf]
+    assert current is not None
     while len(path) <= MAX_CHAIN_DEPTH:
-        if _sha256(current) in trust.anchor_fingerprints:
-            return _Path(tuple(path), current, None, current)
+        if described[path[-1]]["in_trust_store"]:
+            return _Path(tuple(path), current, None)
         for anchor in trust.anchors_by_subject.get(current.issuer, ()):
-            if _signed_by(current, anchor):
-                return _Path(tuple(path), anchor, None, current)
-        step = next(
-            (
-                (i, cert)
-                for i, cert in served_by_subject.get(current.issuer, ())
-                if i not in path and _signed_by(current, cert)
-            ),
-            None,
-        )
-        if step is None:
+            if signed_by(current, anchor):
+                return _Path(tuple(path), anchor, None)
+        step = described[path[-1]]["issued_by"]
+        if step is None or step in path:
             break
-        path.append(step[0])
-        current = step[1]
+        path.append(step)
+        current = served[step]
+        assert current is not None
     for known in trust.intermediates_by_subject.get(current.issuer, ()):
-        if _signed_by(current, known) and any(
-            _signed_by(known, a) for a in trust.anchors_by_subject.get(known.issuer, ())
+        if signed_by(current, known) and any(
+            signed_by(known, a) for a in trust.anchors_by_subject.get(known.issuer, ())
         ):
-            return _Path(tuple(path), None, known, current)
-    return _Path(tuple(path), None, None, current)
+            return _Path(tuple(path), None, known)
+    return _Path(tuple(path), None, None)
 
 
-def analyze_chain(
+# -- the description -----------------------------------------------------------------
+
+
+def describe_chain(
     chain_der: Sequence[bytes],
     hostname: str,
     *,
     ca_file: str | None,
     now: dt.datetime,
-    ocsp_stapled: bool | None,
-    expires_soon_days: int = 30,
-    max_lifespan_days: int = 398,
+    ocsp_response: bytes | None = None,
+    ocsp_stapled: bool | None = None,
     system_store: str | None = SYSTEM_TRUST_STORE,
 ) -> dict[str, Any]:
-    """JSON facts about a served certificate chain (leaf first) for ``hostname``.
+    """JSON facts about a served certificate chain (in served order) for ``hostname``.
 
-    ``now`` must be timezone-aware. ``ca_file`` adds trust anchors to the
-    system store (see :class:`TrustStore`). Never raises on hostile input.
+    ``now`` (timezone-aware) is the scan moment, stored as ``checked_at``.
+    ``ca_file`` adds trust anchors to the system store (see :class:`TrustStore`).
+    ``ocsp_response`` is the stapled DER OCSPResponse, parsed into ``ocsp``.
+    Never raises on hostile input.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     now = now.astimezone(dt.UTC)
     facts: dict[str, Any] = {
         "hostname": hostname,
+        "checked_at": _iso(now),
         "certificates": [],
-        "trusted": False,
-        "verified": False,
-        "verify_error": None,
+        "leaf": None,
+        "chain": [],
         "anchor": None,
-        "path": [],
-        "hostname_matches": False,
-        "days_left": None,
-        "lifespan_days": None,
-        "ocsp_stapled": ocsp_stapled,
+        "known_issuer": None,
+        "verification": None,
+        "trust_verification": None,
         "trust_store": [],
-        "problems": [],
+        "trust_store_error": None,
+        "ocsp_stapled": ocsp_stapled,
+        "ocsp": None,
     }
-    problems: list[dict[str, Any]] = facts["problems"]
-    served = _parse_served(chain_der, now, facts["certificates"], problems)
-    leaf = served[0] if served else None
-    if leaf is None:
-        if not served:
-            problems.append(_problem("unparseable", "The server sent no certificate."))
-        facts["verify_error"] = "no usable leaf certificate"
-        return facts
+    served = _parse_served(chain_der, now, facts["certificates"])
     try:
         trust = load_trust_store(ca_file, system_store)
     except OSError as exc:
-        facts["verify_error"] = f"cannot read the trust store: {exc}"[:_MESSAGE_LIMIT]
-        return facts
+        facts["trust_store_error"] = f"cannot read the trust store: {exc}"[:_MESSAGE_LIMIT]
+        trust = _trust_store((), (), ())
     facts["trust_store"] = list(trust.sources)
-    described = facts["certificates"]
-    facts["days_left"] = described[0]["days_left"]
-    facts["lifespan_days"] = described[0]["lifespan_days"]
-
-    dns, ips = _subject_alt_names(leaf)
-    facts["hostname_matches"] = hostname_matches(hostname, dns, ips)
-    if not facts["hostname_matches"]:
-        names = ", ".join([*dns, *ips][:10]) or "none"
-        problems.append(
-            _problem(
-                "hostname_mismatch",
-                f"The certificate is not valid for {hostname} (it names: {names}).",
-                0,
-            )
-        )
-
-    intermediates = [c for c in served[1:] if c is not None]
-    verified_chain: list[x509.Certificate] | None = None
-    subject = _verification_subject(hostname)
-    if subject is None:
-        facts["verify_error"] = f"{hostname!r} is not a valid host name"
-    else:
-        try:
-            verified_chain = _verify(trust.store, now, subject, leaf, intermediates)
-            facts["verified"] = True
-        except verification.VerificationError as exc:
-            facts["verify_error"] = str(exc)[:_MESSAGE_LIMIT]
-
-    path = _build_path(served, trust)
-    path_certs = [c for c in (served[i] for i in path.certs) if c is not None]
-    own = _own_subject(leaf)
-    if verified_chain is None and own is not None:
-        # Ask again with dates and name neutralised: those are reported on their own.
-        moment = _validity_moment(path_certs, now)
-        try:
-            verified_chain = _verify(trust.store, moment, own, leaf, intermediates)
-        except verification.VerificationError:
-            verified_chain = None
-    anchor = verified_chain[-1] if verified_chain else path.anchor
-    if anchor is not None:
-        facts["anchor"] = {
-            "subject": anchor.subject.rfc4514_string(),
-            "sha256": _sha256(anchor).hex(),
-        }
-    facts["path"] = [
-        {"subject": c.subject.rfc4514_string(), "sha256": _sha256(c).hex()}
-        for c in (verified_chain or path_certs)
-    ]
-
-    strength = _strength_problems(described)
-    problems.extend(strength)
-    if verified_chain is not None:
-        facts["trusted"] = True
-    elif path.anchor is not None:
-        # The chain reaches an anchor by signatures; the verifier objected anyway.
-        # SHA-1 signatures and SAN-less leaves are refused by web-PKI rules and
-        # already reported (weak_signature, hostname_mismatch); anything else is
-        # a genuine rule violation.
-        weak_on_path = any(
-            p["code"] == "weak_signature" and p["certificate"] in path.certs for p in strength
-        )
-        facts["trusted"] = weak_on_path or not (dns or ips)
-        if not facts["trusted"]:
-            problems.append(
-                _problem(
-                    "chain_invalid",
-                    "The chain leads to a trusted root but breaks a certificate rule: "
-                    f"{facts['verify_error']}",
-                )
-            )
-    else:
-        problems.append(_untrusted_problem(leaf, path))
-    problems.extend(_validity_problems(served, path.certs, described, now))
-    problems.extend(
-        _leaf_date_problems(leaf, described[0], now, expires_soon_days, max_lifespan_days)
+    _link_issuers(served, facts["certificates"], trust)
+    leaf_index = find_leaf(served, facts["certificates"], hostname)
+    if leaf_index is None:
+        return facts
+    leaf = served[leaf_index]
+    assert leaf is not None
+    facts["leaf"] = leaf_index
+    path = _build_path(served, facts["certificates"], leaf_index, trust)
+    facts["chain"] = list(path.certs)
+    if path.anchor is not None:
+        facts["anchor"] = _name_and_hash(path.anchor)
+    if path.known_issuer is not None:
+        facts["known_issuer"] = _name_and_hash(path.known_issuer)
+    others = [c for i, c in enumerate(served) if c is not None and i != leaf_index]
+    facts["verification"] = _verifier_result(
+        trust, now, _verification_subject(hostname), leaf, others,
+        f"{hostname!r} is not a valid host name",
     )
+    if not facts["verification"]["verified"]:
+        # Asked again with dates and name taken out: those are judged on their own.
+        path_certs = [c for c in (served[i] for i in path.certs) if c is not None]
+        facts["trust_verification"] = _verifier_result(
+            trust, _validity_moment(path_certs, now), _own_subject(leaf), leaf, others,
+            "the certificate names no host (no subjectAltName)",
+        )
+    if ocsp_response is not None:
+        facts["ocsp"] = ocsp_facts(ocsp_response, leaf, _issuer_of(served, path, trust), now)
     return facts
 
 
+def _issuer_of(served: Served, path: _Path, trust: TrustStore) -> x509.Certificate | None:
+    """The certificate that issued the leaf: served, from the CA bundle, or the anchor."""
+    if len(path.certs) > 1:
+        return served[path.certs[1]]
+    if path.known_issuer is not None:
+        return path.known_issuer
+    return path.anchor
+
+
 def _parse_served(
-    chain_der: Sequence[bytes],
-    now: dt.datetime,
-    described: list[dict[str, Any]],
-    problems: list[dict[str, Any]],
+    chain_der: Sequence[bytes], now: dt.datetime, described: list[dict[str, Any]]
 ) -> list[x509.Certificate | None]:
-    """Decode every served certificate; an undecodable one is ``None`` plus a problem."""
+    """Decode every served certificate; an undecodable one is ``None`` (and described by its error)."""
     served: list[x509.Certificate | None] = []
     for index, der in enumerate(chain_der):
         try:
@@ -617,141 +661,19 @@ def _parse_served(
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             served.append(None)
             described.append({"index": index, "error": str(exc)[:_MESSAGE_LIMIT]})
-            problems.append(
-                _problem(
-                    "unparseable",
-                    f"Certificate {index} of the served chain cannot be decoded.",
-                    index,
-                )
-            )
             continue
         served.append(cert)
     return served
 
 
-def _strength_problems(described: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """weak_signature and weak_key for every decoded served certificate."""
-    problems = []
-    for info in described:
-        if "error" in info:
-            continue
-        index = info["index"]
-        # A root's self-signature is never verified by anyone, so its digest is moot.
-        if info["signature_digest"] in WEAK_DIGESTS and not (index > 0 and info["self_signed"]):
-            problems.append(
-                _problem(
-                    "weak_signature",
-                    f"Certificate {index} ({info['subject']}) is signed with "
-                    f"{info['signature_algorithm']}, which is no longer secure.",
-                    index,
-                )
-            )
-        key = info["key"]
-        minimum = _MIN_KEY_BITS.get(key["type"])
-        if minimum is not None and key["size"] is not None and key["size"] < minimum:
-            problems.append(
-                _problem(
-                    "weak_key",
-                    f"Certificate {index} ({info['subject']}) has a {key['size']}-bit "
-                    f"{key['type'].upper()} key; at least {minimum} bits are needed.",
-                    index,
-                )
-            )
-    return problems
-
-
-def _validity_problems(
-    served: Sequence[x509.Certificate | None],
-    path: Sequence[int],
-    described: Sequence[dict[str, Any]],
-    now: dt.datetime,
-) -> list[dict[str, Any]]:
-    """expired / not_yet_valid for the served certificates on the path."""
-    problems = []
-    for index in path:
-        cert = served[index]
-        if cert is None:
-            continue
-        info = described[index]
-        what = "The certificate" if index == 0 else f"Chain certificate {index} ({info['subject']})"
-        if cert.not_valid_after_utc < now:
-            problems.append(_problem("expired", f"{what} expired on {info['not_after']}.", index))
-        elif cert.not_valid_before_utc > now:
-            problems.append(
-                _problem(
-                    "not_yet_valid", f"{what} is not valid before {info['not_before']}.", index
-                )
-            )
-    return problems
-
-
-def _leaf_date_problems(
-    leaf: x509.Certificate,
-    info: dict[str, Any],
-    now: dt.datetime,
-    expires_soon_days: int,
-    max_lifespan_days: int,
-) -> list[dict[str, Any]]:
-    problems = []
-    if leaf.not_valid_after_utc >= now and info["days_left"] < expires_soon_days:
-        problems.append(
-            _problem(
-                "expires_soon",
-                f"The certificate expires in {info['days_left']} days, on {info['not_after']}.",
-                0,
-            )
-        )
-    if (
-        leaf.not_valid_before_utc >= LIFESPAN_RULE_START
-        and info["lifespan_days"] > max_lifespan_days
-    ):
-        problems.append(
-            _problem(
-                "lifespan_too_long",
-                f"The certificate is valid for {info['lifespan_days']} days; at most "
-                f"{max_lifespan_days} are allowed for certificates issued since 2020-09-01.",
-                0,
-            )
-        )
-    return problems
-
-
-def _untrusted_problem(leaf: x509.Certificate, path: _Path) -> dict[str, Any]:
-    top = path.top
-    if path.missing_issuer is not None:
-        return _problem(
-            "incomplete_chain",
-            "The server does not send the intermediate certificate "
-            f"{path.missing_issuer.subject.rfc4514_string()}; clients that do not already "
-            "have it cannot verify the chain.",
-        )
-    if top is leaf and _is_self_signed(leaf):
-        return _problem("self_signed", "The certificate is self-signed and not trusted.", 0)
-    if _is_self_signed(top):
-        return _problem(
-            "untrusted_root",
-            f"The chain ends at the root {top.subject.rfc4514_string()}, which is not trusted.",
-        )
-    aia = _aia_ca_issuers(top)
-    if aia:
-        return _problem(
-            "incomplete_chain",
-            f"The issuer {top.issuer.rfc4514_string()} is not served; the certificate "
-            f"points to it at {aia[0]} (not fetched), so the chain is likely incomplete.",
-        )
-    return _problem(
-        "untrusted_root",
-        f"The issuer {top.issuer.rfc4514_string()} is neither served nor trusted.",
-    )
-
-
 __all__ = [
     "SYSTEM_TRUST_STORE",
-    "WEAK_DIGESTS",
     "TrustStore",
-    "analyze_chain",
+    "describe_chain",
+    "find_leaf",
     "hostname_matches",
     "key_facts",
     "load_trust_store",
     "signature_facts",
+    "signed_by",
 ]

@@ -403,6 +403,15 @@ class Plan:
     order: bool = True
     groups: bool = True
 
+    @classmethod
+    def nothing(cls) -> Plan:
+        """Only what every scan collects: the accepted protocols, the chain, the staple."""
+        return cls(ciphers=False, order=False, groups=False)
+
+    def __or__(self, other: Plan) -> Plan:
+        return Plan(self.ciphers or other.ciphers, self.order or other.order,
+                    self.groups or other.groups)
+
 
 @dataclass
 class VersionScan:
@@ -433,6 +442,7 @@ class ScanResult:
     chain: tuple[bytes, ...]
     chain_protocol: S.Protocol | None
     ocsp_stapling: bool | None
+    ocsp_response: bytes | None
     anomalies: list[str]
     errors: dict[str, str]
     connections: int
@@ -686,7 +696,8 @@ class Scanner:
                     break
             if chain:
                 break
-        stapled = any(r.ocsp for v in versions.values() for r in v.results)
+        staples = [r.ocsp for v in versions.values() for r in v.results if r.ocsp]
+        stapled = bool(staples)
         full_flights = any(
             r.chain for v in versions.values() for r in v.results
             if r.status is Status.ACCEPTED and v.protocol is not S.Protocol.SSLv2
@@ -707,6 +718,7 @@ class Scanner:
             chain=chain,
             chain_protocol=chain_protocol,
             ocsp_stapling=ocsp,
+            ocsp_response=staples[0] if staples else None,
             anomalies=self.anomalies,
             errors=errors,
             connections=self.p.connections,

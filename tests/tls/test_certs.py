@@ -1,4 +1,6 @@
-"""analyze_chain: facts and problems for every lab PKI variant, and hostile input."""
+"""describe_chain: what was served and what the verifier said, for lab PKI variants and hostile input.
+
+The verdicts on these facts are tested in test_certs_checks.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from scanner.lab.pki import HOSTILE_CN, LONG_CHAIN_LENGTH, LabPKI, _resign_sha1
-from scanner.plugins.tls.certs import analyze_chain, hostname_matches
+from scanner.options import validate_options
+from scanner.plugins.tls.certchecks import CERTIFICATE
+from scanner.plugins.tls.certs import describe_chain, hostname_matches
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -22,41 +26,42 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
 
 def analyze(pki: LabPKI, chain, hostname: str, ca_file: Path | None = None, **kwargs):
     bundle = pki.ca_bundle if ca_file is None else ca_file
-    return analyze_chain(
-        list(chain), hostname, ca_file=str(bundle), now=NOW, ocsp_stapled=None, **kwargs
-    )
+    return describe_chain(list(chain), hostname, ca_file=str(bundle), now=NOW, **kwargs)
 
 
-def codes(facts) -> list[str]:
-    return sorted(p["code"] for p in facts["problems"])
+def codes(facts, **options) -> list[str]:
+    """The problem codes tls.certificate finds in these facts (default options unless given)."""
+    check = CERTIFICATE
+    validated, problems = validate_options(check.options, options, check.id)
+    assert problems == []
+    outcome = check.evaluate({"certificate": facts}, validated)
+    return sorted(p["code"] for p in outcome.evidence.get("problems", []))
 
 
 @pytest.mark.parametrize(
-    ("variant", "trusted", "expected"),
+    ("variant", "expected"),
     [
-        ("good-rsa", True, []),
-        ("good-ecdsa", True, []),
-        ("expired", True, ["expired"]),
-        ("not-yet-valid", True, ["not_yet_valid"]),
-        ("expires-soon", True, ["expires_soon"]),
-        ("self-signed", False, ["self_signed"]),
-        ("untrusted-root", False, ["untrusted_root"]),
-        ("wrong-host", True, ["hostname_mismatch"]),
-        ("rsa1024", True, ["weak_key"]),
-        ("sha1", True, ["weak_signature"]),
-        ("sha1-intermediate", True, ["weak_signature"]),
-        ("missing-intermediate", False, ["incomplete_chain"]),
-        ("long-lifespan", True, ["lifespan_too_long"]),
-        ("hostile-subject", True, []),
-        ("long-chain", True, []),
+        ("good-rsa", []),
+        ("good-ecdsa", []),
+        ("expired", ["expired"]),
+        ("not-yet-valid", ["not_yet_valid"]),
+        ("expires-soon", ["expires_soon"]),
+        ("self-signed", ["self_signed"]),
+        ("untrusted-root", ["untrusted_root"]),
+        ("wrong-host", ["hostname_mismatch"]),
+        ("rsa1024", ["weak_key"]),
+        ("sha1", ["weak_signature"]),
+        ("sha1-intermediate", ["weak_signature"]),
+        ("missing-intermediate", ["incomplete_chain"]),
+        ("long-lifespan", ["lifespan_too_long"]),
+        ("hostile-subject", []),
+        ("long-chain", []),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
-def test_variant_problems(pki: LabPKI, variant: str, trusted: bool, expected: list[str]) -> None:
+def test_variant_problems(pki: LabPKI, variant: str, expected: list[str]) -> None:
     leaf = pki.leaf(variant)
-    facts = analyze(pki, leaf.chain, leaf.hostname)
-    assert codes(facts) == expected
-    assert facts["trusted"] is trusted
+    assert codes(analyze(pki, leaf.chain, leaf.hostname)) == expected
 
 
 @pytest.mark.parametrize(
@@ -67,8 +72,8 @@ def test_variant_problems(pki: LabPKI, variant: str, trusted: bool, expected: li
 def test_verified_is_full_web_pki_validation(pki: LabPKI, variant: str, verified: bool) -> None:
     leaf = pki.leaf(variant)
     facts = analyze(pki, leaf.chain, leaf.hostname)
-    assert facts["verified"] is verified
-    assert (facts["verify_error"] is None) is verified
+    assert facts["verification"]["verified"] is verified
+    assert (facts["verification"]["error"] is None) is verified
 
 
 def test_good_chain_facts(pki: LabPKI) -> None:
@@ -86,9 +91,12 @@ def test_good_chain_facts(pki: LabPKI) -> None:
     )
     assert (first["self_signed"], first["is_ca"]) == (False, False)
     assert facts["certificates"][1]["is_ca"] is True
-    assert facts["days_left"] == 89 and facts["lifespan_days"] == 90
+    assert first["days_left"] == 89 and first["lifespan_days"] == 90
+    assert first["extended_key_usage"] == ["serverAuth"]
+    assert facts["certificates"][1]["issued_by"] is None  # its issuer, the root, is not served
+    assert first["issued_by"] == 1 and facts["leaf"] == 0 and facts["chain"] == [0, 1]
     assert facts["anchor"]["subject"] == "CN=civiscan Lab Root CA,O=civiscan lab"
-    assert len(facts["path"]) == 3
+    assert len(facts["verification"]["path"]) == 3
 
 
 def test_fingerprint_is_sha256_of_the_der(pki: LabPKI) -> None:
@@ -126,14 +134,14 @@ def test_missing_intermediate_known_to_the_bundle(pki: LabPKI) -> None:
     leaf = pki.leaf("missing-intermediate")
     facts = analyze(pki, leaf.chain, leaf.hostname, ca_file=pki.ca_bundle_with_intermediate)
     assert codes(facts) == ["incomplete_chain"]
-    assert "civiscan Lab Intermediate CA" in facts["problems"][0]["message"]
-    assert facts["trusted"] is False
+    assert "civiscan Lab Intermediate CA" in facts["known_issuer"]["subject"]
 
 
 def test_missing_intermediate_found_through_aia(pki: LabPKI) -> None:
     leaf = pki.leaf("missing-intermediate")
-    message = analyze(pki, leaf.chain, leaf.hostname)["problems"][0]["message"]
-    assert "http://pki.lab.test/intermediate.crt" in message
+    facts = analyze(pki, leaf.chain, leaf.hostname)
+    assert facts["certificates"][0]["aia_ca_issuers"] == ["http://pki.lab.test/intermediate.crt"]
+    assert codes(facts) == ["incomplete_chain"]
 
 
 def test_unserved_unknown_root_is_untrusted(pki: LabPKI) -> None:
@@ -144,15 +152,15 @@ def test_unserved_unknown_root_is_untrusted(pki: LabPKI) -> None:
 
 def test_lab_chain_is_untrusted_by_the_system_store_alone(pki: LabPKI) -> None:
     leaf = pki.leaf("good-rsa")
-    facts = analyze_chain(list(leaf.chain), leaf.hostname, ca_file=None, now=NOW, ocsp_stapled=None)
+    facts = describe_chain(list(leaf.chain), leaf.hostname, ca_file=None, now=NOW)
     assert codes(facts) == ["untrusted_root"]
 
 
 def test_unreadable_ca_file_is_reported_not_raised(pki: LabPKI, tmp_path: Path) -> None:
     leaf = pki.leaf("good-rsa")
     facts = analyze(pki, leaf.chain, leaf.hostname, ca_file=tmp_path / "missing.pem")
-    assert facts["trusted"] is False
-    assert facts["verify_error"].startswith("cannot read the trust store")
+    assert facts["trust_store_error"].startswith("cannot read the trust store")
+    assert codes(facts) == ["untrusted_root"]
 
 
 def test_root_self_signature_with_sha1_is_not_weak(pki: LabPKI) -> None:
@@ -163,32 +171,30 @@ def test_root_self_signature_with_sha1_is_not_weak(pki: LabPKI) -> None:
 
 
 def test_expires_soon_threshold(pki: LabPKI) -> None:
-    leaf = pki.leaf("expires-soon")
-    assert codes(analyze(pki, leaf.chain, leaf.hostname, expires_soon_days=10)) == []
-    assert codes(analyze(pki, leaf.chain, leaf.hostname, expires_soon_days=11)) == ["expires_soon"]
+    facts = analyze(pki, pki.leaf("expires-soon").chain, "expires-soon.lab.test")
+    assert codes(facts, min_days_left=10) == []
+    assert codes(facts, min_days_left=11) == ["expires_soon"]
 
 
-def test_lifespan_limit_is_a_parameter(pki: LabPKI) -> None:
+def test_lifespan_limit_is_an_option(pki: LabPKI) -> None:
     leaf = pki.leaf("long-lifespan")
-    assert codes(analyze(pki, leaf.chain, leaf.hostname, max_lifespan_days=825)) == []
+    assert codes(analyze(pki, leaf.chain, leaf.hostname), max_lifespan_days=825) == []
 
 
 def test_lifespan_rule_ignores_leaves_issued_before_september_2020(tmp_path: Path) -> None:
     before = dt.datetime(2019, 6, 1, tzinfo=dt.UTC)
     old = LabPKI(tmp_path, now=before)
     leaf = old.leaf("long-lifespan")
-    facts = analyze_chain(
-        list(leaf.chain), leaf.hostname, ca_file=str(old.ca_bundle), now=before, ocsp_stapled=None
-    )
+    facts = describe_chain(list(leaf.chain), leaf.hostname, ca_file=str(old.ca_bundle), now=before)
     assert codes(facts) == []
-    assert facts["lifespan_days"] == 825
+    assert facts["certificates"][0]["lifespan_days"] == 825
 
 
 def test_long_chain_is_followed_to_the_root(pki: LabPKI) -> None:
     leaf = pki.leaf("long-chain")
     facts = analyze(pki, leaf.chain, leaf.hostname)
     assert len(facts["certificates"]) == LONG_CHAIN_LENGTH
-    assert len(facts["path"]) == LONG_CHAIN_LENGTH + 1
+    assert len(facts["verification"]["path"]) == LONG_CHAIN_LENGTH + 1
 
 
 @pytest.mark.parametrize(
@@ -200,7 +206,7 @@ def test_ip_and_dns_sans_match(pki: LabPKI, hostname: str) -> None:
     leaf = pki.leaf("good-rsa", "127.0.0.1", extra_names=["::1", "www.lab.test"])
     facts = analyze(pki, leaf.chain, hostname)
     assert codes(facts) == []
-    assert facts["verified"] is True
+    assert facts["verification"]["verified"] is True
 
 
 @pytest.mark.parametrize("hostname", ["127.0.0.2", "::2", "lab.test"], ids=["ipv4", "ipv6", "dns"])
@@ -217,29 +223,28 @@ def test_ip_and_dns_sans_mismatch(pki: LabPKI, hostname: str) -> None:
 def test_unusable_leaf_is_a_problem_not_a_crash(pki: LabPKI, chain, problem_index) -> None:
     facts = analyze(pki, chain, "x.lab.test")
     assert codes(facts) == ["unparseable"]
-    assert facts["problems"][0]["certificate"] == problem_index
-    assert facts["trusted"] is False
+    assert facts["leaf"] is None
+    assert [c["index"] for c in facts["certificates"] if "error" in c] == (
+        [] if problem_index is None else [problem_index])
 
 
 def test_garbage_between_good_certificates_is_skipped(pki: LabPKI) -> None:
     leaf = pki.leaf("good-rsa")
     facts = analyze(pki, [leaf.chain[0], b"junk", leaf.chain[1]], leaf.hostname)
     assert codes(facts) == ["unparseable"]
-    assert facts["trusted"] is True
+    assert facts["verification"]["verified"] is True
     assert "error" in facts["certificates"][1]
 
 
 def test_ocsp_stapled_is_passed_through(pki: LabPKI) -> None:
     leaf = pki.leaf("good-rsa")
-    facts = analyze_chain(
-        list(leaf.chain), leaf.hostname, ca_file=str(pki.ca_bundle), now=NOW, ocsp_stapled=True
-    )
+    facts = analyze(pki, leaf.chain, leaf.hostname, ocsp_stapled=True)
     assert facts["ocsp_stapled"] is True
 
 
 def test_naive_now_is_refused(pki: LabPKI) -> None:
     with pytest.raises(ValueError):
-        analyze_chain([], "x", ca_file=None, now=dt.datetime(2026, 1, 1), ocsp_stapled=None)
+        describe_chain([], "x", ca_file=None, now=dt.datetime(2026, 1, 1))
 
 
 @pytest.mark.parametrize(

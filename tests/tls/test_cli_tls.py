@@ -30,6 +30,5 @@ def test_tls_command_reports_facts_and_errors(tmp_path):
     good, silent = json.loads(proc.stdout)
     assert good["address"] == "127.0.79.1" and good["facts"]["sni"] == "www.quick.test"
     assert good["facts"]["protocols"]["TLSv1.3"] is True
-    assert good["facts"]["certificate"]["trusted"] is True
-    assert good["facts"]["certificate"]["problems"] == []
+    assert good["facts"]["certificate"]["verification"]["verified"] is True
     assert silent["error"]["reason"] == "timeout"

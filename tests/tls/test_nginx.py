@@ -117,7 +117,8 @@ class TestIntermediate:
 def test_tls13_only(nginx: dict[str, Any], pki: Any) -> None:
     facts = scan(nginx["tls13_only"], pki)
     assert [p for p, v in facts["protocols"].items() if v] == ["TLSv1.3"]
-    assert facts["certificate"]["trusted"] is True and facts["chain_protocol"] == "TLSv1.3"
+    assert facts["certificate"]["verification"]["verified"] is True
+    assert facts["chain_protocol"] == "TLSv1.3"
 
 
 def test_tls10_and_tls11_at_seclevel_0(nginx: dict[str, Any], pki: Any) -> None:

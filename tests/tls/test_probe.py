@@ -94,9 +94,9 @@ class TestModernServer:
         assert facts["chain_protocol"] == "TLSv1.3"
         assert len(facts["certificate"]["certificates"]) == 2
 
-    def test_certificate_is_analysed_with_the_ca_file(self, facts: dict[str, Any]) -> None:
-        assert facts["certificate"]["trusted"] is True
-        assert facts["certificate"]["hostname_matches"] is True
+    def test_certificate_is_verified_with_the_ca_file(self, facts: dict[str, Any]) -> None:
+        assert facts["certificate"]["verification"]["verified"] is True
+        assert facts["certificate"]["leaf"] == 0
 
     def test_no_stapling(self, facts: dict[str, Any]) -> None:
         assert facts["ocsp_stapling"] is False
