@@ -548,15 +548,17 @@ def _build_path(served: Served, described: Sequence[dict[str, Any]], leaf: int, 
     while len(path) <= MAX_CHAIN_DEPTH:
         if described[path[-1]]["in_trust_store"]:
             return _Path(tuple(path), current, None)
+        step = described[path[-1]]["issued_by"]
+        if step is not None and step not in path:
+            # A served issuer first, so a served root is on the path too.
+            path.append(step)
+            current = served[step]
+            assert current is not None
+            continue
         for anchor in trust.anchors_by_subject.get(current.issuer, ()):
             if signed_by(current, anchor):
                 return _Path(tuple(path), anchor, None)
-        step = described[path[-1]]["issued_by"]
-        if step is None or step in path:
-            break
-        path.append(step)
-        current = served[step]
-        assert current is not None
+        break
     for known in trust.intermediates_by_subject.get(current.issuer, ()):
         if signed_by(current, known) and any(
             signed_by(known, a) for a in trust.anchors_by_subject.get(known.issuer, ())

@@ -60,6 +60,8 @@ class Pki:
     ocsp_response: Path
     dh1024: Path
     dh2048: Path
+    reversed_chain: Path  # the CA first, then the RSA leaf (served with ca_key, as it must be)
+    ca_key: Path
 
 
 def _name(cn: str) -> x509.Name:
@@ -93,6 +95,7 @@ def make_pki(directory: Path) -> Pki:
         .sign(ca_key, hashes.SHA256())
     )
     (directory / "ca.pem").write_bytes(_pem(ca))
+    (directory / "ca.key").write_bytes(_key_pem(ca_key))
     leaves: dict[str, x509.Certificate] = {}
     for label, key in (("rsa", rsa.generate_private_key(65537, 2048)),
                        ("ec", ec.generate_private_key(ec.SECP256R1()))):
@@ -128,9 +131,11 @@ def make_pki(directory: Path) -> Pki:
     for bits in (1024, 2048):
         subprocess.run(["openssl", "dhparam", "-dsaparam", "-out", str(directory / f"dh{bits}.pem"),
                         str(bits)], check=True, capture_output=True)
+    (directory / "reversed.pem").write_bytes(_pem(ca) + _pem(leaves["rsa"]))
     return Pki(directory / "ca.pem", directory / "rsa.pem", directory / "rsa.key",
                directory / "ec.pem", directory / "ec.key", directory / "ocsp.der",
-               directory / "dh1024.pem", directory / "dh2048.pem")
+               directory / "dh1024.pem", directory / "dh2048.pem",
+               directory / "reversed.pem", directory / "ca.key")
 
 
 @pytest.fixture(scope="session")

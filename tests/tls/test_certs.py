@@ -190,6 +190,32 @@ def test_lifespan_rule_ignores_leaves_issued_before_september_2020(tmp_path: Pat
     assert facts["certificates"][0]["lifespan_days"] == 825
 
 
+@pytest.mark.parametrize(
+    ("order", "leaf", "chain"),
+    [((1, 0), 1, [1, 0]), ((2, 1, 0), 2, [2, 1, 0]), ((1, 2, 0), 2, [2, 0, 1])],
+    ids=["ca-first", "reversed", "leaf-last"],
+)
+def test_misordered_chain_is_found_by_links_not_position(pki: LabPKI, order, leaf, chain) -> None:
+    # The start of a long chain: a leaf, its issuer, that one's issuer (the rest is missing).
+    served = pki.leaf("long-chain").chain[: len(order)]
+    facts = analyze(pki, [served[i] for i in order], "long-chain.lab.test")
+    assert (facts["leaf"], facts["chain"]) == (leaf, chain)
+    assert "misordered_chain" in codes(facts)
+
+
+def test_reversed_chain_still_verifies(pki: LabPKI) -> None:
+    leaf = pki.leaf("good-rsa")
+    facts = analyze(pki, leaf.chain[::-1], leaf.hostname)
+    assert facts["verification"]["verified"] is True
+    assert codes(facts) == ["misordered_chain"]
+
+
+def test_misordered_chain_may_be_allowed(pki: LabPKI) -> None:
+    leaf = pki.leaf("good-rsa")
+    facts = analyze(pki, leaf.chain[::-1], leaf.hostname)
+    assert codes(facts, chain_order=False) == []
+
+
 def test_long_chain_is_followed_to_the_root(pki: LabPKI) -> None:
     leaf = pki.leaf("long-chain")
     facts = analyze(pki, leaf.chain, leaf.hostname)

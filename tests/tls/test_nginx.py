@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from scanner.models import Asset, AssetKind, Status
+from scanner.options import validate_options
 from scanner.plugin import Context, load_registry
 from scanner.plugins.tls import plugin
 from scanner.policy import load_policies
@@ -40,6 +41,8 @@ def sites(pki: Any) -> dict[str, str]:
         f" ssl_dhparam {pki.dh1024};",
         "stapling": rsa + " ssl_protocols TLSv1.2 TLSv1.3;"
         f" ssl_stapling on; ssl_stapling_file {pki.ocsp_response};",
+        "reversed_chain": f"ssl_certificate {pki.reversed_chain}; ssl_certificate_key {pki.ca_key};"
+        " ssl_protocols TLSv1.2 TLSv1.3;",
         "server_order": rsa + " ssl_protocols TLSv1.2;"
         " ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:"
         "ECDHE-RSA-AES256-GCM-SHA384; ssl_prefer_server_ciphers on;",
@@ -60,6 +63,13 @@ def scan(site: Any, pki: Any) -> dict[str, Any]:
                   url=f"https://{HOST}:{site.port}/", address=site.address)
     ctx = Context(timeout=3.0, settings={"ca_file": str(pki.ca)})
     return asyncio.run(plugin.collect(asset, [], ctx))
+
+
+def validated(check_id: str, given: dict[str, Any]) -> dict[str, Any]:
+    check = {c.id: c for c in plugin.checks}[check_id]
+    options, problems = validate_options(check.options, given, check_id)
+    assert problems == []
+    return options
 
 
 def iana(facts: dict[str, Any], proto: str) -> set[str]:
@@ -162,3 +172,15 @@ def test_server_order_and_its_sequence(nginx: dict[str, Any], pki: Any) -> None:
     assert facts["order"]["TLSv1.2"] == ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
                                          "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
                                          "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]
+
+
+def test_reversed_chain_is_misordered_not_a_ca_leaf(nginx: dict[str, Any], pki: Any) -> None:
+    facts = scan(nginx["reversed_chain"], pki)
+    cert = facts["certificate"]
+    assert [c["is_ca"] for c in cert["certificates"]] == [True, False]
+    assert cert["leaf"] == 1 and cert["chain"] == [1, 0]
+    outcome = {c.id: c for c in plugin.checks}["tls.certificate"].evaluate(
+        facts, validated("tls.certificate", {"min_days_left": 0}))  # the lab leaf lives 20 days
+    assert outcome.status is Status.FAIL
+    assert [p["code"] for p in outcome.evidence["problems"]] == ["misordered_chain"]
+    assert outcome.evidence["subject"] == f"CN={HOST}"
