@@ -9,7 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from scanner.lab.pki import HOSTILE_CN, LONG_CHAIN_LENGTH, LabPKI, _resign_sha1
 from scanner.options import validate_options
@@ -312,3 +316,42 @@ def test_naive_now_is_refused(pki: LabPKI) -> None:
 )
 def test_hostname_matches(hostname, dns, ips, expected) -> None:
     assert hostname_matches(hostname, dns, ips) is expected
+
+
+def _certificate(subject: str, issuer: str, key, signer, *, days: tuple[int, int], ca: bool,
+                 serial: int, san: str | None = None):
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    builder = (
+        x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
+        .public_key(key.public_key()).serial_number(serial)
+        .not_valid_before(NOW + dt.timedelta(days=days[0]))
+        .not_valid_after(NOW + dt.timedelta(days=days[1]))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if san:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    return builder.sign(signer, hashes.SHA256())
+
+
+def test_chain_invalid_gives_the_verifiers_own_reason_not_the_expiry(tmp_path: Path) -> None:
+    root_key, issuer_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _certificate("root", "root", root_key, root_key, days=(-100, 1000), ca=True, serial=1)
+    # The issuer is not a CA (basicConstraints CA:FALSE), and the leaf has expired too.
+    issuer = _certificate("not-a-ca", "root", issuer_key, root_key, days=(-100, 1000), ca=False, serial=2)
+    leaf = _certificate("h.lab.test", "not-a-ca", leaf_key, issuer_key, days=(-50, -10), ca=False,
+                        serial=3, san="h.lab.test")
+    bundle = tmp_path / "root.pem"
+    bundle.write_bytes(root.public_bytes(Encoding.PEM))
+    facts = describe_chain([leaf.public_bytes(Encoding.DER), issuer.public_bytes(Encoding.DER)],
+                           "h.lab.test", ca_file=str(bundle), now=NOW, system_store=None)
+    check = CERTIFICATE
+    options, _ = validate_options(check.options, {}, check.id)
+    problems = {p["code"]: p["message"] for p in
+                check.evaluate({"certificate": facts}, options).evidence["problems"]}
+    assert sorted(problems) == ["chain_invalid", "expired"]
+    assert "not valid at validation time" not in problems["chain_invalid"]
+    assert problems["chain_invalid"].endswith(facts["trust_verification"]["error"])
