@@ -62,6 +62,7 @@ class Pki:
     dh2048: Path
     reversed_chain: Path  # the CA first, then the RSA leaf (served with ca_key, as it must be)
     ca_key: Path
+    ocsp_revoked: Path  # a response, signed by the CA, saying the RSA leaf is revoked
 
 
 def _name(cn: str) -> x509.Name:
@@ -118,16 +119,20 @@ def make_pki(directory: Path) -> Pki:
         (directory / f"{label}.pem").write_bytes(_pem(leaf) + _pem(ca))
         (directory / f"{label}.key").write_bytes(_key_pem(key))
         leaves[label] = leaf
-    response = (
-        ocsp.OCSPResponseBuilder()
-        .add_response(cert=leaves["rsa"], issuer=ca, algorithm=hashes.SHA256(),
-                      cert_status=ocsp.OCSPCertStatus.GOOD, this_update=now,
-                      next_update=now + dt.timedelta(days=3), revocation_time=None,
-                      revocation_reason=None)
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, ca)
-        .sign(ca_key, hashes.SHA256())
-    )
-    (directory / "ocsp.der").write_bytes(response.public_bytes(serialization.Encoding.DER))
+    for filename, status in (("ocsp.der", ocsp.OCSPCertStatus.GOOD),
+                             ("ocsp-revoked.der", ocsp.OCSPCertStatus.REVOKED)):
+        revoked = status is ocsp.OCSPCertStatus.REVOKED
+        response = (
+            ocsp.OCSPResponseBuilder()
+            .add_response(cert=leaves["rsa"], issuer=ca, algorithm=hashes.SHA256(),
+                          cert_status=status, this_update=now,
+                          next_update=now + dt.timedelta(days=3),
+                          revocation_time=now - dt.timedelta(hours=1) if revoked else None,
+                          revocation_reason=x509.ReasonFlags.superseded if revoked else None)
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, ca)
+            .sign(ca_key, hashes.SHA256())
+        )
+        (directory / filename).write_bytes(response.public_bytes(serialization.Encoding.DER))
     for bits in (1024, 2048):
         subprocess.run(["openssl", "dhparam", "-dsaparam", "-out", str(directory / f"dh{bits}.pem"),
                         str(bits)], check=True, capture_output=True)
@@ -135,7 +140,7 @@ def make_pki(directory: Path) -> Pki:
     return Pki(directory / "ca.pem", directory / "rsa.pem", directory / "rsa.key",
                directory / "ec.pem", directory / "ec.key", directory / "ocsp.der",
                directory / "dh1024.pem", directory / "dh2048.pem",
-               directory / "reversed.pem", directory / "ca.key")
+               directory / "reversed.pem", directory / "ca.key", directory / "ocsp-revoked.der")
 
 
 @pytest.fixture(scope="session")

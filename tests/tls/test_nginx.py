@@ -41,6 +41,8 @@ def sites(pki: Any) -> dict[str, str]:
         f" ssl_dhparam {pki.dh1024};",
         "stapling": rsa + " ssl_protocols TLSv1.2 TLSv1.3;"
         f" ssl_stapling on; ssl_stapling_file {pki.ocsp_response};",
+        "stapling_revoked": rsa + " ssl_protocols TLSv1.2 TLSv1.3;"
+        f" ssl_stapling on; ssl_stapling_file {pki.ocsp_revoked};",
         "reversed_chain": f"ssl_certificate {pki.reversed_chain}; ssl_certificate_key {pki.ca_key};"
         " ssl_protocols TLSv1.2 TLSv1.3;",
         "server_order": rsa + " ssl_protocols TLSv1.2;"
@@ -164,6 +166,8 @@ def test_dhe_1024(nginx: dict[str, Any], pki: Any) -> None:
 def test_ocsp_stapling(nginx: dict[str, Any], pki: Any) -> None:
     facts = scan(nginx["stapling"], pki)
     assert facts["ocsp_stapling"] is True
+    staple = facts["certificate"]["ocsp"]
+    assert (staple["cert_status"], staple["for_leaf"], staple["signature_valid"]) == ("good", True, True)
 
 
 def test_server_order_and_its_sequence(nginx: dict[str, Any], pki: Any) -> None:
@@ -184,3 +188,13 @@ def test_reversed_chain_is_misordered_not_a_ca_leaf(nginx: dict[str, Any], pki: 
     assert outcome.status is Status.FAIL
     assert [p["code"] for p in outcome.evidence["problems"]] == ["misordered_chain"]
     assert outcome.evidence["subject"] == f"CN={HOST}"
+
+
+def test_stapled_revoked_response_fails_both_checks(nginx: dict[str, Any], pki: Any) -> None:
+    facts = scan(nginx["stapling_revoked"], pki)
+    assert facts["certificate"]["ocsp"]["cert_status"] == "revoked"
+    by_id = {c.id: c for c in plugin.checks}
+    certificate = by_id["tls.certificate"].evaluate(facts, validated("tls.certificate", {"min_days_left": 0}))
+    assert [p["code"] for p in certificate.evidence["problems"]] == ["revoked"]
+    stapling = by_id["tls.ocsp_stapling"].evaluate(facts, validated("tls.ocsp_stapling", {}))
+    assert stapling.status is Status.FAIL and "revoked" in stapling.message
