@@ -618,28 +618,40 @@ def describe_chain(
         return facts
     leaf = served[leaf_index]
     assert leaf is not None
-    facts["leaf"] = leaf_index
     path = _build_path(served, facts["certificates"], leaf_index, trust)
-    facts["chain"] = list(path.certs)
-    if path.anchor is not None:
-        facts["anchor"] = _name_and_hash(path.anchor)
-    if path.known_issuer is not None:
-        facts["known_issuer"] = _name_and_hash(path.known_issuer)
-    others = [c for i, c in enumerate(served) if c is not None and i != leaf_index]
-    facts["verification"] = _verifier_result(
-        trust, now, _verification_subject(hostname), leaf, others,
-        f"{hostname!r} is not a valid host name",
+    facts.update(
+        leaf=leaf_index,
+        chain=list(path.certs),
+        anchor=_name_and_hash(path.anchor) if path.anchor is not None else None,
+        known_issuer=_name_and_hash(path.known_issuer) if path.known_issuer is not None else None,
     )
-    if not facts["verification"]["verified"]:
-        # Asked again with dates and name taken out: those are judged on their own.
-        path_certs = [c for c in (served[i] for i in path.certs) if c is not None]
-        facts["trust_verification"] = _verifier_result(
-            trust, _validity_moment(path_certs, now), _own_subject(leaf), leaf, others,
-            "the certificate names no host (no subjectAltName)",
-        )
+    facts.update(_verifications(trust, now, hostname, served, leaf_index, path))
     if ocsp_response is not None:
         facts["ocsp"] = ocsp_facts(ocsp_response, leaf, _issuer_of(served, path, trust), now)
     return facts
+
+
+def _verifications(
+    trust: TrustStore, now: dt.datetime, hostname: str, served: Served, leaf_index: int, path: _Path
+) -> dict[str, Any]:
+    """``verification`` (web-PKI, for ``hostname`` at ``now``) and, if that failed,
+    ``trust_verification``: asked again with dates and name taken out, which
+    are judged on their own."""
+    leaf = served[leaf_index]
+    assert leaf is not None
+    others = [c for i, c in enumerate(served) if c is not None and i != leaf_index]
+    full = _verifier_result(
+        trust, now, _verification_subject(hostname), leaf, others,
+        f"{hostname!r} is not a valid host name",
+    )
+    if full["verified"]:
+        return {"verification": full, "trust_verification": None}
+    path_certs = [c for c in (served[i] for i in path.certs) if c is not None]
+    trust_only = _verifier_result(
+        trust, _validity_moment(path_certs, now), _own_subject(leaf), leaf, others,
+        "the certificate names no host (no subjectAltName)",
+    )
+    return {"verification": full, "trust_verification": trust_only}
 
 
 def _issuer_of(served: Served, path: _Path, trust: TrustStore) -> x509.Certificate | None:

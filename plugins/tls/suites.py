@@ -36,13 +36,6 @@ class Protocol(str, enum.Enum):
         return _ORDER.index(self)
 
     @classmethod
-    def from_wire(cls, value: int) -> Protocol | None:
-        for proto, wire in _WIRE.items():
-            if wire == value:
-                return proto
-        return None
-
-    @classmethod
     def parse(cls, text: str) -> Protocol:
         """Accept the usual spellings: ``TLSv1.2``, ``TLSv1`` (Mozilla), ``TLS1.2``, ``tls 1.2``."""
         key = text.strip().lower().replace(" ", "").replace("_", ".")
