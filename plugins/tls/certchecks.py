@@ -41,7 +41,7 @@ def _time(text: Any) -> dt.datetime | None:
 
 
 @dataclass(frozen=True)
-class Served:
+class ChainView:
     """A read-only view of the certificate facts that the rules share."""
 
     facts: Mapping[str, Any]
@@ -55,7 +55,7 @@ class Served:
 
     @property
     def chain(self) -> list[int]:
-        """Served indexes from the leaf up, following the signatures."""
+        """ChainView indexes from the leaf up, following the signatures."""
         return list(self.facts.get("chain") or [self.leaf_index])
 
     def decoded(self) -> list[Mapping[str, Any]]:
@@ -67,13 +67,13 @@ class Served:
         return f"Chain certificate {index} ({self.certificates[index].get('subject')})"
 
 
-Rule = Callable[[Served, Mapping[str, Any]], list[Problem]]
+Rule = Callable[[ChainView, Mapping[str, Any]], list[Problem]]
 
 
 # ------------------------------------------------------------------ rules
 
 
-def rule_chain_order(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_chain_order(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``misordered_chain``: the leaf is not served first, or an issuer comes before what it signed."""
     if not options["chain_order"]:
         return []
@@ -93,7 +93,7 @@ def rule_chain_order(chain: Served, options: Mapping[str, Any]) -> list[Problem]
     ]
 
 
-def rule_hostname(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_hostname(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``hostname_mismatch``: no subjectAltName of the leaf covers the host name."""
     if not options["hostname"]:
         return []
@@ -111,13 +111,13 @@ def rule_hostname(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
-def _verifier_trusts(chain: Served) -> bool:
+def _verifier_trusts(chain: ChainView) -> bool:
     return any(
         (chain.facts.get(key) or {}).get("verified") for key in ("verification", "trust_verification")
     )
 
 
-def _refusal_is_explained(chain: Served) -> bool:
+def _refusal_is_explained(chain: ChainView) -> bool:
     """The chain reaches an anchor and the verifier refused it only for what other rules report.
 
     A SHA-1/MD5 signature on the path or a leaf without subjectAltName are
@@ -131,7 +131,7 @@ def _refusal_is_explained(chain: Served) -> bool:
     return weak or not (chain.leaf.get("san_dns") or chain.leaf.get("san_ip"))
 
 
-def rule_trust(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_trust(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``self_signed``, ``untrusted_root``, ``incomplete_chain``, ``chain_invalid``."""
     if not options["trusted"]:
         return []
@@ -155,7 +155,7 @@ def rule_trust(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
     return [_untrusted(chain)]
 
 
-def _untrusted(chain: Served) -> Problem:
+def _untrusted(chain: ChainView) -> Problem:
     """Why a chain that reaches no anchor is untrusted, named by what its top looks like."""
     known = chain.facts.get("known_issuer")
     if known:
@@ -182,7 +182,7 @@ def _untrusted(chain: Served) -> Problem:
     return _problem("untrusted_root", f"The issuer {top['issuer']} is neither served nor trusted.")
 
 
-def rule_validity(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_validity(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``expired`` / ``not_yet_valid``: a certificate on the path, at scan time (always judged)."""
     now = chain.checked_at
     if now is None:
@@ -206,7 +206,7 @@ def rule_validity(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
-def rule_expires_soon(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_expires_soon(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``expires_soon``: the leaf has fewer than ``min_days_left`` days left at scan time."""
     days_left = chain.leaf.get("days_left")
     minimum = options["min_days_left"]
@@ -222,7 +222,7 @@ def rule_expires_soon(chain: Served, options: Mapping[str, Any]) -> list[Problem
     ]
 
 
-def rule_lifespan(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_lifespan(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``lifespan_too_long``: a leaf issued since ``lifespan_since`` valid longer than allowed."""
     lifespan = chain.leaf.get("lifespan_days")
     not_before = _time(chain.leaf.get("not_before"))
@@ -240,10 +240,6 @@ def rule_lifespan(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
-def _key_text(key: Mapping[str, Any]) -> str:
-    return f"{str(key.get('type')).upper()}"
-
-
 def _weak_key(info: Mapping[str, Any], minimums: Mapping[str, int], what: str) -> Problem | None:
     key = info.get("key") or {}
     minimum, size = minimums.get(str(key.get("type"))), key.get("size")
@@ -251,12 +247,12 @@ def _weak_key(info: Mapping[str, Any], minimums: Mapping[str, int], what: str) -
         return None
     return _problem(
         "weak_key",
-        f"{what} has a {size}-bit {_key_text(key)} key; at least {minimum} bits are required.",
+        f"{what} has a {size}-bit {str(key.get('type')).upper()} key; at least {minimum} bits are required.",
         info.get("index"),
     )
 
 
-def rule_leaf_key(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_leaf_key(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``key_type`` / ``weak_key`` for the leaf, against ``key_types`` (else ``chain_key_bits``)."""
     allowed: Mapping[str, int] = options["key_types"] or options["chain_key_bits"]
     key = chain.leaf.get("key") or {}
@@ -264,7 +260,7 @@ def rule_leaf_key(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
         return [
             _problem(
                 "key_type",
-                f"The certificate has a {_key_text(key)} key; allowed: {', '.join(sorted(allowed))}.",
+                f"The certificate has a {str(key.get('type')).upper()} key; allowed: {', '.join(sorted(allowed))}.",
                 chain.leaf_index,
             )
         ]
@@ -272,7 +268,7 @@ def rule_leaf_key(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
     return [weak] if weak else []
 
 
-def _weak_signature(chain: Served, index: int, weak_digests: set[str]) -> Problem | None:
+def _weak_signature(chain: ChainView, index: int, weak_digests: set[str]) -> Problem | None:
     info = chain.certificates[index]
     # A root's self-signature is never verified by anyone, so its digest is moot.
     if index != chain.leaf_index and info.get("self_signed"):
@@ -286,7 +282,7 @@ def _weak_signature(chain: Served, index: int, weak_digests: set[str]) -> Proble
     )
 
 
-def rule_leaf_signature(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_leaf_signature(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``signature_algorithm`` against ``signature_algorithms``, else ``weak_signature`` by ``weak_digests``."""
     allowed = {s.lower() for s in options["signature_algorithms"]}
     signature = str(chain.leaf.get("signature_algorithm"))
@@ -304,7 +300,7 @@ def rule_leaf_signature(chain: Served, options: Mapping[str, Any]) -> list[Probl
     ]
 
 
-def rule_chain_strength(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_chain_strength(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``weak_signature`` / ``weak_key`` for every served certificate other than the leaf."""
     weak_digests = {d.lower() for d in options["weak_digests"]}
     problems: list[Problem] = []
@@ -320,7 +316,7 @@ def rule_chain_strength(chain: Served, options: Mapping[str, Any]) -> list[Probl
     return problems
 
 
-def rule_unparseable(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_unparseable(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``unparseable``: a served certificate is not valid DER (it is skipped; always judged)."""
     return [
         _problem(
@@ -333,7 +329,7 @@ def rule_unparseable(chain: Served, options: Mapping[str, Any]) -> list[Problem]
     ]
 
 
-def rule_revocation(chain: Served, options: Mapping[str, Any]) -> list[Problem]:
+def rule_revocation(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]:
     """``revoked``, ``ocsp_stale``, ``ocsp_mismatch``: what the stapled OCSP response says."""
     response = chain.facts.get("ocsp")
     if not options["revocation"] or not isinstance(response, Mapping):
@@ -431,12 +427,12 @@ def _evidence(cert: Mapping[str, Any], leaf: Mapping[str, Any]) -> dict[str, Any
     }
 
 
-def _view(cert: Mapping[str, Any]) -> Served | None:
+def _view(cert: Mapping[str, Any]) -> ChainView | None:
     certificates = cert.get("certificates") or []
     leaf = cert.get("leaf")
     if not isinstance(leaf, int) or not 0 <= leaf < len(certificates) or "error" in certificates[leaf]:
         return None
-    return Served(cert, certificates, leaf, _time(cert.get("checked_at")))
+    return ChainView(cert, certificates, leaf, _time(cert.get("checked_at")))
 
 
 def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
@@ -483,6 +479,12 @@ def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -
     cert = facts.get("certificate")
     if not isinstance(cert, Mapping):
         return Outcome.error(ErrorReason.NO_DATA, "No certificate was collected from the server.")
+    if "checked_at" not in cert:
+        # Version 1 facts mixed verdicts into what was seen; they cannot be re-judged.
+        return Outcome.error(
+            ErrorReason.NO_DATA,
+            "These certificate facts have an older shape (tls facts version 1); rescan to judge them.",
+        )
     chain = _view(cert)
     if chain is None:
         return _unreadable(cert)
