@@ -342,7 +342,7 @@ def ocsp_problems(
     response: Mapping[str, Any], now: dt.datetime | None, max_age_days: int
 ) -> list[Problem]:
     """The problems of one parsed stapled response (empty: good, fresh, for this certificate)."""
-    evidence = {"ocsp": dict(response)}
+    evidence: dict[str, Any] = {"ocsp": dict(response)}
     if response.get("error") or response.get("response_status") != "successful":
         why = response.get("error") or f"status {response.get('response_status')}"
         return [_problem("ocsp_mismatch", f"The stapled OCSP response is unusable ({why}).", **evidence)]
@@ -617,7 +617,7 @@ def evaluate_ocsp_stapling(facts: Mapping[str, Any], options: Mapping[str, Any])
 def _judge_staple(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
     cert = facts.get("certificate")
     response = cert.get("ocsp") if isinstance(cert, Mapping) else None
-    if not isinstance(response, Mapping):
+    if not isinstance(cert, Mapping) or not isinstance(response, Mapping):
         return Outcome.passed("The server staples an OCSP response.", ocsp_stapled=True)
     problems = ocsp_problems(response, _time(cert.get("checked_at")), options["max_age_days"])
     if problems:
