@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from scanner.fsutil import atomic_open
+
 from . import html, junit, manifest, markdown, sarif, tabular
 from .analysis import DocumentError, Index, compare, subset
 
@@ -106,11 +108,11 @@ def _render(
             for name, page in html.render(
                 index, previous_index, comparison, now, department=department
             ):
-                with manifest.atomic_open(outdir / name) as out:
+                with atomic_open(outdir / name) as out:
                     out.write(page)
                 written.append(outdir / name)
             continue
-        with manifest.atomic_open(outdir / FILE_NAMES[fmt]) as out:
+        with atomic_open(outdir / FILE_NAMES[fmt]) as out:
             if fmt == "json":
                 write_document(doc, out)
             elif fmt == "junit":

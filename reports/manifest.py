@@ -18,16 +18,17 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from scanner.fsutil import atomic_write
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -79,14 +80,16 @@ def generate_signing_key(path: Path) -> Path:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    # O_EXCL: never replaces a key, and fails on any name already there, a planted link too.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
     public = path.with_name(path.name + ".pub")
-    public.write_bytes(
+    atomic_write(
+        public,
         key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        ),
     )
     return public
 
@@ -134,26 +137,6 @@ def write(
         # A signature left by an earlier render would not match this manifest.
         signature_path.unlink()
     return written
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so no reader sees half a file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-@contextmanager
-def atomic_open(path: Path) -> Iterator[TextIO]:
-    """A UTF-8 text file (``newline=""``: no translation) that appears at *path*
-    only once it is completely written; on error nothing is left behind."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with temporary.open("w", encoding="utf-8", newline="") as handle:
-            yield handle
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

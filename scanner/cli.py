@@ -263,7 +263,9 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
     if "json" in wanted:
         text = json.dumps(doc, indent=2, sort_keys=True, default=str)
         if output:
-            Path(output).write_text(text + "\n", encoding="utf-8")
+            from .fsutil import atomic_write
+
+            atomic_write(output, text + "\n")
         else:
             click.echo(text)
     if "table" in wanted and not quiet:

@@ -30,3 +30,12 @@ def require_tool(name: str) -> str:
 def tool():
     """``tool('nmap')`` -> path, failing in CI / skipping locally when absent."""
     return require_tool
+
+
+@pytest.fixture
+def victim(tmp_path):  # type: ignore[no-untyped-def]
+    """A file outside the output folder holding ``precious\\n``: a planted link's target."""
+    path = tmp_path / "home" / ".bashrc"
+    path.parent.mkdir()
+    path.write_text("precious\n")
+    return path

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..engine import ScanSettings
 from ..errors import ExitCode
+from ..fsutil import atomic_write
 from ..plugin import load_registry
 from ..store import Store
 from .pki import LabPKI
@@ -195,8 +196,8 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
 
     outdir.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
-    (outdir / "inventory.yaml").write_text(inventory_text(), encoding="utf-8")
-    (outdir / "policy.yaml").write_text(policy_text(now.date()), encoding="utf-8")
+    atomic_write(outdir / "inventory.yaml", inventory_text())
+    atomic_write(outdir / "policy.yaml", policy_text(now.date()))
     pki = LabPKI(outdir / "lab-pki", domain=DOMAIN)
     registry = load_registry()
     for warning in registry.warnings:

@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from ..fsutil import atomic_write
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 VARIANTS: tuple[str, ...] = (
@@ -349,14 +351,15 @@ class LabPKI:
         stem = _file_stem(variant, host, extra_names, self.domain)
         served = [cert, *served_cas]
         key_path = self.directory / f"{stem}.key"
-        key_path.write_bytes(
+        atomic_write(
+            key_path,
             key.private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
-            )
+            ),
+            mode=0o600,
         )
-        key_path.chmod(0o600)
         return Leaf(
             variant=variant,
             hostname=host,
@@ -385,7 +388,7 @@ class LabPKI:
 
     def _write_pem(self, filename: str, certs: Sequence[x509.Certificate]) -> Path:
         path = self.directory / filename
-        path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))
+        atomic_write(path, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))
         return path
 
 
