@@ -20,6 +20,7 @@ from . import __version__
 from .engine import ScanSettings
 from .errors import ConfigError, ExitCode
 from .models import Severity
+from .output import inert
 from .plugin import Registry, load_registry
 from .store import RunHeld, Store, default_db_path
 
@@ -417,7 +418,7 @@ def verify(directory: str, public_key: str | None) -> None:
 
     result = verify_dir(Path(directory), public_key=Path(public_key) if public_key else None)
     for message in result.messages:
-        click.echo(message)
+        click.echo(inert(message))
     raise SystemExit(0 if result.ok else 1)
 
 
@@ -593,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             click.echo(str(p), err=True)
         raise SystemExit(int(ExitCode.CONFIG)) from None
     except Fail as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {inert(exc)}", err=True)
         raise SystemExit(int(exc.code)) from None
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -603,6 +604,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        click.echo(f"internal error: {type(exc).__name__}: {inert(exc)} (run with --debug for details)", err=True)
         raise SystemExit(int(ExitCode.INTERNAL)) from None
 

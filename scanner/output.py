@@ -1,7 +1,13 @@
-"""Terminal output: the summary table after a scan, run listings, progress."""
+"""Terminal output: the summary table after a scan, run listings, progress.
+
+Every string here may come from a target (an HTTP header, a certificate
+subject, a host's os-release), so each line goes through :func:`inert` before
+it reaches a terminal or a CI log, as HTML output is escaped for a browser.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import time
@@ -12,9 +18,33 @@ from typing import Any, TextIO
 from .evaluate import Finding
 from .models import Asset, Severity, Status
 
+# C0 controls (newline included), DEL, C1 controls (0x9b alone is a CSI to many
+# terminals), and the bidirectional overrides and isolates that reorder what is shown.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def inert(text: object) -> str:
+    """``text`` with every control and bidi character shown as a visible escape.
+
+    ``ESC]0;title BEL`` becomes ``\\x1b]0;title\\x07``: the terminal shows it
+    instead of obeying it. Newlines are escaped too: apply this to one line or
+    one value, never to text whose line breaks should stay.
+    """
+    return _UNSAFE.sub(_escape, str(text))
+
+
+def inert_lines(lines: Sequence[str]) -> str:
+    """Lines joined by newlines, each made :func:`inert`."""
+    return "\n".join(inert(line) for line in lines)
+
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
+    text = inert(" ".join(str(text).split()))
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
@@ -57,7 +87,7 @@ def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: 
     stale = [w for w in doc.get("waivers", []) if w["state"] in ("stale", "expired")]
     for w in stale:
         lines.append(f"waiver {w['id']} ({w['rule']}): {w['state']}" + (f", expired {w['expires']}" if w["state"] == "expired" else ", matches nothing"))
-    return "\n".join(lines)
+    return inert_lines(lines)
 
 
 def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -70,7 +100,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
             f"{r['id']:>5}  {r['started'][:25]:<25} {r['status']:<12} {exit_code:>4} "
             f"{str(r['done']) + '/' + str(r['assets']):>9} {r['failures']:>6} {r['errors']:>6}  {r['policy_key']}"
         )
-    return "\n".join(lines)
+    return inert_lines(lines)
 
 
 class ProgressObserver:

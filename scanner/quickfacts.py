@@ -11,6 +11,7 @@ from .errors import ConfigError, Position
 from .gate import Gate
 from .inventory import adhoc_assets, scope_for_targets
 from .models import Asset, CollectError
+from .output import inert_lines
 from .plugin import Registry
 
 
@@ -59,7 +60,7 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
     """A readable block of facts for one endpoint."""
     head = f"{asset.url} ({asset.connect_address})"
     if error is not None:
-        return f"{head}\n  error ({error.reason.value}): {error.message}"
+        return inert_lines([head, f"  error ({error.reason.value}): {error.message}"])
     assert facts is not None
     lines = [head, f"  connections used: {facts.get('connections')}"]
     protocols = facts.get("protocols") or {}
@@ -96,4 +97,4 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
     for key in ("verification", "trust_verification"):
         if (cert.get(key) or {}).get("error"):
             lines.append(f"    verifier ({key}): {cert[key]['error']}")
-    return "\n".join(lines)
+    return inert_lines(lines)

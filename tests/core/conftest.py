@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -87,3 +90,18 @@ def write(tmp_path: Path):  # type: ignore[no-untyped-def]
         return str(path)
 
     return _write
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """run_cli(*args, env={...}) -> CompletedProcess: ``civiscan`` in tmp_path with its own store."""
+
+    def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "CIVISCAN_DB": str(tmp_path / "store.db"), **(env or {})}
+        environment.pop("CI", None)  # no CI-specific quieting: the test sees what a terminal sees
+        return subprocess.run(
+            [sys.executable, "-m", "scanner", *args], capture_output=True, text=True,
+            env=environment, cwd=tmp_path, timeout=120,
+        )
+
+    return _run

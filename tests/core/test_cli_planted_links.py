@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,18 +21,9 @@ ORIGINAL = "precious\n"
 
 
 @pytest.fixture
-def civiscan(tmp_path: Path):
+def civiscan(tmp_path: Path, run_cli):  # type: ignore[no-untyped-def]
     (tmp_path / "policy.yaml").write_text(POLICY)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "CIVISCAN_DB": str(tmp_path / "store.db")}
-        env.pop("CI", None)
-        return subprocess.run(
-            [sys.executable, "-m", "scanner", *args], capture_output=True, text=True,
-            env=env, cwd=tmp_path, timeout=120,
-        )
-
-    return run
+    return run_cli
 
 
 def plant(folder: Path, names: list[str], victim: Path) -> None:
