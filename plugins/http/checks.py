@@ -118,7 +118,8 @@ def evaluate_redirect(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
       connections passes, since nothing is served in clear text.
 
     A redirect counts when port 80 answers 301, 302, 303, 307 or 308 with a
-    Location that is an ``https://`` URL (any host; ``same_host`` is reported).
+    Location that is an ``https://`` URL with a valid host and port (any host;
+    ``same_host`` is reported): ``https://"><img src=x>`` is not one.
     Redirect chains are not followed. A timeout or a garbled answer is an error,
     never a pass or a fail.
 
@@ -138,6 +139,7 @@ def evaluate_redirect(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
         "status": redirect.get("status"),
         "location": redirect.get("location"),
         "same_host": redirect.get("same_host"),
+        "location_invalid": redirect.get("location_invalid"),
     }
     error = redirect.get("error")
     if error:
@@ -169,7 +171,13 @@ def evaluate_redirect(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
             **evidence,
         )
     status = redirect.get("status")
-    if status in (301, 302, 303, 307, 308):
+    invalid = redirect.get("location_invalid")
+    if status in (301, 302, 303, 307, 308) and invalid:
+        problem = (
+            f"Port {port} of {host} redirects to {redirect.get('location')!r}, "
+            f"which is not a valid HTTPS address: {invalid}."
+        )
+    elif status in (301, 302, 303, 307, 308):
         problem = (
             f"Port {port} of {host} redirects to {redirect.get('location') or 'nowhere'}, "
             "which is not an HTTPS address."

@@ -8,6 +8,7 @@ never returned, only its name and attributes.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,10 +20,19 @@ EVIDENCE_LIMIT = 300
 STORED_VALUE_LIMIT = 4096
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 SECRET_HEADERS = frozenset({"set-cookie", "set-cookie2"})
+MAX_AGE_DIGITS = 18
+MAX_AGE_CAP = 10**MAX_AGE_DIGITS - 1
+"""A longer max-age is recorded as this: browsers clip it (Chromium to a year), and
+``int()`` of thousands of digits is slow or refused."""
+PROBLEMS_LISTED = 5
 
 _STATUS_LINE = re.compile(r"^HTTP/(\d)\.(\d) (\d{3})(?: (.*))?$")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_DIGITS = re.compile(r"^[0-9]+$")
+_DIGITS = re.compile(r"[0-9]+")
+_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+# What no host name, IP literal or port may hold (RFC 3986 section 3.2, WHATWG's
+# forbidden host code points): controls, space, quotes, angle brackets and the like.
+_NETLOC_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\"'<>\\^`{|}%]")
 _VERSION = re.compile(r"/\s*v?\d|\b\d+\.\d+")
 _REFERRER_POLICIES = frozenset(
     {
@@ -154,16 +164,19 @@ def parse_hsts(values: Sequence[str]) -> dict[str, Any]:
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         if key == "max-age":
-            if not has_value or not _DIGITS.match(value):
+            if not has_value or not _DIGITS.fullmatch(value):
                 problems.append(f"max-age must be a number of seconds, not {truncate(value, 40)!r}")
             else:
-                facts["max_age"] = int(value)
+                digits = value.lstrip("0") or "0"
+                facts["max_age"] = MAX_AGE_CAP if len(digits) > MAX_AGE_DIGITS else int(digits)
         elif key in ("includesubdomains", "preload"):
             if has_value:
                 problems.append(f"{name} takes no value")
             facts["include_subdomains" if key == "includesubdomains" else "preload"] = True
     if "max-age" not in seen:
         problems.append("max-age is missing")
+    if len(problems) > PROBLEMS_LISTED:
+        problems[PROBLEMS_LISTED:] = [f"{len(problems) - PROBLEMS_LISTED} more problems"]
     if problems:
         facts["malformed"] = "; ".join(problems)
     return facts
@@ -288,29 +301,87 @@ def product_disclosure(value: str | None) -> dict[str, Any] | None:
 # -- redirects -----------------------------------------------------------------------------
 
 
+def https_target_problem(url: str) -> str | None:
+    """Why ``url`` is not an absolute ``https://`` URL with a valid host and port.
+
+    ``None`` when it is one. The host must be a DNS name of letters, digits,
+    ``-`` and ``_`` (an IDN is checked in its IDNA form), a dotted IPv4 address
+    or a bracketed IPv6 address; a port, if given, 1 to 65535. What follows
+    the host is not judged: a browser percent-encodes it and still goes to HTTPS.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"it is not a URL ({exc})"
+    if parts.scheme.lower() != "https":
+        return "its scheme is not https"
+    # The whole authority, user info included: where a browser and urllib would
+    # disagree on the host (``https://a\\@b/``), the URL is not trusted.
+    if _NETLOC_FORBIDDEN.search(parts.netloc):
+        return "its host part holds characters no host name may hold"
+    if port == 0:
+        return "its port is 0"
+    host = parts.hostname or ""
+    if parts.netloc.rpartition("@")[2].startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return "its host is not a valid IPv6 address"
+        return None
+    return _host_name_problem(host)
+
+
+def _host_name_problem(host: str) -> str | None:
+    name = host[:-1] if host.endswith(".") else host
+    if not name:
+        return "it has no host"
+    try:
+        name = name.encode("idna").decode("ascii") if not name.isascii() else name
+    except UnicodeError:
+        return "its host is not a valid international domain name"
+    labels = name.split(".")
+    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return "its host is not a valid host name"
+    if labels[-1].isdigit():  # a numeric host is an IPv4 address or nothing
+        try:
+            ipaddress.IPv4Address(name)
+        except ValueError:
+            return "its host is neither a host name nor a dotted IPv4 address"
+    return None
+
+
 def redirect_facts(
     status: int, location: str | None, request_url: str, hostname: str
 ) -> dict[str, Any]:
     """Does this plain-HTTP answer send the browser to HTTPS?
 
     A relative Location is resolved against ``request_url`` (so it stays on
-    http). ``same_host`` tells whether the target host is ``hostname``.
+    http). ``same_host`` tells whether the target host is ``hostname``;
+    ``location_invalid`` says why an ``https:`` Location is not a valid URL to
+    go to (:func:`https_target_problem`): ``None`` for any other answer.
     """
     facts: dict[str, Any] = {
         "status": status,
         "location": truncate(location),
         "redirects_to_https": False,
         "same_host": None,
+        "location_invalid": None,
         "error": None,
     }
     if status not in REDIRECT_STATUSES or not location:
         return facts
     try:
-        target = urlsplit(urljoin(request_url, location.strip()))
-        target_host = target.hostname
-    except ValueError:
+        target = urljoin(request_url, location.strip())
+        parts = urlsplit(target)
+        target_host = parts.hostname
+    except ValueError as exc:
+        facts["location_invalid"] = f"it is not a URL ({exc})"
         return facts
-    facts["redirects_to_https"] = target.scheme.lower() == "https" and bool(target_host)
+    problem = https_target_problem(target)
+    facts["redirects_to_https"] = problem is None
+    if parts.scheme.lower() == "https":
+        facts["location_invalid"] = problem
     facts["same_host"] = (target_host or "").rstrip(".").lower() == hostname.rstrip(".").lower()
     return facts
 
@@ -322,6 +393,7 @@ __all__ = [
     "effective_referrer_policy",
     "frame_ancestors",
     "header_map",
+    "https_target_problem",
     "parse_hsts",
     "parse_response_head",
     "parse_set_cookie",

@@ -193,3 +193,25 @@ def test_ipv6_literal_endpoint_verifies_against_ip_san(pki: LabPKI) -> None:
 
     facts = asyncio.run(main())
     assert (facts["address"], facts["tls_verified"], facts["status"]) == ("::1", True, 200)
+
+
+def _judge(check_id: str, facts: dict[str, Any]):  # type: ignore[no-untyped-def]
+    check = next(c for c in plugin.checks if c.id == check_id)
+    options, _ = validate_options(check.options, {}, check.id)
+    return check.evaluate(facts, options)
+
+
+def test_a_max_age_of_5000_digits_is_a_fact_not_a_crash(pki, server_tls) -> None:
+    payload = b"HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=" + b"9" * 5000 + b"\r\n\r\n"
+    facts = run(answer(payload), tls=server_tls, pki=pki)
+    assert (facts["hsts"]["max_age"], facts["hsts"]["malformed"]) == (10**18 - 1, None)
+    assert _judge("http.hsts", facts).status is Status.PASS
+
+
+def test_an_html_injection_location_is_not_a_redirect_to_https(pki, server_tls) -> None:
+    port80 = answer(b'HTTP/1.1 301 Moved\r\nLocation: https://"><img src=x onerror=alert(1)>\r\n\r\n')
+    facts = run(answer(OK), tls=server_tls, pki=pki, port80=port80,
+                checks=("http.redirect_to_https",))
+    outcome = _judge("http.redirect_to_https", facts)
+    assert outcome.status is Status.FAIL
+    assert "not a valid HTTPS address" in outcome.message

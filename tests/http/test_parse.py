@@ -9,10 +9,12 @@ import pytest
 
 from scanner.plugins.http.client import Target, request_bytes
 from scanner.plugins.http.parse import (
+    MAX_AGE_CAP,
     csp_directives,
     effective_referrer_policy,
     frame_ancestors,
     header_map,
+    https_target_problem,
     parse_hsts,
     parse_response_head,
     parse_set_cookie,
@@ -117,7 +119,7 @@ def test_path_cannot_inject_headers() -> None:
         (["  Max-Age=0 ;"], 0, False, False),
         (['max-age=10; unknown="x"; foo'], 10, False, False),
         (["max-age=1", "max-age=2"], 1, False, False),
-        (["preload; max-age=99999999999999999999"], 99999999999999999999, False, True),
+        (["preload; max-age=99999999999999999999"], MAX_AGE_CAP, False, True),
     ],
     ids=[
         "plain",
@@ -169,6 +171,28 @@ def test_valid_hsts(values, max_age, subdomains, preload) -> None:
 )
 def test_malformed_hsts(value: str, reason: str) -> None:
     assert reason in parse_hsts([value])["malformed"]
+
+
+@pytest.mark.parametrize(
+    ("value", "max_age"),
+    [
+        ("max-age=" + "9" * 5000, MAX_AGE_CAP),
+        ("max-age=" + "9" * 19, MAX_AGE_CAP),
+        ("max-age=" + "9" * 18, 10**18 - 1),
+        ("max-age=" + "0" * 5000 + "31536000", 31536000),
+        ('max-age="' + "7" * 5000 + '"', MAX_AGE_CAP),
+    ],
+    ids=["5000-digits", "19-digits", "18-digits-exact", "leading-zeros", "quoted-5000-digits"],
+)
+def test_long_max_age_is_capped_not_a_crash(value: str, max_age: int) -> None:
+    hsts = parse_hsts([value])
+    assert (hsts["max_age"], hsts["malformed"]) == (max_age, None)
+
+
+def test_many_problems_are_counted_not_all_listed() -> None:
+    malformed = parse_hsts(["max-age=1; " + "; ".join(["max-age=2"] * 10000)])["malformed"]
+    assert malformed.endswith("; 9995 more problems")
+    assert len(malformed) < 300
 
 
 def test_absent_hsts() -> None:
@@ -313,6 +337,7 @@ def test_recorded_redirect() -> None:
         "location": "https://www.lab.test/",
         "redirects_to_https": True,
         "same_host": True,
+        "location_invalid": None,
         "error": None,
     }
 
@@ -343,6 +368,60 @@ def test_recorded_redirect() -> None:
 def test_redirect_facts(status, location, to_https, same_host) -> None:
     facts = redirect_facts(status, location, "http://www.lab.test/", "www.lab.test")
     assert (facts["redirects_to_https"], facts["same_host"]) == (to_https, same_host)
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        'https://"><img src=x onerror=alert(1)>',
+        "https://a b.example/",
+        "https://<script>/",
+        "https://good.example:99999/",
+        "https://good.example:0/",
+        "https://good.example:+443/",
+        "https://[::1%25eth0]/",
+        "https://[not-v6]/",
+        "https://-bad-.example/",
+        "https://" + "a" * 64 + ".example/",
+        "https://2130706433/",
+        "https://0177.0.0.1/",
+        "https://1.2.3/",
+        "https://%65vil.example/",
+        "https://x.example\\@evil/",
+        "https:",
+    ],
+    ids=["html-injection", "space", "angle-brackets", "port-too-big", "port-zero", "port-sign",
+         "ipv6-zone", "bad-ipv6", "hyphen-label", "label-too-long", "decimal-ip", "octal-ip",
+         "short-ip", "percent-host", "backslash", "no-host"],
+)
+def test_an_invalid_https_location_is_not_a_redirect_to_https(location: str) -> None:
+    facts = redirect_facts(301, location, "http://www.lab.test/", "www.lab.test")
+    assert facts["redirects_to_https"] is False
+    assert facts["location_invalid"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.lab.test/",
+        "https://WWW.Lab.Test.:8443/a b?\"q\"",
+        "https://user:pw@www.lab.test/",
+        "https://127.0.0.1/",
+        "https://[2001:db8::1]:443/",
+        "https://münchen.example/",
+        "https://_dmarc.lab.test/",
+        "https://www.lab.test:/",
+    ],
+    ids=["plain", "case-dot-port-odd-path", "userinfo", "ipv4", "ipv6", "idn", "underscore",
+         "empty-port"],
+)
+def test_valid_https_targets(url: str) -> None:
+    assert https_target_problem(url) is None
+
+
+def test_plain_http_location_is_not_called_invalid() -> None:
+    facts = redirect_facts(301, "http://www.lab.test/", "http://www.lab.test/", "www.lab.test")
+    assert (facts["redirects_to_https"], facts["location_invalid"]) == (False, None)
 
 
 def test_truncate() -> None:
