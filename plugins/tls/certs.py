@@ -672,7 +672,7 @@ def _parse_served(
         try:
             cert = x509.load_der_x509_certificate(bytes(der))
             described.append(_describe(index, cert, now))
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
             served.append(None)
             described.append({"index": index, "error": str(exc)[:_MESSAGE_LIMIT]})
             continue
