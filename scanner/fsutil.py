@@ -62,11 +62,12 @@ def _create_temporary(path: Path, mode: int) -> tuple[int, Path]:
 
 
 @contextmanager
-def atomic_binary(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[BinaryIO]:
+def atomic_binary(path: str | os.PathLike[str], *, mode: int = 0o666) -> Iterator[BinaryIO]:
     """A new file opened for writing that appears at *path* only once complete.
 
-    *mode* is the new file's permission bits (the umask applies). On an
-    exception nothing is left behind and *path* is unchanged.
+    *mode* is the new file's permission bits before the umask, as for
+    ``open()``; the bits of a file it replaces are not kept. On an exception
+    nothing is left behind and *path* is unchanged.
     """
     target = Path(path)
     _check_replaceable(target)
@@ -82,7 +83,7 @@ def atomic_binary(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterato
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[TextIO]:
+def atomic_open(path: str | os.PathLike[str], *, mode: int = 0o666) -> Iterator[TextIO]:
     """:func:`atomic_binary` as UTF-8 text (``newline=""``: no translation)."""
     with atomic_binary(path, mode=mode) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=False)
@@ -93,7 +94,7 @@ def atomic_open(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[
             text.detach()
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o666) -> None:
     """Write *data* (``str`` as UTF-8) to *path* as :func:`atomic_binary` does."""
     with atomic_binary(path, mode=mode) as handle:
         handle.write(data.encode("utf-8") if isinstance(data, str) else data)
