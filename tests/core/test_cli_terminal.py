@@ -90,3 +90,23 @@ def test_show_prints_a_hostile_pretty_name_inert(run_cli, tmp_path) -> None:
     shown = run_cli("show", "last")
     assert "Debian \\x1b]0;pwned\\x07\\x1b[2J\\u202e10" in shown.stdout
     assert not RAW.search(shown.stdout + shown.stderr)
+
+
+def test_verify_prints_hostile_manifest_names_inert(run_cli, tmp_path) -> None:
+    folder = tmp_path / "downloaded"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({
+        "schema": "civiscan/manifest", "schema_version": 1,
+        "files": {"\x1b]0;pwned\x07\x1b[2J.html": {"sha256": "0" * 64, "size": 1}},
+    }))
+    done = run_cli("verify", "downloaded")
+    assert done.returncode == 1
+    assert "\\x1b]0;pwned\\x07\\x1b[2J.html: missing" in done.stdout
+    assert not RAW.search(done.stdout + done.stderr)
+
+
+def test_error_messages_are_printed_inert(run_cli) -> None:
+    done = run_cli("show", "\x1b]0;pwned\x07")
+    assert done.returncode == 2
+    assert "no run '\\x1b]0;pwned\\x07'" in done.stderr
+    assert not RAW.search(done.stderr)
