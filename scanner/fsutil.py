@@ -12,6 +12,7 @@ and never writes through it; readers see the old file or the complete new one.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import secrets
@@ -48,7 +49,7 @@ def _check_replaceable(path: Path) -> None:
         except OSError:  # dangling, a loop, or unreadable: the link itself is replaced
             return
     if not stat.S_ISREG(own.st_mode):
-        raise UnsafeOutput(f"{path}: exists and is not a regular file; refusing to replace it")
+        raise UnsafeOutput(errno.EEXIST, "exists and is not a regular file; refusing to replace it", str(path))
 
 
 def _create_temporary(path: Path, mode: int) -> tuple[int, Path]:

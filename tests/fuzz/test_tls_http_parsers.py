@@ -17,8 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -300,7 +300,7 @@ def test_csp_and_referrer_policy(csp: str, referrer: str) -> None:
     http.effective_referrer_policy([referrer])
 
 
-url_parts = st.text(st.sampled_from(list("aZ09.-_:[]@%\"<> /\\?#") + ["ü", "\x00", "\x1b"]),
+url_parts = st.text(st.sampled_from([*"aZ09.-_:[]@%\"<> /\\?#", "ü", "\x00", "\x1b"]),
                     max_size=40)
 
 
