@@ -67,7 +67,7 @@ def test_tls_description_escapes_certificate_text() -> None:
                   url="https://x.test/", address="127.0.0.1")
     facts = {"protocols": {"TLSv1.3": True},
              "certificate": {"certificates": [{"subject": f"CN={HOSTILE}", "issuer": HOSTILE}],
-                             "problems": [{"code": "x", "message": HOSTILE}]}}
+                             "verification": {"error": HOSTILE}}}
     text = describe(asset, facts, None)
     assert not RAW.search(text.replace("\n", ""))
     assert "CN=\\x1b]0;pwned" in text

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from scanner.plugins.http import parse as http
 from scanner.plugins.tls import records
-from scanner.plugins.tls.certs import analyze_chain
+from scanner.plugins.tls.certs import describe_chain
 from scanner.plugins.tls.records import ParseError
 
 FUZZ = settings(
@@ -231,14 +231,15 @@ V2_LEAF = LEAF.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x01", 1)
 
 
 @HEAVY
-@given(st.one_of(_mutated(LEAF), wire), st.booleans())
-@example(V2_LEAF, False)
-def test_analyze_chain_never_raises(leaf: bytes, with_ca: bool) -> None:
-    facts = analyze_chain(
+@given(st.one_of(_mutated(LEAF), wire), st.booleans(), st.one_of(st.none(), wire))
+@example(V2_LEAF, False, None)
+def test_describe_chain_never_raises(leaf: bytes, with_ca: bool, ocsp: bytes | None) -> None:
+    facts = describe_chain(
         [leaf, CA] if with_ca else [leaf], "fuzz.lab.test", ca_file=None,
-        now=dt.datetime.now(dt.UTC), ocsp_stapled=None, system_store=None,
+        now=dt.datetime.now(dt.UTC), ocsp_response=ocsp, ocsp_stapled=ocsp is not None,
+        system_store=None,
     )
-    assert isinstance(facts["problems"], list)
+    assert isinstance(facts["certificates"], list)
 
 
 # -- HTTP ---------------------------------------------------------------------------------
