@@ -305,15 +305,15 @@ def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[st
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME")
 def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
     """Check policy and inventory files; print every problem as file:line:col: message."""
-    from .inventory import load_inventory
-    from .policy import load_policies
-    from .yamlpos import PosDict, load_file
+    from .inventory import INVENTORY_SHAPE, load_inventory
+    from .policy import POLICY_SHAPE, load_policies
+    from .yamlpos import PosDict, either, load_file
 
     registry = _registry(disabled)
     problems = []
     for name in files:
         try:
-            data = load_file(name)
+            data = load_file(name, either([POLICY_SHAPE, INVENTORY_SHAPE])).data
             if isinstance(data, PosDict) and ("departments" in data or "scope" in data) and "policy" not in data:
                 inv = load_inventory(name)
                 click.echo(f"{name}: ok (inventory: {len(inv.assets)} assets in {len(inv.departments)} departments)")

@@ -21,12 +21,10 @@ Format (docs/inventory.md)::
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,13 +32,15 @@ from .errors import ConfigError, ConfigProblem, Position
 from .models import Asset, AssetKind, SSHSettings
 from .netutil import is_ip
 from .reader import Reader
-from .yamlpos import PosDict, PosList, load_file
+from .yamlpos import EXCERPT_CHARS, PosDict, PosList, Shape, excerpt, load_file, quote
 
 _DEPT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _NAME = re.compile(r"^[^\s/][^/]{0,199}$")
 _FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$")
 ADHOC_DEPARTMENT = "adhoc"
+# The top level a file must have before anything in it is read or quoted.
+INVENTORY_SHAPE = Shape("inventory", ("scope", "departments"))
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,8 @@ _SECRET_KEYS = {"password", "passphrase", "secret", "token", "private_key", "key
 
 
 def load_inventory(path: str) -> Inventory:
-    data = load_file(path)
+    document = load_file(path, INVENTORY_SHAPE)
+    data = document.data
     r = Reader(path)
     top = r.mapping(data, Position(path, 1, 1), "an inventory file")
     if top is None:
@@ -164,7 +165,7 @@ def load_inventory(path: str) -> Inventory:
         for name, body in (depts or {}).items():
             assert depts is not None
             if not isinstance(name, str) or not _DEPT.match(name):
-                r.error(depts.key_pos(name), f"department name '{name}' must be lower-case letters, digits, - or _")
+                r.error(depts.key_pos(name), f"department name {quote(name)} must be lower-case letters, digits, - or _")
                 continue
             dept = r.mapping(body, depts.value_pos(name), f"department '{name}'")
             if dept is None:
@@ -193,7 +194,7 @@ def load_inventory(path: str) -> Inventory:
         tuple(assets),
         scope,
         tuple(departments),
-        digest=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        digest=document.digest,
         source=path,
         positions=positions,
     )
@@ -221,12 +222,14 @@ def _parse_scope(r: Reader, top: PosDict) -> Scope:
         try:
             networks.append(ipaddress.ip_network(text, strict=True))
         except ValueError as exc:
-            r.error(where, f"invalid network '{text}': {exc}")
+            # ipaddress repeats the text in full; only a short text may be repeated.
+            why = f": {exc}" if len(text) <= EXCERPT_CHARS else ""
+            r.error(where, f"invalid network {quote(text)}{why}")
     domains = []
     for text in r.strings(data, "domains", "'scope'"):
         bare = text[2:] if text.startswith("*.") else text
         if not _HOSTNAME.match(bare):
-            r.error(data.value_pos("domains"), f"invalid domain '{text}'")
+            r.error(data.value_pos("domains"), f"invalid domain {quote(text)}")
         else:
             domains.append(text.lower())
     if not networks and not domains:
@@ -255,7 +258,7 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
         return None
     if kind is AssetKind.HOST:
         if not (is_ip(target) or _HOSTNAME.match(target) or target == "local"):
-            r.error(data.value_pos("host"), f"invalid host address '{target}'")
+            r.error(data.value_pos("host"), f"invalid host address {quote(target)}")
         if address is not None:
             r.error(data.key_pos("address"), "'address' is for endpoints; a host's address is its 'host' value")
         address = target
@@ -265,7 +268,7 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
             r.error(data.value_pos("endpoint"), problem)
         url = target
     if address is not None and kind is AssetKind.ENDPOINT and not is_ip(address):
-        r.error(data.value_pos("address"), f"'address' must be an IP address, got '{address}'")
+        r.error(data.value_pos("address"), f"'address' must be an IP address, got {quote(address)}")
     ssh = None
     if kind is AssetKind.HOST:
         merged = PosDict()
@@ -292,7 +295,7 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
         return None
     display = name or (target if kind is AssetKind.HOST else _endpoint_name(target))
     if not _NAME.match(display):
-        r.error(data.here(), f"asset name '{display}' may not contain '/' or start with a space")
+        r.error(data.here(), f"asset name {quote(display)} may not contain '/' or start with a space")
         return None
     return Asset(
         id=f"{dept}/{display}",
@@ -318,12 +321,12 @@ def _parse_ssh(r: Reader, data: PosDict) -> SSHSettings:
     r.keys(data, "'ssh'", [k for k in _SSH_KEYS] + sorted(_SECRET_KEYS & set(data)))
     port = data.get("port")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
-        r.error(data.value_pos("port"), f"ssh port must be 1-65535, got {port!r}")
+        r.error(data.value_pos("port"), f"ssh port must be 1-65535, got {excerpt(port)}")
         port = None
     fps = r.strings(data, "host_key_fingerprints", "'ssh'")
     for fp in fps:
         if not _FINGERPRINT.match(fp):
-            r.error(data.value_pos("host_key_fingerprints"), f"fingerprint '{fp}' must look like SHA256:<43 base64 chars> (as ssh-keygen -lf prints)")
+            r.error(data.value_pos("host_key_fingerprints"), f"fingerprint {quote(fp)} must look like SHA256:<43 base64 chars> (as ssh-keygen -lf prints)")
     sudo = data.get("sudo", False)
     if not isinstance(sudo, bool):
         r.error(data.value_pos("sudo"), "'sudo' must be true or false")
@@ -349,18 +352,18 @@ def url_problem(url: str) -> str | None:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        return f"invalid URL '{url}': {exc}"
+        return f"invalid URL {quote(url)}: {excerpt(exc)}"
     if parts.scheme != "https":
-        return f"endpoint URL '{url}' must start with https://"
+        return f"endpoint URL {quote(url)} must start with https://"
     if not parts.hostname:
-        return f"endpoint URL '{url}' has no host"
+        return f"endpoint URL {quote(url)} has no host"
     host = parts.hostname
     if not (is_ip(host) or _HOSTNAME.match(host)):
-        return f"endpoint URL '{url}' has an invalid host '{host}'"
+        return f"endpoint URL {quote(url)} has an invalid host {quote(host)}"
     if port is not None and not 1 <= port <= 65535:
-        return f"endpoint URL '{url}' has an invalid port"
+        return f"endpoint URL {quote(url)} has an invalid port"
     if parts.username or parts.password:
-        return f"endpoint URL '{_redact_userinfo(url)}' must not carry credentials"
+        return f"endpoint URL {quote(_redact_userinfo(url))} must not carry credentials"
     return None
 
 
@@ -402,7 +405,7 @@ def adhoc_assets(targets: Sequence[str], resolve: Mapping[str, str] | None = Non
         else:
             host = target[1:-1] if target.startswith("[") and target.endswith("]") else target
             if not (is_ip(host) or _HOSTNAME.match(host) or host == "local"):
-                raise ConfigError.at(Position("<command line>"), f"'{target}' is neither an address, a hostname nor an https:// URL")
+                raise ConfigError.at(Position("<command line>"), f"{quote(target)} is neither an address, a hostname nor an https:// URL")
             asset = Asset(
                 id=f"{ADHOC_DEPARTMENT}/{host}",
                 name=host,
@@ -442,6 +445,6 @@ def parse_scope_args(values: Iterable[str]) -> Scope:
         except ValueError:
             bare = value[2:] if value.startswith("*.") else value
             if not _HOSTNAME.match(bare):
-                raise ConfigError.at(Position("<command line>"), f"--scope '{value}' is neither a network nor a domain") from None
+                raise ConfigError.at(Position("<command line>"), f"--scope {quote(value)} is neither a network nor a domain") from None
             domains.append(value.lower())
     return Scope(tuple(networks), tuple(domains))

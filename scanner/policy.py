@@ -21,8 +21,10 @@ from .models import Asset, AssetKind, Severity
 from .options import suggest, validate_options
 from .plugin import Registry
 from .reader import Reader
-from .yamlpos import PosDict, PosList, load_file, load_text
+from .yamlpos import PATH_CHARS, PosDict, PosList, Shape, load_bytes, quote, read_bytes
 
+# The top level a file must have before anything in it is read or quoted.
+POLICY_SHAPE = Shape("policy", ("policy", "rules"))
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 SEVERITIES = [s.value for s in Severity]
 KINDS = [k.value for k in AssetKind]
@@ -259,29 +261,43 @@ def builtin_policy_names() -> list[str]:
 class _Source:
     key: str  # absolute path or builtin:NAME, for cycle detection
     display: str  # what positions print
-    text: str | None  # shipped policies come as text; files are read by load_file
+    raw: bytes  # read once: what is parsed is what is digested
 
 
 def _read_source(ref: str, relative_to: Path | None, where: Position | None) -> _Source:
-    """Find a policy by path (relative to the including file) or shipped name."""
+    """Find a policy by path (relative to the including file) or shipped name.
+
+    A file named by ``extends:`` that cannot be read is reported at the
+    ``extends:`` item, naming the file; one named on the command line, at itself.
+    """
     looks_like_path = "/" in ref or ref.endswith((".yaml", ".yml")) or ref.startswith(".")
     if looks_like_path:
         path = Path(ref).expanduser()
         if not path.is_absolute() and relative_to is not None:
             path = relative_to / path
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve()
+        except (RuntimeError, OSError):  # RuntimeError: a symbolic link loop (Python 3.11)
+            raise ConfigError.at(where or Position(ref), f"policy file {quote(ref, PATH_CHARS)}: symbolic link loop") from None
         if not resolved.exists():
-            raise ConfigError.at(where or Position(ref), f"policy file '{ref}' not found")
-        return _Source(str(resolved), ref_display(resolved), None)
+            raise ConfigError.at(where or Position(ref), f"policy file {quote(ref, PATH_CHARS)} not found")
+        display = ref_display(resolved)
+        try:
+            raw = read_bytes(resolved)
+        except ConfigError as exc:
+            if where is None:
+                raise ConfigError.at(Position(display), exc.problems[0].message) from None
+            raise ConfigError.at(where, f"policy file {quote(ref, PATH_CHARS)}: {exc.problems[0].message}") from None
+        return _Source(str(resolved), display, raw)
     names = builtin_policy_names()
     if ref not in names:
         raise ConfigError.at(
             where or Position(ref),
-            f"no shipped policy named '{ref}'{suggest(ref, names)}"
+            f"no shipped policy named {quote(ref)}{suggest(ref, names)}"
             f" (shipped: {', '.join(names) or 'none'})",
         )
-    text = (resources.files("scanner.policies") / f"{ref}.yaml").read_text("utf-8")
-    return _Source(f"builtin:{ref}", f"builtin:{ref}", text)
+    raw = (resources.files("scanner.policies") / f"{ref}.yaml").read_bytes()
+    return _Source(f"builtin:{ref}", f"builtin:{ref}", raw)
 
 
 def ref_display(path: Path) -> str:
@@ -314,14 +330,11 @@ def load_policies(refs: Sequence[str], registry: Registry) -> RuleSet:
             problems.append(ConfigProblem(where or Position(ref), f"extends cycle: {cycle}"))
             return {}
         try:
-            if source.text is None:
-                data = load_file(source.display)
-            else:
-                data = load_text(source.text, source.display)
+            document = load_bytes(source.raw, source.display, POLICY_SHAPE)
         except ConfigError as exc:
             problems.extend(exc.problems)
             return {}
-        parsed = _parse_policy(data, source.display, registry)
+        parsed = _parse_policy(document.data, source.display, document.digest, registry)
         problems.extend(parsed.problems)
         effective: dict[str, Rule] = {}
         base_dir = None if source.key.startswith("builtin:") else Path(source.key).parent
@@ -357,7 +370,7 @@ def load_policies(refs: Sequence[str], registry: Registry) -> RuleSet:
     for waiver in waivers:
         other = seen_waivers.get(waiver.id)
         if other is not None and other != waiver:
-            problems.append(ConfigProblem(Position(waiver.policy), f"waiver id '{waiver.id}' is used twice"))
+            problems.append(ConfigProblem(Position(waiver.policy), f"waiver id {quote(waiver.id)} is used twice"))
         seen_waivers[waiver.id] = waiver
     if problems:
         raise ConfigError(problems)
@@ -403,7 +416,7 @@ _WAIVER_KEYS = [
 _SELECTOR_KEYS = ["ids", "departments", "tags"]
 
 
-def _parse_policy(data: Any, path: str, registry: Registry) -> _Parsed:
+def _parse_policy(data: Any, path: str, digest: str, registry: Registry) -> _Parsed:
     r = Reader(path)
     top = r.mapping(data, Position(path, 1, 1), "a policy file")
     empty = _Parsed(None, {}, [], [], [], r.problems)
@@ -418,7 +431,6 @@ def _parse_policy(data: Any, path: str, registry: Registry) -> _Parsed:
         policy_id = r.string(head, "id", "'policy'") or policy_id
         version = r.string(head, "version", "'policy'") or ""
         title = r.string(head, "title", "'policy'") or ""
-        digest = hashlib.sha256(json.dumps(top, sort_keys=True, default=str).encode()).hexdigest()
         info = PolicyInfo(policy_id, version, title, path, digest)
 
     extends = [
@@ -449,7 +461,7 @@ def _parse_policy(data: Any, path: str, registry: Registry) -> _Parsed:
             if waiver is None:
                 continue
             if waiver.id in seen:
-                r.error(seq.item_pos(i) if seq is not None else top.here(), f"duplicate waiver id '{waiver.id}'")
+                r.error(seq.item_pos(i) if seq is not None else top.here(), f"duplicate waiver id {quote(waiver.id)}")
                 continue
             seen.add(waiver.id)
             waivers.append(waiver)
@@ -470,9 +482,9 @@ def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry:
     before = len(r.problems)
     r.keys(data, "a rule", _RULE_KEYS, required=["id", "title", "severity", "checks"])
     rule_id = r.string(data, "id", "a rule")
-    what = f"rule '{rule_id}'" if rule_id else "a rule"
+    what = f"rule {quote(rule_id)}" if rule_id else "a rule"
     if rule_id and not _RULE_ID.match(rule_id):
-        r.error(data.value_pos("id"), f"rule id '{rule_id}' may hold only letters, digits and . _ : -")
+        r.error(data.value_pos("id"), f"rule id {quote(rule_id)} may hold only letters, digits and . _ : -")
     title = r.string(data, "title", what) or ""
     severity = r.choice(data, "severity", what, SEVERITIES)
     rationale = r.string(data, "rationale", what) or ""
@@ -486,7 +498,7 @@ def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry:
             kinds = r.strings(app, "kinds", f"'applies_to' of {what}")
             for k in kinds:
                 if k not in KINDS:
-                    r.error(app.value_pos("kinds"), f"unknown asset kind '{k}' (kinds: {', '.join(KINDS)}){suggest(k, KINDS)}")
+                    r.error(app.value_pos("kinds"), f"unknown asset kind {quote(k)} (kinds: {', '.join(KINDS)}){suggest(k, KINDS)}")
             applies = AppliesTo(
                 frozenset(AssetKind(k) for k in kinds if k in KINDS),
                 frozenset(r.strings(app, "tags", f"'applies_to' of {what}")),
@@ -516,7 +528,7 @@ def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry:
         if spec is None:
             r.error(
                 use.value_pos("check"),
-                f"unknown check '{check_id}'{suggest(check_id, registry.checks)}"
+                f"unknown check {quote(check_id)}{suggest(check_id, registry.checks)}"
                 " (civiscan checks lists them)",
             )
             continue
@@ -571,7 +583,7 @@ def _parse_waiver(r: Reader, item: Any, where: Position, policy_id: str) -> Waiv
         required=["id", "rule", "assets", "justification", "owner", "approver", "ticket", "expires"],
     )
     wid = r.string(data, "id", "a waiver")
-    what = f"waiver '{wid}'" if wid else "a waiver"
+    what = f"waiver {quote(wid)}" if wid else "a waiver"
     rule = r.string(data, "rule", what)
     fields = {k: r.string(data, k, what) or "" for k in ("justification", "owner", "approver", "ticket")}
     ends = r.expiry(data, "expires", what) if "expires" in data else None

@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import ConfigError, ConfigProblem, Position
 from .options import suggest
-from .yamlpos import PosDict, PosList, pos_of
+from .yamlpos import PosDict, PosList, escape, excerpt, pos_of, quote
 
 
 class Reader:
@@ -21,7 +21,8 @@ class Reader:
         self.problems: list[ConfigProblem] = []
 
     def error(self, where: Position, message: str) -> None:
-        self.problems.append(ConfigProblem(where, message))
+        # Messages built elsewhere (option validation) may quote input: keep them inert.
+        self.problems.append(ConfigProblem(where, _inert(message)))
 
     def raise_if_any(self) -> None:
         if self.problems:
@@ -51,7 +52,7 @@ class Reader:
             if key not in allowed:
                 self.error(
                     data.key_pos(key),
-                    f"unknown key '{key}' in {what}{suggest(key, allowed)}",
+                    f"unknown key {quote(key)} in {what}{suggest(key, allowed)}",
                 )
         for key in required:
             if key not in data:
@@ -102,7 +103,7 @@ class Reader:
         if value not in choices:
             self.error(
                 data.value_pos(key),
-                f"'{key}' of {what} must be one of {', '.join(choices)}, got '{value}'"
+                f"'{key}' of {what} must be one of {', '.join(choices)}, got {quote(value)}"
                 f"{suggest(value, choices)}",
             )
             return default
@@ -128,27 +129,43 @@ def parse_expiry(value: Any, where: Position, reader: Reader) -> dt.datetime | N
             # PyYAML turns offsets into naive UTC datetimes; a plain "T" time without one is refused below.
             reader.error(where, "timestamp needs an explicit UTC offset, e.g. 2026-12-31T17:00:00Z")
             return None
-        return value.astimezone(dt.UTC)
+        return _in_utc(value, where, reader)
     if isinstance(value, dt.date):
-        return dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), dt.UTC)
+        return _end_of(value, where, reader)
     if isinstance(value, str):
         text = value.strip()
         try:
             day = dt.date.fromisoformat(text)
-            return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
         except ValueError:
             pass
+        else:
+            return _end_of(day, where, reader)
         try:
             stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            reader.error(where, f"invalid date '{value}' (expected YYYY-MM-DD)")
+            reader.error(where, f"invalid date {quote(value)} (expected YYYY-MM-DD)")
             return None
         if stamp.tzinfo is None:
-            reader.error(where, f"timestamp '{value}' needs an explicit UTC offset")
+            reader.error(where, f"timestamp {quote(value)} needs an explicit UTC offset")
             return None
-        return stamp.astimezone(dt.UTC)
+        return _in_utc(stamp, where, reader)
     reader.error(where, f"invalid date {_kind(value)} (expected YYYY-MM-DD)")
     return None
+
+
+def _end_of(day: dt.date, where: Position, reader: Reader) -> dt.datetime | None:
+    if day >= dt.date.max:
+        reader.error(where, f"date {day} is out of range (the last is {dt.date.max - dt.timedelta(days=1)})")
+        return None
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+
+def _in_utc(stamp: dt.datetime, where: Position, reader: Reader) -> dt.datetime | None:
+    try:
+        return stamp.astimezone(dt.UTC)
+    except OverflowError:
+        reader.error(where, f"timestamp {stamp.isoformat()} is out of range in UTC")
+        return None
 
 
 def _kind(value: Any) -> str:
@@ -161,9 +178,17 @@ def _kind(value: Any) -> str:
     if isinstance(value, (PosList, list)):
         return "a list"
     if isinstance(value, str):
-        text = value if len(value) <= 30 else value[:27] + "..."
-        return f"string '{text}'"
-    return f"{type(value).__name__} {value!r}"
+        return f"string {quote(value)}"
+    return f"{type(value).__name__} {excerpt(value)}"
+
+
+_MESSAGE_CHARS = 500
+
+
+def _inert(message: str) -> str:
+    """``message`` with unprintable characters escaped and its length bounded."""
+    clean = escape(message)
+    return clean if len(clean) <= _MESSAGE_CHARS else clean[: _MESSAGE_CHARS - 1] + "…"
 
 
 __all__ = ["Reader", "parse_expiry", "pos_of"]

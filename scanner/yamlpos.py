@@ -1,14 +1,38 @@
-"""YAML loading that remembers where every key and item came from.
+"""YAML loading that remembers where every key and item came from, within firm limits.
 
 ``yaml.safe_load`` forgets positions, so a policy error could only say "somewhere
 in the file". This loader subclasses PyYAML's SafeLoader (so it constructs
 exactly what safe_load would: no Python object tags) and returns ``PosDict`` /
 ``PosList`` containers that know the line and column of their keys and items.
 Duplicate keys, which safe_load silently collapses, are reported.
+
+Policies arrive in pull requests and may name other files (``extends:``), so a
+file is hostile until proven otherwise. Reading and parsing are bounded:
+
+* only regular files are read, and at most :data:`MAX_BYTES` of them, so a
+  device (``/dev/zero``), a FIFO or a directory is refused instead of read for
+  ever or waited on;
+* at most :data:`MAX_ALIASES` alias references and :data:`MAX_NODES` nodes
+  once every alias is expanded, so an alias bomb ("billion laughs") is refused
+  before anything walks the expanded tree;
+* at most :data:`MAX_DEPTH` levels of nesting, counted through aliases, so no
+  recursive code (PyYAML's own, the readers, JSON) can run out of stack;
+* before anything is constructed, the top level must have the shape the caller
+  expects, so a file that is not a civiscan document (``/etc/shadow``, an
+  ``.env``) is refused without quoting any of it, and every excerpt an error
+  quotes is short and has its control characters escaped (:func:`quote`).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
+import re
+import reprlib
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +40,76 @@ import yaml
 
 from .errors import ConfigError, ConfigProblem, Position
 
-MAX_BYTES = 5 * 1024 * 1024
+# A shipped policy is about 10 KiB and an inventory of 10,000 assets about
+# 600 KiB. Parsing is the cost: the worst 1 MiB file (a flow list of 500,000
+# one-character items) takes about 400 MB while it is composed.
+MAX_BYTES = 1024 * 1024
+# Anchors share option blocks or SSH settings; a real file has tens of aliases.
+MAX_ALIASES = 10_000
+# A 1 MiB file without aliases holds at most ~520,000 nodes; aliases may double
+# that but never multiply it (a billion-laughs file expands to 10^9 and more).
+MAX_NODES = 1_000_000
+# Real documents nest fewer than 10 levels; 100 keeps PyYAML's recursive
+# composer and constructor, and every reader after them, far from the stack limit.
+MAX_DEPTH = 100
+# How much of an input value an error message may quote; file names the
+# document gives (extends:) are not file content and may be longer.
+EXCERPT_CHARS = 40
+PATH_CHARS = 200
+# The longest integer scalar (with sign and underscores) we convert: PyYAML's
+# base-60 form (1:2:3:...) costs quadratic time in its length.
+MAX_INT_CHARS = 100
+
+_excerpt_repr = reprlib.Repr()
+_excerpt_repr.maxstring = EXCERPT_CHARS
+_excerpt_repr.maxother = EXCERPT_CHARS
+_excerpt_repr.maxlist = _excerpt_repr.maxtuple = _excerpt_repr.maxset = _excerpt_repr.maxdict = 4
+_excerpt_repr.maxlevel = 2
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    """A short, inert rendering of an input value for an error message.
+
+    At most ``limit`` characters; control and other unprintable
+    characters (ANSI escapes, bidi overrides) are written as ``\\x1b``-style
+    escapes, so a message can neither leak a long secret nor drive a terminal.
+    """
+    text = value if isinstance(value, str) else _excerpt_repr.repr(value)
+    out = escape(text[:limit])
+    return out + "…" if len(text) > limit else out
+
+
+def escape(text: str) -> str:
+    """``text`` with every unprintable character written as a Python escape (``\x1b``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def quote(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    """``'excerpt'``: an input value as error messages quote it."""
+    return f"'{excerpt(value, limit)}'"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a document's top level must look like: a mapping with one of ``keys``."""
+
+    what: str  # "policy", "inventory"
+    keys: tuple[str, ...]
+
+    def problem(self) -> str:
+        names = [f"'{k}'" for k in self.keys]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        return f"not a civiscan {self.what}: the top level must be a mapping with {listed}"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed file and the SHA-256 of exactly the bytes it was parsed from."""
+
+    data: Any
+    digest: str
 
 
 class PosDict(dict[str, Any]):
@@ -72,17 +165,81 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+class _Limit(yaml.MarkedYAMLError):
+    """A document exceeds one of the loader's limits (not a syntax error)."""
+
+    def __init__(self, problem: str, mark: yaml.Mark) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+
+
 class _Loader(yaml.SafeLoader):
     source_path = ""
     duplicates: list[ConfigProblem]
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> PosDict:  # type: ignore[override]
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+        self.depth = 0
+        # (expanded node count, expanded height) per composed node, by id; a
+        # node being composed has no entry yet, which is how a recursive alias
+        # (an alias inside its own anchor) shows.
+        self.sizes: dict[int, tuple[int, int]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _Limit(f"more than {MAX_ALIASES} aliases", event.start_mark)
+            node: yaml.Node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+            if id(node) not in self.sizes:
+                raise _Limit("an alias inside its own anchor (a recursive structure)", event.start_mark)
+            return node
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Limit(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+        node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        self.depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            children: list[yaml.Node] = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        count, height = 1, 1
+        for child in children:
+            child_count, child_height = self.sizes[id(child)]
+            count += child_count
+            height = max(height, child_height + 1)
+        if count > MAX_NODES:
+            raise _Limit(
+                f"expands to more than {MAX_NODES:,} nodes (aliases repeat what they refer to)",
+                node.start_mark,
+            )
+        if height > MAX_DEPTH:
+            raise _Limit(f"nested more than {MAX_DEPTH} levels deep once aliases are expanded", node.start_mark)
+        self.sizes[id(node)] = (count, height)
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)  # type: ignore[no-untyped-call]
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            # PyYAML's scalar constructors raise bare exceptions for values an
+            # explicit tag forces on them (!!int abc, !!bool maybe, !!timestamp x).
+            raise yaml.constructor.ConstructorError(
+                None, None, f"this value is not a valid {_tag_name(node.tag)}", node.start_mark
+            ) from None
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> PosDict:  # type: ignore[override]
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(None, None, "expected a mapping here", node.start_mark)
         self.flatten_mapping(node)
         result = PosDict()
         result.path = self.source_path
         result.start = _mark(node)
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
             except TypeError:
@@ -97,22 +254,42 @@ class _Loader(yaml.SafeLoader):
                 self.duplicates.append(
                     ConfigProblem(
                         Position(self.source_path, line, col),
-                        f"duplicate key '{key}' (first at line {result.key_positions[key][0]})",
+                        f"duplicate key {quote(key)} (first at line {result.key_positions[key][0]})",
                     )
                 )
-            result[key] = self.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+            result[key] = self.construct_object(value_node, deep=True)
             result.key_positions.setdefault(key, _mark(key_node))
             result.value_positions[key] = _mark(value_node)
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> PosList:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.Node, deep: bool = False) -> PosList:  # type: ignore[override]
+        if not isinstance(node, yaml.SequenceNode):
+            raise yaml.constructor.ConstructorError(None, None, "expected a list here", node.start_mark)
         result = PosList()
         result.path = self.source_path
         result.start = _mark(node)
         for child in node.value:
-            result.append(self.construct_object(child, deep=True))  # type: ignore[no-untyped-call]
+            result.append(self.construct_object(child, deep=True))
             result.item_positions.append(_mark(child))
         return result
+
+    def construct_yaml_int(self, node: yaml.Node) -> int:  # type: ignore[override]
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_INT_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"integer longer than {MAX_INT_CHARS} characters", node.start_mark
+            )
+        return int(super().construct_yaml_int(node))  # type: ignore[no-untyped-call]
+
+    def construct_undefined(self, node: yaml.Node) -> Any:  # type: ignore[override]
+        tag = "!!" + node.tag.removeprefix("tag:yaml.org,2002:") if node.tag.startswith("tag:yaml.org,2002:") else node.tag
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unsupported tag {quote(tag)} (plain YAML only)", node.start_mark
+        )
+
+
+def _tag_name(tag: str) -> str:
+    short = tag.removeprefix("tag:yaml.org,2002:")
+    return short if short in ("int", "float", "bool", "null", "timestamp", "binary") else "value of its tag"
 
 
 def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
@@ -127,22 +304,70 @@ def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)  # type: ignore[arg-type]
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)  # type: ignore[arg-type]
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)  # type: ignore[arg-type]
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)  # type: ignore[arg-type]
+_Loader.add_constructor(None, _Loader.construct_undefined)  # type: ignore[arg-type]
 
 
-def load_text(text: str, path: str) -> Any:
-    """Parse YAML text; raise ConfigError with file:line:col on any problem."""
+def _top_level_fits(node: yaml.Node | None, shape: Shape) -> bool:
+    return isinstance(node, yaml.MappingNode) and any(
+        isinstance(key, yaml.ScalarNode) and key.value in shape.keys for key, _ in node.value
+    )
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's description of a syntax error, without the input it quotes.
+
+    The file may not be YAML at all (a key file named in ``extends:``), so its
+    content stays out of the message; a quoted lone punctuation or whitespace
+    character (``'\\t'``, ``'@'``) is kept because it says what to fix.
+    """
+    what = exc.problem or exc.context or "invalid YAML"
+
+    def keep_hint(match: re.Match[str]) -> str:
+        inner = match.group(0)[1:-1]
+        if inner in _HINTS or (len(inner) == 1 and not inner.isalnum()) or _TOKEN.fullmatch(inner):
+            return match.group(0)
+        return ""
+
+    return " ".join(_QUOTED.sub(keep_hint, what).split())
+
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_TOKEN = re.compile(r"<[a-z ]+>")  # PyYAML's token names: '<block end>', '<scalar>'
+_HINTS = ("\\t", "\\n", "\\r")
+
+
+def load_text(text: str, path: str, shape: Shape) -> Any:
+    """Parse YAML text whose top level has ``shape``; raise ConfigError with file:line:col."""
     loader = _Loader(text)
     loader.source_path = path
     loader.duplicates = []
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError.at(Position(path, 1, 1), "file holds no YAML document")
+        if not _top_level_fits(node, shape):
+            raise ConfigError.at(Position(path, *_mark(node)), shape.problem())
+        data = loader.construct_document(node)
+    except _Limit as exc:
+        assert exc.problem_mark is not None
+        where = Position(path, exc.problem_mark.line + 1, exc.problem_mark.column + 1)
+        raise ConfigError.at(where, f"refused: {exc.problem}") from None
+    except yaml.constructor.ConstructorError as exc:
+        # The top level has the expected shape: quoting a short excerpt (a tag) is safe.
+        mark = exc.problem_mark or exc.context_mark
+        where = Position(path, mark.line + 1, mark.column + 1) if mark else Position(path)
+        raise ConfigError.at(where, exc.problem or exc.context or "cannot read this value") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Position(path, mark.line + 1, mark.column + 1) if mark else Position(path)
-        what = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError.at(where, f"YAML syntax error: {what}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError.at(Position(path), f"YAML error: {exc}") from None
+        raise ConfigError.at(where, f"YAML syntax error: {_syntax_problem(exc)}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ConfigError.at(
+            Position(path, line, col), f"character U+{exc.character:04X} is not allowed in YAML"
+        ) from None
     finally:
         loader.dispose()
     if loader.duplicates:
@@ -150,19 +375,69 @@ def load_text(text: str, path: str) -> Any:
     return data
 
 
-def load_file(path: str | Path) -> Any:
-    """Read and parse one YAML file, refusing empty, binary, huge or non-UTF-8 input."""
+def _kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_BYTES`; ConfigError otherwise.
+
+    ``stat`` first, so a device, FIFO or directory is refused without opening
+    it; then open with ``O_NONBLOCK`` (a FIFO swapped in meanwhile cannot block
+    the open) and check ``fstat`` of what was actually opened. Symbolic links
+    are followed on purpose (a policy may be a link into a shared checkout); the
+    object at their end is what is checked. At most MAX_BYTES + 1 bytes are read.
+    """
     name = str(path)
+    where = Position(name)
+    limit = f"file is larger than {MAX_BYTES // 1024 // 1024} MiB"
     try:
-        raw = Path(path).read_bytes()
+        info = os.stat(name)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError.at(where, f"{_kind_of(info.st_mode)}, not a YAML file")
+        if info.st_size > MAX_BYTES:
+            raise ConfigError.at(where, limit)
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ConfigError.at(Position(name), "file not found") from None
-    except IsADirectoryError:
-        raise ConfigError.at(Position(name), "is a directory, not a YAML file") from None
+        raise ConfigError.at(where, "file not found") from None
     except OSError as exc:
-        raise ConfigError.at(Position(name), f"cannot read: {exc.strerror}") from None
-    if len(raw) > MAX_BYTES:
-        raise ConfigError.at(Position(name), f"file is larger than {MAX_BYTES // 1024 // 1024} MiB")
+        if exc.errno == errno.ELOOP:
+            raise ConfigError.at(where, "symbolic link loop") from None
+        raise ConfigError.at(where, f"cannot read: {exc.strerror}") from None
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise ConfigError.at(where, f"{_kind_of(opened.st_mode)}, not a YAML file")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ConfigError.at(where, f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_BYTES:
+        raise ConfigError.at(where, limit)
+    return b"".join(chunks)
+
+
+def load_bytes(raw: bytes, name: str, shape: Shape) -> Document:
+    """Parse one YAML file's bytes, refusing empty, binary or non-UTF-8 input."""
+    digest = hashlib.sha256(raw).hexdigest()
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         raise ConfigError.at(Position(name, line, 1), "binary data (NUL byte), not a YAML text file")
@@ -178,7 +453,14 @@ def load_file(path: str | Path) -> Any:
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
         raise ConfigError.at(Position(name, 1, 1), "file is empty")
-    data = load_text(text, name)
-    if data is None:
-        raise ConfigError.at(Position(name, 1, 1), "file holds no YAML document")
-    return data
+    return Document(load_text(text, name, shape), digest)
+
+
+def load_file(path: str | Path, shape: Shape) -> Document:
+    """Read (bounded) and parse one YAML file whose top level has ``shape``."""
+    return load_bytes(read_bytes(path), str(path), shape)
+
+
+def either(shapes: Sequence[Shape]) -> Shape:
+    """A shape any of ``shapes`` satisfies (``civiscan validate`` takes either kind)."""
+    return Shape(" or ".join(s.what for s in shapes), tuple(k for s in shapes for k in s.keys))

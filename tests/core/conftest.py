@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import textwrap
@@ -92,16 +93,44 @@ def write(tmp_path: Path):  # type: ignore[no-untyped-def]
     return _write
 
 
+def _civiscan(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "CIVISCAN_DB": str(tmp_path / "store.db"), **(env or {})}
+    environment.pop("CI", None)  # no CI-specific quieting: the test sees what a terminal sees
+    return subprocess.run(
+        [sys.executable, "-m", "scanner", *args], capture_output=True, text=True,
+        env=environment, cwd=tmp_path, timeout=120, **kw,
+    )
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     """run_cli(*args, env={...}) -> CompletedProcess: ``civiscan`` in tmp_path with its own store."""
 
     def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        environment = {**os.environ, "CIVISCAN_DB": str(tmp_path / "store.db"), **(env or {})}
-        environment.pop("CI", None)  # no CI-specific quieting: the test sees what a terminal sees
-        return subprocess.run(
-            [sys.executable, "-m", "scanner", *args], capture_output=True, text=True,
-            env=environment, cwd=tmp_path, timeout=120,
-        )
+        return _civiscan(tmp_path, args, env)
 
     return _run
+
+
+# Hostile-input tests run civiscan in a child with this much address space, so a
+# regression (an alias bomb expanded, /dev/zero read) fails instead of taking the machine.
+CHILD_MEMORY = 512 * 1024 * 1024
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+
+
+@pytest.fixture
+def civiscan_bounded(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """civiscan_bounded('validate', path) -> CompletedProcess, like run_cli but memory-limited.
+
+    The timeout is generous: it only turns a hang (a FIFO read) into a failure.
+    """
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return _civiscan(tmp_path, args, preexec_fn=_limit_memory)
+
+    return run

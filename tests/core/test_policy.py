@@ -141,7 +141,7 @@ BAD_CASES = {
     "empty-file": ("\n# nothing here\n", "p.yaml:1:1: file is empty"),
     "binary": (b"\x7fELF\x02\x01\x00\x00garbage", "p.yaml:1:1: binary data (NUL byte), not a YAML text file"),
     "not-utf8": (b"policy:\n  title: caf\xe9\n", "p.yaml:2:13: not valid UTF-8 (byte 0xe9)"),
-    "not-a-mapping": ("- just\n- a list\n", "p.yaml:1:1: a policy file must be a mapping (key: value), got a list"),
+    "not-a-mapping": ("- just\n- a list\n", "p.yaml:1:1: not a civiscan policy: the top level must be a mapping with 'policy' or 'rules'"),
 }
 
 
