@@ -278,7 +278,9 @@ def _read_source(ref: str, relative_to: Path | None, where: Position | None) -> 
         try:
             resolved = path.resolve()
         except (RuntimeError, OSError):  # RuntimeError: a symbolic link loop (Python 3.11)
-            raise ConfigError.at(where or Position(ref), f"policy file {quote(ref, PATH_CHARS)}: symbolic link loop") from None
+            if where is None:
+                raise ConfigError.at(Position(ref), "symbolic link loop") from None
+            raise ConfigError.at(where, f"policy file {quote(ref, PATH_CHARS)}: symbolic link loop") from None
         if not resolved.exists():
             raise ConfigError.at(where or Position(ref), f"policy file {quote(ref, PATH_CHARS)} not found")
         display = ref_display(resolved)

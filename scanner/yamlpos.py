@@ -339,7 +339,11 @@ _HINTS = ("\\t", "\\n", "\\r")
 
 def load_text(text: str, path: str, shape: Shape) -> Any:
     """Parse YAML text whose top level has ``shape``; raise ConfigError with file:line:col."""
-    loader = _Loader(text)
+    try:
+        # The reader refuses unprintable characters as soon as it is made.
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _unprintable(exc, text, path) from None
     loader.source_path = path
     loader.duplicates = []
     try:
@@ -363,16 +367,19 @@ def load_text(text: str, path: str, shape: Shape) -> Any:
         where = Position(path, mark.line + 1, mark.column + 1) if mark else Position(path)
         raise ConfigError.at(where, f"YAML syntax error: {_syntax_problem(exc)}") from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        raise ConfigError.at(
-            Position(path, line, col), f"character U+{exc.character:04X} is not allowed in YAML"
-        ) from None
+        raise _unprintable(exc, text, path) from None
     finally:
         loader.dispose()
     if loader.duplicates:
         raise ConfigError(loader.duplicates)
     return data
+
+
+def _unprintable(exc: yaml.reader.ReaderError, text: str, path: str) -> ConfigError:
+    line = text.count("\n", 0, exc.position) + 1
+    col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return ConfigError.at(Position(path, line, col), f"character U+{char:04X} is not allowed in YAML")
 
 
 def _kind_of(mode: int) -> str:
