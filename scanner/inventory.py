@@ -228,8 +228,9 @@ def _parse_scope(r: Reader, top: PosDict) -> Scope:
     domains = []
     for text in r.strings(data, "domains", "'scope'"):
         bare = text[2:] if text.startswith("*.") else text
-        if not _HOSTNAME.match(bare):
-            r.error(data.value_pos("domains"), f"invalid domain {quote(text)}")
+        problem = host_problem(bare)
+        if problem or is_ip(bare):
+            r.error(data.value_pos("domains"), f"invalid domain {quote(text)}" + (f": {problem}" if problem else " (addresses go in 'networks')"))
         else:
             domains.append(text.lower())
     if not networks and not domains:
@@ -257,8 +258,9 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
     if target is None:
         return None
     if kind is AssetKind.HOST:
-        if not (is_ip(target) or _HOSTNAME.match(target) or target == "local"):
-            r.error(data.value_pos("host"), f"invalid host address {quote(target)}")
+        problem = None if target == "local" else host_problem(target)
+        if problem:
+            r.error(data.value_pos("host"), f"invalid host: {problem}")
         if address is not None:
             r.error(data.key_pos("address"), "'address' is for endpoints; a host's address is its 'host' value")
         address = target
@@ -267,8 +269,8 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
         if problem:
             r.error(data.value_pos("endpoint"), problem)
         url = target
-    if address is not None and kind is AssetKind.ENDPOINT and not is_ip(address):
-        r.error(data.value_pos("address"), f"'address' must be an IP address, got {quote(address)}")
+    if address is not None and kind is AssetKind.ENDPOINT and (problem := ip_problem(address)):
+        r.error(data.value_pos("address"), f"'address' must be an IP address: {problem}")
     ssh = None
     if kind is AssetKind.HOST:
         merged = PosDict()
@@ -358,8 +360,8 @@ def url_problem(url: str) -> str | None:
     if not parts.hostname:
         return f"endpoint URL {quote(url)} has no host"
     host = parts.hostname
-    if not (is_ip(host) or _HOSTNAME.match(host)):
-        return f"endpoint URL {quote(url)} has an invalid host {quote(host)}"
+    if problem := host_problem(host):
+        return f"endpoint URL {quote(url)} has an invalid host: {problem}"
     if port is not None and not 1 <= port <= 65535:
         return f"endpoint URL {quote(url)} has an invalid port"
     if parts.username or parts.password:
@@ -379,6 +381,34 @@ def _endpoint_name(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{host}:{parts.port}" if parts.port and parts.port != 443 else host
+
+
+# The last label of a name decides how resolvers read it: one that is a decimal
+# or 0x-hex number makes inet_aton (and so getaddrinfo) read the whole name as
+# an IPv4 address in shorthand (WHATWG URL: "ends in a number").
+_NUMBER_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
+
+
+def host_problem(text: str) -> str | None:
+    """Why ``text`` is neither a canonical IP literal nor a hostname, or None."""
+    if is_ip(text):
+        return None
+    # A colon only occurs in IPv6 literals; a numeric last label only in IPv4 shorthand.
+    if ":" in text or _NUMBER_LABEL.match(text.rstrip(".").rsplit(".", 1)[-1]):
+        return f"{ip_problem(text)} nor a hostname (a hostname does not end in a number)"
+    if not _HOSTNAME.match(text):
+        return f"{quote(text)} is neither an IP address nor a valid hostname"
+    return None
+
+
+def ip_problem(text: str) -> str | None:
+    """Why ``text`` is not a canonical IP literal, or None."""
+    if is_ip(text):
+        return None
+    return (
+        f"{quote(text)} is not an IP address in canonical form (IPv4 is four decimal numbers"
+        " like 192.0.2.10; IPv6 as in RFC 4291, without a %zone)"
+    )
 
 
 def adhoc_assets(targets: Sequence[str], resolve: Mapping[str, str] | None = None) -> list[Asset]:
@@ -404,8 +434,9 @@ def adhoc_assets(targets: Sequence[str], resolve: Mapping[str, str] | None = Non
             )
         else:
             host = target[1:-1] if target.startswith("[") and target.endswith("]") else target
-            if not (is_ip(host) or _HOSTNAME.match(host) or host == "local"):
-                raise ConfigError.at(Position("<command line>"), f"{quote(target)} is neither an address, a hostname nor an https:// URL")
+            problem = None if host == "local" else host_problem(host)
+            if problem:
+                raise ConfigError.at(Position("<command line>"), f"target {problem}, nor an https:// URL")
             asset = Asset(
                 id=f"{ADHOC_DEPARTMENT}/{host}",
                 name=host,
@@ -444,7 +475,7 @@ def parse_scope_args(values: Iterable[str]) -> Scope:
             networks.append(ipaddress.ip_network(value, strict=False))
         except ValueError:
             bare = value[2:] if value.startswith("*.") else value
-            if not _HOSTNAME.match(bare):
+            if host_problem(bare):
                 raise ConfigError.at(Position("<command line>"), f"--scope {quote(value)} is neither a network nor a domain") from None
             domains.append(value.lower())
     return Scope(tuple(networks), tuple(domains))

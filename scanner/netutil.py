@@ -73,11 +73,17 @@ def format_hostport(host: str, port: int) -> str:
 
 
 def is_ip(text: str) -> bool:
+    """A canonical IP literal: IPv4 as four decimal numbers, IPv6 as RFC 4291 writes it.
+
+    Python's parser already refuses the shorthand forms C's inet_aton takes
+    (``127.1``, ``0177.0.0.1``, ``0x7f.1``, ``2130706433``); a zone (``%eth0``)
+    names an interface, not an address, and is refused too.
+    """
     try:
         ipaddress.ip_address(text)
     except ValueError:
         return False
-    return True
+    return "%" not in text
 
 
 def is_ipv6(text: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,8 @@ from .inventory import (
     Inventory,
     Scope,
     adhoc_assets,
+    host_problem,
+    ip_problem,
     load_inventory,
     parse_scope_args,
     scope_for_targets,
@@ -28,6 +31,7 @@ from .models import Asset, Severity
 from .plugin import Registry
 from .policy import RuleSet, load_policies
 from .store import RunStatus, Store
+from .yamlpos import PATH_CHARS, quote
 
 # The settings a resumed run may change (they bound time and load, not what is judged).
 RESUME_OVERRIDES = ("timeout", "concurrency", "per_host")
@@ -53,14 +57,27 @@ class ScanRequest:
 
 
 def parse_resolve(values: Sequence[str]) -> dict[str, str]:
-    """``--resolve HOST:PORT:ADDR`` (like curl); ADDR may be an IPv6 literal in brackets."""
+    """``--resolve HOST:PORT:ADDR`` (like curl): ADDR is an IP literal, IPv6 in brackets.
+
+    ADDR is never looked up: a name there would reintroduce the DNS answer the
+    option exists to pin. PORT is 1-65535.
+    """
     out: dict[str, str] = {}
     for value in values:
-        parts = value.split(":", 2)
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2]:
-            raise ConfigError.at(Position("<command line>"), f"--resolve '{value}' must be HOST:PORT:ADDRESS")
-        host, port, addr = parts
-        out[f"{host.lower()}:{int(port)}"] = addr.strip("[]")
+        where = Position("<command line>")
+        shown = quote(value, PATH_CHARS)
+        host, _, rest = value.partition(":")
+        port, _, addr = rest.partition(":")
+        if not host or not addr:
+            raise ConfigError.at(where, f"--resolve {shown} must be HOST:PORT:ADDRESS")
+        if not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
+            raise ConfigError.at(where, f"--resolve {shown}: port must be a number from 1 to 65535")
+        if problem := host_problem(host):
+            raise ConfigError.at(where, f"--resolve {shown}: host {problem}")
+        bare = addr[1:-1] if addr.startswith("[") and addr.endswith("]") else addr
+        if problem := ip_problem(bare):
+            raise ConfigError.at(where, f"--resolve {shown}: ADDRESS {problem}; it is never looked up")
+        out[f"{host.lower()}:{int(port)}"] = bare
     return out
 
 
