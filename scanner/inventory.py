@@ -32,6 +32,7 @@ from .errors import ConfigError, ConfigProblem, Position
 from .models import Asset, AssetKind, SSHSettings
 from .netutil import is_ip
 from .reader import Reader
+from .transports.ssh import parse_hop
 from .yamlpos import EXCERPT_CHARS, PosDict, PosList, Shape, excerpt, load_file, quote
 
 _DEPT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -79,6 +80,16 @@ class Scope:
         if asset.is_local:
             return None  # runs on this machine; no packet leaves it
         host = asset.hostname
+        why = self.host_refusal(host)
+        if why:
+            return why
+        target = resolved or asset.address
+        if target and is_ip(target) and target != host and self.networks and not self.allows_address(target):
+            return f"{host} is reached at {target}, outside the allowed networks ({self._nets()})"
+        return None
+
+    def host_refusal(self, host: str) -> str | None:
+        """Why ``host`` as written (an address or a name, before any lookup) is out of scope."""
         if is_ip(host):
             if not self.allows_address(host):
                 return f"{host} is outside the allowed networks ({self._nets()})"
@@ -86,10 +97,6 @@ class Scope:
             return f"{host} is outside the allowed domains ({', '.join(self.domains)})"
         elif not self.domains and not self.networks:
             return "the scope allows nothing"
-        target = resolved or asset.address
-        if target and is_ip(target) and target != host and self.networks:
-            if not self.allows_address(target):
-                return f"{host} is reached at {target}, outside the allowed networks ({self._nets()})"
         return None
 
     def _nets(self) -> str:
@@ -181,7 +188,7 @@ def load_inventory(path: str) -> Inventory:
             seq = r.sequence(dept.get("assets"), dept.value_pos("assets"), f"assets of '{name}'") if "assets" in dept else None
             for i, item in enumerate(seq or []):
                 assert seq is not None
-                asset = _parse_asset(r, item, seq.item_pos(i), name, defaults_ssh)
+                asset = _parse_asset(r, item, seq.item_pos(i), name, defaults_ssh, scope)
                 if asset is None:
                     continue
                 if asset.id in positions:
@@ -238,7 +245,9 @@ def _parse_scope(r: Reader, top: PosDict) -> Scope:
     return Scope(tuple(networks), tuple(domains))
 
 
-def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh: PosDict | None) -> Asset | None:
+def _parse_asset(
+    r: Reader, item: Any, where: Position, dept: str, defaults_ssh: PosDict | None, scope: Scope
+) -> Asset | None:
     data = r.mapping(item, where, f"an asset of '{dept}'")
     if data is None:
         return None
@@ -288,7 +297,7 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
                     merged[k] = v
                     merged.key_positions[k] = block.key_positions[k]
                     merged.value_positions[k] = block.value_positions[k]
-        ssh = _parse_ssh(r, merged)
+        ssh = _parse_ssh(r, merged, scope)
         if target == "local":
             ssh = SSHSettings(transport="local")
     elif "ssh" in data:
@@ -312,7 +321,7 @@ def _parse_asset(r: Reader, item: Any, where: Position, dept: str, defaults_ssh:
     )
 
 
-def _parse_ssh(r: Reader, data: PosDict) -> SSHSettings:
+def _parse_ssh(r: Reader, data: PosDict, scope: Scope) -> SSHSettings:
     for key in list(data):
         if key in _SECRET_KEYS:
             r.error(
@@ -334,18 +343,49 @@ def _parse_ssh(r: Reader, data: PosDict) -> SSHSettings:
         r.error(data.value_pos("sudo"), "'sudo' must be true or false")
         sudo = False
     transport = r.choice(data, "transport", "'ssh'", ["ssh", "local"], default="ssh") or "ssh"
+    jump = r.string(data, "jump", "'ssh'")
+    if jump is not None:
+        for problem in jump_problems(jump, scope):
+            r.error(data.value_pos("jump"), problem)
     return SSHSettings(
         user=r.string(data, "user", "'ssh'"),
         port=port,
         key_file=r.string(data, "key_file", "'ssh'"),
         password_env=r.string(data, "password_env", "'ssh'"),
         passphrase_env=r.string(data, "passphrase_env", "'ssh'"),
-        jump=r.string(data, "jump", "'ssh'"),
+        jump=jump,
         host_key_fingerprints=tuple(fps),
         known_hosts=r.string(data, "known_hosts", "'ssh'"),
         sudo=sudo,
         transport=transport,
     )
+
+
+def jump_problems(spec: str, scope: Scope) -> list[str]:
+    """What is wrong with each hop of an ``ssh.jump`` value, scope included.
+
+    The value is what ``ssh -J`` takes: ``[user@]host[:port]``, hops separated
+    by commas, IPv6 in brackets. Every hop receives a TCP connection and the
+    target's credentials, so each must be in scope like an asset: an address
+    must lie in ``networks``, a name must match ``domains`` when domains are
+    listed (where it resolves is checked again before connecting).
+    """
+    if spec.strip().lower() == "none":  # ssh's way to say "no jump host"
+        return []
+    problems = []
+    for part in spec.split(","):
+        try:
+            _, host, port = parse_hop(part)
+        except ValueError:
+            problems.append(f"jump host {quote(part.strip())} must be [user@]host[:port]")
+            continue
+        if port is not None and not 1 <= port <= 65535:
+            problems.append(f"jump host {quote(part.strip())}: port must be 1-65535")
+        elif problem := host_problem(host):
+            problems.append(f"jump host {problem}")
+        elif why := scope.host_refusal(host):
+            problems.append(f"jump host {quote(part.strip())} is out of scope: {why}")
+    return problems
 
 
 def url_problem(url: str) -> str | None:
