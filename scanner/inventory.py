@@ -32,7 +32,6 @@ from .errors import ConfigError, ConfigProblem, Position
 from .models import Asset, AssetKind, SSHSettings
 from .netutil import is_ip
 from .reader import Reader
-from .transports.ssh import parse_hop
 from .yamlpos import EXCERPT_CHARS, PosDict, PosList, Shape, excerpt, load_file, quote
 
 _DEPT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -370,6 +369,9 @@ def jump_problems(spec: str, scope: Scope) -> list[str]:
     must lie in ``networks``, a name must match ``domains`` when domains are
     listed (where it resolves is checked again before connecting).
     """
+    # The transport parses hops the same way when it connects; it imports this module.
+    from .transports.ssh import parse_hop
+
     if spec.strip().lower() == "none":  # ssh's way to say "no jump host"
         return []
     problems = []
