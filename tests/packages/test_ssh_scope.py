@@ -173,21 +173,24 @@ def test_scan_reports_an_out_of_scope_jump_host_as_a_scope_error(tmp_path: Path,
         'policy: {id: p, version: "1", title: P}\n'
         "rules:\n  - {id: release, title: Release, severity: high, checks: [{check: os.supported_release}]}\n"
     )
+    # A jump address written in the inventory is refused by validation already;
+    # a name is only known to be out of scope once it is resolved, here by --resolve.
     with listeners("127.0.45.6") as (jump,):
         inventory = tmp_path / "inventory.yaml"
         inventory.write_text(
             "scope: {networks: [127.0.41.0/24]}\ndepartments:\n  lab:\n    assets:\n"
             f"      - host: 127.0.41.217\n        ssh: {{port: 2222, key_file: {key}, "
-            f"jump: '127.0.45.6:{jump.port}'}}\n"
+            f"jump: 'bastion.lab.test:{jump.port}'}}\n"
         )
         env = {k: v for k, v in os.environ.items() if k not in ("SSH_AUTH_SOCK", "CI")}
         env.update(CIVISCAN_DB=str(tmp_path / "store.db"), HOME=str(tmp_path))
         proc = subprocess.run(
             [sys.executable, "-m", "scanner", "scan", "-p", str(policy), "-i", str(inventory),
-             "--format", "json"],
+             "--format", "json", "--resolve", f"bastion.lab.test:{jump.port}:127.0.45.6"],
             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
         )
         assert not jump.connected()
     findings = json.loads(proc.stdout)["findings"]
     assert [(f["status"], f["reason"]) for f in findings] == [("error", "scope")], proc.stderr
-    assert "SSH jump host from ssh.jump 127.0.45.6" in findings[0]["message"]
+    assert "bastion.lab.test is reached at 127.0.45.6" in findings[0]["message"]
+    assert "SSH jump host from ssh.jump bastion.lab.test" in findings[0]["message"]
