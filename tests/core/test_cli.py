@@ -295,12 +295,25 @@ def test_unwritable_outputs_are_refused_before_the_scan(civiscan, write, tmp_pat
     assert not civiscan.db.exists()  # refused before a run was even stored
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only-mode directory")
+def _unwritable_directory(tmp_path: Path) -> str:
+    """A directory this process cannot create files in.
+
+    Mode bits do not stop root, so as root it is a sysfs directory, which no
+    one may create files in.
+    """
+    if os.geteuid() != 0:
+        (tmp_path / "ro").mkdir(mode=0o555)
+        return "ro"
+    if not os.path.isdir("/sys/kernel"):
+        pytest.fail("no /sys/kernel: cannot make a directory root cannot write")
+    return "/sys/kernel"
+
+
 def test_a_read_only_report_directory_is_refused_before_the_scan(civiscan, write, tmp_path):
     policy = write("p.yaml", BANNER_POLICY)
-    (tmp_path / "ro").mkdir(mode=0o555)
-    proc = civiscan("scan", "-p", policy, "127.0.97.1", "--report", "ro", check_exit=2)
-    assert "--report ro: is not writable" in proc.stderr and not civiscan.db.exists()
+    target = _unwritable_directory(tmp_path)
+    proc = civiscan("scan", "-p", policy, "127.0.97.1", "--report", target, check_exit=2)
+    assert f"--report {target}: is not writable" in proc.stderr and not civiscan.db.exists()
 
 
 def test_an_output_that_fails_after_the_scan_exits_74_and_names_the_stored_run(civiscan, write):
