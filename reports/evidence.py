@@ -7,14 +7,21 @@ a path on the scanning machine (the settings that may leak into evidence).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
 
-LOCAL_KEYS = frozenset(
-    {"ca_file", "db_path", "key_file", "known_hosts", "password_env", "passphrase_env", "cache_dir"}
-)
-"""Evidence keys that name files or secrets' variables on the scanning machine."""
+from scanner.plugin import load_registry
+
+CORE_KEYS = frozenset({"ca_file", "key_file", "known_hosts", "password_env", "passphrase_env"})
+"""Keys of the core's own settings that name files or secrets' variables on the scanning machine."""
+
+
+@functools.cache
+def local_keys() -> frozenset[str]:
+    """:data:`CORE_KEYS` and the keys every installed plugin declares (``Plugin.redact``)."""
+    return CORE_KEYS | load_registry().redact_keys()
 
 REDACTED = "[omitted: local setting of the scanning machine]"
 
@@ -28,25 +35,29 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 def redact(value: Any) -> Any:
-    """*value* with every :data:`LOCAL_KEYS` entry, at any depth, replaced.
+    """*value* with every :func:`local_keys` entry, at any depth, replaced.
 
     Returns *value* itself when there is nothing to redact: renderers call this
     for each of hundreds of thousands of findings, most of which need no copy.
     """
+    return _redact(value, local_keys())
+
+
+def _redact(value: Any, keys: frozenset[str]) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return value
     if kind is dict or isinstance(value, Mapping):
         copy: dict[str, Any] | None = None
         for key, item in value.items():
-            shown = REDACTED if key in LOCAL_KEYS else redact(item)
+            shown = REDACTED if key in keys else _redact(item, keys)
             if shown is not item:
                 if copy is None:
                     copy = dict(value)
                 copy[key] = shown
         return value if copy is None else copy
     if kind is list or kind is tuple:
-        items = [redact(item) for item in value]
+        items = [_redact(item, keys) for item in value]
         if all(new is old for new, old in zip(items, value, strict=True)):
             return value
         return items

@@ -2,6 +2,11 @@
 
 Every user-facing error is caught at one boundary (:func:`main`) and printed as
 ``file:line:col: message``; ``--debug`` shows the traceback instead.
+
+Plugins extend the tree without this module naming them: each declared
+setting with a flag becomes an option of ``scan``, and every command of the
+``civiscan.commands`` entry-point group joins the top level. Such commands use
+:class:`Fail`, :data:`db_option`, :func:`open_store` and :func:`plugin_registry`.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +26,9 @@ from . import __version__
 from .engine import ScanSettings
 from .errors import ConfigError, ExitCode
 from .models import Severity
+from .options import option_type
 from .output import inert
-from .plugin import Registry, load_registry
+from .plugin import COMMANDS_GROUP, FactsVersionError, Registry, Setting, load_registry
 from .store import RunHeld, Store, default_db_path
 
 FILE_FORMATS = ("html", "junit", "sarif", "csv", "markdown")
@@ -36,14 +43,14 @@ class Fail(Exception):
         self.code = code
 
 
-def _registry(disabled: Sequence[str] = ()) -> Registry:
+def plugin_registry(disabled: Sequence[str] = ()) -> Registry:
     registry = load_registry(disabled)
     for warning in registry.warnings:
         click.echo(f"warning: {warning}", err=True)
     return registry
 
 
-def _store(db: str | None) -> Store:
+def open_store(db: str | None) -> Store:
     path = Path(db) if db else default_db_path()
     try:
         return Store(path)
@@ -61,7 +68,68 @@ def _run_id(store: Store, ref: str) -> int:
 db_option = click.option("--db", metavar="PATH", envvar="CIVISCAN_DB", help="SQLite store (default: $CIVISCAN_DB or ~/.local/share/civiscan/civiscan.db).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Tree(click.Group):
+    """The core commands plus those of the ``civiscan.commands`` entry-point group."""
+
+    _extra: dict[str, click.Command] | None = None
+
+    def _plugin_commands(self) -> dict[str, click.Command]:
+        if self._extra is None:
+            self._extra = {}
+            for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+                dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+                try:
+                    command = ep.load()
+                except Exception as exc:
+                    click.echo(f"warning: command '{ep.name}' from {dist} failed to load: {type(exc).__name__}: {exc}", err=True)
+                    continue
+                if isinstance(command, click.Command) and ep.name not in self.commands:
+                    self._extra[ep.name] = command
+                else:
+                    click.echo(f"warning: command '{ep.name}' from {dist} is not a new click command", err=True)
+        return self._extra
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugin_commands().get(cmd_name)
+
+
+def _setting_option(name: str, setting: Setting) -> click.Option:
+    """The ``scan`` flag of a declared setting; unset, the plugin's default applies."""
+    kind = str(option_type(setting) or setting.type)
+    low, high = setting.minimum, setting.maximum
+    ptype: click.ParamType = click.STRING
+    if setting.choices:
+        ptype = click.Choice([str(c) for c in setting.choices])
+    elif kind == "int":
+        ptype = click.IntRange(None if low is None else int(low), None if high is None else int(high))
+    elif kind == "float":
+        ptype = click.FloatRange(low, high)
+    text = setting.doc + ("" if setting.required else f"  [default: {setting.default}]")
+    if kind == "bool":
+        return click.Option([f"{setting.flag}/--no-{str(setting.flag)[2:]}", name], default=None, help=text)
+    return click.Option([str(setting.flag), name], type=ptype, default=None, help=text)
+
+
+class _ScanCommand(click.Command):
+    """``scan``, whose options include every flag the loaded plugins declare."""
+
+    _declared: list[click.Option] | None = None
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        core = super().get_params(ctx)
+        if self._declared is None:
+            taken = {n for p in core for n in (*p.opts, p.name)}
+            self._declared = []
+            for name, setting in load_registry().settings():
+                if setting.flag and setting.flag not in taken and name not in taken:
+                    self._declared.append(_setting_option(name, setting))
+        return [*core[:-1], *self._declared, core[-1]]  # --help stays last
+
+
+@click.group(cls=_Tree, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="civiscan")
 # main() reads --debug from argv itself: it must act on errors raised before click has parsed.
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
@@ -72,7 +140,7 @@ def cli(debug: bool) -> None:
 # --- scan ------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(cls=_ScanCommand)
 @click.argument("targets", nargs=-1)
 @click.option("-p", "--policy", "policies", multiple=True, metavar="FILE|NAME", help="Policy file or shipped policy name (repeatable).")
 @click.option("-i", "--inventory", metavar="FILE", help="Inventory of departments and assets.")
@@ -86,9 +154,7 @@ def cli(debug: bool) -> None:
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True, help="Exit 1 when a failure of at least this severity remains (waived never fails).")
 @click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, help="Seconds allowed for every network operation.")
 @click.option("--concurrency", type=click.IntRange(1, 4096), default=32, show_default=True, help="Assets scanned at once.")
-@click.option("--per-host", type=click.IntRange(1, 256), default=4, show_default=True, help="Connections at once to one host (port scans use --port-parallelism).")
-@click.option("--port-scanner", type=click.Choice(["connect", "nmap"]), default="connect", show_default=True, help="Open-ports backend.")
-@click.option("--port-parallelism", type=click.IntRange(1, 8192), default=None, help="Connect probes in flight per host for port scans.")
+@click.option("--per-host", type=click.IntRange(1, 256), default=4, show_default=True, help="Connections at once to one host (a plugin may declare its own per-host setting).")
 @click.option("--ca-file", metavar="PEM", help="Trust anchors for TLS verification instead of the system store.")
 @click.option("--known-hosts", metavar="FILE", help="SSH known_hosts file to trust (besides the system and user ones).")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
@@ -109,13 +175,12 @@ def scan(
     timeout: float,
     concurrency: int,
     per_host: int,
-    port_scanner: str,
-    port_parallelism: int | None,
     ca_file: str | None,
     known_hosts: str | None,
     disabled: tuple[str, ...],
     resume: str | None,
     quiet: bool,
+    **declared: Any,
 ) -> None:
     """Scan TARGETS (addresses, hostnames, https:// URLs) and/or an inventory against policies.
 
@@ -137,8 +202,8 @@ def scan(
     from . import scan as lib
 
     _check_outputs(formats, output, report_dir)
-    registry = _registry(disabled)
-    store = _store(db)
+    registry = plugin_registry(disabled)
+    store = open_store(db)
     severity = Severity(fail_on)
     observer = None
     if not quiet and sys.stderr.isatty() and not os.environ.get("CI"):
@@ -159,9 +224,7 @@ def scan(
         plan = lib.prepare(
             lib.ScanRequest(policies, inventory, targets, scope, resolve_map, departments), registry
         )
-        plugin_settings: dict[str, Any] = {"port_scanner": port_scanner, "db_path": str(store.path.resolve())}
-        if port_parallelism:
-            plugin_settings["port_parallelism"] = port_parallelism
+        plugin_settings: dict[str, Any] = {k: v for k, v in declared.items() if v is not None}
         if ca_file:
             plugin_settings["ca_file"] = str(Path(ca_file).resolve())
         if known_hosts:
@@ -309,7 +372,7 @@ def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
     from .policy import POLICY_SHAPE, load_policies
     from .yamlpos import PosDict, either, load_file
 
-    registry = _registry(disabled)
+    registry = plugin_registry(disabled)
     problems = []
     for name in files:
         try:
@@ -330,18 +393,27 @@ def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.option("--doc", "doc", metavar="CHECK", help="Print the documentation of one check.")
+@click.option("--markdown", "family", metavar="FAMILY", help="Print the reference of one family's checks as Markdown (the generated part of docs/FAMILY.md).")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME")
-def checks(doc: str | None, disabled: tuple[str, ...]) -> None:
+def checks(doc: str | None, family: str | None, disabled: tuple[str, ...]) -> None:
     """List every check of every loaded plugin."""
     from .options import suggest
 
-    registry = _registry(disabled)
+    registry = plugin_registry(disabled)
+    if family:
+        from .docgen import family_markdown
+
+        if not any(c.plugin_name == family for c in registry.checks.values()):
+            raise Fail(f"no loaded plugin has checks of family '{family}'{suggest(family, registry.plugins)}")
+        click.echo(family_markdown(registry, family), nl=False)
+        return
     if doc:
         check = registry.check(doc)
         if check is None:
             raise Fail(f"unknown check '{doc}'{suggest(doc, registry.checks)}")
         click.echo(f"{check.id} — {check.title}")
         click.echo(f"targets: {', '.join(sorted(k.value for k in check.kinds))}   plugin: {registry.sources.get(check.plugin_name, '')}")
+        click.echo(f"source: {check.source}")
         if check.options:
             click.echo("options:")
             for name, opt in check.options.items():
@@ -366,7 +438,7 @@ def runs(db: str | None, limit: int) -> None:
     """List stored runs, newest first."""
     from .output import runs_table
 
-    click.echo(runs_table(_store(db).runs(limit)))
+    click.echo(runs_table(open_store(db).runs(limit)))
 
 
 @cli.command()
@@ -376,7 +448,7 @@ def runs(db: str | None, limit: int) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Also list passing findings.")
 def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
     """Print one stored run (RUN is an id or 'last')."""
-    store = _store(db)
+    store = open_store(db)
     doc = store.document(_run_id(store, run))
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
@@ -395,7 +467,7 @@ def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
 @click.option("--sign-key", metavar="PEM", envvar="CIVISCAN_SIGN_KEY", help="Ed25519 private key to sign the manifest.")
 def report(run: str, db: str | None, formats: tuple[str, ...], department: str | None, outdir: str, sign_key: str | None) -> None:
     """Render reports of a stored run (never rescans)."""
-    store = _store(db)
+    store = open_store(db)
     run_id = _run_id(store, run)
     doc = store.document(run_id)
     if department and department not in doc["departments"]:
@@ -448,87 +520,16 @@ def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, 
     from .policy import load_policies
     from .scan import reevaluate
 
-    registry = _registry()
-    store = _store(db)
+    registry = plugin_registry()
+    store = open_store(db)
     source = _run_id(store, run)
     ruleset = load_policies(policies, registry)
-    new, code = reevaluate(store, source, ruleset, registry, Severity(fail_on))
+    try:
+        new, code = reevaluate(store, source, ruleset, registry, Severity(fail_on))
+    except FactsVersionError as exc:
+        raise Fail(f"cannot re-evaluate: {exc} (scan again with this civiscan)") from None
     _emit_stored(store, new, code, formats, None, None, quiet)
     raise SystemExit(int(code))
-
-
-# --- tls ---------------------------------------------------------------------------
-
-
-@cli.command("tls")
-@click.argument("targets", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (the tls plugin's schema, docs/tls.md).")
-@click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True)
-@click.option("--ca-file", metavar="PEM", help="Trust anchors instead of the system store.")
-@click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR")
-def tls_command(targets: tuple[str, ...], as_json: bool, timeout: float, ca_file: str | None, resolve: tuple[str, ...]) -> None:
-    """Enumerate TLS facts of HOST[:PORT] endpoints: protocols, suites, groups, certificate.
-
-    Exits 0 when every endpoint was enumerated, 3 when some could not be.
-    """
-    from .quickfacts import collect_tls, describe
-    from .scan import parse_resolve
-
-    settings: dict[str, Any] = {}
-    if ca_file:
-        settings["ca_file"] = str(Path(ca_file).resolve())
-    if resolve:
-        settings["resolve"] = parse_resolve(resolve)
-    results = collect_tls(targets, _registry(), timeout, settings)
-    if as_json:
-        click.echo(json.dumps(
-            [{"target": a.url, "address": a.connect_address, "facts": f, "error": e.to_json() if e else None}
-             for a, f, e in results], indent=2, sort_keys=True))
-    else:
-        click.echo("\n\n".join(describe(a, f, e) for a, f, e in results))
-    raise SystemExit(int(ExitCode.INCOMPLETE if any(e for _, _, e in results) else ExitCode.COMPLIANT))
-
-
-# --- feeds -------------------------------------------------------------------------
-
-
-@cli.group()
-def feeds() -> None:
-    """Offline advisory feeds (OSV, Debian Security Tracker) for patch-level checks."""
-
-
-@feeds.command("import")
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--name", metavar="NAME", help="Feed name (default: derived from its ecosystems).")
-@db_option
-def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> None:
-    """Import OSV advisories (directory, JSON or per-ecosystem zip) or a Debian tracker JSON file."""
-    import zipfile
-
-    from .plugins.packages import feeds as feedlib
-
-    store = _store(db)
-    for path in paths:
-        try:
-            result = feedlib.import_path(store.conn, path, name=name)
-        except (feedlib.FeedFormatError, ValueError, OSError, zipfile.BadZipFile, KeyError, TypeError) as exc:
-            raise Fail(f"{path}: cannot import: {exc}") from None
-        info = result.feed
-        releases = ", ".join(f"{r} ({n})" for r, n in sorted(result.releases.items())) or "none"
-        click.echo(f"{path}: feed '{info.name}' ({info.kind}), {info.advisories} advisories, dated {info.feed_date or 'unknown'}; releases: {releases}")
-
-
-@feeds.command("list")
-@db_option
-def feeds_list(db: str | None) -> None:
-    """List imported feeds with their dates."""
-    from .plugins.packages import feeds as feedlib
-
-    rows = feedlib.list_feeds(_store(db).conn)
-    if not rows:
-        click.echo("No feeds imported (civiscan feeds import PATH).")
-    for info in rows:
-        click.echo(f"{info.name:<30} {info.kind:<16} {info.advisories:>8} advisories  dated {info.feed_date or '?'}  imported {info.imported_at}")
 
 
 # --- hosts -------------------------------------------------------------------------
@@ -563,19 +564,6 @@ def hosts_enrol(address: str, port: int, known_hosts: str | None, replace: bool,
     for key_type, fp in keys:
         click.echo(f"{address}:{port} {key_type} {fp}")
     click.echo(f"recorded {len(keys)} key(s) in {target}", err=True)
-
-
-# --- demo --------------------------------------------------------------------------
-
-
-@cli.command()
-@click.option("-o", "--output", "outdir", default="civiscan-demo", show_default=True, metavar="DIR", help="Where the store and reports go.")
-@click.option("--keep-running", is_flag=True, help="Leave the lab up until Ctrl-C (to try other commands against it).")
-def demo(outdir: str, keep_running: bool) -> None:
-    """Start a small misconfigured lab on loopback, scan it, and write the reports."""
-    from .lab.demo import run_demo
-
-    raise SystemExit(int(run_demo(Path(outdir), keep_running=keep_running, echo=click.echo)))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

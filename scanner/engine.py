@@ -88,19 +88,27 @@ class QuietObserver:
 
 
 def make_job(
-    asset: Asset, ruleset: RuleSet, settings: ScanSettings, scope: Scope | None = None
+    asset: Asset,
+    ruleset: RuleSet,
+    settings: ScanSettings,
+    scope: Scope | None = None,
+    store_path: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON job for one asset: which checks each plugin must serve, within which scope."""
+    """The JSON job for one asset: which checks each plugin must serve, within which scope.
+
+    ``store_path`` locates the store whose imported data plugins may read.
+    """
     return {
         "asset": asset.to_json(),
         "plugins": {
-            name: [{"check": u.check, "options": dict(u.options)} for u in uses]
+            name: [u.to_json() for u in uses]
             for name, uses in sorted(ruleset.plugins_for(asset).items())
         },
         "timeout": settings.timeout,
         "plugin_timeout": settings.plugin_timeout,
         "settings": dict(settings.plugin_settings),
         **({"scope": scope.to_json()} if scope is not None else {}),
+        "store": store_path,
     }
 
 
@@ -114,7 +122,8 @@ async def run_job(
 ) -> dict[str, Any]:
     """Collect every plugin's facts for one asset. JSON in, JSON out, never raises.
 
-    ``{"facts": {plugin: {...}}, "errors": {plugin: {"reason", "message"}}}``
+    ``{"facts": {plugin: {...}}, "errors": {plugin: {"reason", "message"}},
+    "versions": {plugin: facts schema version}}``
     """
     asset = Asset.from_json(job["asset"])
     timeout = float(job["timeout"])
@@ -127,6 +136,7 @@ async def run_job(
         executor=executor,
         host_limits=host_limits,
         gate=Gate.from_settings(scope, settings, timeout),
+        store_path=job.get("store"),
     )
     facts: dict[str, Any] = {}
     errors: dict[str, dict[str, str]] = {}
@@ -158,7 +168,8 @@ async def run_job(
             ).to_json()
 
     await asyncio.gather(*(one(name, wanted) for name, wanted in job["plugins"].items()))
-    return {"facts": facts, "errors": errors}
+    versions = {name: registry.declared[name].facts_version for name in facts}
+    return {"facts": facts, "errors": errors, "versions": versions}
 
 
 async def resolve_asset(asset: Asset, gate: Gate) -> tuple[Asset, CollectError | None]:
@@ -199,7 +210,7 @@ async def scan_assets(spec: RunSpec) -> None:
                 findings = scope_error_findings(asset, ruleset, refused.reason, refused.message)
             else:
                 result = await run_job(
-                    make_job(pinned, ruleset, settings, scope),
+                    make_job(pinned, ruleset, settings, scope, str(store.path.resolve())),
                     registry,
                     per_host=settings.per_host,
                     executor=executor,
@@ -208,7 +219,8 @@ async def scan_assets(spec: RunSpec) -> None:
                 facts = result["facts"]
                 errors = {k: CollectError.from_json(v) for k, v in result["errors"].items()}
                 findings = evaluate_asset(pinned, facts, errors, ruleset, registry.checks, spec.started)
-            store.save_asset(run_id, pinned, facts, errors, findings, dt.datetime.now(dt.UTC))
+            store.save_asset(run_id, pinned, facts, errors, findings, dt.datetime.now(dt.UTC),
+                             versions=result["versions"] if refused is None else None)
             observer.asset_done(pinned, findings)
 
     try:

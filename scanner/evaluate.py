@@ -17,6 +17,7 @@ from .models import (
     CollectError,
     ErrorReason,
     Outcome,
+    Reason,
     Severity,
     Status,
     fingerprint,
@@ -31,7 +32,7 @@ class CheckResult:
     status: Status
     message: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
-    reason: ErrorReason | None = None
+    reason: Reason | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,7 +54,7 @@ class Finding:
     severity: Severity
     message: str
     checks: tuple[CheckResult, ...] = ()
-    reason: ErrorReason | None = None
+    reason: Reason | None = None
     waiver: Mapping[str, Any] | None = None
 
     @property
@@ -90,7 +91,7 @@ def evaluate_asset(
                 Finding(asset.id, rule.id, Status.NOT_APPLICABLE, rule.severity, _not_applicable(rule, asset))
             )
             continue
-        results = tuple(_run_check(use.check, use.options, asset, facts, errors, checks) for use in rule.checks)
+        results = tuple(_run_check(use.check_id, use.options, asset, facts, errors, checks) for use in rule.checks)
         findings.append(_apply_waivers(_combine(asset, rule, results), asset, ruleset.waivers, now))
     return findings
 
@@ -245,7 +246,7 @@ def exit_code(findings: Iterable[Finding | Mapping[str, Any]], fail_on: Severity
     return ExitCode.COMPLIANT
 
 
-def scope_error_findings(asset: Asset, ruleset: RuleSet, reason: ErrorReason, message: str) -> list[Finding]:
+def scope_error_findings(asset: Asset, ruleset: RuleSet, reason: Reason, message: str) -> list[Finding]:
     """Every applicable rule errs with the same reason: the asset could not be assessed at all."""
     out = []
     for rule in ruleset.rules:

@@ -63,7 +63,11 @@ class Status(str, enum.Enum):
 
 
 class ErrorReason(str, enum.Enum):
-    """Why something could not be assessed. A timeout is never a 'no'."""
+    """Why something could not be assessed. A timeout is never a 'no'.
+
+    The core set; a plugin declares its own further reasons (``Plugin.reasons``)
+    and raises them as :class:`PluginReason`.
+    """
 
     TIMEOUT = "timeout"
     REFUSED = "refused"
@@ -78,10 +82,33 @@ class ErrorReason(str, enum.Enum):
     COMMAND = "command"
     NOT_SUPPORTED = "not_supported"
     NO_DATA = "no_data"
-    FEED = "feed"
     SCOPE = "scope"
     INTERRUPTED = "interrupted"
     BUG = "bug"
+
+
+class PluginReason(str):
+    """A reason a plugin declares beyond the core :class:`ErrorReason` set.
+
+    Serialises like a core reason (``.value`` is the stored string).
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
+Reason = ErrorReason | PluginReason
+
+
+def parse_reason(value: str) -> Reason:
+    """The reason stored as ``value``: a core one, else a plugin's own."""
+    try:
+        return ErrorReason(value)
+    except ValueError:
+        return PluginReason(value)
 
 
 class AssetKind(str, enum.Enum):
@@ -206,7 +233,7 @@ class Asset:
 class CollectError:
     """A plugin could not collect its facts for an asset."""
 
-    reason: ErrorReason
+    reason: Reason
     message: str
 
     def to_json(self) -> dict[str, str]:
@@ -214,13 +241,13 @@ class CollectError:
 
     @classmethod
     def from_json(cls, data: dict[str, str]) -> CollectError:
-        return cls(ErrorReason(data["reason"]), data["message"])
+        return cls(parse_reason(data["reason"]), data["message"])
 
 
 class CollectFailed(Exception):
     """Raised by a plugin (or transport) to turn a failure into an ``error`` result."""
 
-    def __init__(self, reason: ErrorReason, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -233,7 +260,7 @@ class Outcome:
     status: Status
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
-    reason: ErrorReason | None = None  # for status == ERROR
+    reason: Reason | None = None  # for status == ERROR
 
     @staticmethod
     def passed(message: str, **evidence: Any) -> Outcome:
@@ -244,7 +271,7 @@ class Outcome:
         return Outcome(Status.FAIL, message, evidence)
 
     @staticmethod
-    def error(reason: ErrorReason, message: str, **evidence: Any) -> Outcome:
+    def error(reason: Reason, message: str, **evidence: Any) -> Outcome:
         return Outcome(Status.ERROR, message, evidence, reason)
 
     @staticmethod

@@ -12,10 +12,10 @@ import ipaddress
 import socket
 import ssl
 
-from .models import CollectFailed, ErrorReason
+from .models import CollectFailed, ErrorReason, Reason
 
 
-def classify(exc: BaseException) -> ErrorReason:
+def classify(exc: BaseException) -> Reason:
     """Map an exception raised while talking to a target to a reason."""
     if isinstance(exc, CollectFailed):
         return exc.reason

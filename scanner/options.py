@@ -26,17 +26,33 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class Option:
-    """One option of a check.
+class OptionType:
+    """A kind of option value and the function that checks and normalises it.
 
-    ``type`` is one of: ``int``, ``float``, ``bool``, ``str``, ``date``,
-    ``list[str]``, ``list[int]``, ``ports``, ``map``, ``map[str,int]``,
-    ``map[str,str]`` (``choices`` then limit the keys). ``ports`` accepts a list of
-    port numbers and ``"a-b"`` ranges (or one such string, comma separated) and
-    normalises to a sorted list of ``[start, end]`` ranges.
+    ``convert`` raises ValueError with a message for the user on a bad value.
+    The core types are :data:`CORE_TYPES`; a plugin declares its own in
+    ``Plugin.option_types`` and uses the object itself as ``Option.type``.
     """
 
-    type: str
+    name: str
+    convert: Callable[[Any], Any]
+    doc: str = ""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a check (or one run-wide setting of a plugin).
+
+    ``type`` is a core type name: ``int``, ``float``, ``bool``, ``str``,
+    ``date``, ``list[str]``, ``list[int]``, ``map``, ``map[str,int]``,
+    ``map[str,str]`` (``choices`` then limit the keys), or an
+    :class:`OptionType` a plugin declares.
+    """
+
+    type: str | OptionType
     doc: str
     default: Any = _MISSING
     choices: tuple[Any, ...] = ()
@@ -92,11 +108,18 @@ def validate_options(
     return result, problems
 
 
+def option_type(opt: Option) -> OptionType | None:
+    """The :class:`OptionType` of ``opt`` (None for an unknown type name)."""
+    if isinstance(opt.type, OptionType):
+        return opt.type
+    return CORE_TYPES.get(opt.type)
+
+
 def _convert(opt: Option, value: Any) -> Any:
-    converter = _CONVERTERS.get(opt.type)
-    if converter is None:  # pragma: no cover - a plugin bug, caught by the registry test
+    kind = option_type(opt)
+    if kind is None:  # pragma: no cover - a plugin bug, caught by the registry test
         raise ValueError(f"unknown option type {opt.type}")
-    out = converter(value)
+    out = kind.convert(value)
     if opt.choices:
         items = list(out) if isinstance(out, (list, dict)) else [out]
         for item in items:
@@ -118,25 +141,25 @@ def _convert(opt: Option, value: Any) -> Any:
 
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected an integer, got {_show(value)}")
+        raise ValueError(f"expected an integer, got {show_value(value)}")
     return value
 
 
 def _float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, got {_show(value)}")
+        raise ValueError(f"expected a number, got {show_value(value)}")
     return float(value)
 
 
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_show(value)}")
+        raise ValueError(f"expected true or false, got {show_value(value)}")
     return value
 
 
 def _str(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {_show(value)}")
+        raise ValueError(f"expected a string, got {show_value(value)}")
     return value
 
 
@@ -150,13 +173,13 @@ def _date(value: Any) -> str:
             return _dt.date.fromisoformat(value).isoformat()
         except ValueError:
             pass
-    raise ValueError(f"expected a date YYYY-MM-DD, got {_show(value)}")
+    raise ValueError(f"expected a date YYYY-MM-DD, got {show_value(value)}")
 
 
 def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
     def convert(value: Any) -> list[Any]:
         if not isinstance(value, list):
-            raise ValueError(f"expected a list, got {_show(value)}")
+            raise ValueError(f"expected a list, got {show_value(value)}")
         return [item(v) for v in value]
 
     return convert
@@ -164,7 +187,7 @@ def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
 
 def _map(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise ValueError(f"expected a mapping, got {_show(value)}")
+        raise ValueError(f"expected a mapping, got {show_value(value)}")
     return dict(value)
 
 
@@ -181,53 +204,7 @@ def _map_of(item: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
     return convert
 
 
-def parse_ports(value: Any) -> list[list[int]]:
-    """Parse ``[22, "8000-8100"]`` or ``"22,80,1-1024"`` into merged [start, end] ranges."""
-    if isinstance(value, str):
-        items: list[Any] = [p.strip() for p in value.split(",") if p.strip()]
-    elif isinstance(value, int) and not isinstance(value, bool):
-        items = [value]
-    elif isinstance(value, list):
-        items = value
-    else:
-        raise ValueError(f"expected ports like [22, '8000-8100'], got {_show(value)}")
-    ranges: list[tuple[int, int]] = []
-    for item in items:
-        if isinstance(item, bool):
-            raise ValueError(f"expected a port, got {_show(item)}")
-        if isinstance(item, int):
-            lo = hi = item
-        elif isinstance(item, str):
-            text = item.strip()
-            try:
-                if "-" in text:
-                    a, b = text.split("-", 1)
-                    lo, hi = int(a), int(b)
-                else:
-                    lo = hi = int(text)
-            except ValueError:
-                raise ValueError(f"'{item}' is not a port or a range like 8000-8100") from None
-        else:
-            raise ValueError(f"expected a port, got {_show(item)}")
-        if not (1 <= lo <= 65535 and 1 <= hi <= 65535):
-            raise ValueError(f"port {item} is outside 1-65535")
-        if lo > hi:
-            raise ValueError(f"range {item} runs backwards")
-        ranges.append((lo, hi))
-    return [list(r) for r in merge_ranges(ranges)]
-
-
-def merge_ranges(ranges: Any) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for lo, hi in sorted((int(a), int(b)) for a, b in ranges):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     kind = type(value).__name__
     if kind == "NoneType":
         return "nothing (null)"
@@ -237,28 +214,30 @@ def _show(value: Any) -> str:
     return f"{kind} {text}"
 
 
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "int": _int,
-    "float": _float,
-    "bool": _bool,
-    "str": _str,
-    "date": _date,
-    "list[str]": _list_of(_str),
-    "list[int]": _list_of(_int),
-    "ports": parse_ports,
-    "map": _map,
-    "map[str,int]": _map_of(_int),
-    "map[str,str]": _map_of(_str),
+CORE_TYPES: Mapping[str, OptionType] = {
+    t.name: t
+    for t in (
+        OptionType("int", _int, "an integer"),
+        OptionType("float", _float, "a number"),
+        OptionType("bool", _bool, "true or false"),
+        OptionType("str", _str, "a string"),
+        OptionType("date", _date, "a date YYYY-MM-DD"),
+        OptionType("list[str]", _list_of(_str), "a list of strings"),
+        OptionType("list[int]", _list_of(_int), "a list of integers"),
+        OptionType("map", _map, "a mapping"),
+        OptionType("map[str,int]", _map_of(_int), "a mapping of strings to integers"),
+        OptionType("map[str,str]", _map_of(_str), "a mapping of strings to strings"),
+    )
 }
-
-OPTION_TYPES = frozenset(_CONVERTERS)
+"""The option types every plugin can use, by name."""
 
 __all__ = [
-    "OPTION_TYPES",
+    "CORE_TYPES",
     "Option",
+    "OptionType",
     "Problem",
-    "merge_ranges",
-    "parse_ports",
+    "option_type",
+    "show_value",
     "suggest",
     "validate_options",
 ]

@@ -1,9 +1,13 @@
 """The plugin API: what a check plugin declares and how civiscan finds it.
 
-A plugin is any object that satisfies :class:`Plugin`. It names a family
-(``ports``), declares its checks (``ports.allowed``, ``ports.forbidden``) and
-collects the facts those checks judge. Built-in and third-party plugins load
-through the same entry-point group, ``civiscan.plugins``. See docs/plugins.md.
+A plugin is any object that satisfies :class:`Plugin`. It names a family,
+declares its checks (``family.name`` ids) and collects the facts those checks
+judge. Next to its checks it declares everything else the rest of civiscan
+needs from it (:class:`Declarations`): run settings and their ``civiscan scan``
+flags, option types, error reasons, evidence keys to redact and the version of
+its facts schema. Built-in and third-party plugins load through the same
+entry-point group, ``civiscan.plugins``; extra commands through
+``civiscan.commands``. See docs/plugins.md.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ import asyncio
 import contextlib
 import inspect
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .gate import Gate
-from .models import Asset, AssetKind, Outcome
-from .options import OPTION_TYPES, Option
+from .models import Asset, AssetKind, ErrorReason, Outcome
+from .options import CORE_TYPES, Option, OptionType
 
 ENTRY_POINT_GROUP = "civiscan.plugins"
+COMMANDS_GROUP = "civiscan.commands"
+_FLAG = re.compile(r"^--[a-z][a-z0-9-]*$")
 _ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -48,6 +56,10 @@ class Check:
     evaluate: Evaluate
     options: Mapping[str, Option] = field(default_factory=dict)
     doc: str = ""
+    needs: frozenset[str] = frozenset()
+    """Named parts of its plugin's facts this check reads, beyond what every
+    check of the family reads; the collector gathers a part only when some
+    requested check needs it (:func:`needed`)."""
 
     @property
     def documentation(self) -> str:
@@ -57,25 +69,100 @@ class Check:
     def plugin_name(self) -> str:
         return self.id.split(".", 1)[0]
 
+    @property
+    def source(self) -> str:
+        """The file defining the check, relative to its installed package root."""
+        module = sys.modules.get(self.evaluate.__module__)
+        path = getattr(module, "__file__", None) or ""
+        tail = "/__init__.py" if Path(path).name == "__init__.py" else ".py"
+        return self.evaluate.__module__.replace(".", "/") + tail
+
 
 @dataclass(frozen=True)
 class CheckRequest:
-    """A check that a plan wants judged on an asset, with its validated options.
+    """A check as a rule uses it, with its validated options (defaults filled in).
 
-    ``collect`` receives every request for its plugin on that asset, so it can
-    gather exactly what they need (e.g. the union of the port sets) once.
+    The plan sends every request for a plugin on an asset to its ``collect``,
+    so it can gather exactly what they need (e.g. the union of the port sets) once.
     """
 
     check_id: str
     options: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check_id, "options": dict(self.options)}
+
+
+def needed(checks: Iterable[Check], requests: Sequence[CheckRequest]) -> frozenset[str]:
+    """The fact parts (:attr:`Check.needs`) the requested checks read.
+
+    No requests means a full collection: every part any check needs.
+    """
+    wanted = {r.check_id for r in requests}
+    return frozenset(
+        part for c in checks if not requests or c.id in wanted for part in c.needs
+    )
+
+
+@dataclass(frozen=True)
+class Setting(Option):
+    """A run-wide setting a plugin reads from ``ctx.settings``.
+
+    ``flag`` is the ``civiscan scan`` option it becomes (``--port-scanner``);
+    the declared type, choices, range and default are the flag's too. Without
+    a flag the setting can only come from a stored run (``--resume``).
+    """
+
+    flag: str | None = None
+
+
+FactsMigration = Callable[[int, Facts], Facts]
+"""Turn facts stored under an older schema version into the current shape."""
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """What a plugin declares beyond its checks; every field is optional.
+
+    Read from the plugin object's attributes of the same names, so a plugin
+    declares only what it has (:func:`declarations`).
+    """
+
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+    option_types: Sequence[OptionType] = ()
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    """Error reasons beyond :class:`ErrorReason`, each with what it means."""
+    redact: frozenset[str] = frozenset()
+    """Evidence keys whose values name things on the scanning machine."""
+    facts_version: int = 1
+    migrate_facts: FactsMigration | None = None
+    """Upgrade facts of an older ``facts_version``; raise ValueError if it cannot."""
+
+
+def declarations(plugin: Any) -> Declarations:
+    """The :class:`Declarations` of ``plugin``, defaults for what it leaves out."""
+    return Declarations(
+        settings=dict(getattr(plugin, "settings", None) or {}),
+        option_types=tuple(getattr(plugin, "option_types", None) or ()),
+        reasons=dict(getattr(plugin, "reasons", None) or {}),
+        redact=frozenset(getattr(plugin, "redact", None) or ()),
+        facts_version=getattr(plugin, "facts_version", 1),
+        migrate_facts=getattr(plugin, "migrate_facts", None),
+    )
+
+
+class FactsVersionError(ValueError):
+    """Stored facts have a schema version the loaded plugin cannot read."""
 
 
 class Context:
     """What the engine lends a plugin while it collects for one asset.
 
     * ``timeout``: seconds allowed for every single network operation;
-    * ``settings``: run-wide settings (``port_scanner``, ``ca_file``,
-      ``resolve``, ``db_path``, ...), all JSON values;
+    * ``settings``: run-wide settings (the core's ``ca_file``, ``resolve``,
+      ``known_hosts`` and every plugin's declared ones), all JSON values;
+    * ``store_path``: the run's store, for shared read-only data imported
+      into it (open it read-only; None when the job has no store);
     * ``host_slot(address)``: hold one of the per-host connection slots;
     * ``run_blocking(fn, *args)``: run a blocking call (paramiko, python-nmap)
       in the engine's bounded thread pool;
@@ -98,10 +185,12 @@ class Context:
         executor: Any = None,
         host_limits: dict[str, asyncio.Semaphore] | None = None,
         gate: Gate | None = None,
+        store_path: str | None = None,
     ) -> None:
         self.timeout = timeout
         self.settings: Mapping[str, Any] = dict(settings or {})
         self.gate = gate or Gate.from_settings(None, self.settings, timeout)
+        self.store_path = store_path
         self._per_host = per_host
         self._host_limits: dict[str, asyncio.Semaphore] = (
             host_limits if host_limits is not None else {}
@@ -155,6 +244,7 @@ class Registry:
     checks: dict[str, Check] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # plugin name -> distribution
+    declared: dict[str, Declarations] = field(default_factory=dict)  # plugin name -> declarations
 
     def add(self, plugin: Any, source: str = "") -> None:
         """Register ``plugin`` after checking its shape; raises ValueError if wrong."""
@@ -166,13 +256,63 @@ class Registry:
         for check in plugin.checks:
             if check.id in self.checks:
                 raise ValueError(f"check id '{check.id}' is already registered")
+        mine = declarations(plugin)
+        for name, setting in mine.settings.items():
+            owner = self.setting_owner(name)
+            if owner is not None:
+                raise ValueError(f"setting '{name}' is already declared by plugin {owner}")
+            if setting.flag and any(setting.flag == s.flag for _, s in self.settings()):
+                raise ValueError(f"flag {setting.flag} is already declared by another plugin")
+        for reason in mine.reasons:
+            taken = [n for n, d in self.declared.items() if reason in d.reasons]
+            if taken:
+                raise ValueError(f"error reason '{reason}' is already declared by plugin {taken[0]}")
         self.plugins[plugin.name] = plugin
         self.sources[plugin.name] = source
+        self.declared[plugin.name] = mine
         for check in plugin.checks:
             self.checks[check.id] = check
 
     def check(self, check_id: str) -> Check | None:
         return self.checks.get(check_id)
+
+    def settings(self) -> list[tuple[str, Setting]]:
+        """Every declared setting with its name, in plugin order."""
+        return [(n, s) for d in self.declared.values() for n, s in d.settings.items()]
+
+    def setting_owner(self, name: str) -> str | None:
+        return next((p for p, d in self.declared.items() if name in d.settings), None)
+
+    def reasons(self) -> dict[str, str]:
+        """Every plugin-declared error reason and what it means."""
+        return {r: text for d in self.declared.values() for r, text in d.reasons.items()}
+
+    def redact_keys(self) -> frozenset[str]:
+        return frozenset(k for d in self.declared.values() for k in d.redact)
+
+    def option_types(self) -> dict[str, OptionType]:
+        """The core option types and every plugin's, by name."""
+        found = dict(CORE_TYPES)
+        for d in self.declared.values():
+            found.update((t.name, t) for t in d.option_types)
+        return found
+
+    def readable_facts(self, plugin: str, version: int, facts: Facts) -> Facts:
+        """``facts`` stored under schema ``version``, in the shape ``plugin`` reads now.
+
+        Raises :class:`FactsVersionError` when the loaded plugin cannot read them;
+        facts of a plugin that is not loaded are left as they are.
+        """
+        mine = self.declared.get(plugin)
+        if mine is None or version == mine.facts_version:
+            return facts
+        why = f"{plugin} facts have schema version {version}; the loaded {plugin} plugin reads version {mine.facts_version}"
+        if mine.migrate_facts is None or version > mine.facts_version:
+            raise FactsVersionError(why)
+        try:
+            return mine.migrate_facts(version, facts)
+        except ValueError as exc:
+            raise FactsVersionError(f"{why} and cannot upgrade them: {exc}") from None
 
 
 def plugin_problems(plugin: Any) -> list[str]:
@@ -180,6 +320,8 @@ def plugin_problems(plugin: Any) -> list[str]:
     if not isinstance(plugin, Plugin):
         return ["object has no name, checks and collect()"]
     problems: list[str] = []
+    mine = declarations(plugin)
+    known_types: set[str | OptionType] = {*CORE_TYPES, *mine.option_types}
     if not _NAME.match(str(plugin.name)):
         problems.append(f"plugin name '{plugin.name}' must be lower_snake_case")
     if not inspect.iscoroutinefunction(plugin.collect):
@@ -194,10 +336,29 @@ def plugin_problems(plugin: Any) -> list[str]:
             # The id names where the check lives; a mismatch is a packaging mistake.
             problems.append(f"check id '{check.id}' does not start with '{plugin.name}.'")
         for opt_name, opt in check.options.items():
-            if opt.type not in OPTION_TYPES:
+            if opt.type not in known_types:
                 problems.append(f"check {check.id}: option '{opt_name}' has unknown type {opt.type}")
         if not check.kinds:
             problems.append(f"check {check.id}: no target kinds")
+    return problems + _declaration_problems(plugin.name, mine)
+
+
+def _declaration_problems(name: str, mine: Declarations) -> list[str]:
+    problems: list[str] = []
+    for key, setting in mine.settings.items():
+        if not isinstance(setting, Setting) or not _NAME.match(key):
+            problems.append(f"plugin {name}: setting '{key}' must be a lower_snake_case Setting")
+        elif setting.flag is not None and not _FLAG.match(setting.flag):
+            problems.append(f"plugin {name}: setting '{key}' has flag {setting.flag!r}, not like --name")
+    core = {r.value for r in ErrorReason}
+    for reason in mine.reasons:
+        if not _NAME.match(reason) or reason in core:
+            problems.append(f"plugin {name}: error reason '{reason}' must be a new lower_snake_case name")
+    clash = {t.name for t in mine.option_types} & set(CORE_TYPES)
+    if clash:
+        problems.append(f"plugin {name}: option types {sorted(clash)} are core types")
+    if not isinstance(mine.facts_version, int) or mine.facts_version < 1:
+        problems.append(f"plugin {name}: facts_version must be a positive integer")
     return problems
 
 
@@ -230,18 +391,20 @@ def load_registry(disabled: Iterable[str] = (), extra: Iterable[Any] = ()) -> Re
     return registry
 
 
-def checks_by_kind(checks: Iterable[Check], kind: AssetKind) -> list[Check]:
-    return [c for c in checks if kind in c.kinds]
-
-
 __all__ = [
+    "COMMANDS_GROUP",
     "ENTRY_POINT_GROUP",
     "Check",
     "CheckRequest",
     "Context",
+    "Declarations",
     "Facts",
+    "FactsVersionError",
     "Plugin",
     "Registry",
+    "Setting",
+    "declarations",
     "load_registry",
+    "needed",
     "plugin_problems",
 ]

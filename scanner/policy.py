@@ -19,7 +19,7 @@ from typing import Any
 from .errors import ConfigError, ConfigProblem, Position
 from .models import Asset, AssetKind, Severity
 from .options import suggest, validate_options
-from .plugin import Registry
+from .plugin import CheckRequest, Registry
 from .reader import Reader
 from .yamlpos import PATH_CHARS, PosDict, PosList, Shape, load_bytes, quote, read_bytes
 
@@ -28,17 +28,6 @@ POLICY_SHAPE = Shape("policy", ("policy", "rules"))
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 SEVERITIES = [s.value for s in Severity]
 KINDS = [k.value for k in AssetKind]
-
-
-@dataclass(frozen=True)
-class CheckUse:
-    """A check as a rule uses it: id and validated options (defaults filled in)."""
-
-    check: str
-    options: Mapping[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"check": self.check, "options": dict(self.options)}
 
 
 @dataclass(frozen=True)
@@ -77,7 +66,7 @@ class Rule:
     id: str
     title: str
     severity: Severity
-    checks: tuple[CheckUse, ...]
+    checks: tuple[CheckRequest, ...]
     policy: str
     rationale: str = ""
     remediation: str = ""
@@ -103,7 +92,7 @@ class Rule:
             id=data["id"],
             title=data["title"],
             severity=Severity(data["severity"]),
-            checks=tuple(CheckUse(c["check"], c["options"]) for c in data["checks"]),
+            checks=tuple(CheckRequest(c["check"], c["options"]) for c in data["checks"]),
             policy=data["policy"],
             rationale=data.get("rationale", ""),
             remediation=data.get("remediation", ""),
@@ -233,14 +222,14 @@ class RuleSet:
             tuple(PolicyInfo(**p) for p in data["policies"]),
         )
 
-    def plugins_for(self, asset: Asset) -> dict[str, list[CheckUse]]:
+    def plugins_for(self, asset: Asset) -> dict[str, list[CheckRequest]]:
         """The checks each plugin must serve on ``asset``, by plugin name."""
-        wanted: dict[str, list[CheckUse]] = {}
+        wanted: dict[str, list[CheckRequest]] = {}
         for rule in self.rules:
             if not rule.applies_to.matches(asset):
                 continue
             for use in rule.checks:
-                wanted.setdefault(use.check.split(".", 1)[0], []).append(use)
+                wanted.setdefault(use.check_id.split(".", 1)[0], []).append(use)
         return wanted
 
     @property
@@ -514,7 +503,7 @@ def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry:
             if refs is not None:
                 references[str(framework)] = tuple(r.strings(refs, framework, f"'references' of {what}"))
 
-    checks: list[CheckUse] = []
+    checks: list[CheckRequest] = []
     seq = r.sequence(data.get("checks"), data.value_pos("checks"), f"'checks' of {what}") if "checks" in data else None
     if seq is not None and not seq:
         r.error(data.value_pos("checks"), f"{what} has an empty 'checks' list")
@@ -553,12 +542,12 @@ def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry:
                 f"check {check_id} works on {', '.join(sorted(k.value for k in spec.kinds))}, "
                 f"but {what} applies only to {', '.join(sorted(k.value for k in applies.kinds))}",
             )
-        checks.append(CheckUse(check_id, options))
+        checks.append(CheckRequest(check_id, options))
     if len(r.problems) > before or rule_id is None or severity is None:
         return None
     if not applies.kinds:
         # Without explicit kinds a rule applies to the kinds its checks can judge.
-        judged: frozenset[AssetKind] = frozenset().union(*(registry.checks[c.check].kinds for c in checks))
+        judged: frozenset[AssetKind] = frozenset().union(*(registry.checks[c.check_id].kinds for c in checks))
         applies = AppliesTo(judged, applies.tags, applies.departments)
     return Rule(
         id=rule_id,

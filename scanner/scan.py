@@ -28,7 +28,7 @@ from .inventory import (
 )
 from .lease import HEARTBEAT_SECONDS
 from .models import Asset, Severity
-from .plugin import Registry
+from .plugin import FactsVersionError, Registry
 from .policy import RuleSet, load_policies
 from .store import RunStatus, Store
 from .yamlpos import PATH_CHARS, quote
@@ -223,10 +223,20 @@ def resume(
 
 
 def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Registry, fail_on: Severity) -> tuple[int, ExitCode]:
-    """Judge the stored facts of ``source_run`` under another policy, as a new run."""
+    """Judge the stored facts of ``source_run`` under another policy, as a new run.
+
+    Raises :class:`FactsVersionError` (before any new run exists) when the
+    loaded plugins cannot read the stored facts' schema versions.
+    """
+    facts = store.facts(source_run)
+    for (asset_id, plugin), version in sorted(store.facts_versions(source_run).items()):
+        a_facts = facts[asset_id][0]
+        try:
+            a_facts[plugin] = dict(registry.readable_facts(plugin, version, a_facts[plugin]))
+        except FactsVersionError as exc:
+            raise FactsVersionError(f"run {source_run}, asset {asset_id}: {exc}") from None
     now = dt.datetime.now(dt.UTC)
     new = store.clone_run(source_run, ruleset, now)
-    facts = store.facts(new)
     findings = []
     for asset in store.assets(new):
         a_facts, a_errors = facts.get(asset.id, ({}, {}))

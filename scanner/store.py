@@ -135,8 +135,13 @@ def _m2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m3(conn: sqlite3.Connection) -> None:
+    # The plugin's facts schema version, so evaluate can refuse facts of another shape.
+    conn.execute("ALTER TABLE facts ADD COLUMN facts_version INTEGER NOT NULL DEFAULT 1")
+
+
 # Each migration moves the schema from version N-1 to N; never edit a shipped one, append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3]
 
 
 @dataclass(frozen=True)
@@ -314,14 +319,20 @@ class Store:
         errors: Mapping[str, CollectError],
         findings: Iterable[Finding],
         finished: dt.datetime,
+        versions: Mapping[str, int] | None = None,
     ) -> None:
-        """Write one asset's facts and findings atomically and mark it done."""
+        """Write one asset's facts and findings atomically and mark it done.
+
+        ``versions`` holds each plugin's facts schema version (default 1).
+        """
+        versions = versions or {}
         with self.transaction() as conn:
             conn.execute("DELETE FROM facts WHERE run_id=? AND asset_id=?", (run_id, asset.id))
             conn.execute("DELETE FROM findings WHERE run_id=? AND asset_id=?", (run_id, asset.id))
             plugins = sorted(set(facts) | set(errors))
             conn.executemany(
-                "INSERT INTO facts (run_id, asset_id, plugin, data_json, error_json) VALUES (?,?,?,?,?)",
+                "INSERT INTO facts (run_id, asset_id, plugin, data_json, error_json, facts_version)"
+                " VALUES (?,?,?,?,?,?)",
                 [
                     (
                         run_id,
@@ -329,6 +340,7 @@ class Store:
                         p,
                         json.dumps(facts[p], default=str) if p in facts else None,
                         json.dumps(errors[p].to_json()) if p in errors else None,
+                        versions.get(p, 1),
                     )
                     for p in plugins
                 ],
@@ -426,8 +438,8 @@ class Store:
                 (new, source),
             )
             conn.execute(
-                "INSERT INTO facts (run_id, asset_id, plugin, data_json, error_json)"
-                " SELECT ?, asset_id, plugin, data_json, error_json FROM facts WHERE run_id=?",
+                "INSERT INTO facts (run_id, asset_id, plugin, data_json, error_json, facts_version)"
+                " SELECT ?, asset_id, plugin, data_json, error_json, facts_version FROM facts WHERE run_id=?",
                 (new, source),
             )
         return new
@@ -494,6 +506,14 @@ class Store:
             if row[3] is not None:
                 errors[row[1]] = CollectError.from_json(json.loads(row[3]))
         return out
+
+    def facts_versions(self, run_id: int) -> dict[tuple[str, str], int]:
+        """``{(asset id, plugin): facts schema version}`` of a run's stored facts."""
+        rows = self.conn.execute(
+            "SELECT asset_id, plugin, facts_version FROM facts WHERE run_id=? AND data_json IS NOT NULL",
+            (run_id,),
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
 
     def findings(self, run_id: int) -> Iterator[dict[str, Any]]:
         for row in self.conn.execute(

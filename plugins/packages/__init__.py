@@ -5,7 +5,7 @@ one SSH round trip) and store only what their checks need:
 
 * ``packages`` facts: release, package format, ``{name: version}`` of every
   installed package, and the advisory matches against the offline feed index
-  in the store (``ctx.settings["db_path"]``, opened read-only) with the feed's
+  in the store (``ctx.store_path``, opened read-only) with the feed's
   name and date, so ``packages.*`` checks judge stored facts without I/O;
 * ``os`` facts: os-release, kernel, reboot flag, last update, container flag.
 
@@ -18,15 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from scanner.models import Asset
-from scanner.plugin import CheckRequest, Context
+from scanner.plugin import CheckRequest, Context, needed
 
 from . import feeds, match, versions
-from .checks import OS_CHECKS, PACKAGES_CHECKS
+from .checks import FEED, OS_CHECKS, PACKAGES_CHECKS
+from .collect import collect_host_facts
+
+HostFacts = Callable[[Asset, Context], Awaitable[dict[str, Any]]]
+"""Collect one host's raw facts (release, packages, kernel, ...) once for both plugins."""
 
 _ABSENT_STATES = frozenset({"config-files", "not-installed", "removed", "purged"})
 
@@ -35,12 +39,8 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-async def _host_facts(asset: Asset, ctx: Context) -> dict[str, Any]:
-    from scanner.plugins.packages.collect import collect_host_facts
-
-    facts: dict[str, Any] = await ctx.shared(
-        ("host-facts", asset.id), lambda: collect_host_facts(asset, ctx)
-    )
+async def _host_facts(collect: HostFacts, asset: Asset, ctx: Context) -> dict[str, Any]:
+    facts: dict[str, Any] = await ctx.shared(("host-facts", asset.id), lambda: collect(asset, ctx))
     return facts
 
 
@@ -195,14 +195,23 @@ def _release_index(
         return index
 
 
-class _PackagesPlugin:
+class PackagesPlugin:
+    """Installed packages and their advisory matches; ``collect_host`` reads the host."""
+
     name = "packages"
     checks = PACKAGES_CHECKS
+    reasons = {FEED: "no usable advisory feed: none imported for the release, or too old"}
+    # Runs stored before collection read the store through Context.store_path
+    # carry its location as a setting.
+    redact = frozenset({"db_path"})
+
+    def __init__(self, collect_host: HostFacts = collect_host_facts) -> None:
+        self._collect_host = collect_host
 
     async def collect(
         self, asset: Asset, requests: Sequence[CheckRequest], ctx: Context
     ) -> dict[str, Any]:
-        host = await _host_facts(asset, ctx)
+        host = await _host_facts(self._collect_host, asset, ctx)
         fmt = str(host.get("package_format") or "")
         packages = host.get("packages") or []
         facts: dict[str, Any] = {
@@ -215,21 +224,25 @@ class _PackagesPlugin:
             "packages": installed_versions(packages, fmt) if fmt in versions.FORMATS else {},
             "transport": host.get("transport"),
         }
-        wants_feed = not requests or any(r.check_id == "packages.vulnerable" for r in requests)
-        if wants_feed:
-            facts.update(await ctx.run_blocking(feed_facts, ctx.settings.get("db_path"), host))
+        if "feed" in needed(self.checks, requests):
+            facts.update(await ctx.run_blocking(feed_facts, ctx.store_path, host))
         return facts
 
 
-class _OsPlugin:
+class OsPlugin:
+    """The operating system's release, kernel and update state; ``collect_host`` reads the host."""
+
     name = "os"
     checks = OS_CHECKS
+
+    def __init__(self, collect_host: HostFacts = collect_host_facts) -> None:
+        self._collect_host = collect_host
 
     async def collect(
         self, asset: Asset, requests: Sequence[CheckRequest], ctx: Context
     ) -> dict[str, Any]:
         del requests
-        host = await _host_facts(asset, ctx)
+        host = await _host_facts(self._collect_host, asset, ctx)
         return {
             "collected_at": host.get("collected_at") or _now(),
             "os": _os_summary(host.get("os")),
@@ -241,7 +254,7 @@ class _OsPlugin:
         }
 
 
-packages_plugin = _PackagesPlugin()
-os_plugin = _OsPlugin()
+packages_plugin = PackagesPlugin()
+os_plugin = OsPlugin()
 
-__all__ = ["feed_facts", "installed_versions", "os_plugin", "packages_plugin"]
+__all__ = ["OsPlugin", "PackagesPlugin", "feed_facts", "installed_versions", "os_plugin", "packages_plugin"]

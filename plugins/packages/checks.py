@@ -15,7 +15,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scanner.models import AssetKind, ErrorReason, Outcome, Severity, severity_rank
+from scanner.models import AssetKind, ErrorReason, Outcome, PluginReason, Severity, severity_rank
 from scanner.options import Option
 from scanner.plugin import Check
 from scanner.timeutil import parse_timestamp
@@ -23,9 +23,13 @@ from scanner.timeutil import parse_timestamp
 from . import versions
 
 _LEVELS = ("critical", "high", "medium", "low", "info")
+_SEVERITY_CHOICES = tuple(_LEVELS)
 _HOST = frozenset({AssetKind.HOST})
 _SHOWN = 3  # advisories or packages named in a message; evidence holds the rest
 _EVIDENCE_LIMIT = 100
+
+FEED = PluginReason("feed")
+"""No usable advisory feed: none imported for the release, or it is too old."""
 
 
 def _collected_at(facts: Mapping[str, Any]) -> dt.datetime | None:
@@ -63,7 +67,7 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
     release = facts.get("release")
     if not feed:
         problem = facts.get("feed_problem") or "no advisory feed is available"
-        return Outcome.error(ErrorReason.FEED, f"Cannot evaluate: {problem}.", release=release)
+        return Outcome.error(FEED, f"Cannot evaluate: {problem}.", release=release)
     collected = _collected_at(facts)
     feed_date = parse_timestamp(feed.get("date"))
     max_age = int(options["max_feed_age_days"])
@@ -71,14 +75,14 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
         return Outcome.error(ErrorReason.NO_DATA, "The facts carry no collection time.")
     if feed_date is None:
         return Outcome.error(
-            ErrorReason.FEED,
+            FEED,
             "Cannot evaluate: the advisory feed has no date, so its freshness is unknown.",
             feed=feed,
         )
     age_days = (collected - feed_date).total_seconds() / 86400
     if age_days > max_age:
         return Outcome.error(
-            ErrorReason.FEED,
+            FEED,
             f"Cannot evaluate: the advisory feed for {release} is {age_days:.0f} days old "
             f"(dated {feed_date.date().isoformat()}); at most {max_age} days are allowed. "
             "Import a fresh feed.",
@@ -126,6 +130,35 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
         advisories=[_evidence_match(m) for m in counted[:_EVIDENCE_LIMIT]],
         truncated=len(counted) > _EVIDENCE_LIMIT,
     )
+
+
+VULNERABLE = Check(
+    id="packages.vulnerable",
+    title="No installed package has a known vulnerability",
+    kinds=_HOST,
+    evaluate=evaluate_vulnerable,
+    needs=frozenset({"feed"}),
+    options={
+        "min_severity": Option(
+            "str", "lowest severity that counts", default="high", choices=_SEVERITY_CHOICES
+        ),
+        "grace_days": Option(
+            "int", "days after publication before an advisory counts", default=0, minimum=0
+        ),
+        "max_feed_age_days": Option(
+            "int", "oldest acceptable feed, in days", default=7, minimum=0
+        ),
+        "ignore_unfixed": Option(
+            "bool", "skip advisories without a fixed version", default=False
+        ),
+        "unknown_severity": Option(
+            "str",
+            "level of advisories without a rating",
+            default="medium",
+            choices=_SEVERITY_CHOICES,
+        ),
+    },
+)
 
 
 def _describe_match(match: Mapping[str, Any]) -> str:
@@ -224,6 +257,23 @@ def evaluate_minimum_versions(facts: Mapping[str, Any], options: Mapping[str, An
     )
 
 
+MINIMUM_VERSIONS = Check(
+    id="packages.minimum_versions",
+    title="Packages are at or above minimum versions",
+    kinds=_HOST,
+    evaluate=evaluate_minimum_versions,
+    options={
+        "minimum": Option(
+            "map[str,str]",
+            "package name -> lowest acceptable version (quote versions: 1.10 is not 1.1)",
+        ),
+        "missing": Option(
+            "str", "what a missing package means", default="ignore", choices=("ignore", "fail")
+        ),
+    },
+)
+
+
 # ------------------------------------------------------------------ packages.forbidden
 
 
@@ -251,6 +301,15 @@ def evaluate_forbidden(facts: Mapping[str, Any], options: Mapping[str, Any]) -> 
         f"None of {len(options['packages'])} forbidden packages is installed.",
         forbidden=list(options["packages"]),
     )
+
+
+FORBIDDEN = Check(
+    id="packages.forbidden",
+    title="Forbidden packages are not installed",
+    kinds=_HOST,
+    evaluate=evaluate_forbidden,
+    options={"packages": Option("list[str]", "package names or shell patterns")},
+)
 
 
 # ------------------------------------------------------------------ os.*
@@ -295,6 +354,14 @@ def evaluate_reboot_required(facts: Mapping[str, Any], options: Mapping[str, Any
     )
 
 
+REBOOT_REQUIRED = Check(
+    id="os.reboot_required",
+    title="No reboot is pending",
+    kinds=_HOST,
+    evaluate=evaluate_reboot_required,
+)
+
+
 def evaluate_last_update_age(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
     """Packages were last installed or upgraded at most ``max_days`` before the scan.
 
@@ -328,6 +395,19 @@ def evaluate_last_update_age(facts: Mapping[str, Any], options: Mapping[str, Any
     return Outcome.passed(
         f"Packages were last updated {age:.0f} days ago ({when.date().isoformat()}).", **evidence
     )
+
+
+LAST_UPDATE_AGE = Check(
+    id="os.last_update_age",
+    title="Packages were updated recently",
+    kinds=_HOST,
+    evaluate=evaluate_last_update_age,
+    options={
+        "max_days": Option(
+            "int", "most days since the last package update", default=30, minimum=0
+        )
+    },
+)
 
 
 # End of free security support (Debian including LTS; Ubuntu standard support,
@@ -431,84 +511,15 @@ def evaluate_supported_release(facts: Mapping[str, Any], options: Mapping[str, A
     )
 
 
-# ------------------------------------------------------------------ declarations
-
-_SEVERITY_CHOICES = tuple(_LEVELS)
-
-PACKAGES_CHECKS: Sequence[Check] = (
-    Check(
-        id="packages.vulnerable",
-        title="No installed package has a known vulnerability",
-        kinds=_HOST,
-        evaluate=evaluate_vulnerable,
-        options={
-            "min_severity": Option(
-                "str", "lowest severity that counts", default="high", choices=_SEVERITY_CHOICES
-            ),
-            "grace_days": Option(
-                "int", "days after publication before an advisory counts", default=0, minimum=0
-            ),
-            "max_feed_age_days": Option(
-                "int", "oldest acceptable feed, in days", default=7, minimum=0
-            ),
-            "ignore_unfixed": Option(
-                "bool", "skip advisories without a fixed version", default=False
-            ),
-            "unknown_severity": Option(
-                "str",
-                "level of advisories without a rating",
-                default="medium",
-                choices=_SEVERITY_CHOICES,
-            ),
-        },
-    ),
-    Check(
-        id="packages.minimum_versions",
-        title="Packages are at or above minimum versions",
-        kinds=_HOST,
-        evaluate=evaluate_minimum_versions,
-        options={
-            "minimum": Option(
-                "map[str,str]",
-                "package name -> lowest acceptable version (quote versions: 1.10 is not 1.1)",
-            ),
-            "missing": Option(
-                "str", "what a missing package means", default="ignore", choices=("ignore", "fail")
-            ),
-        },
-    ),
-    Check(
-        id="packages.forbidden",
-        title="Forbidden packages are not installed",
-        kinds=_HOST,
-        evaluate=evaluate_forbidden,
-        options={"packages": Option("list[str]", "package names or shell patterns")},
-    ),
+SUPPORTED_RELEASE = Check(
+    id="os.supported_release",
+    title="The OS release is still supported",
+    kinds=_HOST,
+    evaluate=evaluate_supported_release,
+    options={"eol": Option("map", "extra end-of-life dates by OS and release", default={})},
 )
 
-OS_CHECKS: Sequence[Check] = (
-    Check(
-        id="os.reboot_required",
-        title="No reboot is pending",
-        kinds=_HOST,
-        evaluate=evaluate_reboot_required,
-    ),
-    Check(
-        id="os.last_update_age",
-        title="Packages were updated recently",
-        kinds=_HOST,
-        evaluate=evaluate_last_update_age,
-        options={
-            "max_days": Option(
-                "int", "most days since the last package update", default=30, minimum=0
-            )
-        },
-    ),
-    Check(
-        id="os.supported_release",
-        title="The OS release is still supported",
-        kinds=_HOST,
-        evaluate=evaluate_supported_release,
-        options={"eol": Option("map", "extra end-of-life dates by OS and release", default={})},
-    ),
-)
+
+PACKAGES_CHECKS: Sequence[Check] = (VULNERABLE, MINIMUM_VERSIONS, FORBIDDEN)
+
+OS_CHECKS: Sequence[Check] = (REBOOT_REQUIRED, LAST_UPDATE_AGE, SUPPORTED_RELEASE)

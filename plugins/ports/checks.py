@@ -1,25 +1,27 @@
 """The checks of the ``ports`` family: pure judgements of one scan's facts.
 
-Each check also says which ports it needs probed (:data:`PROBES`), so the
-collector scans the union of every request once. A port a check depends on
+Every check names the ports it needs probed with its options ``port_set``
+and ``ports`` (:func:`to_probe`), so the collector scans the union of every
+request once. A port a check depends on
 that is missing from the facts' ``scanned`` ranges (facts from another run or
 policy) is an ``error``, never a silent pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from scanner.models import ErrorReason, Outcome
+from scanner.models import AssetKind, ErrorReason, Outcome
 from scanner.options import Option
-from scanner.plugin import Facts
+from scanner.plugin import Check, Facts
 
 from . import ranges as r
 from .facts import PortScanResult
 from .portsets import NAMED_SETS
 
 _LISTED = 12  # ports named in a message; the evidence holds them all
+_KINDS = frozenset({AssetKind.HOST, AssetKind.ENDPOINT})
 
 SERVICE_VERSIONS = Option(
     "bool",
@@ -29,7 +31,7 @@ SERVICE_VERSIONS = Option(
 )
 
 ALLOWED_OPTIONS: Mapping[str, Option] = {
-    "allowed": Option("ports", "Ports that may be open, e.g. [22, 443, '8000-8100']."),
+    "allowed": Option(r.PORTS, "Ports that may be open, e.g. [22, 443, '8000-8100']."),
     "port_set": Option(
         "str",
         "Named set of ports to probe: top100, top1000 (nmap's most common TCP ports)"
@@ -37,30 +39,20 @@ ALLOWED_OPTIONS: Mapping[str, Option] = {
         default="top1000",
         choices=tuple(NAMED_SETS),
     ),
-    "ports": Option("ports", "More ports to probe besides port_set.", default=[]),
+    "ports": Option(r.PORTS, "More ports to probe besides port_set.", default=[]),
     "service_versions": SERVICE_VERSIONS,
 }
 
 FORBIDDEN_OPTIONS: Mapping[str, Option] = {
-    "ports": Option("ports", "Ports that must not be open, e.g. [21, 23, 3389]."),
+    "ports": Option(r.PORTS, "Ports that must not be open, e.g. [21, 23, 3389]."),
     "service_versions": SERVICE_VERSIONS,
 }
 
 
-def allowed_probe(options: Mapping[str, Any]) -> list[r.Range]:
-    """Ports ``ports.allowed`` needs probed: its ``port_set`` plus ``ports``."""
-    return r.union(NAMED_SETS[options.get("port_set", "top1000")], options.get("ports") or [])
-
-
-def forbidden_probe(options: Mapping[str, Any]) -> list[r.Range]:
-    """Ports ``ports.forbidden`` needs probed: exactly the forbidden ones."""
-    return r.normalise(options["ports"])
-
-
-PROBES: Mapping[str, Callable[[Mapping[str, Any]], list[r.Range]]] = {
-    "ports.allowed": allowed_probe,
-    "ports.forbidden": forbidden_probe,
-}
+def to_probe(options: Mapping[str, Any]) -> list[r.Range]:
+    """Ports a check needs probed: its named ``port_set`` (if it has one) plus ``ports``."""
+    named = NAMED_SETS[options["port_set"]] if options.get("port_set") else []
+    return r.union(named, options.get("ports") or [])
 
 
 def evaluate_allowed(facts: Facts, options: Mapping[str, Any]) -> Outcome:
@@ -86,7 +78,7 @@ def evaluate_allowed(facts: Facts, options: Mapping[str, Any]) -> Outcome:
     result = PortScanResult.from_json(facts)
     allowed = r.normalise(options["allowed"])
     evidence = {**_evidence(result), "allowed": r.to_text(allowed)}
-    missing = r.subtract(allowed_probe(options), list(result.scanned))
+    missing = r.subtract(to_probe(options), list(result.scanned))
     if missing:
         return _not_scanned(missing, "only allowed ports are open", evidence)
     probed = r.count(result.scanned)
@@ -97,7 +89,7 @@ def evaluate_allowed(facts: Facts, options: Mapping[str, Any]) -> Outcome:
             " be down or behind a firewall that drops every probe.",
             **evidence,
         )
-    own = allowed_probe(options)
+    own = to_probe(options)
     unexpected = [
         p for p in result.open if r.contains(own, p.port) and not r.contains(allowed, p.port)
     ]
@@ -119,6 +111,15 @@ def evaluate_allowed(facts: Facts, options: Mapping[str, Any]) -> Outcome:
     else:
         message = f"No port is open among the {_ports(probed)} probed."
     return Outcome.passed(message + _silent_note(result.unanswered), **evidence)
+
+
+ALLOWED = Check(
+    id="ports.allowed",
+    title="Only allowed TCP ports are open",
+    kinds=_KINDS,
+    evaluate=evaluate_allowed,
+    options=ALLOWED_OPTIONS,
+)
 
 
 def evaluate_forbidden(facts: Facts, options: Mapping[str, Any]) -> Outcome:
@@ -165,6 +166,15 @@ def evaluate_forbidden(facts: Facts, options: Mapping[str, Any]) -> Outcome:
     return Outcome.passed(f"Forbidden ports {_ranges(forbidden)} are all closed.", **evidence)
 
 
+FORBIDDEN = Check(
+    id="ports.forbidden",
+    title="Forbidden TCP ports are closed",
+    kinds=_KINDS,
+    evaluate=evaluate_forbidden,
+    options=FORBIDDEN_OPTIONS,
+)
+
+
 def _evidence(result: PortScanResult) -> dict[str, Any]:
     """The scan in evidence form: port sets as ``"1-1024,3306"`` text, readable in reports."""
     return {
@@ -207,10 +217,6 @@ def _ports(n: int) -> str:
     return "1 port" if n == 1 else f"{n} ports"
 
 
-__all__ = [
-    "ALLOWED_OPTIONS",
-    "FORBIDDEN_OPTIONS",
-    "PROBES",
-    "evaluate_allowed",
-    "evaluate_forbidden",
-]
+CHECKS = (ALLOWED, FORBIDDEN)
+
+__all__ = ["ALLOWED", "CHECKS", "FORBIDDEN", "to_probe"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from scanner.options import parse_ports
-
 from . import ranges as r
 from .facts import OpenPort, PortScanResult
 from .services import service_name
@@ -124,7 +122,7 @@ def _open_port(port: int, service: ET.Element | None) -> OpenPort:
 
 def _ranges(text: str) -> list[r.Range]:
     try:
-        return r.normalise(parse_ports(text))
+        return r.normalise(r.parse_ports(text))
     except ValueError as exc:
         raise NmapOutputError(f"bad port list {text[:40]!r}: {exc}") from None
 

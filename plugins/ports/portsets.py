@@ -10,9 +10,7 @@ nmap they have. tests/ports/test_portsets.py compares them with the local nmap.
 
 from __future__ import annotations
 
-from scanner.options import parse_ports
-
-from .ranges import Range, normalise
+from .ranges import Range, normalise, parse_ports
 
 _TOP100 = (
     "7,9,13,21-23,25-26,37,53,79-81,88,106,110-111,113,119,135,139,143-144,179,199,389,"

@@ -8,10 +8,66 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from scanner.options import merge_ranges
+from scanner.options import OptionType, show_value
 
 Range = tuple[int, int]
+
+
+def parse_ports(value: Any) -> list[list[int]]:
+    """Parse ``[22, "8000-8100"]`` or ``"22,80,1-1024"`` into merged [start, end] ranges."""
+    if isinstance(value, str):
+        items: list[Any] = [p.strip() for p in value.split(",") if p.strip()]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        items = [value]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ValueError(f"expected ports like [22, '8000-8100'], got {show_value(value)}")
+    ranges: list[tuple[int, int]] = []
+    for item in items:
+        if isinstance(item, bool):
+            raise ValueError(f"expected a port, got {show_value(item)}")
+        if isinstance(item, int):
+            lo = hi = item
+        elif isinstance(item, str):
+            text = item.strip()
+            try:
+                if "-" in text:
+                    a, b = text.split("-", 1)
+                    lo, hi = int(a), int(b)
+                else:
+                    lo = hi = int(text)
+            except ValueError:
+                raise ValueError(f"'{item}' is not a port or a range like 8000-8100") from None
+        else:
+            raise ValueError(f"expected a port, got {show_value(item)}")
+        if not (1 <= lo <= 65535 and 1 <= hi <= 65535):
+            raise ValueError(f"port {item} is outside 1-65535")
+        if lo > hi:
+            raise ValueError(f"range {item} runs backwards")
+        ranges.append((lo, hi))
+    return [list(r) for r in merge_ranges(ranges)]
+
+
+def merge_ranges(ranges: Any) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted((int(a), int(b)) for a, b in ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+PORTS = OptionType(
+    "ports",
+    parse_ports,
+    "a list of port numbers and 'a-b' ranges (or one such string, comma separated),"
+    " normalised to sorted [start, end] ranges",
+)
+"""The ``ports`` option type of this family's checks."""
 
 
 def normalise(ranges: Iterable[Sequence[int]]) -> list[Range]:

@@ -64,7 +64,7 @@ def test_job_is_json_in_json_out(ruleset, registry, fake_plugin):
     job = make_job(host("bad"), ruleset, settings)
     assert json.loads(json.dumps(job)) == job
     result = asyncio.run(run_job(job, registry))
-    assert result == {"facts": {}, "errors": {"fake": {"reason": "timeout", "message": "no answer within the timeout"}}}
+    assert result == {"facts": {}, "errors": {"fake": {"reason": "timeout", "message": "no answer within the timeout"}}, "versions": {}}
 
 
 def test_scan_stores_facts_and_findings_and_keeps_going_after_errors(store, ruleset, registry, fake_plugin):

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from scanner.models import ErrorReason, Status
+from scanner.models import Status
 from scanner.options import validate_options
 from scanner.plugins.packages import os_plugin, packages_plugin
+from scanner.plugins.packages.checks import FEED
 
 CHECKS = {c.id: c for c in (*packages_plugin.checks, *os_plugin.checks)}
 
@@ -121,14 +122,14 @@ def test_missing_feed_is_an_error_with_reason_feed(pkg_facts) -> None:
     pkg_facts["feed_problem"] = "no imported advisory feed covers Debian GNU/Linux 13 (trixie)"
     outcome = run("packages.vulnerable", pkg_facts)
     assert outcome.status is Status.ERROR
-    assert outcome.reason is ErrorReason.FEED
+    assert outcome.reason == FEED
     assert "trixie" in outcome.message
 
 
 def test_stale_feed_is_an_error_never_a_pass(pkg_facts) -> None:
     pkg_facts["feed"]["date"] = "2026-10-01T00:00:00+00:00"
     outcome = run("packages.vulnerable", pkg_facts)
-    assert (outcome.status, outcome.reason) == (Status.ERROR, ErrorReason.FEED)
+    assert (outcome.status, outcome.reason) == (Status.ERROR, FEED)
     assert run("packages.vulnerable", pkg_facts, max_feed_age_days=60).status is Status.PASS
 
 

@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,15 @@ import pytest
 from scanner.models import Asset, AssetKind, Status
 from scanner.options import validate_options
 from scanner.plugin import CheckRequest, Context, plugin_problems
-from scanner.plugins.packages import feed_facts, feeds, match, os_plugin, packages_plugin
+from scanner.plugins.packages import (
+    OsPlugin,
+    PackagesPlugin,
+    feed_facts,
+    feeds,
+    match,
+    os_plugin,
+    packages_plugin,
+)
 
 HOST = Path(__file__).resolve().parents[1] / "data" / "packages" / "feeds" / "host-debian12.json"
 ASSET = Asset(id="it/web1", name="web1", kind=AssetKind.HOST, department="it", address="127.0.0.1")
@@ -28,18 +34,20 @@ def host() -> dict[str, Any]:
 
 
 @pytest.fixture
-def fake_collector(monkeypatch, host):
-    """Stand-in for collect.py (another module's job): counts calls, returns recorded facts."""
-    calls: list[str] = []
+def fake_collector(host) -> list[str]:
+    """Host collection (collect.py's job) replaced by recorded facts: the hosts it was asked for."""
+    return []
+
+
+@pytest.fixture
+def plugins(fake_collector, host) -> tuple[PackagesPlugin, OsPlugin]:
+    """Both plugins, reading hosts through the recorded facts."""
 
     async def collect_host_facts(asset: Asset, ctx: Context) -> dict[str, Any]:
-        calls.append(asset.id)
+        fake_collector.append(asset.id)
         return host
 
-    module = types.ModuleType("scanner.plugins.packages.collect")
-    module.collect_host_facts = collect_host_facts  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "scanner.plugins.packages.collect", module)
-    return calls
+    return PackagesPlugin(collect_host_facts), OsPlugin(collect_host_facts)
 
 
 @pytest.fixture
@@ -51,15 +59,20 @@ def store(tmp_path: Path) -> Path:
     return path
 
 
-def _collect_both(store: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
-        ctx = Context(timeout=5, settings={"db_path": str(store) if store else None})
-        requests = [CheckRequest("packages.vulnerable", {})]
-        return await asyncio.gather(
-            packages_plugin.collect(ASSET, requests, ctx), os_plugin.collect(ASSET, [], ctx)
-        )
+@pytest.fixture
+def collect_both(plugins):
+    def collect(store: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+            ctx = Context(timeout=5, store_path=str(store) if store else None)
+            requests = [CheckRequest("packages.vulnerable", {})]
+            packages, os_ = plugins
+            return await asyncio.gather(
+                packages.collect(ASSET, requests, ctx), os_.collect(ASSET, [], ctx)
+            )
 
-    return asyncio.run(go())
+        return asyncio.run(go())
+
+    return collect
 
 
 @pytest.mark.parametrize("plugin", [packages_plugin, os_plugin], ids=["packages", "os"])
@@ -67,13 +80,13 @@ def test_plugins_have_a_valid_shape(plugin) -> None:
     assert plugin_problems(plugin) == []
 
 
-def test_both_plugins_share_one_collection(fake_collector, store) -> None:
-    _collect_both(store)
+def test_both_plugins_share_one_collection(collect_both, fake_collector, store) -> None:
+    collect_both(store)
     assert fake_collector == ["it/web1"]
 
 
-def test_packages_facts_hold_matches_and_feed_identity(fake_collector, store) -> None:
-    facts, _ = _collect_both(store)
+def test_packages_facts_hold_matches_and_feed_identity(collect_both, fake_collector, store) -> None:
+    facts, _ = collect_both(store)
     assert facts["release"] == "debian:12"
     assert facts["feed"]["sources"][0]["name"] == "osv"
     assert facts["feed"]["date"] == "2026-11-03T09:12:44+00:00"
@@ -87,15 +100,15 @@ def test_packages_facts_hold_matches_and_feed_identity(fake_collector, store) ->
     json.dumps(facts)  # stored as JSON
 
 
-def test_os_facts_are_compact(fake_collector, store) -> None:
-    _, facts = _collect_both(store)
+def test_os_facts_are_compact(collect_both, fake_collector, store) -> None:
+    _, facts = collect_both(store)
     assert "packages" not in facts
     assert facts["reboot_required"]["required"] is True
     assert facts["collected_at"] == "2026-11-10T08:00:00+00:00"
 
 
-def test_no_store_means_feed_error(fake_collector) -> None:
-    facts, _ = _collect_both(None)
+def test_no_store_means_feed_error(collect_both, fake_collector) -> None:
+    facts, _ = collect_both(None)
     assert facts["feed"] is None
     check = packages_plugin.checks[0]
     options, _ = validate_options(check.options, {}, check.id)
@@ -103,24 +116,24 @@ def test_no_store_means_feed_error(fake_collector) -> None:
     assert outcome.status is Status.ERROR and outcome.reason.value == "feed"
 
 
-def test_release_without_feed_cannot_be_evaluated(fake_collector, store, host) -> None:
+def test_release_without_feed_cannot_be_evaluated(collect_both, fake_collector, store, host) -> None:
     host["os"] = {
         "id": "debian",
         "version_id": "13",
         "codename": "trixie",
         "pretty_name": "Debian GNU/Linux 13 (trixie)",
     }
-    facts, _ = _collect_both(store)
+    facts, _ = collect_both(store)
     # the sample feed has one Debian:13 record, so trixie is covered; an empty store is not
     assert facts["feed"] is not None
     host["os"] = {"id": "ubuntu", "version_id": "24.04", "pretty_name": "Ubuntu 24.04 LTS"}
-    facts, _ = _collect_both(store)
+    facts, _ = collect_both(store)
     assert facts["feed"] is None
     assert "Ubuntu 24.04 LTS" in facts["feed_problem"]
 
 
-def test_end_to_end_verdict_on_the_sample_host(fake_collector, store) -> None:
-    facts, _ = _collect_both(store)
+def test_end_to_end_verdict_on_the_sample_host(collect_both, fake_collector, store) -> None:
+    facts, _ = collect_both(store)
     check = packages_plugin.checks[0]
     options, _ = validate_options(check.options, {"min_severity": "high"}, check.id)
     outcome = check.evaluate(facts, options)

@@ -9,7 +9,7 @@ import pytest
 from scanner.models import ErrorReason, Status
 from scanner.options import validate_options
 from scanner.plugins.ports import plugin
-from scanner.plugins.ports.checks import PROBES
+from scanner.plugins.ports.checks import to_probe
 from scanner.plugins.ports.portsets import NAMED_SETS
 from scanner.plugins.ports.services import service_name
 
@@ -204,7 +204,7 @@ def test_forbidden_is_an_error_when_a_port_was_not_scanned():
 def test_probes(check_id, options, expected):
     values, problems = validate_options(CHECKS[check_id].options, options, check_id)
     assert problems == []
-    assert PROBES[check_id](values) == expected
+    assert to_probe(values) == expected
 
 
 def test_allowed_defaults_to_top1000():
@@ -212,7 +212,7 @@ def test_allowed_defaults_to_top1000():
         CHECKS["ports.allowed"].options, {"allowed": [22]}, "ports.allowed"
     )
     assert values["port_set"] == "top1000"
-    assert PROBES["ports.allowed"](values) == NAMED_SETS["top1000"]
+    assert to_probe(values) == NAMED_SETS["top1000"]
 
 
 @pytest.mark.parametrize(

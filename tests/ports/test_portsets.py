@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from scanner.options import parse_ports
 from scanner.plugins.ports import ranges as r
 from scanner.plugins.ports.portsets import NAMED_SETS
+from scanner.plugins.ports.ranges import parse_ports
 
 
 @pytest.mark.parametrize(

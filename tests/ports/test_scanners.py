@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason
-from scanner.options import parse_ports
 from scanner.plugin import CheckRequest, Context
-from scanner.plugins.ports import make_scanner, plugin
+from scanner.plugins.ports import plugin
+from scanner.plugins.ports.backends import make_scanner
 from scanner.plugins.ports.connect import ConnectScanner, ProbeEngine, Tally, _settle
 from scanner.plugins.ports.nmapscan import NmapScanner
+from scanner.plugins.ports.ranges import parse_ports
 
 pytestmark = pytest.mark.integration
 

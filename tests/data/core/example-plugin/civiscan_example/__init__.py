@@ -44,7 +44,7 @@ class BannerPlugin:
                 reader, writer = await open_connection(asset.connect_address, port, ctx.timeout)
                 try:
                     line = await asyncio.wait_for(reader.readline(), ctx.timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise CollectFailed(ErrorReason.TIMEOUT, f"port {port} sent no greeting within {ctx.timeout:g}s") from None
                 finally:
                     writer.close()

@@ -25,11 +25,13 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine import ScanSettings
-from ..errors import ExitCode
-from ..fsutil import atomic_write
-from ..plugin import load_registry
-from ..store import Store
+import click
+
+from scanner.engine import ScanSettings
+from scanner.errors import ExitCode
+from scanner.fsutil import atomic_write
+from scanner.plugin import load_registry
+from scanner.store import Store
 from .pki import LabPKI
 from .servers import Lab
 
@@ -191,8 +193,8 @@ def policy_text(today: dt.date) -> str:
 
 
 def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], None] = print) -> ExitCode:
-    from .. import scan as lib
-    from ..output import summary_table
+    from scanner import scan as lib
+    from scanner.output import summary_table
 
     outdir.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
@@ -206,7 +208,7 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
     with Lab() as lab, Store(db_path) as store:
         start_lab(lab, pki)
         echo(f"lab: {len(lab.listeners)} listeners on 127.0.77.x (parks, water, finance) + this machine (it-ops)")
-        from ..plugins.packages import feeds
+        from scanner.plugins.packages import feeds
 
         for path in feeds.sample_feed_paths():
             feeds.import_path(store.conn, path)
@@ -219,7 +221,6 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
             plugin_settings={
                 "port_scanner": "connect",
                 "ca_file": str(pki.ca_bundle),
-                "db_path": str(db_path.resolve()),
                 "http_redirect_port": PLAIN_PORT,
             },
         )
@@ -235,7 +236,7 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
         echo("")
         report_dir = outdir / "report"
         try:
-            from ..reports import render
+            from scanner.reports import render
 
             paths = render(doc, ["html", "json", "sarif", "junit", "csv", "markdown"], report_dir)
             summary = next((p for p in paths if p.name == "index.html"), None)
@@ -254,3 +255,11 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
             except KeyboardInterrupt:
                 pass
     return ExitCode.COMPLIANT
+
+
+@click.command("demo")
+@click.option("-o", "--output", "outdir", default="civiscan-demo", show_default=True, metavar="DIR", help="Where the store and reports go.")
+@click.option("--keep-running", is_flag=True, help="Leave the lab up until Ctrl-C (to try other commands against it).")
+def demo(outdir: str, keep_running: bool) -> None:
+    """Start a small misconfigured lab on loopback, scan it, and write the reports."""
+    raise SystemExit(int(run_demo(Path(outdir), keep_running=keep_running, echo=click.echo)))

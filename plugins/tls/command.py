@@ -1,18 +1,26 @@
-"""``civiscan tls HOST[:PORT]...``: TLS facts at a terminal, through the same job path as a scan."""
+"""``civiscan tls HOST[:PORT]...``: TLS facts at a terminal, through the same job path as a scan.
+
+Registered in the ``civiscan.commands`` entry-point group.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from .engine import resolve_asset, run_job
-from .errors import ConfigError, Position
-from .gate import Gate
-from .inventory import adhoc_assets, scope_for_targets
-from .models import Asset, CollectError
-from .output import inert_lines
-from .plugin import Registry
+import click
+
+from scanner.cli import plugin_registry
+from scanner.engine import resolve_asset, run_job
+from scanner.errors import ConfigError, ExitCode, Position
+from scanner.gate import Gate
+from scanner.inventory import adhoc_assets, scope_for_targets
+from scanner.models import Asset, CollectError
+from scanner.output import inert_lines
+from scanner.plugin import Registry
 
 
 def endpoint_url(target: str) -> str:
@@ -98,3 +106,31 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
         if (cert.get(key) or {}).get("error"):
             lines.append(f"    verifier ({key}): {cert[key]['error']}")
     return inert_lines(lines)
+
+
+@click.command("tls")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (the tls plugin's schema, docs/tls.md).")
+@click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True)
+@click.option("--ca-file", metavar="PEM", help="Trust anchors instead of the system store.")
+@click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR")
+def tls_command(targets: tuple[str, ...], as_json: bool, timeout: float, ca_file: str | None, resolve: tuple[str, ...]) -> None:
+    """Enumerate TLS facts of HOST[:PORT] endpoints: protocols, suites, groups, certificate.
+
+    Exits 0 when every endpoint was enumerated, 3 when some could not be.
+    """
+    from scanner.scan import parse_resolve
+
+    settings: dict[str, Any] = {}
+    if ca_file:
+        settings["ca_file"] = str(Path(ca_file).resolve())
+    if resolve:
+        settings["resolve"] = parse_resolve(resolve)
+    results = collect_tls(targets, plugin_registry(), timeout, settings)
+    if as_json:
+        click.echo(json.dumps(
+            [{"target": a.url, "address": a.connect_address, "facts": f, "error": e.to_json() if e else None}
+             for a, f, e in results], indent=2, sort_keys=True))
+    else:
+        click.echo("\n\n".join(describe(a, f, e) for a, f, e in results))
+    raise SystemExit(int(ExitCode.INCOMPLETE if any(e for _, _, e in results) else ExitCode.COMPLIANT))

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from ..fsutil import atomic_write
+from scanner.fsutil import atomic_write
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
