@@ -2,7 +2,7 @@
 
 A transport runs one POSIX ``sh`` script on a host and returns what it printed.
 Collectors build the script and parse the output; transports know nothing about
-packages or policies. Two exist: :mod:`scanner.transports.ssh` (paramiko) and
+what is collected or judged. Two exist: :mod:`scanner.transports.ssh` (paramiko) and
 :mod:`scanner.transports.local` (``/bin/sh`` on the scanning machine).
 See docs/ssh.md.
 """
