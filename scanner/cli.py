@@ -246,7 +246,7 @@ def _resume_overrides(ctx: click.Context, allowed: Sequence[str]) -> dict[str, A
     from click.core import ParameterSource
 
     output_flags = {"resume", "db", "formats", "output", "report_dir", "fail_on", "quiet"}
-    given = [p for p in ctx.command.params
+    given = [p for p in ctx.command.get_params(ctx)
              if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
     refused = [p for p in given if p.name not in output_flags and p.name not in allowed]
     if refused:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def test_third_party_plugin_is_listed_and_broken_one_warns(civiscan):
 
 def test_check_doc_and_disable_plugin(civiscan):
     doc = civiscan("checks", "--doc", "banner.no_version", check_exit=0).stdout
-    assert "PASS: greeting" in doc and "port (int, required)" in doc
+    assert "PASS: greeting" in doc and "port (tcp_port, required)" in doc
     listed = civiscan("checks", "--disable-plugin", "banner", check_exit=0).stdout
     assert "banner.no_version" not in listed
 
@@ -335,3 +336,94 @@ def test_an_internal_error_exits_70_not_2(civiscan, write):
         conn.execute("UPDATE runs SET ruleset_json='{' WHERE id=1")  # a store no civiscan writes
     proc = civiscan("show", "1", check_exit=70)
     assert "internal error: JSONDecodeError" in proc.stderr
+
+
+# --- what a third-party plugin declares, the core serves -------------------------------
+
+
+def test_third_party_setting_becomes_a_scan_flag(civiscan, write):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.91.5", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
+        proc = civiscan("scan", "-p", policy, "127.0.91.5", "--format", "json", "--banner-max-bytes", "8")
+    assert proc.returncode == 0, proc.stderr  # the version is past the 8 bytes read
+    (finding,) = json.loads(proc.stdout)["findings"]
+    assert finding["checks"][0]["evidence"]["banner"] == "220 Exam"
+
+
+def test_third_party_setting_range_is_the_flags_range(civiscan):
+    proc = civiscan("scan", "127.0.91.5", "--banner-max-bytes", "5000", check_exit=2)
+    assert "5000 is not in the range 1<=x<=4096" in proc.stderr
+
+
+def test_third_party_command_joins_the_command_line(civiscan):
+    assert "banner-policy" in civiscan("--help", check_exit=0).stdout
+    out = civiscan("banner-policy", "--port", "2525", check_exit=0).stdout
+    assert "{check: banner.no_version, options: {port: 2525}}" in out
+
+
+@pytest.mark.parametrize(
+    "port,expected",
+    [('"2525"', None), ("70000", "bad.yaml:8:57: option 'port' of check banner.no_version: expected a TCP port 1-65535, got 70000")],
+    ids=["string-port-accepted", "out-of-range-port-refused"],
+)
+def test_third_party_option_type_validates_policies(civiscan, write, port, expected):
+    proc = civiscan("validate", write("bad.yaml", BANNER_POLICY.replace("port: 2525", f"port: {port}")))
+    if expected is None:
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert proc.returncode == 2 and expected in proc.stderr
+
+
+def test_third_party_error_reason_is_stored_as_declared(civiscan, write):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.91.6", 2525, greeting=b"\x00\x01\x02\r\n")
+        proc = civiscan("scan", "-p", policy, "127.0.91.6", "--format", "json", "--timeout", "2")
+    assert proc.returncode == 3, proc.stderr
+    (finding,) = json.loads(proc.stdout)["findings"]
+    assert (finding["status"], finding["reason"]) == ("error", "binary_greeting")
+
+
+def test_third_party_redaction_key_is_left_out_of_reports(civiscan, write, tmp_path):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.91.7", 2525, greeting=b"220 mail ready\r\n")
+        civiscan("scan", "-p", policy, "127.0.91.7", "-q", check_exit=0)
+    civiscan("report", "last", "-f", "csv", "-o", str(tmp_path / "out"), check_exit=0)
+    text = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.csv"))
+    assert "omitted: local setting" in text and socket.gethostname() not in text
+
+
+@pytest.fixture
+def banner_run(civiscan, write):
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp("127.0.91.8", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
+        civiscan("scan", "-p", policy, "127.0.91.8", "-q", check_exit=1)
+    return policy
+
+
+def _store_facts_as(db: Path, version: int, data: dict) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE facts SET facts_version=?, data_json=? WHERE plugin='banner'", (version, json.dumps(data)))
+
+
+def test_facts_are_stored_with_the_plugins_schema_version(civiscan, banner_run):
+    with sqlite3.connect(civiscan.db) as conn:
+        assert conn.execute("SELECT facts_version FROM facts WHERE plugin='banner'").fetchall() == [(2,)]
+
+
+def test_evaluate_migrates_facts_the_plugin_can_upgrade(civiscan, banner_run):
+    _store_facts_as(civiscan.db, 1, {"greetings": {"2525": "220 ExampleMTA 4.2 ready"}})
+    proc = civiscan("evaluate", "last", "-p", banner_run, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["findings"][0]["status"] == "fail"
+
+
+def test_evaluate_refuses_facts_of_a_schema_the_plugin_cannot_read(civiscan, banner_run):
+    _store_facts_as(civiscan.db, 3, {"banners": {}})
+    proc = civiscan("evaluate", "last", "-p", banner_run, check_exit=2)
+    assert "banner facts have schema version 3; the loaded banner plugin reads version 2" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(civiscan("runs", check_exit=0).stdout.strip().splitlines()) == 2  # header + the scan: no new run
