@@ -24,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.models import Asset, CollectFailed, ErrorReason
-from scanner.plugin import CheckRequest, Context
+from scanner.plugin import CheckRequest, Context, Setting, needed
 
 from .checks import HTTP_CHECKS
 from .client import Target, fetch_head
@@ -43,7 +44,16 @@ from .parse import (
     security_header_facts,
 )
 
-REDIRECT_CHECK = "http.redirect_to_https"
+SETTINGS: Mapping[str, Setting] = MappingProxyType({
+    "http_redirect_port": Setting(
+        "int",
+        "Port of the plain-HTTP request that http.redirect_to_https judges (labs and tests).",
+        default=80,
+        minimum=1,
+        maximum=65535,
+    ),
+})
+"""Run-wide settings this plugin reads from ``ctx.settings``."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -116,6 +126,7 @@ class HttpPlugin:
 
     name = "http"
     checks = HTTP_CHECKS
+    settings = SETTINGS
 
     async def collect(
         self, asset: Asset, requests: Sequence[CheckRequest], ctx: Context
@@ -135,7 +146,7 @@ class HttpPlugin:
         )
         ca_file = asset.ca_file or ctx.settings.get("ca_file")
 
-        want_redirect = not requests or any(r.check_id == REDIRECT_CHECK for r in requests)
+        want_redirect = "redirect" in needed(self.checks, requests)
         redirect_port = int(ctx.settings.get("http_redirect_port") or 80)
         probe = (
             asyncio.ensure_future(_probe_redirect(address, hostname, redirect_port, ctx))

@@ -99,6 +99,23 @@ def evaluate_hsts(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outco
     )
 
 
+HSTS = Check(
+    id="http.hsts",
+    title="HTTP Strict Transport Security is enabled",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_hsts,
+    options={
+        "min_max_age": Option(
+            "int", "shortest accepted max-age in seconds", default=31536000, minimum=0
+        ),
+        "include_subdomains": Option("bool", "require includeSubDomains", default=False),
+        "preload": Option(
+            "bool", "require preload, includeSubDomains and a year", default=False
+        ),
+    },
+)
+
+
 def _days(seconds: int) -> str:
     days = seconds // 86400
     return f"{days} day" if days == 1 else f"{days} days"
@@ -189,6 +206,21 @@ def evaluate_redirect(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
     if not options["required"]:
         return Outcome.passed(problem + " (A redirect is not required by this policy.)", **evidence)
     return Outcome.failed(problem, **evidence)
+
+
+REDIRECT_TO_HTTPS = Check(
+    id="http.redirect_to_https",
+    title="Plain HTTP redirects to HTTPS",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_redirect,
+    needs=frozenset({"redirect"}),
+    options={
+        "required": Option(
+            "bool", "fail when port 80 serves without redirecting", default=True
+        ),
+        "allow_closed": Option("bool", "a closed port 80 passes", default=True),
+    },
+)
 
 
 # -- http.security_headers ----------------------------------------------------------------
@@ -308,6 +340,27 @@ def evaluate_security_headers(facts: Mapping[str, Any], options: Mapping[str, An
     )
 
 
+SECURITY_HEADERS = Check(
+    id="http.security_headers",
+    title="Browser security headers are set",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_security_headers,
+    options={
+        "required": Option(
+            "list[str]",
+            "security header requirements to enforce",
+            default=[
+                "content-security-policy",
+                "x-content-type-options",
+                "frame-protection",
+                "referrer-policy",
+            ],
+            choices=tuple(SECURITY_HEADER_RULES),
+        ),
+    },
+)
+
+
 # -- http.cookies ---------------------------------------------------------------------------
 
 
@@ -363,71 +416,26 @@ def evaluate_cookies(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Ou
     return Outcome.passed(f"All {len(judged)} cookies carry the required attributes.", **evidence)
 
 
-HTTP_CHECKS: tuple[Check, ...] = (
-    Check(
-        id="http.hsts",
-        title="HTTP Strict Transport Security is enabled",
-        kinds=_ENDPOINT,
-        evaluate=evaluate_hsts,
-        options={
-            "min_max_age": Option(
-                "int", "shortest accepted max-age in seconds", default=31536000, minimum=0
-            ),
-            "include_subdomains": Option("bool", "require includeSubDomains", default=False),
-            "preload": Option(
-                "bool", "require preload, includeSubDomains and a year", default=False
-            ),
-        },
-    ),
-    Check(
-        id="http.redirect_to_https",
-        title="Plain HTTP redirects to HTTPS",
-        kinds=_ENDPOINT,
-        evaluate=evaluate_redirect,
-        options={
-            "required": Option(
-                "bool", "fail when port 80 serves without redirecting", default=True
-            ),
-            "allow_closed": Option("bool", "a closed port 80 passes", default=True),
-        },
-    ),
-    Check(
-        id="http.security_headers",
-        title="Browser security headers are set",
-        kinds=_ENDPOINT,
-        evaluate=evaluate_security_headers,
-        options={
-            "required": Option(
-                "list[str]",
-                "security header requirements to enforce",
-                default=[
-                    "content-security-policy",
-                    "x-content-type-options",
-                    "frame-protection",
-                    "referrer-policy",
-                ],
-                choices=tuple(SECURITY_HEADER_RULES),
-            ),
-        },
-    ),
-    Check(
-        id="http.cookies",
-        title="Cookies are Secure, HttpOnly and SameSite",
-        kinds=_ENDPOINT,
-        evaluate=evaluate_cookies,
-        options={
-            "secure": Option("bool", "require the Secure attribute", default=True),
-            "httponly": Option("bool", "require the HttpOnly attribute", default=True),
-            "samesite": Option(
-                "list[str]",
-                "allowed SameSite values (empty: not checked)",
-                default=["lax", "strict"],
-                choices=("lax", "strict", "none"),
-            ),
-            "ignore": Option("list[str]", "cookie names not judged", default=[]),
-        },
-    ),
+COOKIES = Check(
+    id="http.cookies",
+    title="Cookies are Secure, HttpOnly and SameSite",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_cookies,
+    options={
+        "secure": Option("bool", "require the Secure attribute", default=True),
+        "httponly": Option("bool", "require the HttpOnly attribute", default=True),
+        "samesite": Option(
+            "list[str]",
+            "allowed SameSite values (empty: not checked)",
+            default=["lax", "strict"],
+            choices=("lax", "strict", "none"),
+        ),
+        "ignore": Option("list[str]", "cookie names not judged", default=[]),
+    },
 )
+
+
+HTTP_CHECKS: tuple[Check, ...] = (HSTS, REDIRECT_TO_HTTPS, SECURITY_HEADERS, COOKIES)
 
 __all__ = [
     "HTTP_CHECKS",

@@ -20,6 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from scanner.models import Asset
@@ -200,7 +201,9 @@ class PackagesPlugin:
 
     name = "packages"
     checks = PACKAGES_CHECKS
-    reasons = {FEED: "no usable advisory feed: none imported for the release, or too old"}
+    reasons: Mapping[str, str] = MappingProxyType(
+        {FEED: "no usable advisory feed: none imported for the release, or too old"}
+    )
     # Runs stored before collection read the store through Context.store_path
     # carry its location as a setting.
     redact = frozenset({"db_path"})

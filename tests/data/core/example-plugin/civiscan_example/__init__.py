@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+from types import MappingProxyType
 
 from scanner.models import AssetKind, CollectFailed, ErrorReason, Outcome, PluginReason
 from scanner.netutil import open_connection
@@ -64,13 +65,13 @@ class BannerPlugin:
         ),
     )
     option_types = (TCP_PORT,)
-    settings = {
+    settings = MappingProxyType({
         "banner_max_bytes": Setting(
             "int", "Longest greeting read, in bytes.", default=512, minimum=1, maximum=4096,
             flag="--banner-max-bytes",
         ),
-    }
-    reasons = {BINARY_GREETING: "the service greeted with binary data, not a line of text"}
+    })
+    reasons = MappingProxyType({BINARY_GREETING: "the service greeted with binary data, not a line of text"})
     redact = frozenset({"read_by"})  # the scanning machine's host name
     facts_version = 2
     migrate_facts = staticmethod(_migrate)
