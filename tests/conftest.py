@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
+
+from scanner.models import Outcome
+from scanner.options import validate_options
+from scanner.plugin import Check, load_registry
+
+
+@functools.cache
+def _installed_checks() -> Mapping[str, Check]:
+    return load_registry().checks
+
+
+def judge(check_id: str, facts: Mapping[str, Any], **options: Any) -> Outcome:
+    """Run installed check ``check_id`` on ``facts`` with ``options`` validated as a policy's."""
+    check = _installed_checks()[check_id]
+    values, problems = validate_options(check.options, options, check_id)
+    assert problems == [], problems
+    return check.evaluate(facts, values)
 
 
 def require_tool(name: str) -> str:

@@ -10,15 +10,9 @@ from scanner.models import AssetKind, ErrorReason, Status
 from scanner.options import validate_options
 from scanner.plugins.http import plugin
 from scanner.plugins.http.parse import parse_hsts, parse_set_cookie
+from tests.conftest import judge
 
 CHECKS = {c.id: c for c in plugin.checks}
-
-
-def judge(check_id: str, facts: dict[str, Any], **given: Any):
-    check = CHECKS[check_id]
-    options, problems = validate_options(check.options, given, check_id)
-    assert problems == []
-    return check.evaluate(facts, options)
 
 
 def test_plugin_declares_four_endpoint_checks_with_docs() -> None:

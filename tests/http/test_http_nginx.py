@@ -11,9 +11,7 @@ import pytest
 
 from scanner.lab.pki import LabPKI
 from scanner.models import Status
-from scanner.options import validate_options
-from scanner.plugins.http.checks import HTTP_CHECKS
-from tests.conftest import require_tool
+from tests.conftest import judge, require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -121,13 +119,6 @@ def facts(lab, collect_http, make_endpoint) -> dict[str, dict[str, Any]]:
         )
         result[name] = collect_http(asset, http_redirect_port=http_port)
     return result
-
-
-def judge(check_id: str, facts: dict[str, Any], **given: Any):
-    check = next(c for c in HTTP_CHECKS if c.id == check_id)
-    options, problems = validate_options(check.options, given, check_id)
-    assert not problems
-    return check.evaluate(facts, options)
 
 
 def test_full_headers_are_collected(facts) -> None:

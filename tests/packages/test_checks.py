@@ -8,18 +8,11 @@ from typing import Any
 import pytest
 
 from scanner.models import Status
-from scanner.options import validate_options
 from scanner.plugins.packages import os_plugin, packages_plugin
 from scanner.plugins.packages.checks import FEED
+from tests.conftest import judge
 
 CHECKS = {c.id: c for c in (*packages_plugin.checks, *os_plugin.checks)}
-
-
-def run(check_id: str, facts: dict[str, Any], **given: Any):
-    check = CHECKS[check_id]
-    options, problems = validate_options(check.options, given, check_id)
-    assert problems == []
-    return check.evaluate(facts, options)
 
 
 def _match(
@@ -72,12 +65,12 @@ def test_every_check_documents_pass_and_fail_examples() -> None:
 
 
 def test_vulnerable_passes_without_matches(pkg_facts) -> None:
-    assert run("packages.vulnerable", pkg_facts).status is Status.PASS
+    assert judge("packages.vulnerable", pkg_facts).status is Status.PASS
 
 
 def test_vulnerable_fails_on_high_advisory_with_evidence(pkg_facts) -> None:
     pkg_facts["matches"] = [_match("DSA-5532-1", "high")]
-    outcome = run("packages.vulnerable", pkg_facts)
+    outcome = judge("packages.vulnerable", pkg_facts)
     assert outcome.status is Status.FAIL
     assert "openssl 1.0-1 is affected by DSA-5532-1 (high), fixed in 1.0-2" in outcome.message
     assert outcome.evidence["advisories"][0]["id"] == "DSA-5532-1"
@@ -86,14 +79,14 @@ def test_vulnerable_fails_on_high_advisory_with_evidence(pkg_facts) -> None:
 
 def test_vulnerable_ignores_advisories_below_min_severity(pkg_facts) -> None:
     pkg_facts["matches"] = [_match("X", "medium")]
-    assert run("packages.vulnerable", pkg_facts).status is Status.PASS
-    assert run("packages.vulnerable", pkg_facts, min_severity="medium").status is Status.FAIL
+    assert judge("packages.vulnerable", pkg_facts).status is Status.PASS
+    assert judge("packages.vulnerable", pkg_facts, min_severity="medium").status is Status.FAIL
 
 
 def test_unknown_severity_follows_the_option(pkg_facts) -> None:
     pkg_facts["matches"] = [_match("X", "unknown")]
-    assert run("packages.vulnerable", pkg_facts).status is Status.PASS
-    assert run("packages.vulnerable", pkg_facts, unknown_severity="high").status is Status.FAIL
+    assert judge("packages.vulnerable", pkg_facts).status is Status.PASS
+    assert judge("packages.vulnerable", pkg_facts, unknown_severity="high").status is Status.FAIL
 
 
 @pytest.mark.parametrize(
@@ -108,19 +101,19 @@ def test_unknown_severity_follows_the_option(pkg_facts) -> None:
 )
 def test_grace_days_are_relative_to_collection_time(pkg_facts, published, grace, status) -> None:
     pkg_facts["matches"] = [_match("X", "high", published=published)]
-    assert run("packages.vulnerable", pkg_facts, grace_days=grace).status is status
+    assert judge("packages.vulnerable", pkg_facts, grace_days=grace).status is status
 
 
 def test_ignore_unfixed(pkg_facts) -> None:
     pkg_facts["matches"] = [_match("X", "critical", fixed=None)]
-    assert run("packages.vulnerable", pkg_facts).status is Status.FAIL
-    assert run("packages.vulnerable", pkg_facts, ignore_unfixed=True).status is Status.PASS
+    assert judge("packages.vulnerable", pkg_facts).status is Status.FAIL
+    assert judge("packages.vulnerable", pkg_facts, ignore_unfixed=True).status is Status.PASS
 
 
 def test_missing_feed_is_an_error_with_reason_feed(pkg_facts) -> None:
     pkg_facts["feed"] = None
     pkg_facts["feed_problem"] = "no imported advisory feed covers Debian GNU/Linux 13 (trixie)"
-    outcome = run("packages.vulnerable", pkg_facts)
+    outcome = judge("packages.vulnerable", pkg_facts)
     assert outcome.status is Status.ERROR
     assert outcome.reason == FEED
     assert "trixie" in outcome.message
@@ -128,39 +121,39 @@ def test_missing_feed_is_an_error_with_reason_feed(pkg_facts) -> None:
 
 def test_stale_feed_is_an_error_never_a_pass(pkg_facts) -> None:
     pkg_facts["feed"]["date"] = "2026-10-01T00:00:00+00:00"
-    outcome = run("packages.vulnerable", pkg_facts)
+    outcome = judge("packages.vulnerable", pkg_facts)
     assert (outcome.status, outcome.reason) == (Status.ERROR, FEED)
-    assert run("packages.vulnerable", pkg_facts, max_feed_age_days=60).status is Status.PASS
+    assert judge("packages.vulnerable", pkg_facts, max_feed_age_days=60).status is Status.PASS
 
 
 def test_minimum_versions_uses_the_host_comparator(pkg_facts) -> None:
-    outcome = run("packages.minimum_versions", pkg_facts, minimum={"openssl": "3.0.11-1~deb12u2"})
+    outcome = judge("packages.minimum_versions", pkg_facts, minimum={"openssl": "3.0.11-1~deb12u2"})
     assert outcome.status is Status.FAIL
     assert outcome.message == "openssl 3.0.11-1~deb12u1 is below the minimum 3.0.11-1~deb12u2."
-    ok = run("packages.minimum_versions", pkg_facts, minimum={"openssl": "3.0.11-1~deb12u1~"})
+    ok = judge("packages.minimum_versions", pkg_facts, minimum={"openssl": "3.0.11-1~deb12u1~"})
     assert ok.status is Status.PASS
 
 
 def test_minimum_versions_missing_package(pkg_facts) -> None:
     assert (
-        run("packages.minimum_versions", pkg_facts, minimum={"nginx": "1.0"}).status is Status.PASS
+        judge("packages.minimum_versions", pkg_facts, minimum={"nginx": "1.0"}).status is Status.PASS
     )
-    outcome = run("packages.minimum_versions", pkg_facts, minimum={"nginx": "1.0"}, missing="fail")
+    outcome = judge("packages.minimum_versions", pkg_facts, minimum={"nginx": "1.0"}, missing="fail")
     assert outcome.status is Status.FAIL
 
 
 def test_minimum_versions_bad_policy_version_is_an_error(pkg_facts) -> None:
-    outcome = run("packages.minimum_versions", pkg_facts, minimum={"openssl": "1 0"})
+    outcome = judge("packages.minimum_versions", pkg_facts, minimum={"openssl": "1 0"})
     assert outcome.status is Status.ERROR
 
 
 def test_forbidden_packages_with_patterns(pkg_facts) -> None:
-    outcome = run("packages.forbidden", pkg_facts, packages=["telnet*", "rsh-server"])
+    outcome = judge("packages.forbidden", pkg_facts, packages=["telnet*", "rsh-server"])
     assert outcome.status is Status.FAIL
     assert outcome.evidence["found"] == [
         {"package": "telnetd", "version": "0.17+2.4-2+deb12u1", "pattern": "telnet*"}
     ]
-    assert run("packages.forbidden", pkg_facts, packages=["rsh-server"]).status is Status.PASS
+    assert judge("packages.forbidden", pkg_facts, packages=["rsh-server"]).status is Status.PASS
 
 
 @pytest.fixture
@@ -197,7 +190,7 @@ def os_facts() -> dict[str, Any]:
 def test_reboot_required(os_facts, required, container, status) -> None:
     os_facts["reboot_required"]["required"] = required
     os_facts["container"] = container
-    assert run("os.reboot_required", os_facts).status is status
+    assert judge("os.reboot_required", os_facts).status is status
 
 
 @pytest.mark.parametrize(
@@ -211,14 +204,14 @@ def test_reboot_required(os_facts, required, container, status) -> None:
 )
 def test_last_update_age(os_facts, when, status) -> None:
     os_facts["last_update"]["time"] = when
-    assert run("os.last_update_age", os_facts, max_days=30).status is status
+    assert judge("os.last_update_age", os_facts, max_days=30).status is status
 
 
 def test_supported_release_uses_builtin_dates(os_facts) -> None:
-    assert run("os.supported_release", os_facts).status is Status.PASS
+    assert judge("os.supported_release", os_facts).status is Status.PASS
     old = copy.deepcopy(os_facts)
     old["os"].update(version_id="10", codename="buster", pretty_name="Debian GNU/Linux 10 (buster)")
-    outcome = run("os.supported_release", old)
+    outcome = judge("os.supported_release", old)
     assert outcome.status is Status.FAIL
     assert outcome.message == "Debian GNU/Linux 10 (buster) reached end of support on 2024-06-30."
 
@@ -229,15 +222,15 @@ def test_supported_release_uses_builtin_dates(os_facts) -> None:
     ids=["nested", "flat"],
 )
 def test_supported_release_option_overrides(os_facts, eol) -> None:
-    assert run("os.supported_release", os_facts, eol=eol).status is Status.FAIL
+    assert judge("os.supported_release", os_facts, eol=eol).status is Status.FAIL
 
 
 def test_supported_release_matches_major_minor_for_alpine(os_facts) -> None:
     os_facts["os"] = {"id": "alpine", "version_id": "3.19.1", "pretty_name": "Alpine Linux v3.19"}
-    outcome = run("os.supported_release", os_facts)
+    outcome = judge("os.supported_release", os_facts)
     assert (outcome.status, outcome.evidence["release"]) == (Status.FAIL, "3.19")
 
 
 def test_unknown_release_is_an_error(os_facts) -> None:
     os_facts["os"] = {"id": "gentoo", "version_id": "2.17"}
-    assert run("os.supported_release", os_facts).status is Status.ERROR
+    assert judge("os.supported_release", os_facts).status is Status.ERROR

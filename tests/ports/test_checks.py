@@ -12,6 +12,7 @@ from scanner.plugins.ports import plugin
 from scanner.plugins.ports.checks import to_probe
 from scanner.plugins.ports.portsets import NAMED_SETS
 from scanner.plugins.ports.services import service_name
+from tests.conftest import judge
 
 CHECKS = {c.id: c for c in plugin.checks}
 TOP1000 = [list(x) for x in NAMED_SETS["top1000"]]
@@ -38,12 +39,6 @@ def facts(
         ],
         "unanswered": unanswered or [],
     }
-
-
-def judge(check_id: str, data: dict[str, Any], **options: Any):
-    values, problems = validate_options(CHECKS[check_id].options, options, check_id)
-    assert problems == []
-    return CHECKS[check_id].evaluate(data, values)
 
 
 # --- ports.allowed ---------------------------------------------------------
