@@ -41,6 +41,8 @@ def evaluate_hsts(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outco
     certificate could not be verified (``tls_verified: false``): browsers ignore
     HSTS in that case too (RFC 6797 section 8.1).
 
+    Evidence: ``header`` (raw value), ``max_age``, ``include_subdomains``, ``preload``, ``url``.
+
     PASS: ``Strict-Transport-Security: max-age=63072000; includeSubDomains``.
     FAIL: ``The site's HSTS header is too short: max-age=86400 (1 day) is below
     the required 31536000 seconds (365 days).``
@@ -139,6 +141,8 @@ def evaluate_redirect(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
     ``same_host`` is reported): ``https://"><img src=x>`` is not one.
     Redirect chains are not followed. A timeout or a garbled answer is an error,
     never a pass or a fail.
+
+    Evidence: ``url``, ``status``, ``location``, ``same_host``.
 
     PASS: ``GET http://www.city.example/`` answers ``301`` with
     ``Location: https://www.city.example/``.
@@ -309,6 +313,8 @@ def evaluate_security_headers(facts: Mapping[str, Any], options: Mapping[str, An
       ``no-referrer-when-downgrade`` (the last recognised token counts, as in browsers);
     * ``permissions-policy``: present and non-empty.
 
+    Evidence: the raw values of exactly the headers the requirements looked at.
+
     PASS: ``content-security-policy: default-src 'self'; frame-ancestors 'none'``,
     ``x-content-type-options: nosniff``, ``referrer-policy: strict-origin-when-cross-origin``.
     FAIL: ``2 of 4 required security headers are missing or weak:
@@ -378,6 +384,8 @@ def evaluate_cookies(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Ou
 
     Only the cookies set by the one GET of the endpoint URL are seen. Cookie
     values are never collected.
+
+    Evidence: ``set_cookie``, the redacted cookie attribute strings.
 
     PASS: ``Set-Cookie: session=…; Path=/; Secure; HttpOnly; SameSite=Lax``.
     FAIL: ``1 of 2 cookies lacks required attributes: session (no Secure, no

@@ -427,3 +427,14 @@ def test_evaluate_refuses_facts_of_a_schema_the_plugin_cannot_read(civiscan, ban
     assert "banner facts have schema version 3; the loaded banner plugin reads version 2" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(civiscan("runs", check_exit=0).stdout.strip().splitlines()) == 2  # header + the scan: no new run
+
+
+def test_check_doc_names_the_source_file(civiscan):
+    assert "source: civiscan_example/__init__.py" in civiscan("checks", "--doc", "banner.no_version", check_exit=0).stdout
+    assert "source: scanner/plugins/ports/checks.py" in civiscan("checks", "--doc", "ports.allowed", check_exit=0).stdout
+
+
+def test_checks_markdown_prints_a_familys_reference(civiscan):
+    out = civiscan("checks", "--markdown", "banner", check_exit=0).stdout
+    assert out.startswith("### `banner.no_version`") and "| `port` | tcp_port | required |" in out
+    assert "no loaded plugin has checks of family 'bannr' (did you mean 'banner'?)" in civiscan("checks", "--markdown", "bannr", check_exit=2).stderr
