@@ -123,9 +123,15 @@ class _ScanCommand(click.Command):
         if self._declared is None:
             taken = {n for p in core for n in (*p.opts, p.name)}
             self._declared = []
-            for name, setting in load_registry().settings():
-                if setting.flag and setting.flag not in taken and name not in taken:
-                    self._declared.append(_setting_option(name, setting))
+            registry = load_registry()
+            for name, setting in registry.settings():
+                if not setting.flag:
+                    continue
+                if setting.flag in taken or name in taken:
+                    owner = registry.setting_owner(name)
+                    click.echo(f"warning: plugin {owner}: setting '{name}' ({setting.flag}) clashes with an option of scan", err=True)
+                    continue
+                self._declared.append(_setting_option(name, setting))
         return [*core[:-1], *self._declared, core[-1]]  # --help stays last
 
 
