@@ -80,8 +80,10 @@ class BannerPlugin:
         limit = int(ctx.settings.get("banner_max_bytes") or 512)
         banners = {}
         for port in sorted({r.options["port"] for r in requests}):
-            async with ctx.host_slot(asset.connect_address):
-                reader, writer = await open_connection(asset.connect_address, port, ctx.timeout)
+            address = await ctx.gate.admit(asset.hostname, port, address=asset.address,
+                                           purpose="banner")
+            async with ctx.host_slot(address):
+                reader, writer = await open_connection(address, port, ctx.timeout)
                 try:
                     line = await asyncio.wait_for(reader.readline(), ctx.timeout)
                 except TimeoutError:
