@@ -32,6 +32,7 @@ from scanner.errors import ExitCode
 from scanner.fsutil import atomic_write
 from scanner.plugin import load_registry
 from scanner.store import Store
+
 from .pki import LabPKI
 from .servers import Lab
 
