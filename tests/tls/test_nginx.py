@@ -88,7 +88,7 @@ def rules_of(policy: str, facts: dict[str, Any]) -> dict[str, Status]:
     ruleset = load_policies([policy], registry)
     verdicts: dict[str, Status] = {}
     for rule in ruleset.rules:
-        statuses = [registry.checks[use.check].evaluate(facts, use.options).status
+        statuses = [registry.checks[use.check_id].evaluate(facts, use.options).status
                     for use in rule.checks]
         verdicts[rule.id] = (Status.FAIL if Status.FAIL in statuses else
                              Status.ERROR if Status.ERROR in statuses else statuses[0])
