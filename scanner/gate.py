@@ -1,7 +1,7 @@
 """The scope gate: the one place that decides whether civiscan may connect, and to which address.
 
 Every connection civiscan opens (a target, an SSH jump host, a name an
-``~/.ssh/config`` rewrites to, a redirect the http plugin follows) starts with
+``~/.ssh/config`` rewrites to, a redirect a plugin follows) starts with
 :meth:`Gate.admit`, which returns the IP literal to connect to. A name is
 resolved once, in one order:
 
