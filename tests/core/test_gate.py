@@ -101,7 +101,7 @@ def test_a_gate_without_scope_admits_loopback_only() -> None:
 
 
 def _requests(plugin: str, port: int) -> list[Any]:
-    from scanner.options import parse_ports
+    from scanner.plugins.ports.ranges import parse_ports
     from scanner.plugin import CheckRequest
 
     if plugin == "ports":
