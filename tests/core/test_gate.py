@@ -101,8 +101,8 @@ def test_a_gate_without_scope_admits_loopback_only() -> None:
 
 
 def _requests(plugin: str, port: int) -> list[Any]:
-    from scanner.plugins.ports.ranges import parse_ports
     from scanner.plugin import CheckRequest
+    from scanner.plugins.ports.ranges import parse_ports
 
     if plugin == "ports":
         return [CheckRequest("ports.forbidden", {"ports": parse_ports([port])})]
