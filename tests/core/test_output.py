@@ -8,7 +8,7 @@ import pytest
 
 from scanner.models import Asset, AssetKind
 from scanner.output import inert, runs_table, summary_table
-from scanner.quickfacts import describe
+from scanner.plugins.tls.command import describe
 
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J\u202eevil\u2066\x9b31m\x7f\x00"
 RAW = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
