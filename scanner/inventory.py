@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigError, ConfigProblem, Position
 from .models import Asset, AssetKind, SSHSettings
 from .netutil import is_ip
+from .notify.contacts import Contacts, parse_contacts
 from .reader import Reader
 from .yamlpos import EXCERPT_CHARS, PosDict, PosList, Shape, excerpt, load_file, quote
 
@@ -117,6 +118,7 @@ class Department:
     name: str
     title: str = ""
     contact: str = ""
+    contacts: Contacts = field(default_factory=Contacts)  # who is notified of this department's changes (docs/notifications.md)
 
 
 @dataclass(frozen=True)
@@ -176,12 +178,15 @@ def load_inventory(path: str) -> Inventory:
             dept = r.mapping(body, depts.value_pos(name), f"department '{name}'")
             if dept is None:
                 continue
-            r.keys(dept, f"department '{name}'", ["title", "contact", "assets"], required=["assets"])
+            r.keys(dept, f"department '{name}'", ["title", "contact", "contacts", "assets"], required=["assets"])
             departments.append(
                 Department(
                     name,
                     r.string(dept, "title", f"department '{name}'") or "",
                     r.string(dept, "contact", f"department '{name}'") or "",
+                    parse_contacts(r, dept["contacts"], dept.value_pos("contacts"), f"contacts of '{name}'")
+                    if "contacts" in dept
+                    else Contacts(),
                 )
             )
             seq = r.sequence(dept.get("assets"), dept.value_pos("assets"), f"assets of '{name}'") if "assets" in dept else None

@@ -140,8 +140,28 @@ def _m3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE facts ADD COLUMN facts_version INTEGER NOT NULL DEFAULT 1")
 
 
+def _m4(conn: sqlite3.Connection) -> None:
+    # One row per (run, event, recipient) of a notification (scanner/notify): written before
+    # sending, ``sent`` set once delivered, so a restart never sends it twice.
+    _script(
+        conn,
+        """
+        CREATE TABLE notifications_sent (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            event TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            payload_json TEXT NOT NULL,
+            queued TEXT NOT NULL,
+            sent TEXT,
+            PRIMARY KEY (run_id, event, recipient)
+        );
+        CREATE INDEX notifications_recipient ON notifications_sent(recipient, sent);
+        """,
+    )
+
+
 # Each migration moves the schema from version N-1 to N; never edit a shipped one, append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4]
 
 
 @dataclass(frozen=True)
