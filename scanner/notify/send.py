@@ -246,7 +246,7 @@ def _deliver(
         with store.transaction() as conn:
             conn.executemany(
                 "UPDATE notifications_sent SET sent=? WHERE run_id=? AND event=? AND recipient=?",
-                [(dt.datetime.now(dt.UTC).isoformat(), r, k, recipient.key) for r, k, _ in pending],
+                [(now.isoformat(), r, k, recipient.key) for r, k, _ in pending],
             )
         log.info("notified %s: %d events", recipient.label, len(events))
         return Delivery(recipient.label, "sent", len(events), attempts)
