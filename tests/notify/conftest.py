@@ -118,8 +118,8 @@ class WebhookServer:
 
 
 @contextlib.contextmanager
-def serve_webhook(port: int = 0) -> Iterator[WebhookServer]:
-    """A real HTTP server on loopback recording every POST."""
+def serve_webhook(port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[WebhookServer]:
+    """A real HTTP(S) server on loopback recording every POST."""
     state = WebhookServer("")
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -135,7 +135,10 @@ def serve_webhook(port: int = 0) -> Iterator[WebhookServer]:
             pass
 
     server = http.server.ThreadingHTTPServer((HOST, port), Handler)
-    state.url = f"http://{HOST}:{server.server_address[1]}/hooks/civiscan"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls else "http"
+    state.url = f"{scheme}://{HOST}:{server.server_address[1]}/hooks/civiscan"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -196,3 +199,16 @@ def smtp_server(tmp_path: Path) -> Iterator[MailServer]:
         yield state
     finally:
         controller.stop()
+
+
+@contextlib.contextmanager
+def serve_https_webhook(tmp_path: Path) -> Iterator[tuple[WebhookServer, str, str]]:
+    """:func:`serve_webhook` behind TLS with a lab certificate for HOST: (server, its CA file, an unrelated CA file)."""
+    from scanner.lab.pki import LabPKI
+
+    pki = LabPKI(tmp_path / "https-pki")
+    leaf = pki.leaf("good-rsa", HOST)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(leaf.fullchain), str(leaf.key))
+    with serve_webhook(tls=context) as server:
+        yield server, str(pki.ca_bundle), str(pki.untrusted_root.path)

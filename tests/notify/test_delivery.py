@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
 
 import jsonschema
+import pytest
 
 from scanner.notify import DeliveryReport, send_for_run
+from scanner.notify.contacts import Contacts, Webhook
 from scanner.notify.messages import schema
 from scanner.notify.send import deliver_run
 from tests.notify.conftest import (
@@ -18,6 +21,7 @@ from tests.notify.conftest import (
     config,
     department,
     record_run,
+    serve_https_webhook,
     serve_webhook,
 )
 
@@ -143,3 +147,36 @@ def test_a_broken_store_is_reported_not_raised(store):
     cfg = config(webhook_config())
     report = send_for_run(store, 999, cfg)
     assert report.error is not None and not report.ok
+
+
+@pytest.mark.parametrize(("trusted", "delivered"), [(True, True), (False, False)], ids=["lab-ca-trusted", "unknown-ca-refused"])
+def test_an_https_webhook_is_verified(store, tmp_path, trusted, delivered):
+    record_run(store, TWO_DEPARTMENTS)
+    run = record_run(store, THEN_FAILING)
+    with serve_https_webhook(tmp_path) as (server, ca_file, other_ca):
+        parks = department("parks")
+        hook = Webhook(server.url, "NOTIFY_SECRET", ca_file if trusted else other_ca)
+        parks = dataclasses.replace(parks, contacts=Contacts((), (hook,)))
+        report = send_for_run(store, run, config(webhook_config()), departments=[parks])
+    assert (len(server.received) == 1) is delivered
+    [delivery] = report.deliveries
+    assert delivery.status == ("sent" if delivered else "failed")
+    assert delivery.attempts == 1  # a certificate that does not verify is final
+
+
+def test_target_text_cannot_inject_markup_or_drive_a_terminal(store, smtp_server):
+    record_run(store, TWO_DEPARTMENTS)
+    run = record_run(store, THEN_FAILING)
+    store.conn.execute(
+        "UPDATE findings SET message=? WHERE run_id=?", ("<script>alert(1)</script>\x1b]0;owned\x07", run)
+    )
+    text = (
+        "notifications:\n  allow_networks: [127.0.0.0/8]\n"
+        f"  smtp: {{host: {HOST}, port: {smtp_server.port}, ca_file: {smtp_server.ca_file}, sender: c@city.example}}\n"
+    )
+    send_for_run(store, run, config(text), departments=[department("parks", emails=["p@city.example"])])
+    [message] = smtp_server.messages
+    html = message.get_body(preferencelist=("html",)).get_content()
+    plain = message.get_body(preferencelist=("plain",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "\x1b" not in plain and "\\x1b" in plain
