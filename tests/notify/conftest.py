@@ -92,9 +92,14 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield s
 
 
+SMTP_USER, SMTP_PASSWORD = "civiscan", "mail-password-for-tests"
+
+
 @pytest.fixture(autouse=True)
 def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOTIFY_SECRET", SECRET)
+    monkeypatch.setenv("TEST_SMTP_USER", SMTP_USER)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", SMTP_PASSWORD)
 
 
 # --- a webhook receiver ---------------------------------------------------------------------
@@ -170,6 +175,14 @@ class MailServer:
     ca_file: str
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+
+    def block(self, sender: str = "c@city.example") -> str:
+        """The ``smtp:`` line of a notifications block for this server, credentials from the environment."""
+        return (
+            f"  smtp: {{host: {HOST}, port: {self.port}, ca_file: {self.ca_file}, sender: {sender},"
+            " username_env: TEST_SMTP_USER, password_env: TEST_SMTP_PASSWORD}\n"
+        )
 
 
 @pytest.fixture
@@ -192,8 +205,21 @@ def smtp_server(tmp_path: Path) -> Iterator[MailServer]:
             state.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             return "250 OK"
 
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            SMTP_USER.encode(), SMTP_PASSWORD.encode()
+        )
+        if ok:
+            state.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok)
+
     state.port = closed_port()
-    controller = Controller(Handler(), hostname=HOST, port=state.port, tls_context=context, require_starttls=True)
+    controller = Controller(
+        Handler(), hostname=HOST, port=state.port, tls_context=context, require_starttls=True,
+        authenticator=authenticate, auth_required=True,
+    )
     controller.start()
     try:
         yield state

@@ -61,12 +61,13 @@ def test_mail_goes_over_starttls_with_text_html_and_the_report_attached(store, s
     text = (
         "notifications:\n  allow_networks: [127.0.0.0/8]\n"
         f"  attach_report: '{tmp_path}/reports/{{department}}/index.html'\n"
-        f"  smtp: {{host: {HOST}, port: {smtp_server.port}, ca_file: {smtp_server.ca_file}, sender: civiscan@city.example}}\n"
+        + smtp_server.block("civiscan@city.example")
     )
     report = send_for_run(store, run, config(text), departments=[department("parks", emails=["parks-it@city.example"])])
     assert report.sent == 1, report
     [message] = smtp_server.messages
     assert smtp_server.envelopes == [("civiscan@city.example", ["parks-it@city.example"])]
+    assert smtp_server.logins == ["civiscan"]  # credentials came from the environment variables named
     assert "1 new failure" in message["Subject"]
     parts = {p.get_content_type(): p for p in message.walk() if not p.is_multipart()}
     assert "parks/parks-web" in parts["text/plain"].get_content()
@@ -101,6 +102,16 @@ def test_a_receiver_that_is_down_is_retried_then_logged_and_nothing_raises(store
     assert (delivery.status, delivery.attempts) == ("failed", 3)
     assert waits == [1.0, 4.0]
     assert sum("failed (attempt" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_a_wait_longer_than_the_budget_is_not_taken(store):
+    record_run(store, TWO_DEPARTMENTS)
+    run = record_run(store, THEN_FAILING)
+    cfg = config(webhook_config("  budget: 5\n").replace("[0, 0]", "[60]"))
+    waits: list[float] = []
+    report = deliver_run(store, run, cfg, departments=[department("parks", hooks=[f"http://{HOST}:{closed_port()}/"])], sleep=waits.append)
+    [delivery] = report.deliveries
+    assert waits == [] and delivery.attempts == 1 and delivery.status == "failed"
 
 
 def test_undelivered_events_go_out_with_the_next_delivery(store):
@@ -172,7 +183,7 @@ def test_target_text_cannot_inject_markup_or_drive_a_terminal(store, smtp_server
     )
     text = (
         "notifications:\n  allow_networks: [127.0.0.0/8]\n"
-        f"  smtp: {{host: {HOST}, port: {smtp_server.port}, ca_file: {smtp_server.ca_file}, sender: c@city.example}}\n"
+        + smtp_server.block()
     )
     send_for_run(store, run, config(text), departments=[department("parks", emails=["p@city.example"])])
     [message] = smtp_server.messages

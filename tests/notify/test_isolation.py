@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scanner.notify import send_for_run
-from tests.notify.conftest import HOST, config, department, record_run
+from tests.notify.conftest import config, department, record_run
 
 BEFORE = {
     "parks/parks-web": {"tls.modern": "pass"},
@@ -37,7 +37,7 @@ def test_each_department_hears_only_of_its_own_assets(store, webhook, smtp_serve
     text = (
         "notifications:\n  allow_networks: [127.0.0.0/8]\n  notify_when: always\n"
         f"  attach_report: '{tmp_path}/{{department}}/report.html'\n"
-        f"  smtp: {{host: {HOST}, port: {smtp_server.port}, ca_file: {smtp_server.ca_file}, sender: c@city.example}}\n"
+        + smtp_server.block()
     )
     departments = [
         department("parks", emails=["parks@city.example"], hooks=[webhook.url + "?d=parks"]),
