@@ -1,9 +1,9 @@
 """Who is told: e-mail addresses and webhooks, as an inventory department or the security office lists them.
 
 Contacts are validated where they are written (``file:line:col``). A webhook
-URL must be ``https://``; plain ``http://`` is accepted only for a loopback
+URL must be ``https://``; an unencrypted URL is accepted only for a loopback
 address literal (a receiver on the scanning machine itself), since anything
-else would carry findings over the network unencrypted. Where a URL's host
+else would carry findings over the network in clear. Where a URL's host
 resolves is judged when civiscan connects (:mod:`scanner.notify.deliver`).
 """
 
@@ -69,7 +69,7 @@ def webhook_url_problem(url: str) -> str | None:
     if problem := host_problem(host):
         return f"webhook URL {quote(url)} has an invalid host: {problem}"
     if parts.scheme == "http" and not is_loopback(host):
-        return f"webhook URL {quote(url)} must use https:// (http:// only for a loopback address)"
+        return f"webhook URL {quote(url)} must use https:// (an unencrypted URL only for a loopback address)"
     if port is not None and not 1 <= port <= 65535:
         return f"webhook URL {quote(url)} has an invalid port"
     if parts.username or parts.password:

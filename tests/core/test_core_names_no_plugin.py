@@ -18,6 +18,8 @@ _WORD = re.compile(r"(?<![\w.\-/])(" + "|".join(BUILT_IN) + r")(?![\w\-])")
 # Words that are not the plugin of the same name, each with why.
 NOT_A_PLUGIN = {
     ("models.py", '"tls"'): "the core error reason of a failed TLS handshake (ErrorReason.TLS)",
+    ("contacts.py", '"http"'): "the unencrypted URL scheme, allowed for a loopback webhook receiver",
+    ("deliver.py", "http"): "the standard library's http.client, which posts webhooks",
 }
 
 
