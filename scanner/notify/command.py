@@ -18,7 +18,7 @@ from scanner.cli import Fail, db_option, open_store
 from scanner.errors import ExitCode
 from scanner.inventory import load_inventory
 from scanner.store import Store
-from scanner.yamlpos import PosDict, Shape, load_file, quote
+from scanner.yamlpos import PosDict, Shape, escape, load_file, quote
 
 from .config import load_config
 from .send import deliver_run
@@ -87,7 +87,7 @@ def notify(run: str, config_path: str, schedule: str | None, inventory: str | No
             click.echo(f"run {run_id} ({name}): nothing to notify", err=True)
         return
     for delivery in report.deliveries:
-        detail = f": {delivery.error}" if delivery.error else ""
+        detail = f": {escape(delivery.error)}" if delivery.error else ""
         click.echo(f"{delivery.recipient}: {delivery.status} ({delivery.events} events){detail}")
     if not report.deliveries:
         click.echo(f"run {run_id} ({name}): nothing to send", err=True)

@@ -34,6 +34,9 @@ from .messages import OFFICE, Audience, body, html_body, payload, subject, text_
 LOG = logging.getLogger("civiscan.notify")
 # A report larger than this is linked, not attached (mail relays refuse big messages).
 MAX_ATTACHMENT = 10 * 1024 * 1024
+# Events owed to one recipient that one message may carry (a receiver down for weeks
+# must not make a message, or this process, grow without bound); the rest go in the next.
+MAX_PENDING = 10_000
 
 
 @dataclass(frozen=True)
@@ -182,8 +185,8 @@ def _queue(store: Store, run_id: int, targets: Sequence[Recipient], events: Sequ
 def _pending(store: Store, recipient: Recipient) -> list[tuple[int, str, Event]]:
     rows = store.conn.execute(
         "SELECT run_id, event, payload_json FROM notifications_sent WHERE recipient=? AND sent IS NULL"
-        " ORDER BY run_id, event",
-        (recipient.key,),
+        " ORDER BY run_id, event LIMIT ?",
+        (recipient.key, MAX_PENDING),
     ).fetchall()
     return [(int(r[0]), str(r[1]), Event.from_json(json.loads(r[2]))) for r in rows]
 
