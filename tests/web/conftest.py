@@ -151,11 +151,16 @@ class WebLab:
 
 
 @pytest.fixture(scope="session")
-def web_lab(tmp_path_factory: pytest.TempPathFactory, nginx_runner, pick_port):
+def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
+    return LabPKI(tmp_path_factory.mktemp("pki"), now=dt.datetime.now(dt.UTC))
+
+
+@pytest.fixture(scope="session")
+def web_lab(tmp_path_factory: pytest.TempPathFactory, nginx_runner, pick_port, lab_pki):
     binary = require_tool("nginx")
     directory = tmp_path_factory.mktemp("web")
     now = dt.datetime.now(dt.UTC)
-    pki = LabPKI(directory / "pki", now=now)
+    pki = lab_pki
     all_sites = sites(now)
     names = [s.hostname for s in all_sites.values()]
     cert = pki.leaf("good-rsa", names[0], extra_names=names[1:])
