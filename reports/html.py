@@ -474,6 +474,42 @@ def render_index(
     )
 
 
+_KIND_WORDS = {"script": "scripts", "style": "stylesheets", "font": "fonts", "image": "images",
+               "media": "audio or video", "frame": "embedded pages", "object": "plugins",
+               "fetch": "data", "connect": "early connections", "form": "form submissions"}
+
+
+def _privacy(index: Index, findings: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per asset, the other sites its pages make browsers contact, from checks' evidence.
+
+    Any check whose evidence holds ``third_parties: [{site, kinds, tracker, allowed}]``
+    feeds this (docs/reports.md); one list per asset is shown.
+    """
+    seen: dict[str, dict[str, Any]] = {}
+    for finding in findings:
+        for check in finding.get("checks") or ():
+            listed = (check.get("evidence") or {}).get("third_parties")
+            asset = index.assets.get(finding["asset_id"])
+            if not isinstance(listed, list) or asset is None or asset["id"] in seen:
+                continue
+            sites = []
+            for item in listed[:50]:
+                if not isinstance(item, Mapping):
+                    continue
+                tracker = item.get("tracker") if isinstance(item.get("tracker"), Mapping) else None
+                kinds = [k for k in item.get("kinds") or () if isinstance(k, str)]
+                sites.append({
+                    "site": evidence.clip(str(item.get("site", "")), 200),
+                    "tracker": evidence.clip(str(tracker.get("name", "")), 100) if tracker else "",
+                    "category": evidence.clip(str(tracker.get("category", "")), 100) if tracker else "",
+                    "loads": ", ".join(_KIND_WORDS.get(k, evidence.clip(k, 40)) for k in kinds[:10]),
+                    "allowed": item.get("allowed") is True,
+                })
+            seen[asset["id"]] = {"name": str(asset.get("name", "")), "where": _where(asset),
+                                 "sites": sites}
+    return sorted(seen.values(), key=lambda a: (a["name"], a["where"]))
+
+
 def render_department(
     index: Index,
     name: str,
@@ -514,6 +550,7 @@ def render_department(
         dropped=sorted(dropped, key=lambda f: (f["rule_id"], f["asset_id"]))[:ROW_LIMIT],
         dropped_total=len(dropped),
         failures=_failures(viewer, findings),
+        privacy=_privacy(index, findings),
         unassessed=index.unassessed(name)[:UNASSESSED_LIMIT],
         unassessed_total=len(index.unassessed(name)),
         waived=viewer.table(by_status[WAIVED]),

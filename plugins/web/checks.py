@@ -16,6 +16,7 @@ from .page import ACTIVE_KINDS
 
 _ENDPOINT = frozenset({AssetKind.ENDPOINT})
 LISTED = 10
+THIRD_PARTIES_KEPT = 50
 PERMISSION_FEATURES = ("camera", "microphone", "geolocation", "browsing-topics")
 
 
@@ -56,8 +57,12 @@ def evaluate_third_parties(facts: Mapping[str, Any], options: Mapping[str, Any])
     pages = _pages(facts)
     if isinstance(pages, Outcome):
         return pages
-    found = [t for t in facts.get("third_parties") or [] if not _allowed(t["site"], options["allowed"])]
-    seen = {"third_parties": found[:LISTED], "pages_read": len(pages)}
+    loaded = [{"site": t["site"], "kinds": t["kinds"], "tracker": t.get("tracker"),
+               "allowed": _allowed(t["site"], options["allowed"])}
+              for t in facts.get("third_parties") or []]
+    found = [t for t in loaded if not t["allowed"]]
+    # Every site loaded, allowed or not: the department report's Privacy section lists them.
+    seen = {"third_parties": loaded[:THIRD_PARTIES_KEPT], "pages_read": len(pages)}
     if found:
         names = ", ".join(t["site"] + (f" ({t['tracker']['name']})" if t.get("tracker") else "")
                           for t in found[:LISTED])

@@ -52,7 +52,7 @@ def test_a_page_that_is_not_html_is_not_applicable() -> None:
 
 
 def test_allowed_sites_cover_their_subdomains() -> None:
-    f = facts(third_parties=[{"site": "pay.vendor.test", "tracker": None}])
+    f = facts(third_parties=[{"site": "pay.vendor.test", "kinds": ["script"], "tracker": None}])
     assert judge("web.third_parties", f, allowed=["vendor.test"]).status is Status.PASS
 
 
