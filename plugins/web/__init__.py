@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from scanner.models import Asset, CollectFailed, ErrorReason
 from scanner.plugin import CheckRequest, Context, Setting, needed
@@ -102,8 +102,7 @@ async def _attempt(coro: Any) -> tuple[Response | None, dict[str, Any] | None]:
     try:
         return await coro, None
     except CollectFailed as exc:
-        return None, {"reason": str(exc.reason.value if hasattr(exc.reason, "value") else exc.reason),
-                      "message": exc.message}
+        return None, {"reason": str(getattr(exc.reason, "value", exc.reason)), "message": exc.message}
 
 
 def _third_parties(pages: Sequence[Mapping[str, Any]], first: str) -> list[dict[str, Any]]:
@@ -154,7 +153,10 @@ async def _exposure(fetcher: Fetcher, origin: str) -> list[dict[str, Any]]:
     return results
 
 
-async def _security_txt(fetcher: Fetcher, host_port: str) -> dict[str, Any]:
+async def _security_txt(fetcher: Fetcher, final: SplitResult) -> dict[str, Any]:
+    # RFC 9116 3: served over HTTPS; a plain-HTTP endpoint's port is not where HTTPS answers.
+    host_port = final.netloc.rpartition("@")[2] if final.scheme == "https" else (
+        f"[{final.hostname}]" if ":" in (final.hostname or "") else final.hostname or "")
     url = f"https://{host_port}/.well-known/security.txt"
     response, error = await _attempt(fetcher.get(url, purpose="security.txt", max_body=PROBE_BODY))
     facts: dict[str, Any] = {"url": url, "status": None, "content_type": None, "error": error,
@@ -227,7 +229,7 @@ class WebPlugin:
             "third_parties": _third_parties(pages, first),
             "cors": await _cors(fetcher, response.url) if "cors" in wants else None,
             "exposure": await _exposure(fetcher, origin) if "exposure" in wants else None,
-            "security_txt": await _security_txt(fetcher, final.netloc)
+            "security_txt": await _security_txt(fetcher, final)
             if "security_txt" in wants else None,
             "requests": fetcher.budget.spent,
             "budget": fetcher.budget.limit,

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from scanner import __version__
@@ -66,7 +66,6 @@ class Fetcher:
     agent: str
     asset_host: str
     asset_address: str | None
-    extra: Sequence[tuple[str, str]] = field(default=())
 
     async def get(
         self, url: str, *, purpose: str, headers: Sequence[tuple[str, str]] = (),

@@ -133,8 +133,6 @@ def is_listing(body: bytes) -> bool:
 # -- security.txt (RFC 9116) -------------------------------------------------------------
 
 _FIELD = re.compile(r"^([A-Za-z0-9-]+):\s*(.*?)\s*$")
-KNOWN_FIELDS = ("acknowledgments", "canonical", "contact", "encryption", "expires", "hiring",
-                "policy", "preferred-languages", "csaf")
 
 
 def _strip_signature(lines: list[str]) -> list[str]:
