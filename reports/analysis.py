@@ -4,23 +4,48 @@ Every renderer reads a run document (``schema: civiscan/run``, version 1) and
 asks this module the same questions: which department does a finding belong
 to, what is a department's score, did a finding change since the previous
 run. Answering them once here keeps the formats consistent with each other.
-The definitions are documented in docs/reports.md.
+The definitions are documented in docs/reports.md; scores and change status
+themselves live in :mod:`scanner.history`.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from scanner.history import (
+    ERROR,
+    FAIL,
+    NOT_APPLICABLE,
+    PASS,
+    WAIVED,
+    WEIGHTS,
+    Change,
+    Comparison,
+    Score,
+    compare,
+    format_delta,
+    format_score,
+    parse_time,
+    score,
+)
 from scanner.models import Severity, Status
 
 from .evidence import clip
+
+# Scores and change status are the core's (scanner/history.py, shared with
+# ``civiscan diff`` and ``civiscan history``); renderers import them from here.
+__all__ = [
+    "ERROR", "FAIL", "MAX_REASON", "MAX_REASONS", "NOT_APPLICABLE", "PASS", "SCHEMA", "SCHEMA_VERSION",
+    "WAIVED", "WEIGHTS", "Change", "Comparison", "DocumentError", "Index", "RuleRow", "Score",
+    "Unassessed", "check_document", "compare", "format_delta", "format_score", "parse_day",
+    "parse_time", "score", "severity_of", "slug", "subset", "top_failing_rules",
+]
 
 SCHEMA = "civiscan/run"
 SCHEMA_VERSION = 1
@@ -32,26 +57,7 @@ class DocumentError(ValueError):
     """The run document is not one this renderer understands."""
 
 
-class Change(str, enum.Enum):
-    """A finding's status compared with the previous comparable run."""
-
-    NEW = "new"
-    STILL_FAILING = "still_failing"
-    FIXED = "fixed"
-    REGRESSED = "regressed"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-# Status names as plain strings: documents hold strings, and comparing against
-# ``Status.X.value`` in loops over 200,000 findings costs seconds (enum lookups).
-PASS, FAIL, ERROR, WAIVED, NOT_APPLICABLE = (
-    s.value for s in (Status.PASS, Status.FAIL, Status.ERROR, Status.WAIVED, Status.NOT_APPLICABLE)
-)
 _SEVERITIES = {s.value: s for s in Severity}
-WEIGHTS = {s.value: s.weight for s in Severity}
 
 
 def severity_of(value: str) -> Severity:
@@ -76,15 +82,6 @@ def check_document(doc: Doc, what: str = "run document") -> None:
             raise DocumentError(f"{what}: missing key {key!r}")
 
 
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def parse_day(value: str | None) -> date | None:
     """A waiver expiry: a date, or a date-time whose calendar day counts."""
     if not value:
@@ -106,151 +103,6 @@ def slug(name: str) -> str:
     if folded == name:
         return folded
     return f"{folded}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-
-
-# --- scores -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Score:
-    """Severity-weighted compliance score of a set of findings.
-
-    Each applicable rule x asset pair weighs its severity's weight
-    (:attr:`Severity.weight`). Passing and waived pairs count in favour, failing
-    and not-assessed (``error``) pairs against; ``not_applicable`` pairs are left
-    out. ``value`` is ``None`` when nothing weighs anything (no applicable pair,
-    or only ``info`` rules).
-    """
-
-    passed: int = 0
-    waived: int = 0
-    failed: int = 0
-    not_assessed: int = 0
-    counts: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return self.passed + self.waived + self.failed + self.not_assessed
-
-    def share(self, weight: int) -> float:
-        return 100.0 * weight / self.total if self.total else 0.0
-
-    @property
-    def value(self) -> float | None:
-        if not self.total:
-            return None
-        return self.share(self.passed + self.waived)
-
-    @property
-    def waived_points(self) -> float:
-        """How many of the score's points rest on waivers."""
-        return self.share(self.waived)
-
-    def count(self, status: Status) -> int:
-        return self.counts.get(status.value, 0)
-
-
-def score(findings: Iterable[Mapping[str, Any]]) -> Score:
-    weights: Counter[str] = Counter()
-    counts: Counter[str] = Counter()
-    for finding in findings:
-        status = finding.get("status", "")
-        counts[status] += 1
-        weights[status] += WEIGHTS.get(finding.get("severity", ""), 0)
-    return Score(
-        passed=weights[PASS],
-        waived=weights[WAIVED],
-        failed=weights[FAIL],
-        not_assessed=weights[ERROR],
-        counts=dict(counts),
-    )
-
-
-def format_score(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
-
-
-def format_delta(now: float | None, before: float | None) -> str:
-    if now is None or before is None:
-        return "n/a"
-    delta = now - before
-    if abs(delta) < 0.05:
-        return "no change"
-    return f"{delta:+.1f} points"
-
-
-# --- change status ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Change status of every current finding against a previous run.
-
-    ``changes`` maps a fingerprint to its :class:`Change` (absent: no category,
-    e.g. still passing, or waived). ``dropped`` lists the previous run's failing
-    findings that this run did not evaluate at all (asset or rule removed,
-    asset not reached): they are not "fixed", since nothing showed they pass.
-    """
-
-    previous_run: int | None
-    changes: Mapping[str, Change]
-    dropped: tuple[Mapping[str, Any], ...] = ()
-
-    def tally(self, fingerprints: Iterable[str]) -> Counter[Change]:
-        return Counter(self.changes[f] for f in fingerprints if f in self.changes)
-
-
-def compare(doc: Doc, previous: Doc | None) -> Comparison:
-    """Classify each failing or fixed finding of *doc* against *previous*.
-
-    * ``new``: fails now; did not fail in the previous run and had never been
-      seen failing before it (``first_seen`` is at or after the previous run's
-      start, or unknown);
-    * ``still_failing``: fails now and failed in the previous run;
-    * ``regressed``: fails now; did not fail in the previous run, but had been
-      seen failing before it (``first_seen`` earlier than the previous run's
-      start), so it was fixed once and came back;
-    * ``fixed``: passes now and failed in the previous run.
-
-    A finding waived in the previous run had the problem too (only excused),
-    so if it fails now (its waiver expired) it is still failing, and if it
-    passes now it is fixed. This matches ``first_seen``, which the store sets to
-    the first run where the finding failed or was waived. An ``error`` shows
-    nothing either way.
-    """
-    if previous is None:
-        return Comparison(None, {})
-    before = {f["fingerprint"]: f for f in previous.get("findings", ())}
-    previous_start = parse_time(previous.get("run", {}).get("started"))
-    changes: dict[str, Change] = {}
-    current: set[str] = set()
-    for finding in doc.get("findings", ()):
-        fp = finding["fingerprint"]
-        current.add(fp)
-        old = before.get(fp)
-        failed_before = old is not None and old.get("status") in (FAIL, WAIVED)
-        status = finding.get("status")
-        if status == FAIL:
-            if failed_before:
-                changes[fp] = Change.STILL_FAILING
-            elif _seen_failing_before(finding, previous_start):
-                changes[fp] = Change.REGRESSED
-            else:
-                changes[fp] = Change.NEW
-        elif status == PASS and failed_before:
-            changes[fp] = Change.FIXED
-    dropped = tuple(f for fp, f in before.items() if fp not in current and f.get("status") in (FAIL, WAIVED))
-    return Comparison(previous.get("run", {}).get("id"), changes, dropped)
-
-
-def _seen_failing_before(finding: Mapping[str, Any], previous_start: datetime | None) -> bool:
-    first_seen = parse_time(finding.get("first_seen"))
-    if first_seen is None or previous_start is None:
-        return False
-    try:
-        return first_seen < previous_start
-    except TypeError:  # one naive, one aware: the document broke its own contract
-        return False
 
 
 @dataclass(frozen=True)
