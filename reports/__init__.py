@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scanner.fsutil import atomic_open
+from scanner.history import Trends
+from scanner.policy import DEFAULT_REMEDIATION_SLA
 
 from . import html, junit, manifest, markdown, sarif, tabular
 from .analysis import DocumentError, Index, compare, subset
@@ -43,6 +45,8 @@ def render(
     department: str | None = None,
     signing_key: Path | None = None,
     now: datetime | None = None,
+    trends: Trends | None = None,
+    remediation_sla: Mapping[str, int] | None = None,
 ) -> list[Path]:
     """Write *formats* of run *doc* into *outdir*; return every path written.
 
@@ -51,7 +55,12 @@ def render(
     * ``department``: render only that department: one HTML file, and the other
       formats restricted to its assets (raises :class:`DocumentError` if unknown);
     * ``signing_key``: PEM Ed25519 private key; signs ``manifest.json``;
-    * ``now``: the moment waiver expiry windows count from (default: now, UTC).
+    * ``now``: the moment waiver expiry windows and remediation deadlines count
+      from (default: now, UTC);
+    * ``trends``: the score over the last runs of the same scope
+      (:func:`scanner.history.load_trends`), drawn on the HTML pages;
+    * ``remediation_sla``: days to fix a failing finding per severity (default:
+      the policy language's defaults, :data:`scanner.policy.DEFAULT_REMEDIATION_SLA`).
 
     The manifest covers exactly the files of this call: render every format
     you want sealed together in one call.
@@ -64,7 +73,10 @@ def render(
         )
     now = now or datetime.now(UTC)
     with _collector_paused():
-        return _render(doc, formats, outdir, previous, department, signing_key, now)
+        return _render(
+            doc, formats, outdir, previous, department, signing_key, now, trends or Trends(),
+            DEFAULT_REMEDIATION_SLA if remediation_sla is None else remediation_sla,
+        )
 
 
 @contextmanager
@@ -92,6 +104,8 @@ def _render(
     department: str | None,
     signing_key: Path | None,
     now: datetime,
+    trends: Trends,
+    remediation_sla: Mapping[str, int],
 ) -> list[Path]:
     if department is not None:
         doc = subset(doc, department)
@@ -106,7 +120,8 @@ def _render(
     for fmt in dict.fromkeys(formats):
         if fmt == "html":
             for name, page in html.render(
-                index, previous_index, comparison, now, department=department
+                index, previous_index, comparison, now, department=department,
+                trends=trends, remediation_sla=remediation_sla,
             ):
                 with atomic_open(outdir / name) as out:
                     out.write(page)

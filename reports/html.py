@@ -27,6 +27,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from scanner.history import Point, Trends, deadline, trend
+
 from . import evidence
 from .analysis import (
     ERROR,
@@ -174,6 +176,8 @@ class FindingView:
     change: str
     first_seen: str
     waiver: str
+    deadline: str = ""
+    overdue: bool = False
     waiver_people: str = ""
     waiver_justification: str = ""
     checks: list[CheckView] = field(default_factory=list)
@@ -247,9 +251,13 @@ def _expected(rule: Mapping[str, Any]) -> list[tuple[str, str]]:
 class _Viewer:
     """Turns findings into view models with the run's lookups and comparison."""
 
-    def __init__(self, index: Index, comparison: Comparison) -> None:
+    def __init__(
+        self, index: Index, comparison: Comparison, sla: Mapping[str, int], now: datetime
+    ) -> None:
         self.index = index
         self.comparison = comparison
+        self.sla = sla
+        self.now = now
 
     def view(self, finding: Mapping[str, Any], *, detailed: bool) -> FindingView:
         asset = self.index.assets[finding["asset_id"]]
@@ -269,6 +277,10 @@ class _Viewer:
                 for c in finding.get("checks") or ()
             ]
             raw = evidence.raw([c.get("evidence") for c in finding.get("checks") or ()])
+        severity = severity_of(finding.get("severity", "")).value
+        due = None
+        if finding.get("status") == FAIL:
+            due = deadline(finding.get("first_seen"), severity, self.sla, self.now)
         return FindingView(
             fingerprint=str(finding["fingerprint"]),
             asset_name=str(asset.get("name", "")),
@@ -276,13 +288,15 @@ class _Viewer:
             where=_where(asset),
             rule_id=str(finding["rule_id"]),
             rule_title=str(rule.get("title", "")),
-            severity=severity_of(finding.get("severity", "")).value,
+            severity=severity,
             status=str(finding.get("status", "")),
             message=evidence.clip(str(finding.get("message") or ""), 1000 if detailed else 300),
             reason=str(finding.get("reason") or ""),
             change=change.label if change else "",
             first_seen=str(finding.get("first_seen") or ""),
             waiver=_waiver_text(waiver),
+            deadline=due.text if due else "",
+            overdue=due.overdue if due else False,
             waiver_people=_waiver_people(waiver),
             waiver_justification=evidence.clip(str(waiver.get("justification") or ""))
             if waiver
@@ -393,6 +407,52 @@ class DepartmentRow:
         return format_delta(self.score.value, self.previous.value if self.previous else None)
 
 
+@dataclass(frozen=True)
+class TrendDot:
+    x: float
+    y: float
+    run_id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """A line of scores over runs, for an inline SVG 300 x 100 units."""
+
+    label: str
+    caption: str
+    line: str  # the polyline's points
+    dots: list[TrendDot]
+
+
+TREND_LEFT, TREND_RIGHT, TREND_TOP, TREND_BOTTOM = 10.0, 290.0, 10.0, 90.0
+
+
+def trend_chart(points: Sequence[Point], scope: str) -> TrendChart | None:
+    """The chart of *points* (oldest first); None with fewer than two scored runs."""
+    scored = [p for p in points if p.score.value is not None]
+    if len(scored) < 2:
+        return None
+    step = (TREND_RIGHT - TREND_LEFT) / (len(scored) - 1)
+    dots = []
+    for i, p in enumerate(scored):
+        value = p.score.value or 0.0
+        dots.append(
+            TrendDot(
+                x=round(TREND_LEFT + i * step, 2),
+                y=round(TREND_BOTTOM - value * (TREND_BOTTOM - TREND_TOP) / 100, 2),
+                run_id=p.run_id,
+                label=f"run {p.run_id} ({p.started[:10]}): {format_score(value)}",
+            )
+        )
+    return TrendChart(
+        label=f"Score of {scope} over the last {len(scored)} runs",
+        caption=trend(scored),
+        line=" ".join(f"{d.x},{d.y}" for d in dots),
+        dots=dots,
+    )
+
+
 def _run_context(index: Index) -> dict[str, Any]:
     run = index.run
     return {
@@ -419,6 +479,7 @@ def render_index(
     previous: Index | None,
     comparison: Comparison,
     now: datetime,
+    trends: Trends,
 ) -> str:
     rows = []
     for name in index.departments:
@@ -461,6 +522,7 @@ def render_index(
         overall_segments=segments(overall),
         donut=_donut(overall),
         overall_delta=format_delta(overall.value, overall_before.value if overall_before else None),
+        trend=trend_chart(trends.city, "the city"),
         comparison=comparison,
         changes={c.value: changes.get(c, 0) for c in Change},
         dropped=len(comparison.dropped),
@@ -515,9 +577,12 @@ def render_department(
     name: str,
     previous: Index | None,
     comparison: Comparison,
+    now: datetime,
+    trends: Trends,
+    sla: Mapping[str, int],
 ) -> str:
     findings = index.findings_by_department[name]
-    viewer = _Viewer(index, comparison)
+    viewer = _Viewer(index, comparison, sla, now)
     current = index.score(name)
     before = None
     if previous is not None and name in previous.findings_by_department:
@@ -540,6 +605,7 @@ def render_department(
         score=current,
         previous_score=before,
         delta=format_delta(current.value, before.value if before else None),
+        trend=trend_chart(trends.of(name), name),
         bar=segments(current),
         donut=_donut(current),
         assets=index.asset_counts[name],
@@ -577,17 +643,23 @@ def render(
     now: datetime,
     *,
     department: str | None = None,
+    trends: Trends | None = None,
+    remediation_sla: Mapping[str, int] | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(file name, page) for the summary and every department, or for one department.
 
     A generator, so only one page is held in memory at a time.
     """
+    trends = trends or Trends()
+    sla = remediation_sla or {}
     if department is not None:
         yield (
             department_file(department),
-            render_department(index, department, previous, comparison),
+            render_department(index, department, previous, comparison, now, trends, sla),
         )
         return
-    yield "index.html", render_index(index, previous, comparison, now)
+    yield "index.html", render_index(index, previous, comparison, now, trends)
     for name in index.departments:
-        yield department_file(name), render_department(index, name, previous, comparison)
+        yield department_file(name), render_department(
+            index, name, previous, comparison, now, trends, sla
+        )

@@ -357,12 +357,15 @@ def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[st
         from .reports import render
     except ImportError as exc:
         raise Fail(f"report renderers are not available: {exc}") from None
+    from .history import load_trends
+
     previous_id = store.previous_run(run_id)
     previous = store.document(previous_id) if previous_id else None
     outdir.mkdir(parents=True, exist_ok=True)
     return list(
         render(doc, list(formats), outdir, previous=previous, department=department,
-               signing_key=Path(signing_key) if signing_key else None)
+               signing_key=Path(signing_key) if signing_key else None,
+               trends=load_trends(store, run_id), remediation_sla=store.run(run_id).ruleset.remediation_sla)
     )
 
 
@@ -536,6 +539,71 @@ def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, 
         raise Fail(f"cannot re-evaluate: {exc} (scan again with this civiscan)") from None
     _emit_stored(store, new, code, formats, None, None, quiet)
     raise SystemExit(int(code))
+
+
+# --- diff / history -------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("run_a")
+@click.argument("run_b", default="last")
+@db_option
+@click.option("--department", metavar="NAME", help="Compare only this department's findings.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def diff(run_a: str, run_b: str, db: str | None, department: str | None, fmt: str) -> None:
+    """What changed from RUN_A to RUN_B (ids or 'last'), by finding fingerprint.
+
+    \b
+    Sections: new, regressed, still failing, fixed, waived changed, no longer
+    evaluated (docs/history.md). Exit code 0 whatever changed.
+    """
+    from . import history
+
+    store = open_store(db)
+    before_id, after_id = _run_id(store, run_a), _run_id(store, run_b)
+    before, after = history.load_findings(store, before_id), history.load_findings(store, after_id)
+    if department and department not in (*before["departments"], *after["departments"]):
+        raise Fail(f"neither run {before_id} nor run {after_id} has department '{department}'")
+    result = history.diff(before, after, department)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    elif fmt == "markdown":
+        click.echo(history.diff_markdown(result), nl=False)
+    else:
+        from .output import inert_lines
+
+        click.echo(inert_lines(history.diff_lines(result)))
+
+
+@cli.command("history")
+@db_option
+@click.option("--department", metavar="NAME", help="Only this department's assets and findings.")
+@click.option("--asset", metavar="ID|NAME", help="Only this asset (its id department/name, or its name).")
+@click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=12, show_default=True, help="The last N runs.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def history_command(db: str | None, department: str | None, asset: str | None, limit: int, fmt: str) -> None:
+    """Score and findings per run, oldest first, and the trend of the last N runs."""
+    from . import history
+
+    store = open_store(db)
+    rows = list(reversed(store.history_runs(limit, department=department, asset=asset)))
+    counts = store.history_counts([r["id"] for r in rows], department=department, asset=asset)
+    points = [history.point(r, counts[r["id"]]) for r in rows]
+    parts = ([f"department {department}"] if department else []) + ([f"asset {asset}"] if asset else [])
+    scope = " and ".join(parts) or "all departments"
+    if fmt == "json":
+        doc = {
+            "schema": "civiscan/history",
+            "schema_version": 1,
+            "department": department,
+            "asset": asset,
+            "runs": [p.to_json() for p in points],
+        }
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        from .output import inert_lines
+
+        click.echo(inert_lines(history.history_lines(points, scope)))
 
 
 # --- hosts -------------------------------------------------------------------------

@@ -9,14 +9,18 @@ The definitions are documented in docs/history.md and docs/reports.md.
 from __future__ import annotations
 
 import enum
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import Severity, Status
 from .timeutil import parse_timestamp
+
+if TYPE_CHECKING:
+    from .store import Store
 
 Doc = Mapping[str, Any]
 
@@ -532,3 +536,189 @@ def deadline(first_seen: str | None, severity: str, sla: Mapping[str, int], now:
         return None
     days = max(0, (now - since).days)
     return Deadline(days, sla.get(severity))
+
+
+# --- text forms ---------------------------------------------------------------------
+# Lines for a terminal are made inert by the caller (scanner.output.inert_lines).
+
+_LABELS = {
+    "new": "New",
+    "regressed": "Regressed",
+    "still_failing": "Still failing",
+    "fixed": "Fixed",
+    "waived_changed": "Waived changed",
+    "not_evaluated": "No longer evaluated",
+}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:\"'=$%^;@/])")
+_MD_SPACE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _run_title(info: Mapping[str, Any]) -> str:
+    return f"run {info.get('id')} ({info.get('started')})"
+
+
+def _waiver_note(e: DiffEntry) -> str:
+    if e.waiver_change == WaiverChange.ADDED.value:
+        return f"waived by {e.waiver_after}"
+    if e.waiver_change == WaiverChange.REMOVED.value:
+        return f"waiver {e.waiver_before} ended"
+    if e.waiver_change == WaiverChange.CHANGED.value:
+        return f"waiver {e.waiver_before} -> {e.waiver_after}"
+    return ""
+
+
+def _describe(e: DiffEntry) -> str:
+    note = _waiver_note(e)
+    before, after = e.before or "not evaluated", e.after or "not evaluated"
+    return f"{before} -> {after}" + (f", {note}" if note else "")
+
+
+def diff_lines(d: Diff) -> list[str]:
+    """The diff as a plain-text table, one section per category."""
+    scope = f", department {d.department}" if d.department else ""
+    counts = d.counts()
+    lines = [
+        f"civiscan diff: {_run_title(d.before)} -> {_run_title(d.after)}{scope}",
+        ", ".join(f"{counts[c]} {_LABELS[c].lower()}" for c in DIFF_CATEGORIES),
+    ]
+    for category in DIFF_CATEGORIES:
+        entries = d.section(category)
+        if not entries:
+            continue
+        lines += ["", f"{_LABELS[category].upper()} ({len(entries)})"]
+        asset_w = min(40, max(len("ASSET"), *(len(e.asset_id) for e in entries)))
+        rule_w = min(30, max(len("RULE"), *(len(e.rule_id) for e in entries)))
+        lines.append(f"  {'SEVERITY':<8} {'ASSET':<{asset_w}} {'RULE':<{rule_w}} STATUS")
+        for e in entries:
+            lines.append(
+                f"  {e.severity:<8} {_fit(e.asset_id, asset_w):<{asset_w}} {_fit(e.rule_id, rule_w):<{rule_w}} {_describe(e)}"
+            )
+    if not d.entries:
+        lines += ["", "Nothing changed."]
+    return lines
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def markdown_text(text: object) -> str:
+    """*text* as literal Markdown: every punctuation character backslash-escaped (so
+    no link, image, HTML, emphasis or table cell can be made of it) and line
+    breaks and control characters folded to one space."""
+    return _MD_SPECIAL.sub(r"\\\1", _MD_SPACE.sub(" ", str(text)))
+
+
+def diff_markdown(d: Diff) -> str:
+    """The diff as Markdown (a CI job summary or a ticket): one table per category."""
+    m = markdown_text
+    scope = f", department {m(d.department)}" if d.department else ""
+    counts = d.counts()
+    out = [
+        f"## civiscan diff: {m(_run_title(d.before))} → {m(_run_title(d.after))}{scope}",
+        "",
+        "| " + " | ".join(_LABELS[c] for c in DIFF_CATEGORIES) + " |",
+        "|" + "---:|" * len(DIFF_CATEGORIES),
+        "| " + " | ".join(str(counts[c]) for c in DIFF_CATEGORIES) + " |",
+    ]
+    for category in DIFF_CATEGORIES:
+        entries = d.section(category)
+        if not entries:
+            continue
+        out += ["", f"### {_LABELS[category]} ({len(entries)})", "", "| Severity | Asset | Rule | Status | Message |", "|---|---|---|---|---|"]
+        for e in entries:
+            out.append(f"| {m(e.severity)} | {m(e.asset_id)} | {m(e.rule_id)} | {m(_describe(e))} | {m(e.message[:300])} |")
+    return "\n".join(out) + "\n"
+
+
+def history_lines(points: Sequence[Point], scope: str) -> list[str]:
+    """Score and counts per run, oldest first, then the trend."""
+    if not points:
+        return [f"No runs of {scope} stored."]
+    lines = [f"civiscan history of {scope}: {len(points)} runs, oldest first"]
+    lines.append(
+        f"{'RUN':>5}  {'STARTED':<25} {'STATUS':<11} {'ASSETS':>6} {'SCORE':>6}  {'CHANGE':<13}"
+        f" {'FAIL':>5} {'ERROR':>5} {'WAIVED':>6} {'PASS':>5} {'N/A':>5}  POLICIES"
+    )
+    previous: Point | None = None
+    for p in points:
+        if previous is None:
+            change = ""
+        elif previous.policies != p.policies:
+            change = "other policies"
+        else:
+            change = format_delta(p.score.value, previous.score.value)
+        c = p.score.counts
+        lines.append(
+            f"{p.run_id:>5}  {p.started[:25]:<25} {p.status:<11} {p.assets:>6} {format_score(p.score.value):>6}  {change:<13}"
+            f" {c.get(FAIL, 0):>5} {c.get(ERROR, 0):>5} {c.get(WAIVED, 0):>6} {c.get(PASS, 0):>5}"
+            f" {c.get(NOT_APPLICABLE, 0):>5}  {p.policies}"
+        )
+        previous = p
+    lines += ["", "trend: " + trend(points)]
+    return lines
+
+
+# --- reading history from the store -----------------------------------------------
+# The only functions here that touch I/O: each reads through public Store methods
+# and hands rows to the pure functions above.
+
+TREND_RUNS = 12
+"""Runs a report's trend shows, the current one included."""
+TREND_CANDIDATES = 200
+"""Earlier runs searched for ones with the same departments as the current run."""
+
+
+def load_trends(store: Store, run_id: int, limit: int = TREND_RUNS) -> Trends:
+    """The trends of run *run_id*: the last *limit* runs applying the same policies
+    (finished ones, and the run itself), city-wide and per department."""
+    current_rows = store.history_runs(1, up_to=run_id)
+    if not current_rows or current_rows[0]["id"] != run_id:
+        return Trends()
+    current = current_rows[0]
+    key = current["policy_key"]
+    departments = sorted(store.run_departments([run_id])[run_id])
+    per_department: dict[str, tuple[Point, ...]] = {}
+    known: dict[str, dict[int, RunCounts]] = {}
+    for name in departments:
+        rows = [current, *store.history_runs(limit - 1, department=name, policy_key=key, up_to=run_id - 1, complete=True)]
+        known[name] = dict(store.history_counts([r["id"] for r in rows], department=name))
+        per_department[name] = tuple(point(r, known[name][r["id"]]) for r in reversed(rows))
+    candidates = store.history_runs(TREND_CANDIDATES, policy_key=key, up_to=run_id - 1, complete=True)
+    covered = store.run_departments([r["id"] for r in candidates])
+    same = [r for r in candidates if covered.get(r["id"]) == frozenset(departments)][: limit - 1]
+    city = []
+    for row in [current, *same]:
+        # A run each department's trend already counted needs no second read.
+        counts: dict[str, tuple[int, Mapping[tuple[str, str], int]]] = {}
+        if all(row["id"] in known[name] for name in departments):
+            for name in departments:
+                counts.update(known[name][row["id"]])
+        else:
+            counts.update(store.history_counts([row["id"]])[row["id"]])
+        city.append(point(row, counts))
+    return Trends(tuple(reversed(city)), per_department)
+
+
+def load_findings(store: Store, run_id: int) -> dict[str, Any]:
+    """Run *run_id* as a run document without facts or rules: enough for :func:`diff`
+    and a fraction of :meth:`Store.document`'s size for a large run."""
+    record = store.run(run_id)
+    first = store.first_seen(run_id)
+    findings = []
+    for finding in store.findings(run_id):
+        finding["first_seen"] = first.get(finding["fingerprint"])
+        finding.pop("checks", None)
+        findings.append(finding)
+    assets = [{"id": a.id, "name": a.name, "department": a.department} for a in store.assets(run_id)]
+    return {
+        "run": {
+            "id": record.id,
+            "started": record.started.isoformat(),
+            "status": record.status.value,
+            "policies": [{"id": p.id, "version": p.version} for p in record.ruleset.policies],
+        },
+        "departments": sorted({a["department"] for a in assets}),
+        "assets": assets,
+        "findings": findings,
+    }

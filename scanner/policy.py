@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,6 +28,12 @@ POLICY_SHAPE = Shape("policy", ("policy", "rules"))
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 SEVERITIES = [s.value for s in Severity]
 KINDS = [k.value for k in AssetKind]
+
+DEFAULT_REMEDIATION_SLA: Mapping[str, int] = {"critical": 7, "high": 30, "medium": 90, "low": 180}
+"""Days a failing finding may stay failing, per severity, unless a policy says otherwise;
+``info`` has no deadline (docs/policy.md)."""
+_SLA_DAYS = re.compile(r"^([0-9]{1,5})d$")
+MAX_SLA_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -206,12 +212,15 @@ class RuleSet:
     rules: tuple[Rule, ...]
     waivers: tuple[Waiver, ...]
     policies: tuple[PolicyInfo, ...]
+    remediation_sla: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_REMEDIATION_SLA))
+    """Days to fix a failing finding, per severity (a severity absent: no deadline)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rules": [r.to_json() for r in self.rules],
             "waivers": [w.to_json() for w in self.waivers],
             "policies": [p.to_json() for p in self.policies],
+            "remediation_sla": dict(self.remediation_sla),
         }
 
     @classmethod
@@ -220,6 +229,8 @@ class RuleSet:
             tuple(Rule.from_json(r) for r in data["rules"]),
             tuple(Waiver.from_json(w) for w in data["waivers"]),
             tuple(PolicyInfo(**p) for p in data["policies"]),
+            # Runs stored before policies had deadlines get the defaults.
+            dict(data.get("remediation_sla", DEFAULT_REMEDIATION_SLA)),
         )
 
     def plugins_for(self, asset: Asset) -> dict[str, list[CheckRequest]]:
@@ -307,46 +318,53 @@ def load_policies(refs: Sequence[str], registry: Registry) -> RuleSet:
     infos: list[PolicyInfo] = []
     loaded: set[str] = set()
     shown: dict[str, str] = {}
+    slas: dict[str, dict[str, int]] = {}  # each source's effective deadlines, extends applied
 
-    def visit(ref: str, relative_to: Path | None, where: Position | None, chain: tuple[str, ...]) -> dict[str, Rule]:
-        """Load one policy and what it extends; return its effective rules."""
+    def visit(ref: str, relative_to: Path | None, where: Position | None, chain: tuple[str, ...]) -> tuple[dict[str, Rule], dict[str, int]]:
+        """Load one policy and what it extends; return its effective rules and deadlines."""
         try:
             source = _read_source(ref, relative_to, where)
         except ConfigError as exc:
             problems.extend(exc.problems)
-            return {}
+            return {}, {}
         shown[source.key] = source.display
         if source.key in chain:
             cycle = " -> ".join(shown[k] for k in [*chain[chain.index(source.key):], source.key])
             problems.append(ConfigProblem(where or Position(ref), f"extends cycle: {cycle}"))
-            return {}
+            return {}, {}
         try:
             document = load_bytes(source.raw, source.display, POLICY_SHAPE)
         except ConfigError as exc:
             problems.extend(exc.problems)
-            return {}
+            return {}, {}
         parsed = _parse_policy(document.data, source.display, document.digest, registry)
         problems.extend(parsed.problems)
         effective: dict[str, Rule] = {}
+        sla: dict[str, int] = {}
         base_dir = None if source.key.startswith("builtin:") else Path(source.key).parent
         for parent_ref, parent_where in parsed.extends:
             if base_dir is None and ("/" in parent_ref or parent_ref.endswith((".yaml", ".yml"))):
                 problems.append(ConfigProblem(parent_where, "a shipped policy can only extend shipped policies"))
                 continue
-            effective.update(visit(parent_ref, base_dir, parent_where, (*chain, source.key)))
+            parent_rules, parent_sla = visit(parent_ref, base_dir, parent_where, (*chain, source.key))
+            effective.update(parent_rules)
+            sla.update(parent_sla)
         for rule_id in parsed.exclude:
             effective.pop(rule_id, None)
-        # A rule redefined in an extending policy replaces the inherited one (tailoring).
+        # A rule redefined in an extending policy replaces the inherited one (tailoring);
+        # a deadline set in the extending policy replaces the inherited one the same way.
         effective.update(parsed.rules)
+        sla.update(parsed.sla)
         if source.key not in loaded:
             loaded.add(source.key)
             if parsed.info is not None:
                 infos.append(parsed.info)
             waivers.extend(parsed.waivers)
-        return effective
+        return effective, sla
 
     for ref in refs:
-        for rule_id, rule in visit(ref, Path.cwd(), None, ()).items():
+        ref_rules, slas[ref] = visit(ref, Path.cwd(), None, ())
+        for rule_id, rule in ref_rules.items():
             if rule_id in rules and rules[rule_id] != rule:
                 problems.append(
                     ConfigProblem(
@@ -367,7 +385,19 @@ def load_policies(refs: Sequence[str], registry: Registry) -> RuleSet:
         raise ConfigError(problems)
     if not rules:
         raise ConfigError.at(Position(refs[0] if refs else "policy"), "the policies define no rules")
-    return RuleSet(tuple(rules.values()), tuple(seen_waivers.values()), tuple(infos))
+    return RuleSet(tuple(rules.values()), tuple(seen_waivers.values()), tuple(infos), merge_sla(slas.values()))
+
+
+def merge_sla(given: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """The deadlines of policies applied side by side: the shortest per severity wins,
+    since each policy's deadline is a promise the run must keep; unset ones keep the default."""
+    merged = dict(DEFAULT_REMEDIATION_SLA)
+    chosen: dict[str, int] = {}
+    for sla in given:
+        for severity, days in sla.items():
+            chosen[severity] = min(days, chosen.get(severity, days))
+    merged.update(chosen)
+    return merged
 
 
 @dataclass
@@ -378,9 +408,10 @@ class _Parsed:
     extends: list[tuple[str, Position]]
     exclude: list[str]
     problems: list[ConfigProblem]
+    sla: dict[str, int] = field(default_factory=dict)
 
 
-_TOP_KEYS = ["policy", "extends", "exclude_rules", "rules", "waivers"]
+_TOP_KEYS = ["policy", "extends", "exclude_rules", "rules", "waivers", "remediation_sla"]
 _POLICY_KEYS = ["id", "version", "title", "description"]
 _RULE_KEYS = [
     "id",
@@ -456,7 +487,32 @@ def _parse_policy(data: Any, path: str, digest: str, registry: Registry) -> _Par
                 continue
             seen.add(waiver.id)
             waivers.append(waiver)
-    return _Parsed(info, rules, waivers, extends, exclude, r.problems)
+    sla = _parse_sla(r, top) if "remediation_sla" in top else {}
+    return _Parsed(info, rules, waivers, extends, exclude, r.problems, sla)
+
+
+def _parse_sla(r: Reader, top: PosDict) -> dict[str, int]:
+    """``remediation_sla: {critical: 7d, ...}``: days per severity."""
+    data = r.mapping(top["remediation_sla"], top.value_pos("remediation_sla"), "'remediation_sla'")
+    if data is None:
+        return {}
+    r.keys(data, "'remediation_sla'", SEVERITIES)
+    sla: dict[str, int] = {}
+    for severity in SEVERITIES:
+        if severity not in data:
+            continue
+        value = data[severity]
+        match = _SLA_DAYS.match(value) if isinstance(value, str) else None
+        days = int(match.group(1)) if match else None
+        if days is None or not 1 <= days <= MAX_SLA_DAYS:
+            r.error(
+                data.value_pos(severity),
+                f"'{severity}' of 'remediation_sla' must be a number of days from 1d to {MAX_SLA_DAYS}d"
+                f" (like 30d), got {quote(str(value))}",
+            )
+            continue
+        sla[severity] = days
+    return sla
 
 
 def _item_pos(top: PosDict, key: str, index: int) -> Position:

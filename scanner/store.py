@@ -638,3 +638,79 @@ class Store:
             },
         }
 
+
+    # --- history reads (judged by scanner/history.py) ----------------------
+
+    def history_runs(
+        self,
+        limit: int,
+        *,
+        department: str | None = None,
+        asset: str | None = None,
+        policy_key: str | None = None,
+        up_to: int | None = None,
+        complete: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Newest first: the last ``limit`` runs holding an asset of ``department`` and/or
+        the asset ``asset`` (its id, or its name in any department), as rows of
+        ``id, started, status, policy_key``; only runs with id at most ``up_to``,
+        applying ``policy_key``, and (``complete``) that finished."""
+        where, args = _asset_filter(department, asset)
+        sql = (
+            "SELECT r.id, r.started, r.status, r.policy_key FROM runs r WHERE EXISTS"
+            f" (SELECT 1 FROM assets a WHERE a.run_id=r.id{where})"
+        )
+        if policy_key is not None:
+            sql += " AND r.policy_key=?"
+            args.append(policy_key)
+        if up_to is not None:
+            sql += " AND r.id<=?"
+            args.append(up_to)
+        if complete:
+            sql += " AND r.status='complete'"
+        rows = self.conn.execute(sql + " ORDER BY r.id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [dict(r) for r in rows]
+
+    def history_counts(
+        self, run_ids: Sequence[int], *, department: str | None = None, asset: str | None = None
+    ) -> dict[int, dict[str, tuple[int, dict[tuple[str, str], int]]]]:
+        """For each run: per department, its asset count and its findings counted by
+        ``(status, severity)``, restricted like :meth:`history_runs` (no facts are read)."""
+        out: dict[int, dict[str, tuple[int, dict[tuple[str, str], int]]]] = {}
+        where, args = _asset_filter(department, asset)
+        for run_id in run_ids:
+            per: dict[str, tuple[int, dict[tuple[str, str], int]]] = {}
+            for name, n in self.conn.execute(
+                f"SELECT a.department, COUNT(*) FROM assets a WHERE a.run_id=?{where} GROUP BY a.department",
+                [run_id, *args],
+            ):
+                per[name] = (int(n), {})
+            for name, status, severity, n in self.conn.execute(
+                "SELECT a.department, f.status, f.severity, COUNT(*) FROM findings f JOIN assets a"
+                f" ON a.run_id=f.run_id AND a.asset_id=f.asset_id WHERE f.run_id=?{where}"
+                " GROUP BY a.department, f.status, f.severity",
+                [run_id, *args],
+            ):
+                per.setdefault(name, (0, {}))[1][(status, severity)] = int(n)
+            out[run_id] = per
+        return out
+
+    def run_departments(self, run_ids: Sequence[int]) -> dict[int, frozenset[str]]:
+        """The departments each run covered (no findings are read)."""
+        out: dict[int, set[str]] = {run_id: set() for run_id in run_ids}
+        for run_id in run_ids:
+            for (name,) in self.conn.execute("SELECT DISTINCT department FROM assets WHERE run_id=?", (run_id,)):
+                out[run_id].add(name)
+        return {k: frozenset(v) for k, v in out.items()}
+
+
+def _asset_filter(department: str | None, asset: str | None) -> tuple[str, list[Any]]:
+    """SQL conditions on ``assets a`` for the history reads (an asset id is ``department/name``)."""
+    sql, args = "", []
+    if department is not None:
+        sql += " AND a.department=?"
+        args.append(department)
+    if asset is not None:
+        sql += " AND (a.asset_id=? OR substr(a.asset_id, length(a.department) + 2)=?)"
+        args += [asset, asset]
+    return sql, args
