@@ -20,10 +20,11 @@ from tests.reports.conftest import RunBuilder, chromium  # noqa: F401  (fixture)
 PARKS_WWW, PARKS_SHOP, WATER_DB = "127.0.171.1", "127.0.171.2", "127.0.171.3"
 VERSIONED, PLAIN = b"220 ExampleMTA 4.2 ready\r\n", b"220 hello\r\n"
 # A name a target's owner chose: bidi override and Markdown that would make a link.
-HOSTILE_NAME = "shop\u202e[pay](http://127.0.0.9/x)*"
+HOSTILE_NAME = "shop\u202e[pay](javascript:alert(1))*"
 
 _YAML_NAME = HOSTILE_NAME.replace("\u202e", "\\u202e")  # a YAML double-quoted escape
 INVENTORY = f"""
+scope: {{networks: [127.0.171.0/24]}}
 departments:
   parks:
     assets:
