@@ -39,12 +39,12 @@ departments:
 """
 
 
-def scan(civiscan, policy: str, inventory: str, greetings: dict[str, bytes]) -> int:  # noqa: F811
+def scan(civiscan, policy: str, inventory: str, greetings: dict[str, bytes], *flags: str) -> int:  # noqa: F811
     """One stored run of *inventory* with listeners answering *greetings*; its id."""
     with Lab() as lab:
         for address, greeting in greetings.items():
             lab.tcp(address, 2525, greeting=greeting)
-        proc = civiscan("scan", "-p", policy, "-i", inventory, "-q", "-f", "json", "--timeout", "2")
+        proc = civiscan("scan", "-p", policy, "-i", inventory, "-q", "-f", "json", "--timeout", "2", *flags)
     assert proc.returncode in (0, 1), proc.stderr
     return int(json.loads(proc.stdout)["run"]["id"])
 

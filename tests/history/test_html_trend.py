@@ -61,3 +61,20 @@ def test_deadline_follows_the_given_remediation_sla(make_run, tmp_path, sla, tex
     b.finding(b.asset("parks", "www"), "tls-protocols", "fail", first_seen="2026-11-13T10:00:00+00:00")
     paths = render(b.build(), ["html"], tmp_path, now=datetime(2026, 11, 25, 12, tzinfo=UTC), remediation_sla=sla)
     assert text in next(p for p in paths if p.name == "dept-parks.html").read_text()
+
+
+def test_city_trend_keeps_to_runs_of_the_same_departments(scanned_city, tmp_path, chromium):
+    from .conftest import PARKS_SHOP, PARKS_WWW, PLAIN, VERSIONED, WATER_DB, scan
+
+    civiscan, policy, inventory = scanned_city["civiscan"], scanned_city["policy"], scanned_city["inventory"]
+    greetings = {PARKS_WWW: PLAIN, PARKS_SHOP: VERSIONED, WATER_DB: PLAIN}
+    with_water_only = scan(civiscan, policy, inventory, greetings, "--department", "water")
+    last = scan(civiscan, policy, inventory, greetings)
+    civiscan("report", str(last), "-o", "out", check_exit=0)
+    runs = "[...document.querySelectorAll('svg.trend circle')].map(c => Number(c.dataset.run))"
+    shown = {page: chromium.open(tmp_path / "out" / page, then=runs).extra for page in ("index.html", "dept-water.html", "dept-parks.html")}
+    assert shown == {
+        "index.html": [1, 2, last],
+        "dept-water.html": [1, 2, with_water_only, last],
+        "dept-parks.html": [1, 2, last],
+    }
