@@ -666,7 +666,7 @@ def history_lines(points: Sequence[Point], scope: str) -> list[str]:
 TREND_RUNS = 12
 """Runs a report's trend shows, the current one included."""
 TREND_CANDIDATES = 200
-"""Earlier runs searched for ones with the same departments as the current run."""
+"""Earlier runs of the same policies searched for the trends' points."""
 
 
 def load_trends(store: Store, run_id: int, limit: int = TREND_RUNS) -> Trends:
@@ -678,26 +678,24 @@ def load_trends(store: Store, run_id: int, limit: int = TREND_RUNS) -> Trends:
     current = current_rows[0]
     key = current["policy_key"]
     departments = sorted(store.run_departments([run_id])[run_id])
-    per_department: dict[str, tuple[Point, ...]] = {}
-    known: dict[str, dict[int, RunCounts]] = {}
-    for name in departments:
-        rows = [current, *store.history_runs(limit - 1, department=name, policy_key=key, up_to=run_id - 1, complete=True)]
-        known[name] = dict(store.history_counts([r["id"] for r in rows], department=name))
-        per_department[name] = tuple(point(r, known[name][r["id"]]) for r in reversed(rows))
+    # Each run is counted once for all its departments: runs usually cover many
+    # departments, and one pass over a run's findings is the expensive part.
+    counted: dict[int, RunCounts] = {}
+
+    def counts_of(run: Mapping[str, Any]) -> RunCounts:
+        if run["id"] not in counted:
+            counted[run["id"]] = store.history_counts([run["id"]])[run["id"]]
+        return counted[run["id"]]
+
     candidates = store.history_runs(TREND_CANDIDATES, policy_key=key, up_to=run_id - 1, complete=True)
     covered = store.run_departments([r["id"] for r in candidates])
-    same = [r for r in candidates if covered.get(r["id"]) == frozenset(departments)][: limit - 1]
-    city = []
-    for row in [current, *same]:
-        # A run each department's trend already counted needs no second read.
-        counts: dict[str, tuple[int, Mapping[tuple[str, str], int]]] = {}
-        if all(row["id"] in known[name] for name in departments):
-            for name in departments:
-                counts.update(known[name][row["id"]])
-        else:
-            counts.update(store.history_counts([row["id"]])[row["id"]])
-        city.append(point(row, counts))
-    return Trends(tuple(reversed(city)), per_department)
+    per_department: dict[str, tuple[Point, ...]] = {}
+    for name in departments:
+        rows = [current, *[r for r in candidates if name in covered[r["id"]]][: limit - 1]]
+        per_department[name] = tuple(point(r, counts_of(r), [name]) for r in reversed(rows))
+    same = [r for r in candidates if covered[r["id"]] == frozenset(departments)][: limit - 1]
+    city = [point(r, counts_of(r)) for r in reversed([current, *same])]
+    return Trends(tuple(city), per_department)
 
 
 def load_findings(store: Store, run_id: int) -> dict[str, Any]:
