@@ -206,6 +206,17 @@ async def _civiscan_child(spec_path: str, out_path: str) -> None:
     Path(out_path).write_text(json.dumps(results))
 
 
+def per_endpoint(lab_: Lab, by_address: dict[str, Any]) -> str:
+    """The largest and the mean connection count of one endpoint, from civiscan's own facts."""
+    counts = {name: by_address[address]["facts"]["connections"]
+              for name, address in lab_.endpoints.items() if by_address[address].get("facts")}
+    if not counts:
+        return "no endpoint answered"
+    worst = max(counts, key=lambda name: counts[name])
+    mean = sum(counts.values()) / len(counts)
+    return f"connections per endpoint: max {counts[worst]} ({worst}), mean {mean:.1f}"
+
+
 def civiscan_facts(out: Path) -> tuple[int, int, dict[str, Any]]:
     results = json.loads((out / "civiscan.json").read_text())
     protocols = suites = 0
@@ -360,7 +371,7 @@ def main() -> int:
                 runs.append(Run("civiscan", seconds, conns, rss, protocols, suites,
                                 f"silent endpoints: {max(silent_times):.1f}s each "
                                 f"(timeout {args.timeout:g}s); slowest answering endpoint "
-                                f"{busy:.2f}s"))
+                                f"{busy:.2f}s; {per_endpoint(lab_, by_address)}"))
             else:
                 single["civiscan"] = conns
         for tool in TOOLS:

@@ -3,9 +3,10 @@
 This module holds the plugin object: collection and its declarations. Facts
 (documented field by field in docs/tls.md and docs/tls-certificates.md) come
 from :mod:`.probe`, a raw-socket enumerator, plus :func:`.certs.describe_chain`
-for the served chain. The checks that judge them live in two check modules of
+for the served chain. The checks that judge them live in three check modules of
 the same shape: :mod:`.checks` (protocols, suites, key exchange, order) and
-:mod:`.certchecks` (certificate, OCSP stapling); each declares in ``NEEDS``
+:mod:`.certchecks` (certificate, OCSP stapling), plus :mod:`.vulnchecks`
+(renegotiation, compression, downgrade, known attacks); each declares in ``NEEDS``
 what its checks need probed, so collection never names a check.
 """
 
@@ -21,14 +22,15 @@ from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason
 from scanner.netutil import is_ip
 from scanner.plugin import Check, CheckRequest, Context
 
-from . import certchecks, checks, probe
+from . import certchecks, checks, probe, vulnchecks
+from . import records as R
 from . import suites as S
 from .certs import describe_chain
 
 FACTS_VERSION = 2
 """Version of the facts schema: 2 since collection stopped recording verdicts."""
 
-_NEEDS: Mapping[str, probe.Plan] = {**checks.NEEDS, **certchecks.NEEDS}
+_NEEDS: Mapping[str, probe.Plan] = {**checks.NEEDS, **certchecks.NEEDS, **vulnchecks.NEEDS}
 
 
 def _plan(requests: Sequence[CheckRequest]) -> probe.Plan:
@@ -84,6 +86,13 @@ def scan_facts(result: probe.ScanResult) -> dict[str, Any]:
                          else [S.group_name(g) for g in result.ecdhe_curves]),
         "dh_bits": result.dh_bits,
         "ocsp_stapling": result.ocsp_stapling,
+        "secure_renegotiation": {p.value: v for p, v in result.secure_renegotiation.items()},
+        "compression": (None if result.compression is None
+                        else [R.COMPRESSION_NAMES.get(c, f"method_{c}") for c in result.compression]),
+        "heartbeat": result.heartbeat,
+        "fallback_scsv": result.fallback_scsv,
+        "heartbleed": result.heartbleed,
+        "ccs_injection": result.ccs_injection,
         "chain_protocol": result.chain_protocol.value if result.chain_protocol else None,
         "certificate": None,
         "errors": result.errors,
@@ -96,7 +105,7 @@ class TLSPlugin:
 
     name = "tls"
     facts_version = FACTS_VERSION
-    checks: tuple[Check, ...] = checks.CHECKS + certchecks.CHECKS
+    checks: tuple[Check, ...] = checks.CHECKS + certchecks.CHECKS + vulnchecks.CHECKS
 
     async def collect(self, asset: Asset, requests: Sequence[CheckRequest],
                       ctx: Context) -> dict[str, Any]:

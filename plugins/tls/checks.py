@@ -256,7 +256,7 @@ CIPHERS = Check(
                               minimum=512),
     },
 )
-NEEDS[CIPHERS.id] = Plan(ciphers=True, order=False, groups=False)
+NEEDS[CIPHERS.id] = Plan.only("ciphers")
 
 
 def evaluate_key_exchange(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
@@ -355,7 +355,7 @@ KEY_EXCHANGE = Check(
                                 minimum=160),
     },
 )
-NEEDS[KEY_EXCHANGE.id] = Plan(ciphers=True, order=False, groups=True)
+NEEDS[KEY_EXCHANGE.id] = Plan.only("ciphers", "groups")
 
 
 def evaluate_server_order(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
@@ -428,7 +428,7 @@ SERVER_ORDER = Check(
                             default=[], choices=_PROTOCOL_CHOICES),
     },
 )
-NEEDS[SERVER_ORDER.id] = Plan(ciphers=True, order=True, groups=False)
+NEEDS[SERVER_ORDER.id] = Plan.only("ciphers", "order")
 
 
 CHECKS: tuple[Check, ...] = (PROTOCOLS, CIPHERS, KEY_EXCHANGE, SERVER_ORDER)

@@ -78,6 +78,8 @@ class HelloResult:
     kx: R.KeyExchangeParams | None = None
     sslv2_ciphers: tuple[int, ...] = ()
     error: CollectFailed | None = None
+    server_hello: R.ServerHello | None = None
+    flight_done: bool = False  # the whole first flight arrived (ServerHelloDone)
 
     @property
     def why(self) -> str:
@@ -122,6 +124,7 @@ class Prober:
              key_shares: tuple[tuple[int, bytes], ...] = ()) -> R.ClientHelloSpec:
         """The ClientHello we send for ``protocol`` offering ``suites``."""
         tls13_hello = protocol is S.Protocol.TLSv1_3
+        extensions = protocol is not S.Protocol.SSLv3
         if groups is None:
             groups = TLS13_GROUPS if tls13_hello else TLS12_GROUPS
         return R.ClientHelloSpec(
@@ -132,8 +135,13 @@ class Prober:
             signature_schemes=SIGNATURE_SCHEMES,
             tls13=tls13_hello,
             key_shares=key_shares,
-            extensions=protocol is not S.Protocol.SSLv3,
+            extensions=extensions,
             session_id=os.urandom(32) if tls13_hello else b"",
+            # Below TLS 1.3 every hello also asks for DEFLATE and heartbeats: the
+            # ServerHellos of the enumeration then tell compression (CRIME) and
+            # heartbeat support at no extra connection.
+            compression=(0,) if tls13_hello else (1, 0),
+            heartbeat=extensions and not tls13_hello,
         )
 
     @contextlib.asynccontextmanager
@@ -175,6 +183,52 @@ class Prober:
                 # The answer that matters arrived; the rest of the flight did not.
                 return flight.result()
             return HelloResult(Status.ERROR, error=_failure(exc, self.endpoint))
+
+    async def follow_up(self, spec: R.ClientHelloSpec, payload: bytes) -> FollowUp:
+        """Read the first flight of a TLS <= 1.2 hello, send ``payload``, read the answer.
+
+        The answer is the first alert or heartbeat record, a hang-up, or silence
+        for the whole timeout.
+        """
+        flight = Flight(spec, False)
+        try:
+            async with self._connect() as (reader, writer):
+                async with asyncio.timeout(self.timeout):
+                    writer.write(flight.first_hello())
+                    await writer.drain()
+                    while not flight.done:
+                        data = await _read(reader)
+                        if not data:
+                            return FollowUp(flight.at_eof())
+                        flight.feed(data)
+                hello = flight.result()
+                if hello.status is not Status.ACCEPTED or not hello.flight_done:
+                    return FollowUp(hello)
+                return await self._answer(reader, writer, payload, hello)
+        except R.ParseError as exc:
+            return FollowUp(HelloResult(Status.ERROR, error=CollectFailed(
+                ErrorReason.PROTOCOL, f"{self.endpoint}: {exc}")))
+        except (TimeoutError, OSError) as exc:
+            return FollowUp(HelloResult(Status.ERROR, error=_failure(exc, self.endpoint)))
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      payload: bytes, hello: HelloResult) -> FollowUp:
+        records = R.RecordBuffer()
+        try:
+            async with asyncio.timeout(self.timeout):
+                writer.write(payload)
+                await writer.drain()
+                while True:
+                    data = await _read(reader)
+                    if not data:
+                        return FollowUp(hello, closed=True)
+                    for rec in records.feed(data):
+                        if rec.content_type in (R.ContentType.ALERT, R.ContentType.HEARTBEAT):
+                            return FollowUp(hello, answer=rec)
+        except TimeoutError:
+            return FollowUp(hello, silent=True)
+        except (ConnectionResetError, BrokenPipeError):
+            return FollowUp(hello, closed=True)
 
     async def sslv2(self) -> HelloResult:
         """Offer SSL 2.0 only; an SSLv2 SERVER-HELLO lists every SSLv2 cipher at once."""
@@ -222,6 +276,23 @@ class Prober:
                            chain=(sh.certificate,) if sh.certificate else ())
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """What a server did with a message sent after its first flight."""
+
+    hello: HelloResult
+    answer: R.Record | None = None  # the first alert or heartbeat record
+    closed: bool = False
+    silent: bool = False  # nothing within the timeout
+
+
+async def _read(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await reader.read(READ_CHUNK)
+    except (ConnectionResetError, BrokenPipeError):
+        return b""  # a reset is the server hanging up, as is EOF
+
+
 def _failure(exc: BaseException, endpoint: Endpoint) -> CollectFailed:
     reason = classify(exc)
     return CollectFailed(reason, f"{endpoint}: {describe(exc)}")
@@ -252,6 +323,7 @@ class Flight:
         self._decryptor: tls13.RecordDecryptor | None = None
         self._inner = R.HandshakeAssembler()
         self._retried = False
+        self.flight_done = False
 
     def first_hello(self) -> bytes:
         spec = self.spec
@@ -325,6 +397,7 @@ class Flight:
             kex = S.suite_for(self.server_hello.cipher).kex
             self.kx = R.parse_server_key_exchange(body, kex)
         elif msg_type == R.HandshakeType.SERVER_HELLO_DONE:
+            self.flight_done = True
             self.done = True
         return b""
 
@@ -389,6 +462,8 @@ class Flight:
             chain=self.chain,
             ocsp=self.ocsp,
             kx=self.kx,
+            server_hello=sh,
+            flight_done=self.flight_done,
         )
 
 
@@ -402,15 +477,27 @@ class Plan:
     ciphers: bool = True
     order: bool = True
     groups: bool = True
+    fallback: bool = True  # one downgraded hello with TLS_FALLBACK_SCSV
+    heartbleed: bool = True  # one connection, only if the server answers heartbeats
+    ccs_injection: bool = True  # one connection
 
     @classmethod
     def nothing(cls) -> Plan:
-        """Only what every scan collects: the accepted protocols, the chain, the staple."""
-        return cls(ciphers=False, order=False, groups=False)
+        """Only what every scan collects: the accepted protocols, the chain, the staple.
+
+        The ServerHellos of those probes also give renegotiation, compression
+        and heartbeat support.
+        """
+        return cls(**{f.name: False for f in dataclasses.fields(cls)})
+
+    @classmethod
+    def only(cls, *wanted: str) -> Plan:
+        """Nothing but the ``wanted`` probes (field names)."""
+        return dataclasses.replace(cls.nothing(), **dict.fromkeys(wanted, True))
 
     def __or__(self, other: Plan) -> Plan:
-        return Plan(self.ciphers or other.ciphers, self.order or other.order,
-                    self.groups or other.groups)
+        return Plan(**{f.name: getattr(self, f.name) or getattr(other, f.name)
+                       for f in dataclasses.fields(self)})
 
 
 @dataclass
@@ -446,6 +533,12 @@ class ScanResult:
     anomalies: list[str]
     errors: dict[str, str]
     connections: int
+    secure_renegotiation: dict[S.Protocol, bool] = field(default_factory=dict)
+    compression: list[int] | None = None
+    heartbeat: bool | None = None
+    fallback_scsv: bool | None = None
+    heartbleed: bool | None = None
+    ccs_injection: bool | None = None
 
 
 class Scanner:
@@ -477,8 +570,101 @@ class Scanner:
         ]
         outcomes = await asyncio.gather(*tasks)
         groups = outcomes[5]
-        curves = await self._curves(versions)
-        return self._result(versions, groups, curves)
+        curves, fallback, heartbleed, ccs = await asyncio.gather(
+            self._curves(versions), self._fallback(versions), self._heartbleed(versions),
+            self._ccs_injection(versions))
+        result = self._result(versions, groups, curves)
+        return dataclasses.replace(result, fallback_scsv=fallback, heartbleed=heartbleed,
+                                   ccs_injection=ccs, connections=self.p.connections)
+
+    # -- downgrade and vulnerability probes
+
+    async def _fallback(self, versions: dict[S.Protocol, VersionScan]) -> bool | None:
+        """RFC 7507: a hello for a lower version carrying TLS_FALLBACK_SCSV must be refused.
+
+        ``None`` when the server accepts fewer than two versions (there is
+        nothing to fall back to) or the answer proves nothing.
+        """
+        if not self.plan.fallback:
+            return None
+        accepted = [p for p in S.PROTOCOLS if p is not S.Protocol.SSLv2 and versions[p].accepted]
+        if len(accepted) < 2:
+            return None
+        lower = versions[accepted[-2]]
+        suites = lower.picks or S.candidates(lower.protocol)[: self.max_suites]
+        spec = self.p.spec(lower.protocol, [*suites, R.TLS_FALLBACK_SCSV])
+        result = await self.p.hello(spec)
+        if result.alert is not None and result.alert.description == 86:
+            return True
+        if result.status is Status.ACCEPTED and result.version == lower.protocol.wire:
+            return False
+        self.group_errors["fallback_scsv"] = (
+            f"a {lower.protocol.value} hello with TLS_FALLBACK_SCSV got {result.why}, "
+            "neither inappropriate_fallback nor a ServerHello")
+        return None
+
+    def _best_below_13(self, versions: dict[S.Protocol, VersionScan],
+                       heartbeat: bool = False) -> VersionScan | None:
+        for proto in (S.Protocol.TLSv1_2, S.Protocol.TLSv1_1, S.Protocol.TLSv1_0, S.Protocol.SSLv3):
+            scan = versions[proto]
+            if not scan.accepted or not scan.picks:
+                continue
+            if not heartbeat or any(r.server_hello is not None and r.server_hello.heartbeat
+                                    for r in scan.results):
+                return scan
+        return None
+
+    async def _heartbleed(self, versions: dict[S.Protocol, VersionScan]) -> bool | None:
+        """CVE-2014-0160: a heartbeat request claiming 16 kB and carrying none.
+
+        Only a server that answers the heartbeat extension is probed (as
+        testssl.sh does): an OpenSSL without heartbeat support cannot leak
+        through it. A vulnerable server answers with a heartbeat response
+        longer than the request; RFC 6520 says to discard the request, so an
+        alert, a hang-up or silence all mean "not vulnerable".
+        """
+        if not self.plan.heartbleed or self._best_below_13(versions) is None:
+            return None
+        scan = self._best_below_13(versions, heartbeat=True)
+        if scan is None:
+            return False
+        follow = await self.p.follow_up(self.p.spec(scan.protocol, scan.picks[:1]),
+                                        R.heartbeat_request(scan.protocol.wire))
+        if follow.hello.status is not Status.ACCEPTED or not follow.hello.flight_done:
+            self.group_errors["heartbleed"] = follow.hello.why
+            return None
+        answer = follow.answer
+        return (answer is not None and answer.content_type == R.ContentType.HEARTBEAT
+                and len(answer.fragment) > 3 + 16)
+
+    async def _ccs_injection(self, versions: dict[S.Protocol, VersionScan]) -> bool | None:
+        """CVE-2014-0224: two ChangeCipherSpec records right after the server's first flight.
+
+        A patched server refuses the first with unexpected_message; a
+        vulnerable one accepts it, switches to keys derived from an empty
+        master secret, and fails the second record's MAC (bad_record_mac,
+        decryption_failed or record_overflow).
+        """
+        if not self.plan.ccs_injection:
+            return None
+        scan = self._best_below_13(versions)
+        if scan is None:
+            return None
+        wire = scan.protocol.wire
+        follow = await self.p.follow_up(self.p.spec(scan.protocol, scan.picks[:1]),
+                                        R.change_cipher_spec(wire) * 2)
+        if follow.hello.status is not Status.ACCEPTED or not follow.hello.flight_done:
+            self.group_errors["ccs_injection"] = follow.hello.why
+            return None
+        answer = follow.answer
+        if answer is not None and answer.content_type == R.ContentType.ALERT:
+            alert = R.parse_alert(answer.fragment) if len(answer.fragment) == 2 else None
+            return alert is not None and alert.description in (20, 21, 22)
+        if follow.closed:
+            return False
+        self.group_errors["ccs_injection"] = (
+            "no answer to an early ChangeCipherSpec within the timeout")
+        return None
 
     # -- per version
 
@@ -709,6 +895,18 @@ class Scanner:
         ]
         errors = {v.protocol.value: v.error for v in versions.values() if v.error}
         errors.update(self.group_errors)
+        renegotiation: dict[S.Protocol, bool] = {}
+        chosen: set[int] = set()
+        heartbeat: bool | None = None
+        for proto in (S.Protocol.SSLv3, S.Protocol.TLSv1_0, S.Protocol.TLSv1_1, S.Protocol.TLSv1_2):
+            hellos = [r.server_hello for r in versions[proto].results
+                      if r.status is Status.ACCEPTED and r.server_hello is not None
+                      and r.version == proto.wire]
+            if not hellos:
+                continue
+            renegotiation[proto] = all(h.secure_renegotiation for h in hellos)
+            chosen.update(h.compression for h in hellos)
+            heartbeat = bool(heartbeat) or any(h.heartbeat for h in hellos)
         return ScanResult(
             endpoint=self.p.endpoint,
             versions=versions,
@@ -722,6 +920,9 @@ class Scanner:
             anomalies=self.anomalies,
             errors=errors,
             connections=self.p.connections,
+            secure_renegotiation=renegotiation,
+            compression=sorted(chosen) if renegotiation else None,
+            heartbeat=heartbeat,
         )
 
 

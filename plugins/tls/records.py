@@ -35,6 +35,10 @@ class ContentType(enum.IntEnum):
     HEARTBEAT = 24
 
 
+COMPRESSION_NAMES = {0: "null", 1: "DEFLATE", 64: "LZS"}
+TLS_FALLBACK_SCSV = 0x5600  # RFC 7507
+
+
 class HandshakeType(enum.IntEnum):
     HELLO_REQUEST = 0
     CLIENT_HELLO = 1
@@ -57,6 +61,7 @@ class Ext(enum.IntEnum):
     SUPPORTED_GROUPS = 10
     EC_POINT_FORMATS = 11
     SIGNATURE_ALGORITHMS = 13
+    HEARTBEAT = 15
     PADDING = 21
     EXTENDED_MASTER_SECRET = 23
     SUPPORTED_VERSIONS = 43
@@ -167,6 +172,8 @@ class ClientHelloSpec:
     session_id: bytes = b""
     cookie: bytes | None = None  # TLS 1.3: echoed from a HelloRetryRequest
     pad_to: int = 512
+    compression: tuple[int, ...] = (0,)  # TLS 1.3 allows only null (0)
+    heartbeat: bool = False  # RFC 6520 heartbeat extension, peer_allowed_to_send
 
 
 def client_hello_body(spec: ClientHelloSpec) -> bytes:
@@ -183,7 +190,7 @@ def client_hello_body(spec: ClientHelloSpec) -> bytes:
         + spec.random
         + _vec8(spec.session_id)
         + _vec16(suites)
-        + _vec8(b"\x00")
+        + _vec8(bytes(spec.compression))
     )
     if spec.extensions:
         body += _vec16(_extensions(spec, len(body)))
@@ -206,6 +213,8 @@ def _extensions(spec: ClientHelloSpec, body_so_far: int) -> bytes:
                      _vec16(b"".join(_u16(s) for s in spec.signature_schemes)))
     exts += _ext(Ext.EXTENDED_MASTER_SECRET, b"")
     exts += _ext(Ext.RENEGOTIATION_INFO, b"\x00")
+    if spec.heartbeat:
+        exts += _ext(Ext.HEARTBEAT, b"\x01")
     if spec.tls13:
         exts += _ext(Ext.SUPPORTED_VERSIONS, _vec8(_u16(0x0304)))
         exts += _ext(Ext.PSK_KEY_EXCHANGE_MODES, _vec8(b"\x01"))
@@ -238,6 +247,20 @@ def build_client_hello(spec: ClientHelloSpec) -> bytes:
     """
     record_version = 0x0300 if spec.version == 0x0300 else 0x0301
     return record(ContentType.HANDSHAKE, record_version, client_hello_body(spec))
+
+
+def heartbeat_request(version: int, claimed: int = 0x4000) -> bytes:
+    """A heartbeat request record claiming ``claimed`` payload bytes and carrying none.
+
+    RFC 6520 says to discard it; a Heartbleed-vulnerable OpenSSL copies
+    ``claimed`` bytes of its memory into the response instead.
+    """
+    return record(ContentType.HEARTBEAT, version, _u8(1) + _u16(claimed))
+
+
+def change_cipher_spec(version: int) -> bytes:
+    """A ChangeCipherSpec record (sent early, it is the CVE-2014-0224 probe)."""
+    return record(ContentType.CHANGE_CIPHER_SPEC, version, b"\x01")
 
 
 def build_sslv2_client_hello(cipher_specs: Sequence[int], challenge: bytes | None = None) -> bytes:
@@ -467,6 +490,16 @@ class ServerHello:
         key = r.vec16("key_exchange")
         r.end()
         return key
+
+    @property
+    def secure_renegotiation(self) -> bool:
+        """RFC 5746: an initial handshake's renegotiation_info echo is one empty vector."""
+        return self.ext(Ext.RENEGOTIATION_INFO) == b"\x00"
+
+    @property
+    def heartbeat(self) -> bool:
+        """The server answered the RFC 6520 heartbeat extension."""
+        return self.ext(Ext.HEARTBEAT) is not None
 
     @property
     def staples_ocsp(self) -> bool:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -226,6 +227,31 @@ def read_client_hello(conn: socket.socket) -> bytes:
             break
         data += chunk
     return data
+
+
+def parse_client_hello(data: bytes) -> dict[str, Any]:
+    """A minimal independent reader of our own ClientHello, to test the builder."""
+    assert data[0] == 22
+    body = data[9:]
+    version = struct.unpack("!H", body[:2])[0]
+    pos = 2 + 32
+    sid_len = body[pos]
+    pos += 1 + sid_len
+    n = struct.unpack("!H", body[pos:pos + 2])[0]
+    suites = [struct.unpack("!H", body[pos + 2 + i:pos + 4 + i])[0] for i in range(0, n, 2)]
+    pos += 2 + n
+    compression = list(body[pos + 1:pos + 1 + body[pos]])
+    pos += 1 + body[pos]
+    exts: dict[int, bytes] = {}
+    if pos < len(body):
+        end = pos + 2 + struct.unpack("!H", body[pos:pos + 2])[0]
+        pos += 2
+        while pos < end:
+            t, ln = struct.unpack("!HH", body[pos:pos + 4])
+            exts[t] = body[pos + 4:pos + 4 + ln]
+            pos += 4 + ln
+    return {"version": version, "suites": suites, "exts": exts, "record_version": data[1:3],
+            "compression": compression}
 
 
 @pytest.fixture

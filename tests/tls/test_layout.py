@@ -8,10 +8,10 @@ from types import ModuleType
 import pytest
 
 from scanner.plugin import CheckRequest
-from scanner.plugins.tls import _plan, certchecks, checks, plugin
+from scanner.plugins.tls import _plan, certchecks, checks, plugin, vulnchecks
 from scanner.plugins.tls.probe import Plan
 
-MODULES = [checks, certchecks]
+MODULES = [checks, certchecks, vulnchecks]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
@@ -28,7 +28,7 @@ def test_docstring_names_every_option_and_gives_examples(check) -> None:
     assert missing == []
 
 
-def test_the_plugin_holds_the_checks_of_both_modules() -> None:
+def test_the_plugin_holds_the_checks_of_every_module() -> None:
     assert [c.id for c in plugin.checks] == [c.id for m in MODULES for c in m.CHECKS]
 
 
@@ -37,10 +37,12 @@ def test_the_plugin_holds_the_checks_of_both_modules() -> None:
     [
         ([], Plan()),
         (["tls.protocols", "tls.certificate"], Plan.nothing()),
-        (["tls.ciphers"], Plan(ciphers=True, order=False, groups=False)),
-        (["tls.key_exchange", "tls.server_order"], Plan(ciphers=True, order=True, groups=True)),
+        (["tls.secure_renegotiation", "tls.compression"], Plan.nothing()),
+        (["tls.ciphers"], Plan.only("ciphers")),
+        (["tls.key_exchange", "tls.server_order"], Plan.only("ciphers", "order", "groups")),
+        (["tls.fallback_scsv", "tls.heartbleed"], Plan.only("fallback", "heartbleed")),
     ],
-    ids=["nothing-named", "no-probing", "ciphers", "union"],
+    ids=["nothing-named", "no-probing", "from-the-hellos", "ciphers", "union", "one-more-each"],
 )
 def test_collection_probes_the_union_of_the_needs(wanted: list[str], plan: Plan) -> None:
     assert _plan([CheckRequest(w, {}) for w in wanted]) == plan

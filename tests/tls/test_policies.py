@@ -96,3 +96,14 @@ def test_old_allows_3des_but_intermediate_forbids_it() -> None:
     old = options_of(load("mozilla-old"), "tls.ciphers", "tls-weak-ciphers")["forbid"]
     intermediate = options_of(load("mozilla-intermediate"), "tls.ciphers", "tls-weak-ciphers")["forbid"]
     assert "3des" not in old and "3des" in intermediate
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_every_profile_judges_renegotiation_compression_downgrade_and_the_named_bugs(
+        name: str) -> None:
+    checks = {c["check"]: r["severity"] for r in load(name)["rules"] for c in r["checks"]}
+    assert {k: checks.get(k) for k in (
+        "tls.secure_renegotiation", "tls.compression", "tls.fallback_scsv", "tls.heartbleed",
+        "tls.ccs_injection")} == {
+        "tls.secure_renegotiation": "medium", "tls.compression": "high",
+        "tls.fallback_scsv": "medium", "tls.heartbleed": "critical", "tls.ccs_injection": "high"}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from scanner.plugins.tls import records as R
+from scanner.plugins.tls import suites as S
+from scanner.plugins.tls.probe import Endpoint, Prober
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tls"
 
@@ -25,29 +29,6 @@ def handshakes(data: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
-def parse_client_hello(data: bytes) -> dict[str, object]:
-    """A minimal independent reader of our own ClientHello, to test the builder."""
-    assert data[0] == 22
-    body = data[9:]
-    version = struct.unpack("!H", body[:2])[0]
-    pos = 2 + 32
-    sid_len = body[pos]
-    pos += 1 + sid_len
-    n = struct.unpack("!H", body[pos:pos + 2])[0]
-    suites = [struct.unpack("!H", body[pos + 2 + i:pos + 4 + i])[0] for i in range(0, n, 2)]
-    pos += 2 + n
-    pos += 1 + body[pos]
-    exts: dict[int, bytes] = {}
-    if pos < len(body):
-        end = pos + 2 + struct.unpack("!H", body[pos:pos + 2])[0]
-        pos += 2
-        while pos < end:
-            t, ln = struct.unpack("!HH", body[pos:pos + 4])
-            exts[t] = body[pos + 4:pos + 4 + ln]
-            pos += 4 + ln
-    return {"version": version, "suites": suites, "exts": exts, "record_version": data[1:3]}
-
-
 def spec(**kw: object) -> R.ClientHelloSpec:
     base: dict[str, object] = {"version": 0x0303, "suites": (0xC02F, 0x009C), "sni": "a.example",
                                "groups": (29, 23), "signature_schemes": (0x0804,)}
@@ -56,38 +37,59 @@ def spec(**kw: object) -> R.ClientHelloSpec:
 
 
 class TestBuilder:
-    def test_tls12_hello_carries_the_offered_suites(self) -> None:
-        hello = parse_client_hello(R.build_client_hello(spec()))
+    def test_tls12_hello_carries_the_offered_suites(self, lab: Any) -> None:
+        hello = lab.parse_client_hello(R.build_client_hello(spec()))
         assert hello["version"] == 0x0303 and hello["suites"] == [0xC02F, 0x009C]
 
-    def test_sni_is_sent_for_names(self) -> None:
-        exts = parse_client_hello(R.build_client_hello(spec()))["exts"]
+    def test_sni_is_sent_for_names(self, lab: Any) -> None:
+        exts = lab.parse_client_hello(R.build_client_hello(spec()))["exts"]
         assert isinstance(exts, dict) and exts[R.Ext.SERVER_NAME].endswith(b"a.example")
 
     @pytest.mark.parametrize("host", ["192.0.2.1", "::1", "[::1]"], ids=["ipv4", "ipv6", "bracketed"])
-    def test_no_sni_for_ip_literals(self, host: str) -> None:
-        exts = parse_client_hello(R.build_client_hello(spec(sni=host)))["exts"]
+    def test_no_sni_for_ip_literals(self, host: str, lab: Any) -> None:
+        exts = lab.parse_client_hello(R.build_client_hello(spec(sni=host)))["exts"]
         assert isinstance(exts, dict) and R.Ext.SERVER_NAME not in exts
+
+    @pytest.mark.parametrize(("protocol", "compression", "heartbeat"), [
+        (S.Protocol.TLSv1_2, [1, 0], True),
+        (S.Protocol.TLSv1_0, [1, 0], True),
+        (S.Protocol.SSLv3, [1, 0], False),
+        (S.Protocol.TLSv1_3, [0], False),
+    ], ids=["tls12", "tls10", "sslv3-no-extensions", "tls13-null-only"])
+    def test_probe_hellos_ask_for_deflate_and_heartbeats_below_tls13(
+            self, protocol: S.Protocol, compression: list[int], heartbeat: bool, lab: Any) -> None:
+        prober = Prober(Endpoint("127.0.0.1", 443, "a.example"), 1.0, contextlib.nullcontext)
+        hello = lab.parse_client_hello(R.build_client_hello(prober.spec(protocol, (0xC02F,))))
+        assert (hello["compression"], R.Ext.HEARTBEAT in hello["exts"]) == (  # type: ignore[operator]
+            compression, heartbeat)
+
+    def test_heartbeat_request_claims_more_than_it_carries(self) -> None:
+        assert R.heartbeat_request(0x0303) == bytes.fromhex("1803030003014000")
+
+    def test_server_hello_renegotiation_info(self) -> None:
+        body = (b"\x03\x03" + b"r" * 32 + b"\x00\xc0\x2f\x01" + b"\x00\x05\xff\x01\x00\x01\x00")
+        sh = R.parse_server_hello(body)
+        assert (sh.secure_renegotiation, sh.compression, sh.heartbeat) == (True, 1, False)
 
     def test_hello_is_padded_past_the_f5_range(self) -> None:
         data = R.build_client_hello(spec())
         assert len(data) - 5 >= 512
 
-    def test_tls13_hello_offers_only_tls13_with_empty_key_share(self) -> None:
-        hello = parse_client_hello(R.build_client_hello(spec(tls13=True, suites=(0x1301,))))
+    def test_tls13_hello_offers_only_tls13_with_empty_key_share(self, lab: Any) -> None:
+        hello = lab.parse_client_hello(R.build_client_hello(spec(tls13=True, suites=(0x1301,))))
         exts = hello["exts"]
         assert isinstance(exts, dict)
         assert hello["version"] == 0x0303
         assert exts[R.Ext.SUPPORTED_VERSIONS] == b"\x02\x03\x04"
         assert exts[R.Ext.KEY_SHARE] == b"\x00\x00"
 
-    def test_sslv3_hello_has_no_extensions_and_the_scsv(self) -> None:
-        hello = parse_client_hello(R.build_client_hello(spec(version=0x0300, extensions=False)))
+    def test_sslv3_hello_has_no_extensions_and_the_scsv(self, lab: Any) -> None:
+        hello = lab.parse_client_hello(R.build_client_hello(spec(version=0x0300, extensions=False)))
         assert hello["record_version"] == b"\x03\x00"
         assert hello["exts"] == {} and hello["suites"] == [0xC02F, 0x009C, 0x00FF]
 
-    def test_status_request_asks_for_ocsp(self) -> None:
-        exts = parse_client_hello(R.build_client_hello(spec()))["exts"]
+    def test_status_request_asks_for_ocsp(self, lab: Any) -> None:
+        exts = lab.parse_client_hello(R.build_client_hello(spec()))["exts"]
         assert isinstance(exts, dict) and exts[R.Ext.STATUS_REQUEST] == b"\x01\x00\x00\x00\x00"
 
     def test_sslv2_hello_layout(self) -> None:

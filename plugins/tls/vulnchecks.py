@@ -1,0 +1,279 @@
+"""Renegotiation, compression, downgrade and known-attack checks of the ``tls`` plugin.
+
+They judge the facts ``secure_renegotiation``, ``compression``,
+``fallback_scsv``, ``heartbeat``, ``heartbleed`` and ``ccs_injection``
+documented in docs/tls.md. Renegotiation and compression come from the
+ServerHellos every scan reads; the others each cost one connection, declared
+in ``NEEDS`` beside the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scanner.models import AssetKind, ErrorReason, Outcome
+from scanner.options import Option
+from scanner.plugin import Check
+
+from . import suites as S
+from .probe import Plan
+
+_ENDPOINT = frozenset({AssetKind.ENDPOINT})
+_BELOW_13 = ("SSLv3", "TLSv1", "TLSv1.0", "TLSv1.1", "TLSv1.2")
+
+NEEDS: dict[str, Plan] = {}
+
+
+def _why(facts: Mapping[str, Any], key: str) -> str:
+    why = (facts.get("errors") or {}).get(key)
+    return f" ({why})" if why else ""
+
+
+def _below_13_accepted(facts: Mapping[str, Any]) -> bool | None:
+    """Whether any version below TLS 1.3 is accepted (None: some are unknown)."""
+    protocols = facts.get("protocols") or {}
+    values = [protocols.get(p) for p in ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2")]
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
+# ------------------------------------------------------------------ tls.secure_renegotiation
+
+
+def evaluate_secure_renegotiation(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """Every accepted version below TLS 1.3 supports secure renegotiation (RFC 5746).
+
+    Without it a man in the middle can splice its own request in front of the
+    client's (CVE-2009-3555). The fact ``secure_renegotiation`` says, per
+    accepted version, whether each ServerHello answered the client's
+    renegotiation_info extension (SSL 3.0: the SCSV) with an empty one. TLS 1.3
+    has no renegotiation.
+
+    Options:
+
+    * ``protocols`` (list of str, default ``[]``): versions to judge; empty
+      means every accepted version below TLS 1.3.
+
+    PASS: the TLSv1.2 ServerHellos carry renegotiation_info.
+    FAIL: ``The server does not support secure renegotiation (RFC 5746) on
+    TLSv1.0.``
+    """
+    seen = facts.get("secure_renegotiation")
+    if not isinstance(seen, Mapping):
+        return Outcome.error(ErrorReason.NO_DATA, "Secure renegotiation was not measured.")
+    wanted = {S.Protocol.parse(p).value for p in options.get("protocols") or []}
+    judged = {p: bool(v) for p, v in seen.items() if not wanted or p in wanted}
+    missing = [p for p, v in judged.items() if not v]
+    if missing:
+        return Outcome.failed(
+            "The server does not support secure renegotiation (RFC 5746) on "
+            f"{', '.join(missing)}.", secure_renegotiation=judged, missing=missing)
+    if not judged:
+        if _below_13_accepted(facts) is None:
+            return Outcome.error(ErrorReason.NO_DATA,
+                                 "Could not tell which versions below TLS 1.3 are accepted.")
+        return Outcome.not_applicable("No judged version below TLS 1.3 is accepted.")
+    return Outcome.passed(
+        f"The server supports secure renegotiation on {', '.join(judged)}.",
+        secure_renegotiation=judged)
+
+
+SECURE_RENEGOTIATION = Check(
+    id="tls.secure_renegotiation",
+    title="Secure renegotiation (RFC 5746) is supported",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_secure_renegotiation,
+    options={
+        "protocols": Option("list[str]", "versions to judge (default: all below 1.3)",
+                            default=[], choices=_BELOW_13),
+    },
+)
+NEEDS[SECURE_RENEGOTIATION.id] = Plan.nothing()
+
+
+# ------------------------------------------------------------------ tls.compression
+
+
+def evaluate_compression(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The server does not compress TLS records (CRIME).
+
+    Every hello below TLS 1.3 offers DEFLATE beside null; the fact
+    ``compression`` lists the methods the server chose (``null`` = none).
+
+    Options:
+
+    * ``allowed`` (list of str, default ``[]``): compression methods allowed
+      besides ``null`` (``DEFLATE``, ``LZS``).
+
+    PASS: the server always chooses ``null``.
+    FAIL: ``The server compresses TLS records with DEFLATE, which exposes
+    secrets in them to the CRIME attack.``
+    """
+    chosen = facts.get("compression")
+    if chosen is None:
+        accepted = _below_13_accepted(facts)
+        if accepted is False:
+            return Outcome.not_applicable("Only TLS 1.3 is accepted; it has no compression.")
+        return Outcome.error(ErrorReason.NO_DATA, "TLS compression was not measured.")
+    allowed = set(options.get("allowed") or [])
+    used = [m for m in chosen if m != "null" and m not in allowed]
+    if used:
+        return Outcome.failed(
+            f"The server compresses TLS records with {', '.join(used)}, which exposes "
+            "secrets in them to the CRIME attack.", compression=list(chosen))
+    return Outcome.passed("The server does not compress TLS records.", compression=list(chosen))
+
+
+COMPRESSION = Check(
+    id="tls.compression",
+    title="TLS compression is off (CRIME)",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_compression,
+    options={
+        "allowed": Option("list[str]", "compression methods allowed besides null", default=[],
+                          choices=("DEFLATE", "LZS")),
+    },
+)
+NEEDS[COMPRESSION.id] = Plan.nothing()
+
+
+# ------------------------------------------------------------------ tls.fallback_scsv
+
+
+def evaluate_fallback_scsv(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The server refuses downgraded handshakes that carry TLS_FALLBACK_SCSV (RFC 7507).
+
+    civiscan sends one hello for the second-highest accepted version with the
+    SCSV added; a protected server answers ``inappropriate_fallback``. The fact
+    ``fallback_scsv`` is ``true`` (refused), ``false`` (the lower version was
+    negotiated) or ``null`` (fewer than two versions accepted: nothing to fall
+    back to, or the answer proved nothing, see ``errors.fallback_scsv``).
+
+    Options:
+
+    * ``required`` (bool, default ``true``): ``false`` makes the check
+      informational: it passes and reports what was seen.
+
+    PASS: the server accepts TLSv1.2 and TLSv1.3 and refuses a TLSv1.2 hello
+    with the SCSV.
+    FAIL: ``The server accepted a TLSv1.2 handshake marked as a fallback
+    (TLS_FALLBACK_SCSV), so an attacker can force clients down to it.``
+    """
+    value = facts.get("fallback_scsv")
+    accepted = [p for p in ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+                if (facts.get("protocols") or {}).get(p) is True]
+    if value is None:
+        if len(accepted) >= 2 or _below_13_accepted(facts) is None:
+            return Outcome.error(ErrorReason.NO_DATA, "Downgrade protection was not measured"
+                                 f"{_why(facts, 'fallback_scsv')}.")
+        return Outcome.not_applicable(
+            "The server accepts fewer than two versions: there is nothing to fall back to.",
+            accepted=accepted)
+    if value:
+        return Outcome.passed("The server refuses downgraded handshakes (TLS_FALLBACK_SCSV).",
+                              fallback_scsv=True, accepted=accepted)
+    lower = accepted[-2] if len(accepted) >= 2 else "a lower version"
+    message = (f"The server accepted a {lower} handshake marked as a fallback "
+               "(TLS_FALLBACK_SCSV), so an attacker can force clients down to it.")
+    if not options["required"]:
+        return Outcome.passed(message + " (Not required by this policy.)", fallback_scsv=False,
+                              accepted=accepted)
+    return Outcome.failed(message, fallback_scsv=False, accepted=accepted)
+
+
+FALLBACK_SCSV = Check(
+    id="tls.fallback_scsv",
+    title="Downgrades are refused (TLS_FALLBACK_SCSV)",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_fallback_scsv,
+    options={
+        "required": Option("bool", "fail when a marked fallback is accepted", default=True),
+    },
+)
+NEEDS[FALLBACK_SCSV.id] = Plan.only("fallback")
+
+
+# ------------------------------------------------------------------ tls.heartbleed, tls.ccs_injection
+
+
+def _vulnerability(facts: Mapping[str, Any], key: str, name: str, harm: str) -> Outcome:
+    value = facts.get(key)
+    if value is True:
+        return Outcome.failed(f"The server is vulnerable to {name}: {harm}.", **{key: True})
+    if value is False:
+        return Outcome.passed(f"The server is not vulnerable to {name}.", **{key: False})
+    if key in facts and not (facts.get("errors") or {}).get(key) \
+            and _below_13_accepted(facts) is False:
+        return Outcome.not_applicable(f"Only TLS 1.3 is accepted; {name} needs an older version.")
+    return Outcome.error(ErrorReason.NO_DATA, f"{name} was not tested{_why(facts, key)}.")
+
+
+def evaluate_heartbleed(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The server does not leak memory through heartbeats (Heartbleed, CVE-2014-0160).
+
+    Every hello below TLS 1.3 offers the heartbeat extension (fact
+    ``heartbeat``: the server answered it). Only then is one more connection
+    made: after the server's first flight, a heartbeat request that claims
+    16384 bytes of payload and carries none. A vulnerable OpenSSL answers
+    with 16 kB of its memory (fact ``heartbleed``: ``true``); RFC 6520 says to
+    discard the request, so an alert, a hang-up or silence mean ``false``. A
+    server that does not answer the extension is ``false`` without the probe,
+    as in testssl.sh.
+
+    No options.
+
+    PASS: the server does not answer the heartbeat extension.
+    FAIL: ``The server is vulnerable to Heartbleed (CVE-2014-0160): any client
+    can read up to 64 kB of its memory per request, including private keys.``
+    """
+    return _vulnerability(facts, "heartbleed", "Heartbleed (CVE-2014-0160)",
+                          "any client can read up to 64 kB of its memory per request, "
+                          "including private keys")
+
+
+HEARTBLEED = Check(
+    id="tls.heartbleed",
+    title="Not vulnerable to Heartbleed",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_heartbleed,
+    options={},
+)
+NEEDS[HEARTBLEED.id] = Plan.only("heartbleed")
+
+
+def evaluate_ccs_injection(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The server refuses an early ChangeCipherSpec (OpenSSL CCS injection, CVE-2014-0224).
+
+    One connection: right after the server's first flight of the best version
+    below TLS 1.3, two ChangeCipherSpec records. A patched server refuses the
+    first (``unexpected_message``, or hangs up): fact ``ccs_injection`` is
+    ``false``. A vulnerable one accepts it, switches to keys derived from an
+    empty master secret, and fails the second record with ``bad_record_mac``,
+    ``decryption_failed`` or ``record_overflow``: ``true``. Silence is unknown.
+
+    No options.
+
+    PASS: the server answers the early ChangeCipherSpec with unexpected_message.
+    FAIL: ``The server is vulnerable to OpenSSL CCS injection (CVE-2014-0224):
+    a man in the middle can make it use keys it knows.``
+    """
+    return _vulnerability(facts, "ccs_injection", "OpenSSL CCS injection (CVE-2014-0224)",
+                          "a man in the middle can make it use keys it knows")
+
+
+CCS_INJECTION = Check(
+    id="tls.ccs_injection",
+    title="Not vulnerable to OpenSSL CCS injection",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_ccs_injection,
+    options={},
+)
+NEEDS[CCS_INJECTION.id] = Plan.only("ccs_injection")
+
+
+CHECKS: tuple[Check, ...] = (SECURE_RENEGOTIATION, COMPRESSION, FALLBACK_SCSV, HEARTBLEED,
+                             CCS_INJECTION)
+
+__all__ = ["CHECKS", "NEEDS"]
