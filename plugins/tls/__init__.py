@@ -93,6 +93,15 @@ def scan_facts(result: probe.ScanResult) -> dict[str, Any]:
         "fallback_scsv": result.fallback_scsv,
         "heartbleed": result.heartbleed,
         "ccs_injection": result.ccs_injection,
+        "session_resumption": (None if result.session_ids is None else
+                               {"session_ids": result.session_ids,
+                                "tickets": result.session_tickets}),
+        "sct_tls_extension": result.sct_count,
+        "signature_algorithms": {p.value: [S.signature_scheme_name(c) for c in codes]
+                                 for p, codes in result.signature_schemes.items()},
+        "weak_signature_algorithms": (
+            None if result.weak_signature is None
+            else [S.signature_scheme_name(c) for c in result.weak_signature]),
         "chain_protocol": result.chain_protocol.value if result.chain_protocol else None,
         "certificate": None,
         "errors": result.errors,

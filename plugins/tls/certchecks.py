@@ -590,7 +590,10 @@ def evaluate_ocsp_stapling(facts: Mapping[str, Any], options: Mapping[str, Any])
     Facts: ``ocsp_stapling`` (a bool, or a mapping with ``stapled``), else
     ``certificate.ocsp_stapled``; when neither was measured the result is an
     error. When the stapled response was parsed (``certificate.ocsp``), one
-    that is revoked, stale, or not for this certificate fails.
+    that is revoked, stale, or not for this certificate fails. A leaf with
+    OCSP Must-Staple (``must_staple``, the TLS feature extension) and no
+    staple fails even with ``required: false``: browsers that honour it
+    refuse the connection.
 
     PASS: ``The server staples an OCSP response.``
     FAIL: ``The server does not staple an OCSP response, so each client has to
@@ -602,6 +605,12 @@ def evaluate_ocsp_stapling(facts: Mapping[str, Any], options: Mapping[str, Any])
         return Outcome.error(ErrorReason.NO_DATA, "OCSP stapling was not measured.")
     if stapled:
         return _judge_staple(facts, options)
+    view = _view(facts["certificate"]) if isinstance(facts.get("certificate"), Mapping) else None
+    if view is not None and view.leaf.get("must_staple"):
+        return Outcome.failed(
+            "The certificate demands OCSP Must-Staple but the server staples no OCSP response, "
+            "so clients that honour it refuse the connection.",
+            ocsp_stapled=False, must_staple=True)
     if not options["required"]:
         return Outcome.passed(
             "The server does not staple an OCSP response (not required by this policy).",
@@ -645,8 +654,60 @@ OCSP_STAPLING = Check(
 )
 
 
-CHECKS: tuple[Check, ...] = (CERTIFICATE, OCSP_STAPLING)
-# The chain and the stapled response come with every scan: nothing extra to probe.
-NEEDS: Mapping[str, Plan] = {CERTIFICATE.id: Plan.nothing(), OCSP_STAPLING.id: Plan.nothing()}
+# ------------------------------------------------------------------ tls.certificate_transparency
 
-__all__ = ["CERTIFICATE_RULES", "CHECKS", "NEEDS", "evaluate_certificate", "evaluate_ocsp_stapling"]
+
+def evaluate_certificate_transparency(facts: Mapping[str, Any],
+                                      options: Mapping[str, Any]) -> Outcome:
+    """The certificate comes with enough Certificate Transparency SCTs.
+
+    Counts the SCTs embedded in the leaf (``certificates[].sct_count``) and
+    those the server sends in the TLS signed_certificate_timestamp extension
+    (fact ``sct_tls_extension``, asked for in every hello below TLS 1.3). SCTs
+    inside a stapled OCSP response are not counted.
+
+    Options:
+
+    * ``min_scts`` (int, default ``2``): fewest SCTs (browsers want 2-3 from
+      distinct logs for a publicly trusted certificate).
+
+    PASS: the leaf embeds 2 SCTs.
+    FAIL: ``The certificate comes with 0 Certificate Transparency SCTs (0 in
+    the certificate, 0 in the TLS extension); the policy wants 2.``
+    """
+    cert = facts.get("certificate")
+    view = _view(cert) if isinstance(cert, Mapping) else None
+    if view is None:
+        return Outcome.error(ErrorReason.NO_DATA, "No decodable leaf certificate was seen.")
+    embedded = int(view.leaf.get("sct_count") or 0)
+    extension = facts.get("sct_tls_extension")
+    total = embedded + int(extension or 0)
+    evidence = {"sct_in_certificate": embedded, "sct_tls_extension": extension}
+    if total >= options["min_scts"]:
+        return Outcome.passed(f"The certificate comes with {total} SCTs.", **evidence)
+    if extension is None:
+        return Outcome.error(ErrorReason.NO_DATA,
+                             "The TLS signed_certificate_timestamp extension was not measured.",
+                             **evidence)
+    return Outcome.failed(
+        f"The certificate comes with {total} Certificate Transparency SCTs ({embedded} in the "
+        f"certificate, {extension} in the TLS extension); the policy wants {options['min_scts']}.",
+        **evidence)
+
+
+CERTIFICATE_TRANSPARENCY = Check(
+    id="tls.certificate_transparency",
+    title="The certificate has Certificate Transparency SCTs",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_certificate_transparency,
+    options={"min_scts": Option("int", "fewest SCTs", default=2, minimum=0)},
+)
+
+
+CHECKS: tuple[Check, ...] = (CERTIFICATE, OCSP_STAPLING, CERTIFICATE_TRANSPARENCY)
+# The chain, the stapled response and the SCT extension come with every scan:
+# nothing extra to probe.
+NEEDS: Mapping[str, Plan] = {c.id: Plan.nothing() for c in CHECKS}
+
+__all__ = ["CERTIFICATE_RULES", "CHECKS", "NEEDS", "evaluate_certificate",
+           "evaluate_certificate_transparency", "evaluate_ocsp_stapling"]

@@ -80,6 +80,8 @@ class HelloResult:
     error: CollectFailed | None = None
     server_hello: R.ServerHello | None = None
     flight_done: bool = False  # the whole first flight arrived (ServerHelloDone)
+    signature_scheme: int | None = None  # signed the key exchange (1.2) or transcript (1.3)
+    sct_count: int = 0  # SCTs in the TLS extension (ServerHello, or the TLS 1.3 leaf entry)
 
     @property
     def why(self) -> str:
@@ -108,6 +110,9 @@ TLS13_GROUPS = _supported_groups(S.Protocol.TLSv1_3)
 TLS12_GROUPS = _supported_groups(S.Protocol.TLSv1_2)
 TLS12_EC_GROUPS = tuple(g for g in TLS12_GROUPS if S.NAMED_GROUPS[g].kind in ("ec", "ecx"))
 SIGNATURE_SCHEMES = tuple(S.SIGNATURE_SCHEMES)
+WEAK_SIGNATURE_SCHEMES = tuple(
+    code for code, name in S.SIGNATURE_SCHEMES.items()
+    if name.endswith(("_sha1", "_md5")))
 FULL_HANDSHAKE_SHARES = (29, 23)  # x25519 and P-256 cover nearly every TLS 1.3 server
 
 
@@ -121,7 +126,8 @@ class Prober:
         self.connections = 0
 
     def spec(self, protocol: S.Protocol, suites: Sequence[int], groups: Sequence[int] | None = None,
-             key_shares: tuple[tuple[int, bytes], ...] = ()) -> R.ClientHelloSpec:
+             key_shares: tuple[tuple[int, bytes], ...] = (),
+             signature_schemes: Sequence[int] = SIGNATURE_SCHEMES) -> R.ClientHelloSpec:
         """The ClientHello we send for ``protocol`` offering ``suites``."""
         tls13_hello = protocol is S.Protocol.TLSv1_3
         extensions = protocol is not S.Protocol.SSLv3
@@ -132,16 +138,19 @@ class Prober:
             suites=tuple(suites),
             sni=self.endpoint.sni,
             groups=tuple(groups),
-            signature_schemes=SIGNATURE_SCHEMES,
+            signature_schemes=tuple(signature_schemes),
             tls13=tls13_hello,
             key_shares=key_shares,
             extensions=extensions,
             session_id=os.urandom(32) if tls13_hello else b"",
-            # Below TLS 1.3 every hello also asks for DEFLATE and heartbeats: the
-            # ServerHellos of the enumeration then tell compression (CRIME) and
-            # heartbeat support at no extra connection.
+            # Below TLS 1.3 every hello also asks for DEFLATE, heartbeats, a session
+            # ticket and SCTs: the ServerHellos of the enumeration then tell
+            # compression (CRIME), heartbeat, ticket and SCT support at no extra
+            # connection.
             compression=(0,) if tls13_hello else (1, 0),
             heartbeat=extensions and not tls13_hello,
+            session_ticket=extensions and not tls13_hello,
+            sct=extensions and not tls13_hello,
         )
 
     @contextlib.asynccontextmanager
@@ -318,6 +327,8 @@ class Flight:
         self.ocsp: bytes | None = None
         self.kx: R.KeyExchangeParams | None = None
         self.hrr_group: int | None = None
+        self.signature_scheme: int | None = None
+        self.sct_count = 0
         self._shares: dict[int, tls13.KeyShare] = dict(shares or {})
         self._transcript = b""
         self._decryptor: tls13.RecordDecryptor | None = None
@@ -395,7 +406,9 @@ class Flight:
             self.ocsp = R.parse_certificate_status(body)
         elif msg_type == R.HandshakeType.SERVER_KEY_EXCHANGE:
             kex = S.suite_for(self.server_hello.cipher).kex
-            self.kx = R.parse_server_key_exchange(body, kex)
+            self.kx = R.parse_server_key_exchange(body, kex,
+                                                  tls12=self.server_hello.version == 0x0303)
+            self.signature_scheme = self.kx.signature_scheme
         elif msg_type == R.HandshakeType.SERVER_HELLO_DONE:
             self.flight_done = True
             self.done = True
@@ -434,8 +447,12 @@ class Flight:
             cert = R.parse_certificate(body, tls13=True)
             self.chain = cert.chain
             self.ocsp = cert.ocsp_response
+            self.sct_count = cert.sct_count
+        elif msg_type == R.HandshakeType.CERTIFICATE_VERIFY:
+            if len(body) >= 2:
+                self.signature_scheme = int.from_bytes(body[:2], "big")
             self.done = True
-        elif msg_type in (R.HandshakeType.CERTIFICATE_VERIFY, R.HandshakeType.FINISHED):
+        elif msg_type == R.HandshakeType.FINISHED:
             self.done = True  # PSK or no certificate: nothing more to read
 
     def at_eof(self) -> HelloResult:
@@ -464,6 +481,8 @@ class Flight:
             kx=self.kx,
             server_hello=sh,
             flight_done=self.flight_done,
+            signature_scheme=self.signature_scheme,
+            sct_count=self.sct_count or sh.sct_count,
         )
 
 
@@ -480,6 +499,7 @@ class Plan:
     fallback: bool = True  # one downgraded hello with TLS_FALLBACK_SCSV
     heartbleed: bool = True  # one connection, only if the server answers heartbeats
     ccs_injection: bool = True  # one connection
+    weak_signatures: bool = True  # one connection, offering only SHA-1/MD5/SHA-224 schemes
 
     @classmethod
     def nothing(cls) -> Plan:
@@ -539,6 +559,11 @@ class ScanResult:
     fallback_scsv: bool | None = None
     heartbleed: bool | None = None
     ccs_injection: bool | None = None
+    session_ids: bool | None = None
+    session_tickets: bool | None = None
+    sct_count: int | None = None
+    signature_schemes: dict[S.Protocol, list[int]] = field(default_factory=dict)
+    weak_signature: list[int] | None = None
 
 
 class Scanner:
@@ -570,12 +595,13 @@ class Scanner:
         ]
         outcomes = await asyncio.gather(*tasks)
         groups = outcomes[5]
-        curves, fallback, heartbleed, ccs = await asyncio.gather(
+        curves, fallback, heartbleed, ccs, weak = await asyncio.gather(
             self._curves(versions), self._fallback(versions), self._heartbleed(versions),
-            self._ccs_injection(versions))
+            self._ccs_injection(versions), self._weak_signature(versions))
         result = self._result(versions, groups, curves)
         return dataclasses.replace(result, fallback_scsv=fallback, heartbleed=heartbleed,
-                                   ccs_injection=ccs, connections=self.p.connections)
+                                   ccs_injection=ccs, weak_signature=weak,
+                                   connections=self.p.connections)
 
     # -- downgrade and vulnerability probes
 
@@ -601,6 +627,28 @@ class Scanner:
         self.group_errors["fallback_scsv"] = (
             f"a {lower.protocol.value} hello with TLS_FALLBACK_SCSV got {result.why}, "
             "neither inappropriate_fallback nor a ServerHello")
+        return None
+
+    async def _weak_signature(self, versions: dict[S.Protocol, VersionScan]) -> list[int] | None:
+        """Does the server sign its TLS 1.2 key exchange with SHA-1, MD5 or SHA-224?
+
+        One hello offering only those schemes and the accepted (EC)DHE suites:
+        the ServerKeyExchange names the scheme used, a refusal means none.
+        ``None`` when TLS 1.2 has no signed key exchange, or on an error.
+        """
+        scan = versions[S.Protocol.TLSv1_2]
+        signed = [s for s in scan.picks if S.suite_for(s).kex in ("ECDHE", "DHE")
+                  and S.suite_for(s).auth in ("RSA", "DSS", "ECDSA")]
+        if not self.plan.weak_signatures or not scan.accepted or not signed:
+            return None
+        result = await self.p.hello(self.p.spec(
+            scan.protocol, signed, signature_schemes=WEAK_SIGNATURE_SCHEMES))
+        if result.status is Status.REJECTED:
+            return []
+        if result.status is Status.ACCEPTED and result.signature_scheme is not None:
+            return [result.signature_scheme]
+        self.group_errors["weak_signature"] = (
+            f"a TLSv1.2 hello offering only SHA-1, MD5 and SHA-224 signatures got {result.why}")
         return None
 
     def _best_below_13(self, versions: dict[S.Protocol, VersionScan],
@@ -898,6 +946,8 @@ class Scanner:
         renegotiation: dict[S.Protocol, bool] = {}
         chosen: set[int] = set()
         heartbeat: bool | None = None
+        session_ids: bool | None = None
+        tickets: bool | None = None
         for proto in (S.Protocol.SSLv3, S.Protocol.TLSv1_0, S.Protocol.TLSv1_1, S.Protocol.TLSv1_2):
             hellos = [r.server_hello for r in versions[proto].results
                       if r.status is Status.ACCEPTED and r.server_hello is not None
@@ -907,6 +957,16 @@ class Scanner:
             renegotiation[proto] = all(h.secure_renegotiation for h in hellos)
             chosen.update(h.compression for h in hellos)
             heartbeat = bool(heartbeat) or any(h.heartbeat for h in hellos)
+            # Our hellos send no session ID, so any ID in the answer is one the server caches.
+            session_ids = bool(session_ids) or any(h.session_id for h in hellos)
+            tickets = bool(tickets) or any(h.session_ticket for h in hellos)
+        schemes = {
+            v.protocol: list(dict.fromkeys(
+                r.signature_scheme for r in v.results if r.signature_scheme is not None))
+            for v in versions.values()
+        }
+        scts = [r.sct_count for v in versions.values() for r in v.results
+                if r.status is Status.ACCEPTED and r.chain]
         return ScanResult(
             endpoint=self.p.endpoint,
             versions=versions,
@@ -923,6 +983,10 @@ class Scanner:
             secure_renegotiation=renegotiation,
             compression=sorted(chosen) if renegotiation else None,
             heartbeat=heartbeat,
+            session_ids=session_ids,
+            session_tickets=tickets,
+            sct_count=max(scts) if scts else None,
+            signature_schemes={p: found for p, found in schemes.items() if found},
         )
 
 

@@ -8,6 +8,7 @@ declares 5000 bytes but the connection closed after 1200").
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import ipaddress
 import os
@@ -62,8 +63,10 @@ class Ext(enum.IntEnum):
     EC_POINT_FORMATS = 11
     SIGNATURE_ALGORITHMS = 13
     HEARTBEAT = 15
+    SIGNED_CERTIFICATE_TIMESTAMP = 18
     PADDING = 21
     EXTENDED_MASTER_SECRET = 23
+    SESSION_TICKET = 35
     SUPPORTED_VERSIONS = 43
     COOKIE = 44
     PSK_KEY_EXCHANGE_MODES = 45
@@ -174,6 +177,8 @@ class ClientHelloSpec:
     pad_to: int = 512
     compression: tuple[int, ...] = (0,)  # TLS 1.3 allows only null (0)
     heartbeat: bool = False  # RFC 6520 heartbeat extension, peer_allowed_to_send
+    session_ticket: bool = False  # RFC 5077: an empty ticket asks for a new one
+    sct: bool = False  # RFC 6962: ask for SCTs in the signed_certificate_timestamp extension
 
 
 def client_hello_body(spec: ClientHelloSpec) -> bytes:
@@ -212,6 +217,10 @@ def _extensions(spec: ClientHelloSpec, body_so_far: int) -> bytes:
         exts += _ext(Ext.SIGNATURE_ALGORITHMS,
                      _vec16(b"".join(_u16(s) for s in spec.signature_schemes)))
     exts += _ext(Ext.EXTENDED_MASTER_SECRET, b"")
+    if spec.session_ticket:
+        exts += _ext(Ext.SESSION_TICKET, b"")
+    if spec.sct:
+        exts += _ext(Ext.SIGNED_CERTIFICATE_TIMESTAMP, b"")
     exts += _ext(Ext.RENEGOTIATION_INFO, b"\x00")
     if spec.heartbeat:
         exts += _ext(Ext.HEARTBEAT, b"\x01")
@@ -497,6 +506,17 @@ class ServerHello:
         return self.ext(Ext.RENEGOTIATION_INFO) == b"\x00"
 
     @property
+    def session_ticket(self) -> bool:
+        """The server will issue a session ticket (RFC 5077)."""
+        return self.ext(Ext.SESSION_TICKET) is not None
+
+    @property
+    def sct_count(self) -> int:
+        """SCTs in the signed_certificate_timestamp extension (RFC 6962), 0 without it."""
+        data = self.ext(Ext.SIGNED_CERTIFICATE_TIMESTAMP)
+        return 0 if data is None else count_scts(data)
+
+    @property
     def heartbeat(self) -> bool:
         """The server answered the RFC 6520 heartbeat extension."""
         return self.ext(Ext.HEARTBEAT) is not None
@@ -528,10 +548,24 @@ def parse_server_hello(body: bytes) -> ServerHello:
     return ServerHello(version, random, session_id, cipher, compression, tuple(exts))
 
 
+def count_scts(data: bytes) -> int:
+    """The number of SCTs in a SignedCertificateTimestampList (RFC 6962 section 3.3)."""
+    r = _Reader(data, "SignedCertificateTimestampList")
+    lr = _Reader(r.vec16("sct_list"), "SCT list")
+    r.end()
+    count = 0
+    while lr.left:
+        if not lr.vec16(f"SCT {count}"):
+            raise ParseError(f"SignedCertificateTimestampList: SCT {count} is empty")
+        count += 1
+    return count
+
+
 @dataclass(frozen=True)
 class CertificateMessage:
     chain: tuple[bytes, ...]
     ocsp_response: bytes | None = None  # TLS 1.3: status_request extension of the leaf entry
+    sct_count: int = 0  # TLS 1.3: signed_certificate_timestamp extension of the leaf entry
 
 
 def parse_certificate(body: bytes, tls13: bool = False) -> CertificateMessage:
@@ -542,6 +576,7 @@ def parse_certificate(body: bytes, tls13: bool = False) -> CertificateMessage:
     r.end()
     chain: list[bytes] = []
     ocsp: bytes | None = None
+    scts = 0
     while lr.left:
         cert = lr.vec24(f"certificate {len(chain)}")
         if not cert:
@@ -553,8 +588,10 @@ def parse_certificate(body: bytes, tls13: bool = False) -> CertificateMessage:
                 data = er.vec16(f"extension {ext_type}")
                 if ext_type == Ext.STATUS_REQUEST and not chain:
                     ocsp = parse_certificate_status(data)
+                elif ext_type == Ext.SIGNED_CERTIFICATE_TIMESTAMP and not chain:
+                    scts = count_scts(data)
         chain.append(cert)
-    return CertificateMessage(tuple(chain), ocsp)
+    return CertificateMessage(tuple(chain), ocsp, scts)
 
 
 def parse_certificate_status(body: bytes) -> bytes:
@@ -577,40 +614,51 @@ class KeyExchangeParams:
     group: int | None = None  # named curve code point
     explicit_curve: bool = False
     rsa_bits: int | None = None
+    signature_scheme: int | None = None  # TLS 1.2: the scheme that signed the parameters
 
 
-def parse_server_key_exchange(body: bytes, kex: str) -> KeyExchangeParams:
+def parse_server_key_exchange(body: bytes, kex: str, tls12: bool = False) -> KeyExchangeParams:
+    """Parse a ServerKeyExchange for key exchange ``kex``; in TLS 1.2, its signature scheme too."""
+    params = _key_exchange_params(body, kex)
+    rest = body[params[1]:]
+    if tls12 and len(rest) >= 2:
+        return dataclasses.replace(params[0], signature_scheme=int.from_bytes(rest[:2], "big"))
+    return params[0]
+
+
+def _key_exchange_params(body: bytes, kex: str) -> tuple[KeyExchangeParams, int]:
     """Parse the parameters part of a ServerKeyExchange for key exchange ``kex``.
 
     ``kex`` is the suite's key exchange as in :mod:`suites` (``DHE``,
     ``ECDHE``, ``DHE_PSK``, ``ECDHE_PSK``, ``RSA`` for export suites, ...).
-    The signature after the parameters is not needed and not checked.
+    Returns the parameters and where they end (the signature, not checked,
+    follows).
     """
     r = _Reader(body, f"ServerKeyExchange ({kex})")
     if kex.endswith("_PSK") or kex == "PSK":
         r.vec16("psk_identity_hint")
         if kex in ("PSK", "RSA_PSK"):
-            return KeyExchangeParams("psk")
+            return KeyExchangeParams("psk"), r.pos
         kex = kex.removesuffix("_PSK")
     if kex in ("DHE", "DH"):
         p = r.vec16("dh_p")
         r.vec16("dh_g")
         r.vec16("dh_Ys")
-        return KeyExchangeParams("dh", dh_bits=int.from_bytes(p, "big").bit_length())
+        return KeyExchangeParams("dh", dh_bits=int.from_bytes(p, "big").bit_length()), r.pos
     if kex in ("ECDHE", "ECDH"):
         curve_type = r.u8("curve_type")
         if curve_type == 3:
             group = r.u16("named_curve")
             r.vec8("public point")
-            return KeyExchangeParams("ecdh", group=group)
+            return KeyExchangeParams("ecdh", group=group), r.pos
         if curve_type in (1, 2):
-            return KeyExchangeParams("ecdh", explicit_curve=True)
+            return KeyExchangeParams("ecdh", explicit_curve=True), len(body)
         raise ParseError(f"ServerKeyExchange: unknown ECParameters curve_type {curve_type}")
     if kex == "RSA":
         modulus = r.vec16("rsa_modulus")
         r.vec16("rsa_exponent")
-        return KeyExchangeParams("rsa", rsa_bits=int.from_bytes(modulus, "big").bit_length())
-    return KeyExchangeParams("other")
+        return KeyExchangeParams("rsa", rsa_bits=int.from_bytes(modulus, "big").bit_length()), r.pos
+    return KeyExchangeParams("other"), len(body)
 
 
 @dataclass(frozen=True)

@@ -549,3 +549,7 @@ SIGNATURE_SCHEMES: Mapping[int, str] = {
     0x0101: "rsa_md5",
     0x0708: "sm2sig_sm3",
 }
+
+
+def signature_scheme_name(code: int) -> str:
+    return SIGNATURE_SCHEMES.get(code, f"unknown_0x{code:04X}")

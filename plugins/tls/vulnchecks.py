@@ -1,10 +1,11 @@
-"""Renegotiation, compression, downgrade and known-attack checks of the ``tls`` plugin.
+"""Handshake-feature and known-attack checks of the ``tls`` plugin.
 
 They judge the facts ``secure_renegotiation``, ``compression``,
-``fallback_scsv``, ``heartbeat``, ``heartbleed`` and ``ccs_injection``
-documented in docs/tls.md. Renegotiation and compression come from the
-ServerHellos every scan reads; the others each cost one connection, declared
-in ``NEEDS`` beside the check.
+``fallback_scsv``, ``heartbeat``, ``heartbleed``, ``ccs_injection``,
+``signature_algorithms``, ``weak_signature_algorithms`` and
+``session_resumption`` documented in docs/tls.md. Renegotiation, compression
+and resumption come from the ServerHellos every scan reads; the others each
+cost one connection, declared in ``NEEDS`` beside the check.
 """
 
 from __future__ import annotations
@@ -273,7 +274,133 @@ CCS_INJECTION = Check(
 NEEDS[CCS_INJECTION.id] = Plan.only("ccs_injection")
 
 
+# ------------------------------------------------------------------ tls.signature_algorithms
+
+_WEAK_SCHEMES = ["rsa_pkcs1_sha1", "ecdsa_sha1", "dsa_sha1", "rsa_md5", "rsa_pkcs1_sha224",
+                 "ecdsa_sha224", "dsa_sha224"]
+
+
+def evaluate_signature_algorithms(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The server signs its handshakes only with allowed signature schemes.
+
+    Facts: ``signature_algorithms`` (per version, the schemes the server used
+    when offered every scheme: the TLS 1.2 ServerKeyExchange, the TLS 1.3
+    CertificateVerify) and ``weak_signature_algorithms`` (the scheme the
+    server used on TLS 1.2 when offered only SHA-1, MD5 and SHA-224 ones;
+    ``[]`` it refused; ``null`` not probed: no signed TLS 1.2 key exchange).
+
+    Options:
+
+    * ``forbid`` (list of str, default: the SHA-1, MD5 and SHA-224 schemes):
+      IANA scheme names that must not be used.
+
+    PASS: the server signs with rsa_pss_rsae_sha256 and refuses a hello that
+    offers only SHA-1, MD5 and SHA-224 schemes.
+    FAIL: ``The server signs handshakes with rsa_pkcs1_sha1 when a client
+    offers it, which the policy forbids.``
+    """
+    forbid = set(options["forbid"])
+    seen = facts.get("signature_algorithms")
+    weak = facts.get("weak_signature_algorithms")
+    if not isinstance(seen, Mapping):
+        return Outcome.error(ErrorReason.NO_DATA, "Signature algorithms were not measured.")
+    used = {name for names in seen.values() for name in names} | set(weak or [])
+    bad = sorted(used & forbid)
+    evidence = {"signature_algorithms": dict(seen), "weak_signature_algorithms": weak}
+    if bad:
+        return Outcome.failed(
+            f"The server signs handshakes with {', '.join(bad)} when a client offers it, "
+            "which the policy forbids.", **evidence, forbidden=bad)
+    protocols = facts.get("protocols") or {}
+    signed_12 = any(s.get("kex") in ("ECDHE", "DHE") and s.get("auth") in ("RSA", "DSS", "ECDSA")
+                    for s in (facts.get("ciphers") or {}).get("TLSv1.2") or [])
+    if weak is None and protocols.get("TLSv1.2") is not False and (
+            signed_12 or protocols.get("TLSv1.2") is None):
+        return Outcome.error(ErrorReason.NO_DATA, "Could not tell whether the server accepts "
+                             f"weak signature schemes{_why(facts, 'weak_signature')}.", **evidence)
+    if not used:
+        return Outcome.not_applicable("No handshake signature was seen.", **evidence)
+    return Outcome.passed(f"The server signs handshakes with {', '.join(sorted(used))} only.",
+                          **evidence)
+
+
+SIGNATURE_ALGORITHMS = Check(
+    id="tls.signature_algorithms",
+    title="Handshakes are signed with allowed signature schemes",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_signature_algorithms,
+    options={
+        "forbid": Option("list[str]", "signature schemes that must not be used",
+                         default=_WEAK_SCHEMES, choices=tuple(S.SIGNATURE_SCHEMES.values())),
+    },
+)
+NEEDS[SIGNATURE_ALGORITHMS.id] = Plan.only("ciphers", "weak_signatures")
+
+
+# ------------------------------------------------------------------ tls.session_resumption
+
+_EXPECT = ("any", "required", "forbidden")
+
+
+def evaluate_session_resumption(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """Session resumption is offered (or not) as the policy says.
+
+    Fact ``session_resumption``: ``session_ids`` (a ServerHello below TLS 1.3
+    carried a session ID although the client sent none: the server caches
+    sessions) and ``tickets`` (it answered the session_ticket extension: it
+    will issue an RFC 5077 ticket). What is seen is the offer; no session is
+    actually resumed. TLS 1.3 tickets arrive after the handshake and are not
+    read.
+
+    Options:
+
+    * ``session_ids`` (str, default ``"any"``): ``required``, ``forbidden`` or
+      ``any``.
+    * ``tickets`` (str, default ``"any"``): the same for session tickets
+      (``forbidden`` where ticket keys are not rotated, since a stolen key
+      decrypts every recorded session).
+
+    PASS: tickets ``forbidden``; the server does not answer the session_ticket
+    extension.
+    FAIL: tickets ``forbidden``: ``The server offers session tickets, which the
+    policy forbids.``
+    """
+    seen = facts.get("session_resumption")
+    if not isinstance(seen, Mapping):
+        if _below_13_accepted(facts) is False:
+            return Outcome.not_applicable("Only TLS 1.3 is accepted; its tickets are not read.")
+        return Outcome.error(ErrorReason.NO_DATA, "Session resumption was not measured.")
+    problems = []
+    for key, label in (("session_ids", "session IDs"), ("tickets", "session tickets")):
+        want = options[key]
+        if want == "required" and not seen.get(key):
+            problems.append(f"The server does not offer {label}, which the policy requires.")
+        elif want == "forbidden" and seen.get(key):
+            problems.append(f"The server offers {label}, which the policy forbids.")
+    if problems:
+        return Outcome.failed(" ".join(problems), session_resumption=dict(seen))
+    offered = [label for key, label in (("session_ids", "session IDs"),
+                                        ("tickets", "session tickets")) if seen.get(key)]
+    return Outcome.passed(f"The server offers {' and '.join(offered) or 'no session resumption'}.",
+                          session_resumption=dict(seen))
+
+
+SESSION_RESUMPTION = Check(
+    id="tls.session_resumption",
+    title="Session resumption is offered as the policy says",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_session_resumption,
+    options={
+        "session_ids": Option("str", "session-ID resumption: any, required or forbidden",
+                              default="any", choices=_EXPECT),
+        "tickets": Option("str", "session tickets: any, required or forbidden", default="any",
+                          choices=_EXPECT),
+    },
+)
+NEEDS[SESSION_RESUMPTION.id] = Plan.nothing()
+
+
 CHECKS: tuple[Check, ...] = (SECURE_RENEGOTIATION, COMPRESSION, FALLBACK_SCSV, HEARTBLEED,
-                             CCS_INJECTION)
+                             CCS_INJECTION, SIGNATURE_ALGORITHMS, SESSION_RESUMPTION)
 
 __all__ = ["CHECKS", "NEEDS"]

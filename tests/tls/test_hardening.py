@@ -10,6 +10,7 @@ on Debian's OpenSSL 3.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 import struct
 from collections.abc import Callable
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from scanner.models import Asset, AssetKind, Status
 from scanner.options import validate_options
@@ -40,6 +44,7 @@ class Behaviour:
     heartbeat: bool = False
     heartbleed: bool = False
     early_ccs: bool = False
+    scts: int = 0  # SCTs sent in the signed_certificate_timestamp extension
 
 
 def scripted(lab: Any, behaviour: Behaviour) -> Callable[[socket.socket], None]:
@@ -68,6 +73,10 @@ def scripted(lab: Any, behaviour: Behaviour) -> Callable[[socket.socket], None]:
             exts += b"\xff\x01\x00\x01\x00"
         if behaviour.heartbeat and 15 in hello["exts"]:
             exts += b"\x00\x0f\x00\x01\x01"
+        if behaviour.scts and 18 in hello["exts"]:
+            sct = struct.pack("!H", 4) + b"sct!"
+            listed = struct.pack("!H", len(sct) * behaviour.scts) + sct * behaviour.scts
+            exts += struct.pack("!HH", 18, len(listed)) + listed
         method = 1 if behaviour.deflate and 1 in hello["compression"] else 0
         sh = (struct.pack("!H", version) + b"r" * 32 + b"\x00" + struct.pack("!HB", chosen, method)
               + struct.pack("!H", len(exts)) + exts)
@@ -113,15 +122,49 @@ def judge(check_id: str, facts: dict[str, Any], given: dict[str, Any] | None = N
     return check.evaluate(facts, options)
 
 
+def must_staple_leaf(pki: Any, directory: Path) -> tuple[Path, Path]:
+    """An RSA leaf for HOST from the test CA, with the TLS feature status_request (Must-Staple)."""
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
+    key = rsa.generate_private_key(65537, 2048)
+    now = dt.datetime.now(dt.UTC)
+    leaf = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(
+            x509.oid.NameOID.COMMON_NAME, HOST)]))
+        .issuer_name(ca.subject).public_key(key.public_key()).serial_number(77)
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=20))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
+        .add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    chain, key_file = directory / "must-staple.pem", directory / "must-staple.key"
+    chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + pki.ca.read_bytes())
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return chain, key_file
+
+
 @pytest.fixture(scope="module")
-def nginx_facts(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    server = lab.Nginx(lab.require_tool("nginx"), Path(tmp_path_factory.mktemp("nginx")))
-    rsa = f"ssl_certificate {pki.rsa_chain}; ssl_certificate_key {pki.rsa_key};"
-    site = server.add(rsa + " ssl_protocols TLSv1.1 TLSv1.2 TLSv1.3;"
-                      " ssl_ciphers DEFAULT:@SECLEVEL=0;")
+def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Facts of real nginx sites: legacy (TLS 1.1-1.3, SECLEVEL 0), TLS 1.2-1.3 with OpenSSL's
+    defaults, a session cache without tickets, a Must-Staple certificate without a staple."""
+    directory = Path(tmp_path_factory.mktemp("nginx"))
+    server = lab.Nginx(lab.require_tool("nginx"), directory)
+    rsa_cert = f"ssl_certificate {pki.rsa_chain}; ssl_certificate_key {pki.rsa_key};"
+    staple_chain, staple_key = must_staple_leaf(pki, directory)
+    sites = {
+        "legacy": server.add(rsa_cert + " ssl_protocols TLSv1.1 TLSv1.2 TLSv1.3;"
+                             " ssl_ciphers DEFAULT:@SECLEVEL=0;"),
+        "defaults": server.add(rsa_cert + " ssl_protocols TLSv1.2 TLSv1.3;"),
+        "cache": server.add(rsa_cert + " ssl_session_tickets off;"
+                            " ssl_session_cache shared:civiscan:1m;"),
+        "must_staple": server.add(f"ssl_certificate {staple_chain};"
+                                  f" ssl_certificate_key {staple_key};"),
+    }
     server.start()
     try:
-        return collect(site.address, site.port, str(pki.ca))
+        return {name: collect(site.address, site.port, str(pki.ca)) for name, site in sites.items()}
     finally:
         server.stop()
 
@@ -129,23 +172,45 @@ def nginx_facts(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) ->
 # ------------------------------------------------------------------ real OpenSSL: nothing wrong
 
 
-@pytest.mark.parametrize(("fact", "value"), [
-    ("secure_renegotiation", {"TLSv1.1": True, "TLSv1.2": True}),
-    ("compression", ["null"]),
-    ("heartbeat", False),
-    ("fallback_scsv", True),
-    ("heartbleed", False),
-    ("ccs_injection", False),
-], ids=["renegotiation", "compression", "heartbeat", "fallback", "heartbleed", "ccs"])
-def test_openssl_facts(nginx_facts: dict[str, Any], fact: str, value: Any) -> None:
-    assert nginx_facts[fact] == value
+@pytest.mark.parametrize(("site", "fact", "value"), [
+    ("legacy", "secure_renegotiation", {"TLSv1.1": True, "TLSv1.2": True}),
+    ("legacy", "compression", ["null"]),
+    ("legacy", "heartbeat", False),
+    ("legacy", "fallback_scsv", True),
+    ("legacy", "heartbleed", False),
+    ("legacy", "ccs_injection", False),
+    ("legacy", "weak_signature_algorithms", ["rsa_pkcs1_sha1"]),
+    ("defaults", "weak_signature_algorithms", []),
+    ("defaults", "signature_algorithms", {"TLSv1.2": ["rsa_pkcs1_sha256"],
+                                          "TLSv1.3": ["rsa_pss_rsae_sha256"]}),
+    ("defaults", "session_resumption", {"session_ids": False, "tickets": True}),
+    ("cache", "session_resumption", {"session_ids": True, "tickets": False}),
+    ("defaults", "sct_tls_extension", 0),
+], ids=["renegotiation", "compression", "heartbeat", "fallback", "heartbleed", "ccs",
+        "seclevel0-signs-with-sha1", "default-refuses-sha1", "schemes-used", "tickets",
+        "session-cache", "no-sct-extension"])
+def test_openssl_facts(nginx: dict[str, dict[str, Any]], site: str, fact: str, value: Any) -> None:
+    assert nginx[site][fact] == value
 
 
 @pytest.mark.parametrize("check_id", [
     "tls.secure_renegotiation", "tls.compression", "tls.fallback_scsv", "tls.heartbleed",
-    "tls.ccs_injection"])
-def test_openssl_passes(nginx_facts: dict[str, Any], check_id: str) -> None:
-    assert judge(check_id, nginx_facts).status is Status.PASS
+    "tls.ccs_injection", "tls.signature_algorithms", "tls.session_resumption"])
+def test_openssl_defaults_pass(nginx: dict[str, dict[str, Any]], check_id: str) -> None:
+    assert judge(check_id, nginx["defaults"]).status is Status.PASS
+
+
+@pytest.mark.parametrize(("site", "check_id", "options"), [
+    ("legacy", "tls.signature_algorithms", {}),
+    ("defaults", "tls.session_resumption", {"tickets": "forbidden"}),
+    ("cache", "tls.session_resumption", {"session_ids": "forbidden"}),
+    ("must_staple", "tls.ocsp_stapling", {"required": False}),
+    ("defaults", "tls.certificate_transparency", {}),
+], ids=["sha1-signatures", "tickets-forbidden", "session-ids-forbidden",
+        "must-staple-without-staple", "no-scts"])
+def test_openssl_fails(nginx: dict[str, dict[str, Any]], site: str, check_id: str,
+                       options: dict[str, Any]) -> None:
+    assert judge(check_id, nginx[site], options).status is Status.FAIL
 
 
 # ------------------------------------------------------------------ scripted vulnerable servers
@@ -170,6 +235,12 @@ def test_vulnerable_server_fails(lab: Any, serve: Callable[..., Any],
     facts = scripted_facts(lab, serve, **misbehaviour)
     assert facts[fact] == value
     assert judge(check_id, facts).status is Status.FAIL
+
+
+def test_scts_in_the_tls_extension_are_counted(lab: Any, serve: Callable[..., Any]) -> None:
+    # No Debian nginx module sends SCTs in the handshake: the script does.
+    facts = scripted_facts(lab, serve, scts=2)
+    assert facts["sct_tls_extension"] == 2
 
 
 def test_heartbeat_without_overread_is_not_heartbleed(lab: Any,
@@ -220,3 +291,13 @@ def test_unknown_is_never_a_pass(check_id: str, facts: dict[str, Any], status: S
 def test_options_relax_the_check(check_id: str, facts: dict[str, Any],
                                  options: dict[str, Any]) -> None:
     assert judge(check_id, facts, options).status is Status.PASS
+
+
+@pytest.mark.parametrize(("embedded", "extension", "status"), [
+    (2, 0, Status.PASS), (1, 1, Status.PASS), (0, 1, Status.FAIL), (1, None, Status.ERROR)],
+    ids=["embedded", "both-add-up", "too-few", "extension-not-measured"])
+def test_certificate_transparency_counts_both_sources(embedded: int, extension: int | None,
+                                                      status: Status) -> None:
+    facts = {"sct_tls_extension": extension,
+             "certificate": {"leaf": 0, "certificates": [{"index": 0, "sct_count": embedded}]}}
+    assert judge("tls.certificate_transparency", facts).status is status

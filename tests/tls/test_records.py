@@ -71,6 +71,21 @@ class TestBuilder:
         sh = R.parse_server_hello(body)
         assert (sh.secure_renegotiation, sh.compression, sh.heartbeat) == (True, 1, False)
 
+    @pytest.mark.parametrize(("data", "count"), [
+        (bytes.fromhex("0000"), 0), (bytes.fromhex("000a 0003 616263 0003 646566"), 2)],
+        ids=["empty", "two"])
+    def test_sct_list_is_counted(self, data: bytes, count: int) -> None:
+        assert R.count_scts(data) == count
+
+    def test_sct_list_overrun_is_a_parse_error(self) -> None:
+        with pytest.raises(R.ParseError, match="SCT 0"):
+            R.count_scts(bytes.fromhex("0004 0009 6162"))
+
+    def test_tls12_server_key_exchange_names_its_signature_scheme(self) -> None:
+        params = b"\x03\x00\x1d" + b"\x01" + b"k"
+        kx = R.parse_server_key_exchange(params + b"\x02\x01\x00\x00", "ECDHE", tls12=True)
+        assert (kx.group, kx.signature_scheme) == (29, 0x0201)
+
     def test_hello_is_padded_past_the_f5_range(self) -> None:
         data = R.build_client_hello(spec())
         assert len(data) - 5 >= 512
