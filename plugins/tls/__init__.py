@@ -93,6 +93,8 @@ def scan_facts(result: probe.ScanResult) -> dict[str, Any]:
         "fallback_scsv": result.fallback_scsv,
         "heartbleed": result.heartbleed,
         "ccs_injection": result.ccs_injection,
+        "robot": result.robot,
+        "robot_answers": result.robot_answers,
         "session_resumption": (None if result.session_ids is None else
                                {"session_ids": result.session_ids,
                                 "tickets": result.session_tickets}),

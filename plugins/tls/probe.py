@@ -33,8 +33,8 @@ from scanner.models import CollectFailed, ErrorReason
 from scanner.netutil import classify, describe, format_hostport
 
 from . import records as R
+from . import robot, tls13
 from . import suites as S
-from . import tls13
 
 MAX_SUITES = 127  # testssl.sh: some servers fail on hellos with >= 128 suites
 SMALL_SUITES = 24  # a browser-sized hello, for servers that hang up on big ones
@@ -295,6 +295,16 @@ class FollowUp:
     silent: bool = False  # nothing within the timeout
 
 
+def _answer_text(follow: FollowUp) -> str:
+    """How a server reacted to a follow-up, in words that compare equal when the reaction is."""
+    if follow.answer is not None and follow.answer.content_type == R.ContentType.ALERT \
+            and len(follow.answer.fragment) == 2:
+        return f"alert {R.parse_alert(follow.answer.fragment).name}"
+    if follow.answer is not None:
+        return f"record type {follow.answer.content_type}"
+    return "silent" if follow.silent else "closed"
+
+
 async def _read(reader: asyncio.StreamReader) -> bytes:
     try:
         return await reader.read(READ_CHUNK)
@@ -499,7 +509,8 @@ class Plan:
     fallback: bool = True  # one downgraded hello with TLS_FALLBACK_SCSV
     heartbleed: bool = True  # one connection, only if the server answers heartbeats
     ccs_injection: bool = True  # one connection
-    weak_signatures: bool = True  # one connection, offering only SHA-1/MD5/SHA-224 schemes
+    weak_signatures: bool = True  # one connection, offering only SHA-1/MD5 schemes
+    robot: bool = True  # five connections, only with an accepted RSA key exchange suite
 
     @classmethod
     def nothing(cls) -> Plan:
@@ -564,6 +575,8 @@ class ScanResult:
     sct_count: int | None = None
     signature_schemes: dict[S.Protocol, list[int]] = field(default_factory=dict)
     weak_signature: list[int] | None = None
+    robot: bool | None = None
+    robot_answers: dict[str, str] | None = None
 
 
 class Scanner:
@@ -595,13 +608,15 @@ class Scanner:
         ]
         outcomes = await asyncio.gather(*tasks)
         groups = outcomes[5]
-        curves, fallback, heartbleed, ccs, weak = await asyncio.gather(
+        curves, fallback, heartbleed, ccs, weak, robot_answers = await asyncio.gather(
             self._curves(versions), self._fallback(versions), self._heartbleed(versions),
-            self._ccs_injection(versions), self._weak_signature(versions))
+            self._ccs_injection(versions), self._weak_signature(versions), self._robot(versions))
         result = self._result(versions, groups, curves)
-        return dataclasses.replace(result, fallback_scsv=fallback, heartbleed=heartbleed,
-                                   ccs_injection=ccs, weak_signature=weak,
-                                   connections=self.p.connections)
+        return dataclasses.replace(
+            result, fallback_scsv=fallback, heartbleed=heartbleed, ccs_injection=ccs,
+            weak_signature=weak, robot_answers=robot_answers,
+            robot=None if robot_answers is None else robot.verdict(robot_answers),
+            connections=self.p.connections)
 
     # -- downgrade and vulnerability probes
 
@@ -650,6 +665,41 @@ class Scanner:
         self.group_errors["weak_signature"] = (
             f"a TLSv1.2 hello offering only SHA-1, MD5 and SHA-224 signatures got {result.why}")
         return None
+
+    async def _robot(self, versions: dict[S.Protocol, VersionScan]) -> dict[str, str] | None:
+        """ROBOT: the server's answer to each ClientKeyExchange variant (see :mod:`robot`).
+
+        Only with an accepted (non-export) RSA key exchange suite and an RSA
+        leaf; one connection per variant, on the best such version.
+        """
+        if not self.plan.robot:
+            return None
+        for proto in (S.Protocol.TLSv1_2, S.Protocol.TLSv1_1, S.Protocol.TLSv1_0, S.Protocol.SSLv3):
+            scan = versions[proto]
+            rsa_kex = [s for s in scan.picks if S.suite_for(s).kex == "RSA"
+                       and "export" not in S.suite_for(s).categories]
+            chains = [r.chain for r in scan.results if r.chain and r.version == proto.wire]
+            if rsa_kex and chains:
+                break
+        else:
+            return None
+        key = robot.rsa_public_key(chains[0][0])
+        if key is None:
+            return None
+        modulus, exponent = key
+        size = (modulus.bit_length() + 7) // 8
+        messages = robot.plaintexts(size, proto.wire)
+        follows = await asyncio.gather(*(
+            self.p.follow_up(self.p.spec(proto, rsa_kex[:1]),
+                             robot.client_flight(robot.encrypt(m, modulus, exponent), proto.wire))
+            for m in messages.values()))
+        answers: dict[str, str] = {}
+        for name, follow in zip(messages, follows, strict=True):
+            if follow.hello.status is not Status.ACCEPTED or not follow.hello.flight_done:
+                self.group_errors["robot"] = f"{name} variant: {follow.hello.why}"
+                return None
+            answers[name] = _answer_text(follow)
+        return answers
 
     def _best_below_13(self, versions: dict[S.Protocol, VersionScan],
                        heartbeat: bool = False) -> VersionScan | None:

@@ -2,7 +2,7 @@
 
 They judge the facts ``secure_renegotiation``, ``compression``,
 ``fallback_scsv``, ``heartbeat``, ``heartbleed``, ``ccs_injection``,
-``signature_algorithms``, ``weak_signature_algorithms`` and
+``robot``, ``signature_algorithms``, ``weak_signature_algorithms`` and
 ``session_resumption`` documented in docs/tls.md. Renegotiation, compression
 and resumption come from the ServerHellos every scan reads; the others each
 cost one connection, declared in ``NEEDS`` beside the check.
@@ -274,6 +274,56 @@ CCS_INJECTION = Check(
 NEEDS[CCS_INJECTION.id] = Plan.only("ccs_injection")
 
 
+def evaluate_robot(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """RSA key exchange is not a Bleichenbacher padding oracle (ROBOT).
+
+    Only when a (non-export) RSA key exchange suite is accepted and the leaf
+    has an RSA key: five connections, each sending a ClientKeyExchange whose
+    ciphertext decrypts to well-formed PKCS#1 v1.5 or to one of four broken
+    encodings (wrong first bytes, the zero misplaced, no zero, wrong premaster
+    version), then ChangeCipherSpec and an undecryptable Finished, as
+    robot-detect and sslyze do. Fact ``robot_answers``: what the server did
+    with each (``alert bad_record_mac``, ``closed``, ``silent``); ``robot`` is
+    ``true`` when a broken variant got a different answer than the good one.
+
+    No options.
+
+    PASS: every variant is answered with ``alert bad_record_mac``.
+    FAIL: ``The server's RSA key exchange is a padding oracle (ROBOT): it
+    answers broken and valid PKCS#1 padding differently, so an attacker can
+    decrypt recorded sessions that used RSA key exchange.``
+    """
+    value = facts.get("robot")
+    answers = facts.get("robot_answers")
+    if value is True:
+        return Outcome.failed(
+            "The server's RSA key exchange is a padding oracle (ROBOT): it answers broken and "
+            "valid PKCS#1 padding differently, so an attacker can decrypt recorded sessions "
+            "that used RSA key exchange.", robot_answers=answers)
+    if value is False:
+        return Outcome.passed("The server answers every RSA padding variant the same way.",
+                              robot_answers=answers)
+    if "robot" in facts and not (facts.get("errors") or {}).get("robot") and not _rsa_kex(facts):
+        return Outcome.not_applicable("No RSA key exchange suite is accepted.")
+    return Outcome.error(ErrorReason.NO_DATA, f"ROBOT was not tested{_why(facts, 'robot')}.")
+
+
+def _rsa_kex(facts: Mapping[str, Any]) -> bool:
+    return any(s.get("kex") == "RSA" and "export" not in (s.get("categories") or [])
+               for proto, suites in (facts.get("ciphers") or {}).items()
+               if proto not in ("SSLv2", "TLSv1.3") for s in suites or [])
+
+
+ROBOT = Check(
+    id="tls.robot",
+    title="Not vulnerable to ROBOT",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_robot,
+    options={},
+)
+NEEDS[ROBOT.id] = Plan.only("ciphers", "robot")
+
+
 # ------------------------------------------------------------------ tls.signature_algorithms
 
 _WEAK_SCHEMES = ["rsa_pkcs1_sha1", "ecdsa_sha1", "dsa_sha1", "rsa_md5", "rsa_pkcs1_sha224",
@@ -401,6 +451,6 @@ NEEDS[SESSION_RESUMPTION.id] = Plan.nothing()
 
 
 CHECKS: tuple[Check, ...] = (SECURE_RENEGOTIATION, COMPRESSION, FALLBACK_SCSV, HEARTBLEED,
-                             CCS_INJECTION, SIGNATURE_ALGORITHMS, SESSION_RESUMPTION)
+                             CCS_INJECTION, ROBOT, SIGNATURE_ALGORITHMS, SESSION_RESUMPTION)
 
 __all__ = ["CHECKS", "NEEDS"]

@@ -45,6 +45,9 @@ class Behaviour:
     heartbleed: bool = False
     early_ccs: bool = False
     scts: int = 0  # SCTs sent in the signed_certificate_timestamp extension
+    cert: bytes = b"\x30\x03\x02\x01\x00"
+    rsa_key: Any = None  # decrypts the ClientKeyExchange (ROBOT)
+    padding_oracle: bool = False  # answers broken PKCS#1 padding unlike good padding
 
 
 def scripted(lab: Any, behaviour: Behaviour) -> Callable[[socket.socket], None]:
@@ -80,7 +83,7 @@ def scripted(lab: Any, behaviour: Behaviour) -> Callable[[socket.socket], None]:
         method = 1 if behaviour.deflate and 1 in hello["compression"] else 0
         sh = (struct.pack("!H", version) + b"r" * 32 + b"\x00" + struct.pack("!HB", chosen, method)
               + struct.pack("!H", len(exts)) + exts)
-        cert = b"\x30\x03\x02\x01\x00"
+        cert = behaviour.cert
         certs = struct.pack("!I", len(cert))[1:] + cert
         conn.sendall(R.record(22, version, b"\x02" + struct.pack("!I", len(sh))[1:] + sh
                               + b"\x0b" + struct.pack("!I", len(certs) + 3)[1:]
@@ -104,6 +107,18 @@ def _after_flight(data: bytes, conn: socket.socket, version: int, behaviour: Beh
         conn.sendall(R.record(21, version, b"\x02\x14"))
     elif content_type == 20:
         conn.sendall(R.record(21, version, b"\x02\x0a"))
+    elif content_type == 22 and fragment[:1] == b"\x10" and behaviour.rsa_key is not None:
+        numbers = behaviour.rsa_key.private_numbers()
+        ciphertext = fragment[6:6 + struct.unpack("!H", fragment[4:6])[0]]
+        size = len(ciphertext)
+        plain = pow(int.from_bytes(ciphertext, "big"), numbers.d,
+                    numbers.public_numbers.n).to_bytes(size, "big")
+        well_formed = (plain[:2] == b"\x00\x02" and 0 not in plain[2:size - 49]
+                       and plain[size - 49] == 0 and plain[size - 48:size - 46] == b"\x03\x03")
+        # A patched server goes on with a random premaster and fails the Finished
+        # either way; the oracle of the ROBOT paper says which padding was bad.
+        alert = b"\x02\x14" if well_formed or not behaviour.padding_oracle else b"\x02\x28"
+        conn.sendall(R.record(21, version, alert))
     else:
         conn.recv(1)  # RFC 6520: discard the malformed heartbeat, keep waiting
 
@@ -157,6 +172,8 @@ def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
         "legacy": server.add(rsa_cert + " ssl_protocols TLSv1.1 TLSv1.2 TLSv1.3;"
                              " ssl_ciphers DEFAULT:@SECLEVEL=0;"),
         "defaults": server.add(rsa_cert + " ssl_protocols TLSv1.2 TLSv1.3;"),
+        "static_rsa": server.add(rsa_cert + " ssl_protocols TLSv1.2;"
+                                 " ssl_ciphers AES128-SHA:AES256-GCM-SHA384;"),
         "cache": server.add(rsa_cert + " ssl_session_tickets off;"
                             " ssl_session_cache shared:civiscan:1m;"),
         "must_staple": server.add(f"ssl_certificate {staple_chain};"
@@ -186,9 +203,10 @@ def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     ("defaults", "session_resumption", {"session_ids": False, "tickets": True}),
     ("cache", "session_resumption", {"session_ids": True, "tickets": False}),
     ("defaults", "sct_tls_extension", 0),
+    ("static_rsa", "robot", False),
 ], ids=["renegotiation", "compression", "heartbeat", "fallback", "heartbleed", "ccs",
         "seclevel0-signs-with-sha1", "default-refuses-sha1", "schemes-used", "tickets",
-        "session-cache", "no-sct-extension"])
+        "session-cache", "no-sct-extension", "openssl-is-no-oracle"])
 def test_openssl_facts(nginx: dict[str, dict[str, Any]], site: str, fact: str, value: Any) -> None:
     assert nginx[site][fact] == value
 
@@ -243,6 +261,19 @@ def test_scts_in_the_tls_extension_are_counted(lab: Any, serve: Callable[..., An
     assert facts["sct_tls_extension"] == 2
 
 
+@pytest.mark.parametrize(("oracle", "robot"), [(True, True), (False, False)],
+                         ids=["padding-oracle", "constant-answer"])
+def test_robot(lab: Any, pki: Any, serve: Callable[..., Any], oracle: bool, robot: bool) -> None:
+    # No Debian TLS library is a padding oracle any more: the script decrypts for real.
+    key = serialization.load_pem_private_key(pki.rsa_key.read_bytes(), None)
+    leaf = x509.load_pem_x509_certificate(pki.rsa_chain.read_bytes())
+    server = serve(scripted(lab, Behaviour(cert=leaf.public_bytes(serialization.Encoding.DER),
+                                           rsa_key=key, padding_oracle=oracle)))
+    facts = collect(server.address, server.port)
+    assert facts["robot"] is robot
+    assert judge("tls.robot", facts).status is (Status.FAIL if robot else Status.PASS)
+
+
 def test_heartbeat_without_overread_is_not_heartbleed(lab: Any,
                                                       serve: Callable[..., Any]) -> None:
     facts = scripted_facts(lab, serve, heartbeat=True)
@@ -270,13 +301,18 @@ TLS13 = {**TLS12_13, "TLSv1.2": False}
     ("tls.heartbleed", {"protocols": TLS12_13, "heartbleed": None,
                         "errors": {"heartbleed": "no answer"}}, Status.ERROR),
     ("tls.ccs_injection", {"protocols": TLS12_13, "ccs_injection": None}, Status.ERROR),
+    ("tls.robot", {"protocols": TLS12_13, "robot": None, "ciphers": {"TLSv1.2": [
+        {"kex": "ECDHE", "categories": []}]}}, Status.NOT_APPLICABLE),
+    ("tls.robot", {"protocols": TLS12_13, "robot": None, "ciphers": {"TLSv1.2": [
+        {"kex": "RSA", "categories": ["no_forward_secrecy"]}]}}, Status.ERROR),
     ("tls.compression", {"protocols": TLS13, "compression": None}, Status.NOT_APPLICABLE),
     ("tls.compression", {"protocols": TLS12_13}, Status.ERROR),
     ("tls.secure_renegotiation", {"protocols": TLS13, "secure_renegotiation": {}},
      Status.NOT_APPLICABLE),
     ("tls.secure_renegotiation", {"protocols": TLS12_13}, Status.ERROR),
 ], ids=["fallback-one-version", "fallback-not-probed", "fallback-old-facts",
-        "heartbleed-tls13-only", "heartbleed-unknown", "ccs-not-probed", "compression-tls13-only",
+        "heartbleed-tls13-only", "heartbleed-unknown", "ccs-not-probed", "robot-no-rsa-kex",
+        "robot-not-probed", "compression-tls13-only",
         "compression-old-facts", "renegotiation-tls13-only", "renegotiation-old-facts"])
 def test_unknown_is_never_a_pass(check_id: str, facts: dict[str, Any], status: Status) -> None:
     assert judge(check_id, facts).status is status
