@@ -22,7 +22,7 @@ from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason
 from scanner.netutil import is_ip
 from scanner.plugin import Check, CheckRequest, Context
 
-from . import certchecks, checks, probe, vulnchecks
+from . import certchecks, checks, dhparams, probe, vulnchecks
 from . import records as R
 from . import suites as S
 from .certs import describe_chain
@@ -126,6 +126,8 @@ class TLSPlugin:
         result = await probe.scan(
             endpoint, ctx.timeout, lambda: ctx.host_slot(endpoint.address), _plan(requests))
         facts = scan_facts(result)
+        facts["dh_groups"] = await ctx.run_blocking(
+            functools.partial(dhparams.describe_all, result.dh_params))
         if result.chain:
             ca_file = ctx.settings.get("ca_file") or asset.ca_file
             facts["certificate"] = await ctx.run_blocking(functools.partial(

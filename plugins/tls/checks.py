@@ -1,7 +1,7 @@
 """Protocol and cipher checks of the ``tls`` plugin.
 
 They judge the enumeration facts (``protocols``, ``ciphers``, ``groups``,
-``ecdhe_curves``, ``dh_bits``, ``server_order``, ``order``) documented in
+``ecdhe_curves``, ``dh_bits``, ``dh_groups``, ``server_order``, ``order``) documented in
 docs/tls.md. Each check function sits beside its :class:`Check` and the
 probing it needs (``NEEDS``); the certificate checks live in :mod:`.certchecks`.
 """
@@ -16,6 +16,7 @@ from scanner.options import Option
 from scanner.plugin import Check
 
 from . import suites as S
+from .dhparams import GROUPS, PRECOMPUTABLE
 from .probe import Plan
 
 _ENDPOINT = frozenset({AssetKind.ENDPOINT})
@@ -358,6 +359,70 @@ KEY_EXCHANGE = Check(
 NEEDS[KEY_EXCHANGE.id] = Plan.only("ciphers", "groups")
 
 
+def evaluate_dh_groups(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The DHE moduli are safe primes and not well-known weak groups.
+
+    Fact ``dh_groups``: each distinct modulus seen in a DHE ServerKeyExchange,
+    with ``bits``, ``generator``, ``safe_prime`` (p and (p-1)/2 both prime:
+    16 Miller-Rabin rounds on (p-1)/2, then Pocklington for p; ``null`` above
+    4096 bits, not tested) and ``name`` (an RFC 2409/3526 MODP or RFC 7919
+    FFDHE group, recognised by value).
+
+    Options:
+
+    * ``safe_prime`` (bool, default ``true``): fail a modulus that is not a
+      safe prime (composite, or DSA-style with small subgroups, e.g. RFC 5114
+      or ``openssl dhparam -dsaparam``), unless ``false``.
+    * ``forbid_groups`` (list of str, default ``[oakley-group-1,
+      oakley-group-2]``): well-known groups that must not be used (the 768-
+      and 1024-bit Oakley groups can be precomputed: Logjam).
+
+    PASS: the server uses ffdhe2048.
+    FAIL: ``The 2048-bit DHE modulus is not a safe prime: it may have small
+    subgroups.``
+    """
+    groups = facts.get("dh_groups")
+    if groups is None:
+        return Outcome.error(ErrorReason.NO_DATA, "The DHE parameters were not examined.")
+    if not groups:
+        if _accepts_dhe(facts):
+            return Outcome.error(ErrorReason.NO_DATA,
+                                 "A DHE suite is accepted but no DHE parameters were seen.")
+        return Outcome.not_applicable("No DHE suite is accepted.")
+    forbidden = set(options["forbid_groups"])
+    problems: list[str] = []
+    unknown: list[str] = []
+    for group in groups:
+        what = f"The {group.get('bits')}-bit DHE modulus"
+        if group.get("name") in forbidden:
+            problems.append(f"{what} is the well-known {group['name']}, which the policy forbids.")
+        if options["safe_prime"] and group.get("safe_prime") is False:
+            problems.append(f"{what} is not a safe prime: it may have small subgroups.")
+        elif options["safe_prime"] and group.get("safe_prime") is None:
+            unknown.append(f"{what} is too large to test")
+    if problems:
+        return Outcome.failed(" ".join(problems), dh_groups=list(groups))
+    if unknown:
+        return Outcome.error(ErrorReason.NO_DATA, "; ".join(unknown) + ".", dh_groups=list(groups))
+    return Outcome.passed("Every DHE modulus is a safe prime the policy allows.",
+                          dh_groups=list(groups))
+
+
+DH_GROUPS = Check(
+    id="tls.dh_groups",
+    title="DHE moduli are safe primes, not weak well-known groups",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_dh_groups,
+    options={
+        "safe_prime": Option("bool", "require safe-prime moduli", default=True),
+        "forbid_groups": Option("list[str]", "well-known groups that must not be used",
+                                default=list(PRECOMPUTABLE),
+                                choices=tuple(name for name, *_ in GROUPS)),
+    },
+)
+NEEDS[DH_GROUPS.id] = Plan.only("ciphers")
+
+
 def evaluate_server_order(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
     """The server imposes its own cipher-suite order (or, with ``expect: client``, does not).
 
@@ -431,6 +496,6 @@ SERVER_ORDER = Check(
 NEEDS[SERVER_ORDER.id] = Plan.only("ciphers", "order")
 
 
-CHECKS: tuple[Check, ...] = (PROTOCOLS, CIPHERS, KEY_EXCHANGE, SERVER_ORDER)
+CHECKS: tuple[Check, ...] = (PROTOCOLS, CIPHERS, KEY_EXCHANGE, DH_GROUPS, SERVER_ORDER)
 
 __all__ = ["CHECKS", "NEEDS"]

@@ -577,6 +577,7 @@ class ScanResult:
     weak_signature: list[int] | None = None
     robot: bool | None = None
     robot_answers: dict[str, str] | None = None
+    dh_params: list[tuple[int, int]] = field(default_factory=list)  # (prime, generator) seen
 
 
 class Scanner:
@@ -991,6 +992,9 @@ class Scanner:
             r.kx.dh_bits for v in versions.values() for r in v.results
             if r.kx is not None and r.kx.dh_bits is not None
         ]
+        dh_params = list(dict.fromkeys(
+            (r.kx.dh_prime, r.kx.dh_generator or 0) for v in versions.values() for r in v.results
+            if r.kx is not None and r.kx.dh_prime is not None))
         errors = {v.protocol.value: v.error for v in versions.values() if v.error}
         errors.update(self.group_errors)
         renegotiation: dict[S.Protocol, bool] = {}
@@ -1037,6 +1041,7 @@ class Scanner:
             session_tickets=tickets,
             sct_count=max(scts) if scts else None,
             signature_schemes={p: found for p, found in schemes.items() if found},
+            dh_params=dh_params,
         )
 
 

@@ -615,6 +615,8 @@ class KeyExchangeParams:
     explicit_curve: bool = False
     rsa_bits: int | None = None
     signature_scheme: int | None = None  # TLS 1.2: the scheme that signed the parameters
+    dh_prime: int | None = None
+    dh_generator: int | None = None
 
 
 def parse_server_key_exchange(body: bytes, kex: str, tls12: bool = False) -> KeyExchangeParams:
@@ -641,10 +643,10 @@ def _key_exchange_params(body: bytes, kex: str) -> tuple[KeyExchangeParams, int]
             return KeyExchangeParams("psk"), r.pos
         kex = kex.removesuffix("_PSK")
     if kex in ("DHE", "DH"):
-        p = r.vec16("dh_p")
-        r.vec16("dh_g")
+        p = int.from_bytes(r.vec16("dh_p"), "big")
+        g = int.from_bytes(r.vec16("dh_g"), "big")
         r.vec16("dh_Ys")
-        return KeyExchangeParams("dh", dh_bits=int.from_bytes(p, "big").bit_length()), r.pos
+        return KeyExchangeParams("dh", dh_bits=p.bit_length(), dh_prime=p, dh_generator=g), r.pos
     if kex in ("ECDHE", "ECDH"):
         curve_type = r.u8("curve_type")
         if curve_type == 3:

@@ -10,6 +10,7 @@ on Debian's OpenSSL 3.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import socket
 import struct
@@ -26,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from scanner.models import Asset, AssetKind, Status
 from scanner.options import validate_options
 from scanner.plugin import Context
-from scanner.plugins.tls import plugin
+from scanner.plugins.tls import dhparams, plugin
 from scanner.plugins.tls import records as R
 
 pytestmark = pytest.mark.integration
@@ -160,6 +161,24 @@ def must_staple_leaf(pki: Any, directory: Path) -> tuple[Path, Path]:
     return chain, key_file
 
 
+def _der(tag: int, body: bytes) -> bytes:
+    if len(body) < 128:
+        return bytes([tag, len(body)]) + body
+    size = (len(body).bit_length() + 7) // 8
+    return bytes([tag, 0x80 | size]) + len(body).to_bytes(size, "big") + body
+
+
+def dh_params_pem(prime: int, generator: int) -> bytes:
+    """PKCS#3 DHParameter in PEM, as nginx's ssl_dhparam reads it (cryptography deprecates FFDH)."""
+    def integer(n: int) -> bytes:
+        return _der(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big"))
+
+    der = _der(0x30, integer(prime) + integer(generator))
+    text = base64.encodebytes(der).decode().replace("\n", "")
+    lines = "\n".join(text[i:i + 64] for i in range(0, len(text), 64))
+    return f"-----BEGIN DH PARAMETERS-----\n{lines}\n-----END DH PARAMETERS-----\n".encode()
+
+
 @pytest.fixture(scope="module")
 def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Facts of real nginx sites: legacy (TLS 1.1-1.3, SECLEVEL 0), TLS 1.2-1.3 with OpenSSL's
@@ -168,6 +187,10 @@ def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     server = lab.Nginx(lab.require_tool("nginx"), directory)
     rsa_cert = f"ssl_certificate {pki.rsa_chain}; ssl_certificate_key {pki.rsa_key};"
     staple_chain, staple_key = must_staple_leaf(pki, directory)
+    ffdhe = directory / "ffdhe2048.pem"
+    prime = next(p for p, name in dhparams.known_groups().items() if name == "ffdhe2048")
+    ffdhe.write_bytes(dh_params_pem(prime, 2))
+    dhe = rsa_cert + " ssl_protocols TLSv1.2; ssl_ciphers DHE-RSA-AES128-GCM-SHA256;"
     sites = {
         "legacy": server.add(rsa_cert + " ssl_protocols TLSv1.1 TLSv1.2 TLSv1.3;"
                              " ssl_ciphers DEFAULT:@SECLEVEL=0;"),
@@ -176,6 +199,8 @@ def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
                                  " ssl_ciphers AES128-SHA:AES256-GCM-SHA384;"),
         "cache": server.add(rsa_cert + " ssl_session_tickets off;"
                             " ssl_session_cache shared:civiscan:1m;"),
+        "dsa_dh": server.add(dhe + f" ssl_dhparam {pki.dh2048};"),
+        "ffdhe": server.add(dhe + f" ssl_dhparam {ffdhe};"),
         "must_staple": server.add(f"ssl_certificate {staple_chain};"
                                   f" ssl_certificate_key {staple_key};"),
     }
@@ -204,9 +229,11 @@ def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     ("cache", "session_resumption", {"session_ids": True, "tickets": False}),
     ("defaults", "sct_tls_extension", 0),
     ("static_rsa", "robot", False),
+    ("ffdhe", "dh_groups", [{"bits": 2048, "generator": 2, "safe_prime": True,
+                             "name": "ffdhe2048"}]),
 ], ids=["renegotiation", "compression", "heartbeat", "fallback", "heartbleed", "ccs",
         "seclevel0-signs-with-sha1", "default-refuses-sha1", "schemes-used", "tickets",
-        "session-cache", "no-sct-extension", "openssl-is-no-oracle"])
+        "session-cache", "no-sct-extension", "openssl-is-no-oracle", "ffdhe2048-is-safe"])
 def test_openssl_facts(nginx: dict[str, dict[str, Any]], site: str, fact: str, value: Any) -> None:
     assert nginx[site][fact] == value
 
@@ -218,14 +245,24 @@ def test_openssl_defaults_pass(nginx: dict[str, dict[str, Any]], check_id: str) 
     assert judge(check_id, nginx["defaults"]).status is Status.PASS
 
 
+def test_dsaparam_modulus_is_not_a_safe_prime(nginx: dict[str, dict[str, Any]]) -> None:
+    (group,) = nginx["dsa_dh"]["dh_groups"]
+    assert (group["bits"], group["safe_prime"], group["name"]) == (2048, False, None)
+
+
+def test_rfc7919_group_passes(nginx: dict[str, dict[str, Any]]) -> None:
+    assert judge("tls.dh_groups", nginx["ffdhe"]).status is Status.PASS
+
+
 @pytest.mark.parametrize(("site", "check_id", "options"), [
     ("legacy", "tls.signature_algorithms", {}),
     ("defaults", "tls.session_resumption", {"tickets": "forbidden"}),
     ("cache", "tls.session_resumption", {"session_ids": "forbidden"}),
     ("must_staple", "tls.ocsp_stapling", {"required": False}),
     ("defaults", "tls.certificate_transparency", {}),
+    ("dsa_dh", "tls.dh_groups", {}),
 ], ids=["sha1-signatures", "tickets-forbidden", "session-ids-forbidden",
-        "must-staple-without-staple", "no-scts"])
+        "must-staple-without-staple", "no-scts", "dsaparam-modulus"])
 def test_openssl_fails(nginx: dict[str, dict[str, Any]], site: str, check_id: str,
                        options: dict[str, Any]) -> None:
     assert judge(check_id, nginx[site], options).status is Status.FAIL

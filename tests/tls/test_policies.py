@@ -104,7 +104,7 @@ def test_every_profile_judges_renegotiation_compression_downgrade_and_the_named_
     checks = {c["check"]: r["severity"] for r in load(name)["rules"] for c in r["checks"]}
     assert {k: checks.get(k) for k in (
         "tls.secure_renegotiation", "tls.compression", "tls.fallback_scsv", "tls.heartbleed",
-        "tls.ccs_injection", "tls.robot")} == {
+        "tls.ccs_injection", "tls.robot", "tls.dh_groups")} == {
         "tls.secure_renegotiation": "medium", "tls.compression": "high",
         "tls.fallback_scsv": "medium", "tls.heartbleed": "critical", "tls.ccs_injection": "high",
-        "tls.robot": "high"}
+        "tls.robot": "high", "tls.dh_groups": "medium"}
