@@ -82,6 +82,7 @@ class HelloResult:
     flight_done: bool = False  # the whole first flight arrived (ServerHelloDone)
     signature_scheme: int | None = None  # signed the key exchange (1.2) or transcript (1.3)
     sct_count: int = 0  # SCTs in the TLS extension (ServerHello, or the TLS 1.3 leaf entry)
+    follow: FollowUp | None = None  # the answer to ``after`` (Prober.hello)
 
     @property
     def why(self) -> str:
@@ -165,8 +166,14 @@ class Prober:
             finally:
                 writer.transport.abort()
 
-    async def hello(self, spec: R.ClientHelloSpec, full13: bool = False) -> HelloResult:
-        """One probe. ``full13`` completes enough of TLS 1.3 to read the certificate."""
+    async def hello(self, spec: R.ClientHelloSpec, full13: bool = False,
+                    after: bytes | None = None) -> HelloResult:
+        """One probe. ``full13`` completes enough of TLS 1.3 to read the certificate.
+
+        ``after`` is sent once a whole TLS <= 1.2 first flight is in, and the
+        server's answer kept in ``follow``: a follow-up without a connection
+        of its own.
+        """
         flight = Flight(spec, full13)
         try:
             async with self._connect() as (reader, writer):
@@ -183,7 +190,11 @@ class Prober:
                         if not data:
                             return flight.at_eof()
                         reply = flight.feed(data)
-                return flight.result()
+                result = flight.result()
+                if after is None or result.status is not Status.ACCEPTED or not result.flight_done:
+                    return result
+                return dataclasses.replace(
+                    result, follow=await self._answer(reader, writer, after, result))
         except R.ParseError as exc:
             return HelloResult(Status.ERROR, error=CollectFailed(
                 ErrorReason.PROTOCOL, f"{self.endpoint}: {exc}"))
@@ -589,6 +600,7 @@ class Scanner:
         self.max_suites = MAX_SUITES
         self.anomalies: list[str] = []
         self.group_errors: dict[str, str] = {}
+        self._ccs_follow: FollowUp | None = None
 
     async def run(self) -> ScanResult:
         tls12 = VersionScan(S.Protocol.TLSv1_2)
@@ -609,9 +621,10 @@ class Scanner:
         ]
         outcomes = await asyncio.gather(*tasks)
         groups = outcomes[5]
-        curves, fallback, heartbleed, ccs, weak, robot_answers = await asyncio.gather(
+        curves, fallback, heartbleed, weak, robot_answers = await asyncio.gather(
             self._curves(versions), self._fallback(versions), self._heartbleed(versions),
-            self._ccs_injection(versions), self._weak_signature(versions), self._robot(versions))
+            self._weak_signature(versions), self._robot(versions))
+        ccs = await self._ccs_injection(versions)
         result = self._result(versions, groups, curves)
         return dataclasses.replace(
             result, fallback_scsv=fallback, heartbleed=heartbleed, ccs_injection=ccs,
@@ -742,16 +755,20 @@ class Scanner:
         A patched server refuses the first with unexpected_message; a
         vulnerable one accepts it, switches to keys derived from an empty
         master secret, and fails the second record's MAC (bad_record_mac,
-        decryption_failed or record_overflow).
+        decryption_failed or record_overflow). The records ride on the first
+        TLS 1.2 curve probe when there is one; otherwise they cost a
+        connection of their own.
         """
         if not self.plan.ccs_injection:
             return None
-        scan = self._best_below_13(versions)
-        if scan is None:
-            return None
-        wire = scan.protocol.wire
-        follow = await self.p.follow_up(self.p.spec(scan.protocol, scan.picks[:1]),
-                                        R.change_cipher_spec(wire) * 2)
+        follow = self._ccs_follow
+        if follow is None:
+            scan = self._best_below_13(versions)
+            if scan is None:
+                return None
+            wire = scan.protocol.wire
+            follow = await self.p.follow_up(self.p.spec(scan.protocol, scan.picks[:1]),
+                                            R.change_cipher_spec(wire) * 2)
         if follow.hello.status is not Status.ACCEPTED or not follow.hello.flight_done:
             self.group_errors["ccs_injection"] = follow.hello.why
             return None
@@ -768,8 +785,10 @@ class Scanner:
     # -- per version
 
     async def _offer(self, scan: VersionScan, window: Sequence[int], full13: bool = False,
-                     groups: Sequence[int] | None = None) -> HelloResult:
-        result = await self.p.hello(self.p.spec(scan.protocol, window, groups), full13=full13)
+                     groups: Sequence[int] | None = None, after: bytes | None = None,
+                     ) -> HelloResult:
+        result = await self.p.hello(self.p.spec(scan.protocol, window, groups), full13=full13,
+                                    after=after)
         scan.results.append(result)
         return (await self._retry_small(scan, window, result, full13, groups))[0]
 
@@ -950,7 +969,13 @@ class Scanner:
             ))
             remaining = [g for g in TLS12_EC_GROUPS if g not in found]
             while remaining:
-                result = await self._offer(scan, ecdhe, groups=remaining)
+                # The first curve probe also carries the CCS injection probe.
+                after = None
+                if self.plan.ccs_injection and self._ccs_follow is None:
+                    after = R.change_cipher_spec(proto.wire) * 2
+                result = await self._offer(scan, ecdhe, groups=remaining, after=after)
+                if result.follow is not None:
+                    self._ccs_follow = result.follow
                 if result.status is Status.ERROR:
                     self.group_errors[f"{proto.value} curves"] = result.why
                     return None

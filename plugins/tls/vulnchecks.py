@@ -4,8 +4,9 @@ They judge the facts ``secure_renegotiation``, ``compression``,
 ``fallback_scsv``, ``heartbeat``, ``heartbleed``, ``ccs_injection``,
 ``robot``, ``signature_algorithms``, ``weak_signature_algorithms`` and
 ``session_resumption`` documented in docs/tls.md. Renegotiation, compression
-and resumption come from the ServerHellos every scan reads; the others each
-cost one connection, declared in ``NEEDS`` beside the check.
+and resumption come from the ServerHellos every scan reads; the others cost
+connections of their own (at most one each, ROBOT five), declared in
+``NEEDS`` beside the check.
 """
 
 from __future__ import annotations
@@ -247,8 +248,9 @@ NEEDS[HEARTBLEED.id] = Plan.only("heartbleed")
 def evaluate_ccs_injection(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
     """The server refuses an early ChangeCipherSpec (OpenSSL CCS injection, CVE-2014-0224).
 
-    One connection: right after the server's first flight of the best version
-    below TLS 1.3, two ChangeCipherSpec records. A patched server refuses the
+    Right after a server's first flight below TLS 1.3, two ChangeCipherSpec
+    records: on the first TLS 1.2 curve probe when curves are probed (no
+    connection of its own), else on one more connection. A patched server refuses the
     first (``unexpected_message``, or hangs up): fact ``ccs_injection`` is
     ``false``. A vulnerable one accepts it, switches to keys derived from an
     empty master secret, and fails the second record with ``bad_record_mac``,
