@@ -376,7 +376,8 @@ def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[st
 @click.argument("files", nargs=-1, required=True)
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME")
 def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
-    """Check policy and inventory files; print every problem as file:line:col: message."""
+    """Check policy, inventory and agent files; print every problem as file:line:col: message."""
+    from .agent.config import AGENT_SHAPE
     from .inventory import INVENTORY_SHAPE, load_inventory
     from .policy import POLICY_SHAPE, load_policies
     from .yamlpos import PosDict, either, load_file
@@ -385,8 +386,13 @@ def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
     problems = []
     for name in files:
         try:
-            data = load_file(name, either([POLICY_SHAPE, INVENTORY_SHAPE])).data
-            if isinstance(data, PosDict) and ("departments" in data or "scope" in data) and "policy" not in data:
+            data = load_file(name, either([POLICY_SHAPE, INVENTORY_SHAPE, AGENT_SHAPE])).data
+            if isinstance(data, PosDict) and "agent" in data and "policy" not in data:
+                from .agent.loop import load
+
+                agent = load(name, registry)
+                click.echo(f"{name}: ok (agent: {len(agent.schedules)} schedules)")
+            elif isinstance(data, PosDict) and ("departments" in data or "scope" in data) and "policy" not in data:
                 inv = load_inventory(name)
                 click.echo(f"{name}: ok (inventory: {len(inv.assets)} assets in {len(inv.departments)} departments)")
             else:

@@ -160,8 +160,33 @@ def _m4(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m5(conn: sqlite3.Connection) -> None:
+    # The scheduled agent (scanner/agent/): who holds each schedule, the last slot
+    # it ran, and which runs each schedule made (one run per schedule and slot).
+    _script(
+        conn,
+        """
+        CREATE TABLE agent_schedules (
+            name TEXT PRIMARY KEY,
+            holder_pid INTEGER,
+            holder_host TEXT,
+            holder_start TEXT,
+            heartbeat TEXT,
+            last_slot TEXT
+        );
+        CREATE TABLE agent_runs (
+            run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            schedule TEXT NOT NULL,
+            slot TEXT NOT NULL,
+            closed INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (schedule, slot)
+        );
+        """,
+    )
+
+
 # Each migration moves the schema from version N-1 to N; never edit a shipped one, append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5]
 
 
 @dataclass(frozen=True)
@@ -463,6 +488,25 @@ class Store:
                 (new, source),
             )
         return new
+
+    # --- retention ---------------------------------------------------------
+
+    def delete_run(self, run_id: int) -> None:
+        """Delete a finished run with its assets, facts and findings, in one transaction.
+
+        Tables that refer to runs (the agent's, the notifications') follow
+        through their ``ON DELETE CASCADE``. A run still held by a live process is refused.
+        """
+        with self.transaction() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                return
+            holder = _holder(row)
+            if row["status"] == RunStatus.RUNNING.value and holder and is_alive(holder, _heartbeat(row), _now()):
+                raise RunHeld(run_id, holder, _heartbeat(row))
+            for table in ("findings", "facts", "assets"):
+                conn.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+            conn.execute("DELETE FROM runs WHERE id=?", (run_id,))
 
     # --- reading -----------------------------------------------------------
 

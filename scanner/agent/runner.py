@@ -1,0 +1,226 @@
+"""One run of a schedule, start to end: scan, publish, prune, notify.
+
+The scan itself is :func:`scanner.scan.prepare` / :func:`~scanner.scan.start`
+(or :func:`~scanner.scan.resume`) and :func:`~scanner.scan.execute`, the calls
+behind ``civiscan scan``. A run happens in its own thread with its own store
+connection; the loop (scanner/agent/loop.py) only decides when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib.util
+import os
+import secrets
+import shutil
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import scan as lib
+from ..engine import ScanSettings
+from ..errors import ConfigError, ExitCode
+from ..evaluate import Finding
+from ..models import Asset
+from ..plugin import Registry
+from ..store import RunHeld, RunStatus, Store, default_db_path
+from .config import NotifyLoader, Schedule
+from .logs import Log
+
+SECURITY_OFFICE = "_security-office"  # never a department name: those start with a letter or digit
+
+
+def notify_loader() -> NotifyLoader | None:
+    """The notification library's config loader, when this civiscan has it."""
+    if importlib.util.find_spec("scanner.notify") is None:
+        return None
+    from .. import notify  # type: ignore[attr-defined,unused-ignore]
+
+    loader: NotifyLoader = notify.load_config
+    return loader
+
+
+def store_path(schedule: Schedule) -> Path:
+    return Path(schedule.db) if schedule.db else default_db_path()
+
+
+class Cutter:
+    """The observer of a run that lets another thread cut it short.
+
+    :func:`scanner.scan.execute` runs its own event loop; ``started`` is called
+    inside it, which is where the loop and the scan's task are learnt. ``cut``
+    cancels that task from any thread: finished assets stay stored, the rest
+    stay pending and the run is closed as interrupted.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._cut = False
+
+    def started(self, total: int) -> None:
+        with self._lock:
+            self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+            if self._cut and self._task is not None:
+                self._task.cancel()
+
+    def asset_done(self, asset: Asset, findings: Sequence[Finding]) -> None:
+        pass
+
+    def finished(self) -> None:
+        with self._lock:
+            self._loop = self._task = None
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            if self._loop is not None and self._task is not None:
+                self._loop.call_soon_threadsafe(self._task.cancel)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: int | None
+    code: ExitCode
+    error: str | None = None
+
+
+def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cutter: Cutter,
+        resume_id: int | None = None) -> Outcome:
+    """Scan ``schedule`` for ``slot`` (or finish run ``resume_id``), then publish, prune, notify."""
+    with Store(store_path(schedule)) as store:
+        try:
+            if resume_id is not None:
+                spec = lib.resume(store, resume_id, registry, fail_on=schedule.fail_on, observer=cutter)
+            else:
+                plan = lib.prepare(lib.ScanRequest(schedule.policies, schedule.inventory, schedule.targets,
+                                                   schedule.scope, {}, schedule.departments), registry)
+                opts = schedule.scan
+                settings = ScanSettings(timeout=opts.timeout, concurrency=opts.concurrency,
+                                        per_host=opts.per_host, plugin_settings=dict(opts.settings))
+                spec = lib.start(store, plan, registry, settings, fail_on=schedule.fail_on, observer=cutter)
+                with store.transaction() as conn:
+                    conn.execute("INSERT INTO agent_runs (run_id, schedule, slot) VALUES (?,?,?)",
+                                 (spec.run_id, schedule.name, slot.astimezone(dt.UTC).isoformat()))
+        except (ConfigError, RunHeld) as exc:
+            return Outcome(None, ExitCode.CONFIG, str(exc))
+        log("run.started", f"run {spec.run_id} of schedule {schedule.name}", schedule=schedule.name,
+            run=spec.run_id, assets=len(spec.assets), resumed=resume_id is not None)
+        code = lib.execute(spec)
+        after(store, schedule, spec.run_id, log)
+        return Outcome(spec.run_id, code)
+
+
+def after(store: Store, schedule: Schedule, run_id: int, log: Log) -> None:
+    """Publish the run's reports, apply retention, notify; each step's failure is logged, not fatal."""
+    doc = store.document(run_id)
+    if schedule.reports:
+        try:
+            publish(store, doc, schedule, Path(schedule.reports))
+        except OSError as exc:
+            log("reports.failed", f"cannot write the reports of run {run_id}: {exc}", level="error",
+                schedule=schedule.name, run=run_id)
+    try:
+        pruned = prune(store, schedule, run_id, dt.datetime.now(dt.UTC))
+    except OSError as exc:
+        log("retention.failed", str(exc), level="error", schedule=schedule.name)
+    else:
+        if pruned:
+            log("retention", f"deleted runs {', '.join(map(str, pruned))}", schedule=schedule.name, deleted=pruned)
+    if schedule.notifications is not None and importlib.util.find_spec("scanner.notify") is not None:
+        from .. import notify  # type: ignore[attr-defined,unused-ignore]
+
+        notify.send_for_run(store, run_id, schedule.notifications, previous_run_id=store.previous_run(run_id),
+                            departments=doc["departments"],
+                            log=lambda message: log("notify", message, schedule=schedule.name, run=run_id))
+
+
+def _folder(root: Path, name: str, run_id: int) -> Path:
+    return root / name / f"run-{run_id}"
+
+
+def publish(store: Store, doc: dict[str, Any], schedule: Schedule, root: Path) -> list[Path]:
+    """Render each department's reports into its own folder and the organisation's into the office's.
+
+    ``<root>/<department>/run-<id>/`` holds only that department's pages and
+    machine files (``render(..., department=...)`` cuts the document first);
+    ``<root>/_security-office/run-<id>/`` holds the whole run. Each folder is
+    written under a temporary name and renamed into place, so a reader (a web
+    server publishing the tree) never sees half a report; ``latest`` in each
+    department folder then points at the newest run.
+    """
+    from ..reports import render
+
+    run_id = int(doc["run"]["id"])
+    previous_id = store.previous_run(run_id)
+    previous = store.document(previous_id) if previous_id else None
+    written = []
+    for name, department in [*((d, d) for d in doc["departments"]), (SECURITY_OFFICE, None)]:
+        final = _folder(root, name, run_id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
+        partial.mkdir()
+        try:
+            render(doc, list(schedule.formats), partial, previous=previous, department=department)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(partial, final)
+        finally:
+            if partial.exists():
+                shutil.rmtree(partial)
+        link = final.with_name(f".latest.{secrets.token_hex(6)}")
+        link.symlink_to(final.name)
+        os.replace(link, final.parent / "latest")
+        written.append(final)
+    return written
+
+
+def schedule_runs(store: Store, schedule: str) -> list[tuple[int, dt.datetime]]:
+    """The runs ``schedule`` made, oldest first, with their start."""
+    rows = store.conn.execute(
+        "SELECT r.id, r.started FROM agent_runs a JOIN runs r ON r.id = a.run_id WHERE a.schedule=? ORDER BY r.id",
+        (schedule,),
+    ).fetchall()
+    return [(int(r[0]), dt.datetime.fromisoformat(r[1])) for r in rows]
+
+
+def expired(runs: Sequence[tuple[int, dt.datetime]], keep_runs: int | None, keep_days: int | None,
+            now: dt.datetime, current: int) -> list[int]:
+    """The runs retention deletes: beyond the newest ``keep_runs``, or older than ``keep_days``.
+
+    The current run is always kept, whatever its age.
+    """
+    doomed: set[int] = set()
+    if keep_runs is not None:
+        doomed.update(run_id for run_id, _ in runs[: max(0, len(runs) - keep_runs)])
+    if keep_days is not None:
+        cutoff = now - dt.timedelta(days=keep_days)
+        doomed.update(run_id for run_id, started in runs if started < cutoff)
+    doomed.discard(current)
+    return sorted(doomed)
+
+
+def prune(store: Store, schedule: Schedule, current: int, now: dt.datetime) -> list[int]:
+    """Delete expired runs: their report folders first, then their rows.
+
+    In that order a crash in between leaves rows whose folders are gone, and
+    the next pass deletes them; the other order would orphan folders for ever.
+    """
+    if schedule.keep_runs is None and schedule.keep_days is None:
+        return []
+    deleted = []
+    for run_id in expired(schedule_runs(store, schedule.name), schedule.keep_runs, schedule.keep_days, now, current):
+        record = store.run(run_id)
+        if record.status is RunStatus.RUNNING:
+            continue
+        if schedule.reports:
+            root = Path(schedule.reports)
+            for folder in root.glob(f"*/run-{run_id}"):
+                shutil.rmtree(folder)
+        store.delete_run(run_id)
+        deleted.append(run_id)
+    return deleted
