@@ -255,10 +255,14 @@ def _seconds(r: Reader, data: PosDict, key: str, what: str, default: float | Non
         return default
     value = parse_duration(data[key])
     if value is None or not minimum <= value <= maximum:
-        r.error(data.value_pos(key), f"'{key}' of {what} must be a duration from {minimum:g}s to {maximum:g}s "
+        r.error(data.value_pos(key), f"'{key}' of {what} must be a duration from {minimum:g}s to {_show(maximum)} "
                 f"(e.g. 2s, 5m, 1h), got {quote(data[key])}")
         return default
     return value
+
+
+def _show(seconds: float) -> str:
+    return f"{seconds / 86400:g}d" if seconds >= 86400 else f"{seconds:g}s"
 
 
 def _count(r: Reader, data: PosDict, key: str, what: str, *, maximum: int = 1_000_000) -> int | None:

@@ -151,6 +151,8 @@ class Agent:
             self._wake.clear()
             self._reap()
         self.shutdown()
+        if self._stop:  # stopped on purpose: what finished is stored, the rest resumes next time
+            return ExitCode.COMPLIANT
         results = [r for s in self._slots.values() for r in s.results]
         incomplete = any(r.run_id is None or r.code in (ExitCode.INCOMPLETE, ExitCode.INTERRUPTED, ExitCode.INTERNAL)
                          for r in results)

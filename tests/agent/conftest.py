@@ -141,6 +141,11 @@ class Setup:
         except sqlite3.OperationalError:  # not created yet
             return []
 
+    def scalar(self, sql: str, *params: Any) -> Any:
+        """The single value ``sql`` selects, or 0 (no store yet, no row, NULL)."""
+        rows = self.query(sql, *params)
+        return (rows[0][0] if rows else None) or 0
+
     def runs(self, schedule: str = "lab") -> list[tuple[Any, ...]]:
         """(id, status, exit_code, started, finished) of the schedule's runs, oldest first."""
         return self.query(
