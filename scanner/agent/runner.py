@@ -131,7 +131,7 @@ def after(store: Store, schedule: Schedule, run_id: int, log: Log) -> None:
     else:
         if pruned:
             log("retention", f"deleted runs {', '.join(map(str, pruned))}", schedule=schedule.name, deleted=pruned)
-    if schedule.notifications is not None and importlib.util.find_spec("scanner.notify") is not None:
+    if schedule.notifications is not None:  # only set when notify_loader() found the library
         from .. import notify  # type: ignore[attr-defined,unused-ignore]
 
         notify.send_for_run(store, run_id, schedule.notifications, previous_run_id=store.previous_run(run_id),
