@@ -7,7 +7,7 @@ import json
 
 import click
 
-from ..cli import plugin_registry
+from ..cli import open_store, plugin_registry
 from .logs import FORMATS, Log
 
 _CONFIG_HELP = "Agent configuration file (docs/agent.md)."
@@ -39,12 +39,15 @@ def agent(ctx: click.Context, config_path: str | None, once: bool, log_format: s
         raise click.UsageError("--config FILE is required (or use: civiscan agent status --config FILE)")
     from ..plugin import load_registry
     from .loop import Agent, load
+    from .runner import store_path
 
     log = Log(log_format)
     registry = load_registry()
     for warning in registry.warnings:
         log("plugin.warning", warning, level="warning")
     config = load(config_path, registry)
+    for schedule in config.schedules:
+        open_store(str(store_path(schedule))).close()  # an unusable store fails now, not at the first slot
     runner = Agent(config, registry, log, reload=lambda: load(config_path, registry))
     runner.install_signals()
     code = runner.once() if once else runner.serve()

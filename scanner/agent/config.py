@@ -244,7 +244,7 @@ def _scan_options(r: Reader, body: PosDict, what: str, registry: Registry | None
             else:
                 converted, problems = validate_options({key: declared[key]}, {key: value}, key)
                 for p in problems:
-                    r.error(given.value_pos(key), f"setting {p.message.split(': ', 1)[-1]}")  # type: ignore[union-attr]
+                    r.error(given.value_pos(key), f"setting '{key}': {p.message.split(': ', 1)[-1]}")  # type: ignore[union-attr]
                 settings.update(converted)
     return ScanOptions(timeout or 5.0, concurrency, per_host, settings)
 

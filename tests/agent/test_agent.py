@@ -190,19 +190,23 @@ def test_retention_deletes_exactly_the_expired_runs_rows_and_folders(setup, lab)
 
 
 @pytest.mark.parametrize(
-    "broken,expected",
+    "case,broken,expected",
     [
-        ("interval: 1s", "agent.yaml:6:15: 'interval' of schedule 'lab' must be a duration"),
-        ("policies: [policy.yaml]", "agent.yaml:7:5: unknown key 'polices' in schedule 'lab' (did you mean 'policies'?)"),
-        ("scan: {timeout: 2}", "agent.yaml:10:12: unknown key 'timout' in 'scan' of schedule 'lab' (did you mean 'timeout'?)"),
+        ("bad-interval", "interval: 1s", "agent.yaml:6:15: 'interval' of schedule 'lab' must be a duration"),
+        ("unknown-key", "policies: [policy.yaml]", "agent.yaml:7:5: unknown key 'polices' in schedule 'lab' (did you mean 'policies'?)"),
+        ("unknown-scan-key", "scan: {timeout: 2}", "agent.yaml:10:12: unknown key 'timout' in 'scan' of schedule 'lab' (did you mean 'timeout'?)"),
+        ("unknown-setting", "scan: {timeout: 2}", "agent.yaml:10:23: unknown plugin setting 'banner_max_bytez' (did you mean 'banner_max_bytes'?)"),
+        ("bad-setting-value", "scan: {timeout: 2}", "agent.yaml:10:41: setting 'banner_max_bytes': 0 is below the minimum 1"),
     ],
-    ids=["bad-interval", "unknown-key", "unknown-scan-key"],
+    ids=["bad-interval", "unknown-key", "unknown-scan-key", "unknown-setting", "bad-setting-value"],
 )
 @pytest.mark.parametrize("command", [("agent", "--config"), ("validate",)], ids=["agent", "validate"])
-def test_an_invalid_config_is_a_positioned_error_exit_2(setup, lab, broken, expected, command):
+def test_an_invalid_config_is_a_positioned_error_exit_2(setup, case, broken, expected, command):
     setup.policy(2525)
-    fixed = {"interval: 1s": "interval: often", "policies: [policy.yaml]": "polices: [policy.yaml]",
-             "scan: {timeout: 2}": "scan: {timout: 2}"}[broken]
+    fixed = {"bad-interval": "interval: often", "unknown-key": "polices: [policy.yaml]",
+             "unknown-scan-key": "scan: {timout: 2}",
+             "unknown-setting": "scan: {settings: {banner_max_bytez: 5}}",
+             "bad-setting-value": "scan: {settings: {banner_max_bytes: 0}}"}[case]
     setup.write("agent.yaml", config("policy.yaml").replace(broken, fixed))
     proc = setup.civiscan(*command, str(setup.config))
     assert proc.returncode == 2, proc.stderr
