@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,8 @@ class RunSpec:
     started: dt.datetime  # the run's start: the evaluator's "now", so a resumed part judges alike
     fail_on: Severity = Severity.LOW
     observer: Observer | None = None
+    # Once set (from any thread), assets not yet started stay pending: a stopping agent's run.
+    stop: threading.Event | None = None
 
 
 class QuietObserver:
@@ -203,6 +206,8 @@ async def scan_assets(spec: RunSpec) -> None:
 
     async def one(asset: Asset) -> None:
         async with limit:
+            if spec.stop is not None and spec.stop.is_set():
+                return
             pinned, refused = await resolve_asset(asset, gate)
             if refused is not None:
                 facts: dict[str, Any] = {}

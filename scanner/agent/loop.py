@@ -5,8 +5,8 @@ schedule gets a thread of its own (scanner/agent/runner.py), and a schedule
 has at most one at a time in this process, and, through its lock in the store
 (scanner/agent/locks.py), at most one across every agent on that store.
 
-* SIGTERM, SIGINT: start nothing more; give running runs ``grace`` seconds to
-  finish, then cut them (finished assets are kept, the run is closed as
+* SIGTERM, SIGINT: start nothing more (no run, no asset not yet started); give
+  the assets being scanned ``grace`` seconds to finish, then cut them (finished assets are kept, the run is closed as
   interrupted and is resumed on the next start); publish; exit 0.
 * SIGHUP: read the configuration again; an invalid one is logged and the
   running one kept.
@@ -299,6 +299,9 @@ class Agent:
         if running:
             self.log("agent.stopping", f"waiting up to {self.config.grace:g}s for {len(running)} run(s)",
                      schedules=[s.schedule.name for s in running])
+        for slot in running:
+            if slot.cutter is not None:
+                slot.cutter.stop.set()
         deadline = _now() + dt.timedelta(seconds=self.config.grace)
         for slot in running:
             assert slot.worker is not None

@@ -16,7 +16,7 @@ import secrets
 import shutil
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ def store_path(schedule: Schedule) -> Path:
 
 
 class Cutter:
-    """The observer of a run that lets another thread cut it short.
+    """The observer of a run that lets another thread stop it, then cut it short.
 
     :func:`scanner.scan.execute` runs its own event loop; ``started`` is called
     inside it, which is where the loop and the scan's task are learnt. ``cut``
@@ -57,6 +57,7 @@ class Cutter:
     """
 
     def __init__(self) -> None:
+        self.stop = threading.Event()  # RunSpec.stop: set, no further asset starts
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
@@ -108,6 +109,7 @@ def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cut
                                  (spec.run_id, schedule.name, slot.astimezone(dt.UTC).isoformat()))
         except (ConfigError, RunHeld) as exc:
             return Outcome(None, ExitCode.CONFIG, str(exc))
+        spec = replace(spec, stop=cutter.stop)
         log("run.started", f"run {spec.run_id} of schedule {schedule.name}", schedule=schedule.name,
             run=spec.run_id, assets=len(spec.assets), resumed=resume_id is not None)
         code = lib.execute(spec)

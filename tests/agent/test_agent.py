@@ -77,6 +77,26 @@ def test_sigterm_mid_run_exits_zero_and_keeps_finished_assets(setup, lab):
     assert setup.query("SELECT asset_id FROM assets WHERE run_id=? AND state='pending'", run_id) == [(f"adhoc/{A2}",)]
 
 
+def test_sigterm_lets_the_asset_being_scanned_finish_and_starts_no_other(setup, lab):
+    quick = lab.tcp(A1, 0, greeting=b"220 mail ready\r\n")
+    silent = lab.tcp(A2, quick.port, silent=True)  # scanned first, alone: it ends at its 3 s timeout
+    lab.tcp(A3, quick.port, greeting=b"220 mail ready\r\n")
+    setup.write("agent.yaml", config(setup.policy(quick.port).name, f"{A2}, {A1}, {A3}", interval="1h",
+                                     timeout="3", grace="120s").replace("scan: {timeout: 3}",
+                                                                         "scan: {timeout: 3, concurrency: 1}"))
+    agent = setup.start("--once")
+    setup.wait_for(lambda: silent.accepted, "the first asset's scan to start")
+    agent.signal(signal.SIGTERM)
+    assert agent.wait() == 0
+    assert not agent.saw("run.cut")
+    ((run_id, status, *_),) = setup.runs()
+    assert status == "interrupted"
+    assert setup.query("SELECT asset_id, status, reason FROM findings WHERE run_id=?", run_id) == [
+        (f"adhoc/{A2}", "error", "timeout")]
+    assert sorted(setup.query("SELECT asset_id FROM assets WHERE run_id=? AND state='pending'", run_id)) == [
+        (f"adhoc/{A1}",), (f"adhoc/{A3}",)]
+
+
 @pytest.mark.parametrize("choice,status,event", [("close", "interrupted", "run.closed"),
                                                   ("resume", "complete", "run.resuming")], ids=["close", "resume"])
 def test_a_killed_agent_restarts_and_closes_or_resumes_its_run(setup, lab, choice, status, event):
