@@ -148,6 +148,7 @@ def test_two_agents_on_one_store_never_double_run_a_schedule(setup, lab):
     assert len(slots) == len(set(slots))
     assert _no_overlap(runs)
     assert all(a.proc.poll() is None for a in agents)
+    assert any(a.saw("run.skipped") for a in agents)  # they did compete for the slots
     assert setup.query("PRAGMA integrity_check") == [("ok",)]
 
 
