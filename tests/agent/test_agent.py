@@ -61,14 +61,15 @@ def test_a_run_that_outlasts_its_interval_never_overlaps_the_next(setup, lab, ov
     assert agent.saw(logged, schedule="lab")
 
 
-def test_sigterm_mid_run_exits_zero_and_keeps_finished_assets(setup, lab):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_stop_signal_mid_run_cuts_it_at_the_grace_exits_zero_and_keeps_finished_assets(setup, lab, signum):
     quick = lab.tcp(A1, 0, greeting=b"220 mail ready\r\n")
     lab.tcp(A2, quick.port, silent=True)  # holds the run far beyond the grace period
     setup.write("agent.yaml", config(setup.policy(quick.port).name, f"{A1}, {A2}", interval="1h",
                                      timeout="300", grace="1s"))
     agent = setup.start("--once")
     setup.wait_for(lambda: setup.scalar("SELECT COUNT(*) FROM assets WHERE state='done'") == 1, "one asset done")
-    agent.signal(signal.SIGTERM)
+    agent.signal(signum)
     assert agent.wait() == 0
     assert agent.saw("run.cut", schedule="lab")
     ((run_id, status, *_),) = setup.runs()
