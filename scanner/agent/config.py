@@ -18,7 +18,7 @@ from typing import Any
 
 from croniter import croniter
 
-from ..errors import Position
+from ..errors import ConfigError, Position
 from ..models import Severity
 from ..options import suggest, validate_options
 from ..plugin import Registry
@@ -118,7 +118,8 @@ def load_config(path: str, registry: Registry | None = None, notify: NotifyLoade
     """Read and validate an agent configuration; raise ConfigError with every problem.
 
     ``registry`` checks plugin setting names and values; ``notify`` turns a
-    schedule's ``notifications:`` node into the notification library's config.
+    schedule's ``notifications:`` node into the notification library's config
+    (without it, the node is not read: the caller does not notify).
     """
     data = load_file(path, AGENT_SHAPE).data
     r = Reader(path)
@@ -201,17 +202,12 @@ def _schedule(
     keep_days = _count(r, body, "keep_days", what)
     reports = _path(r, body, "reports", what, base) or (str(Path(reports_root) / name) if reports_root else None)
     notifications = None
-    if body.get("notifications") is not None:
-        if notify is None:
-            r.error(body.key_pos("notifications"), f"'notifications' of {what}: notifications are not available in this civiscan")
-        else:
-            from ..errors import ConfigError
-
-            try:
-                notifications = notify(body["notifications"], body.value_pos("notifications"))
-            except ConfigError as exc:
-                for p in exc.problems:
-                    r.error(p.where, p.message)
+    if body.get("notifications") is not None and notify is not None:
+        try:
+            notifications = notify(body["notifications"], body.value_pos("notifications"))
+        except ConfigError as exc:
+            for p in exc.problems:
+                r.error(p.where, p.message)
     if len(r.problems) > before:
         return None
     return Schedule(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib.util
+import logging
 import os
 import secrets
 import shutil
@@ -24,6 +24,7 @@ from .. import scan as lib
 from ..engine import ScanSettings
 from ..errors import ConfigError, ExitCode
 from ..evaluate import Finding
+from ..inventory import Department, load_inventory
 from ..models import Asset
 from ..plugin import Registry
 from ..store import RunHeld, RunStatus, Store, default_db_path
@@ -33,14 +34,11 @@ from .logs import Log
 SECURITY_OFFICE = "_security-office"  # never a department name: those start with a letter or digit
 
 
-def notify_loader() -> NotifyLoader | None:
-    """The notification library's config loader, when this civiscan has it."""
-    if importlib.util.find_spec("scanner.notify") is None:
-        return None
-    from .. import notify  # type: ignore[attr-defined,unused-ignore]
+def notify_loader() -> NotifyLoader:
+    """What turns a schedule's ``notifications:`` node into the notification library's config."""
+    from ..notify import load_config
 
-    loader: NotifyLoader = notify.load_config
-    return loader
+    return load_config
 
 
 def store_path(schedule: Schedule) -> Path:
@@ -133,12 +131,39 @@ def after(store: Store, schedule: Schedule, run_id: int, log: Log) -> None:
     else:
         if pruned:
             log("retention", f"deleted runs {', '.join(map(str, pruned))}", schedule=schedule.name, deleted=pruned)
-    if schedule.notifications is not None:  # only set when notify_loader() found the library
-        from .. import notify  # type: ignore[attr-defined,unused-ignore]
+    if schedule.notifications is not None:
+        notify(store, schedule, run_id, log)
 
-        notify.send_for_run(store, run_id, schedule.notifications, previous_run_id=store.previous_run(run_id),
-                            departments=doc["departments"],
-                            log=lambda message: log("notify", message, schedule=schedule.name, run=run_id))
+
+class _Forward(logging.Handler):
+    """The notification library logs to a :class:`logging.Logger`; its records become agent log lines."""
+
+    def __init__(self, log: Log, **fields: Any) -> None:
+        super().__init__()
+        self.log, self.fields = log, fields
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.log("notify", record.getMessage(), level=record.levelname.lower(), **self.fields)
+
+
+def notify(store: Store, schedule: Schedule, run_id: int, log: Log) -> None:
+    """Tell each department of the run its own changes (scanner.notify never raises)."""
+    from ..notify import send_for_run
+
+    departments: tuple[Department, ...] = ()
+    if schedule.inventory:
+        try:  # the contacts as the inventory says now (it is read again at every run anyway)
+            departments = tuple(load_inventory(schedule.inventory).departments)
+        except ConfigError as exc:
+            log("notify", f"department contacts unavailable: {exc.problems[0]}", level="error",
+                schedule=schedule.name, run=run_id)
+    logger = logging.Logger("civiscan.notify")
+    logger.addHandler(_Forward(log, schedule=schedule.name, run=run_id))
+    report = send_for_run(store, run_id, schedule.notifications, previous_run_id=store.previous_run(run_id),
+                          departments=departments, log=logger)
+    log("notify", f"run {run_id}: {report.sent} of {len(report.deliveries)} deliveries sent",
+        level="info" if report.ok else "error", schedule=schedule.name, run=run_id,
+        deliveries=[d.to_json() for d in report.deliveries], error=report.error)
 
 
 def _folder(root: Path, name: str, run_id: int) -> Path:

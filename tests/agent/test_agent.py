@@ -6,11 +6,13 @@ import datetime as dt
 import itertools
 import json
 import signal
+import socket
 from pathlib import Path
 
 import pytest
 
 A1, A2, A3 = "127.0.171.1", "127.0.171.2", "127.0.171.3"
+RELAY = "127.0.171.9"
 
 
 def config(policy: str, targets: str = A1, *, interval: str = "1s", timeout: str = "2", grace: str = "30s",
@@ -262,3 +264,49 @@ def test_once_runs_every_schedule_once_then_status_and_metrics_show_it(setup, la
     assert 'civiscan_agent_run_failures_total{schedule="lab"} 0' in metrics
     assert 'civiscan_agent_department_score{schedule="lab",department="adhoc"} 100.00' in metrics
     assert 'civiscan_agent_last_success_timestamp_seconds{schedule="lab"}' in metrics
+
+
+NOTIFY_INVENTORY = """
+scope: {{networks: [127.0.171.0/24]}}
+departments:
+  parks:
+    contacts: {{email: [parks-it@city.example]}}
+    assets: [{{host: {a1}, name: parks-mail}}]
+  water:
+    contacts: {{email: [water-it@city.example]}}
+    assets: [{{host: {a2}, name: water-mail}}]
+"""
+
+
+def test_after_a_run_each_department_is_mailed_its_own_changes(setup, lab):
+    from aiosmtpd.controller import Controller
+
+    mails: list[tuple[list[str], str]] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            mails.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+            return "250 OK"
+
+    with socket.socket() as probe:  # a free port: the controller's readiness check cannot use port 0
+        probe.bind((RELAY, 0))
+        port = probe.getsockname()[1]
+    relay = Controller(Handler(), hostname=RELAY, port=port)
+    relay.start()
+    try:
+        good = lab.tcp(A1, 0, greeting=b"220 ExampleMTA 1.0 ready\r\n")
+        lab.tcp(A2, good.port, greeting=b"220 ExampleMTA 4.2 ready\r\n")
+        setup.write("inventory.yaml", NOTIFY_INVENTORY.format(a1=A1, a2=A2))
+        notifications = ("    notifications:\n      notify_when: always\n      allow_networks: [127.0.0.0/8]\n"
+                         f"      smtp: {{host: {RELAY}, port: {port}, starttls: false, sender: civiscan@city.example}}\n")
+        setup.write("agent.yaml", config(setup.policy(good.port).name, interval="1h", extra=notifications)
+                    .replace(f"targets: [{A1}]", "inventory: inventory.yaml"))
+        agent = setup.start("--once")
+        assert agent.wait() == 0
+    finally:
+        relay.stop()
+    by_recipient = {tuple(rcpt): body for rcpt, body in mails}
+    assert set(by_recipient) == {("parks-it@city.example",), ("water-it@city.example",)}
+    assert "water-mail" not in by_recipient[("parks-it@city.example",)]
+    assert "parks-mail" not in by_recipient[("water-it@city.example",)]
+    assert agent.saw("notify")
