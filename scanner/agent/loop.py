@@ -31,7 +31,7 @@ from ..store import RunStatus, Store
 from . import locks, runner
 from .config import AgentConfig, Schedule, load_config
 from .logs import Log
-from .status import schedule_status, write_metrics
+from .status import ScheduleStatus, schedule_status, write_metrics
 
 # How long a cut run may take to close after its grace (cancelling is prompt; this bounds a bug).
 CLOSE_SECONDS = 30.0
@@ -80,6 +80,7 @@ class Agent:
         self._stores: dict[Path, Store] = {}
         self._slots: dict[str, _Slot] = {}
         self._retiring: list[_Slot] = []
+        self._metrics: list[ScheduleStatus] | None = None
         self._random = random.SystemRandom()
 
     # --- signals ---------------------------------------------------------------
@@ -130,7 +131,7 @@ class Agent:
             if (now - beat).total_seconds() >= HEARTBEAT_SECONDS:
                 beat = now
                 self._renew(now)
-                self.write_metrics(now)
+                self.write_metrics(now, refresh=False)
             nearest = min((s.fire for s in self._slots.values()), default=now + dt.timedelta(seconds=1))
             # Wake at least every second: a worker may end (overlap: wait) and heartbeats are due.
             self._wake.wait(max(0.01, min(1.0, (nearest - _now()).total_seconds())))
@@ -289,7 +290,7 @@ class Agent:
             slots[schedule.name] = new
         # A removed schedule's running run still finishes; it is reaped, never scheduled again.
         self._retiring += [old for name, old in self._slots.items() if name not in slots and old.worker is not None]
-        self._slots, self.config = slots, config
+        self._slots, self.config, self._metrics = slots, config, None
         self.log("config.reloaded", f"{len(config.schedules)} schedule(s) from {config.path}",
                  schedules=[s.name for s in config.schedules])
 
@@ -326,12 +327,18 @@ class Agent:
             if slot.worker is not None and not slot.worker.is_alive():
                 slot.worker = slot.cutter = None
 
-    def write_metrics(self, now: dt.datetime) -> None:
+    def write_metrics(self, now: dt.datetime, *, refresh: bool = True) -> None:
+        """Rewrite the metrics file; ``refresh=False`` (a heartbeat) keeps the last figures.
+
+        Scores come from a whole run document, too costly to read every 10 s
+        for a city; they only change when a run ends anyway.
+        """
         if not self.config.metrics_file:
             return
         try:
-            rows = [schedule_status(self.store(s), s, now, scores=True) for s in self.config.schedules]
-            write_metrics(self.config.metrics_file, rows, now)
+            if refresh or self._metrics is None:
+                self._metrics = [schedule_status(self.store(s), s, now, scores=True) for s in self.config.schedules]
+            write_metrics(self.config.metrics_file, self._metrics, now)
         except OSError as exc:
             self.log("metrics.failed", f"{self.config.metrics_file}: {exc}", level="error")
 
