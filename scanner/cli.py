@@ -646,6 +646,29 @@ def hosts_enrol(address: str, port: int, known_hosts: str | None, replace: bool,
     click.echo(f"recorded {len(keys)} key(s) in {target}", err=True)
 
 
+# --- policies / docs / completion ----------------------------------------------------
+
+
+@cli.command("docs")
+@click.argument("topic", required=False)
+def docs_command(topic: str | None) -> None:
+    """List the documentation topics, or print TOPIC (the pages of docs/, shipped with civiscan)."""
+    from .options import suggest
+    from .output import inert_lines
+    from .topics import topic_text, topics
+
+    found = topics()
+    if topic is None:
+        width = max((len(n) for n in found), default=5)
+        click.echo(inert_lines([f"{name:<{width}}  {title}" for name, title in found.items()]))
+        return
+    try:
+        text = topic_text(topic)
+    except KeyError:
+        raise Fail(f"no documentation topic '{topic}'{suggest(topic, found)} (civiscan docs lists them)") from None
+    click.echo(inert_lines(text.splitlines()))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: one boundary for errors and exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
