@@ -12,6 +12,7 @@ setting with a flag becomes an option of ``scan``, and every command of the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -93,7 +94,44 @@ class _Tree(click.Group):
         return sorted({*super().list_commands(ctx), *self._plugin_commands()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, cmd_name) or self._plugin_commands().get(cmd_name)
+        command = super().get_command(ctx, cmd_name) or self._plugin_commands().get(cmd_name)
+        return _with_common_options(command) if command is not None else None
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Send civiscan's log records to stderr: INFO with --verbose, DEBUG with --debug."""
+    if not value:
+        return
+    from .output import InertFormatter
+
+    logger = logging.getLogger("civiscan")
+    level = logging.DEBUG if param.name == "debug" else logging.INFO
+    if not any(isinstance(h.formatter, InertFormatter) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(InertFormatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(min(level, logger.level or logging.WARNING))
+
+
+def _verbosity_options() -> list[click.Option]:
+    # main() reads --debug from argv itself: it must act on errors raised before click has parsed.
+    return [
+        click.Option(["--debug"], is_flag=True, expose_value=False, callback=_set_verbosity,
+                     help="Show tracebacks for unexpected errors, and debug log records."),
+        click.Option(["--verbose"], is_flag=True, expose_value=False, callback=_set_verbosity,
+                     help="Show civiscan's log records (SSH transport and others) on stderr."),
+    ]
+
+
+def _with_common_options(command: click.Command) -> click.Command:
+    """``command`` (and its subcommands) accepting --debug and --verbose after its name too."""
+    if not getattr(command, "_civiscan_common", False):
+        taken = {opt for p in command.params for opt in getattr(p, "opts", ())}
+        command.params.extend(o for o in _verbosity_options() if o.opts[0] not in taken)
+        command._civiscan_common = True  # type: ignore[attr-defined]
+        for sub in getattr(command, "commands", {}).values():
+            _with_common_options(sub)
+    return command
 
 
 def _setting_option(name: str, setting: Setting) -> click.Option:
@@ -135,12 +173,30 @@ class _ScanCommand(click.Command):
         return [*core[:-1], *self._declared, core[-1]]  # --help stays last
 
 
-@click.group(cls=_Tree, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_Tree, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
+                                          "auto_envvar_prefix": "CIVISCAN"})
 @click.version_option(__version__, prog_name="civiscan")
-# main() reads --debug from argv itself: it must act on errors raised before click has parsed.
-@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
-def cli(debug: bool) -> None:
-    """Compliance scanning of servers and web endpoints against YAML policies."""
+@click.option("--config", "config_file", metavar="FILE", envvar="CIVISCAN_CONFIG",
+              help="Command defaults (TOML; default: ./civiscan.toml, else $XDG_CONFIG_HOME/civiscan/config.toml).")
+@click.option("--no-config", is_flag=True, help="Read no config file.")
+def cli(config_file: str | None, no_config: bool) -> None:
+    """Compliance scanning of servers and web endpoints against YAML policies.
+
+    Every option of every command can also be set by an environment variable,
+    CIVISCAN_<COMMAND>_<OPTION> (CIVISCAN_SCAN_FAIL_ON=high), or in a config file
+    ([scan] fail-on = "high"); a flag wins over the environment, which wins over
+    the file. civiscan docs config says more.
+    """
+    from .config import find_config, load_defaults
+
+    ctx = click.get_current_context()
+    path = None if no_config else find_config(config_file, Path.cwd(), os.environ)
+    if path is not None:
+        ctx.default_map = load_defaults(path, cli, ctx)
+
+
+for _option in _verbosity_options():
+    cli.params.append(_option)
 
 
 # --- scan ------------------------------------------------------------------------
@@ -251,7 +307,7 @@ def _resume_overrides(ctx: click.Context, allowed: Sequence[str]) -> dict[str, A
     """The settings given on the command line for ``--resume``; refuse any that cannot change."""
     from click.core import ParameterSource
 
-    output_flags = {"resume", "db", "formats", "output", "report_dir", "fail_on", "quiet"}
+    output_flags = {"resume", "db", "formats", "output", "report_dir", "fail_on", "quiet", "sign_key", "debug", "verbose"}
     given = [p for p in ctx.command.get_params(ctx)
              if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
     refused = [p for p in given if p.name not in output_flags and p.name not in allowed]
@@ -671,7 +727,7 @@ def docs_command(topic: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: one boundary for errors and exit codes."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("CIVISCAN_DEBUG", "").lower() in ("1", "true", "yes", "on")
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="civiscan", standalone_mode=False)
     except click.exceptions.Abort:

@@ -7,6 +7,7 @@ it reaches a terminal or a CI log, as HTML output is escaped for a browser.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import sys
@@ -36,6 +37,13 @@ def inert(text: object) -> str:
     one value, never to text whose line breaks should stay.
     """
     return _UNSAFE.sub(_escape, str(text))
+
+
+class InertFormatter(logging.Formatter):
+    """Log records on a terminal, as inert as every other line there."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return inert(super().format(record))
 
 
 def inert_lines(lines: Sequence[str]) -> str:
