@@ -432,7 +432,7 @@ def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[st
 @click.argument("files", nargs=-1, required=True)
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME")
 def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
-    """Check policy, inventory and agent files; print every problem as file:line:col: message."""
+    """Check policy, inventory and agent FILES (or shipped policy names); print every problem as file:line:col: message."""
     from .agent.config import AGENT_SHAPE
     from .inventory import INVENTORY_SHAPE, load_inventory
     from .policy import POLICY_SHAPE, load_policies
@@ -442,6 +442,11 @@ def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
     problems = []
     for name in files:
         try:
+            # A bare name that is no file is a shipped policy (or an error suggesting one), as with -p.
+            if not Path(name).exists() and "/" not in name and not name.endswith((".yaml", ".yml")):
+                rs = load_policies([name], registry)
+                click.echo(f"builtin:{name}: ok (policy: {len(rs.rules)} rules, {len(rs.waivers)} waivers)")
+                continue
             data = load_file(name, either([POLICY_SHAPE, INVENTORY_SHAPE, AGENT_SHAPE])).data
             if isinstance(data, PosDict) and "agent" in data and "policy" not in data:
                 from .agent.loop import load
@@ -703,6 +708,26 @@ def hosts_enrol(address: str, port: int, known_hosts: str | None, replace: bool,
 
 
 # --- policies / docs / completion ----------------------------------------------------
+
+
+@cli.command("policies")
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
+def policies_command(disabled: tuple[str, ...]) -> None:
+    """List the shipped policies (usable by name with -p): version, rule count and title."""
+    from .policy import builtin_policy_names, load_policies
+
+    registry = plugin_registry(disabled)
+    rows = []
+    for name in builtin_policy_names():
+        ruleset = load_policies([name], registry)
+        info = next(p for p in ruleset.policies if p.source == f"builtin:{name}")
+        rows.append((name, info.version, str(len(ruleset.rules)), info.title))
+    widths = [max(len(r[i]) for r in [("NAME", "VERSION", "RULES", ""), *rows]) for i in range(3)]
+    lines = [f"{'NAME':<{widths[0]}}  {'VERSION':<{widths[1]}}  {'RULES':>{widths[2]}}  TITLE"]
+    lines += [f"{n:<{widths[0]}}  {v:<{widths[1]}}  {r:>{widths[2]}}  {title}" for n, v, r, title in rows]
+    from .output import inert_lines
+
+    click.echo(inert_lines(lines))
 
 
 @cli.command("docs")
