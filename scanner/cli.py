@@ -211,8 +211,9 @@ for _option in _verbosity_options():
 @click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR", help="Connect to ADDR for HOST:PORT, keeping HOST for SNI (like curl).")
 @db_option
 @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS), help="Output formats (repeatable): table (default), json, html, junit, sarif, csv, markdown.")
-@click.option("-o", "--output", metavar="FILE", help="Write --format json here instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", help="Write the JSON document here instead of stdout (needs --format json; file formats go to --report).")
 @click.option("--report", "report_dir", metavar="DIR", help="Write report files here at the end (html unless other file formats are given).")
+@click.option("--sign-key", metavar="PEM", envvar="CIVISCAN_SIGN_KEY", help="Ed25519 private key that signs the report manifest (civiscan signing-key makes one).")
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True, help="Exit 1 when a failure of at least this severity remains (waived never fails).")
 @click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, help="Seconds allowed for every network operation.")
 @click.option("--concurrency", type=click.IntRange(1, 4096), default=32, show_default=True, help="Assets scanned at once.")
@@ -233,6 +234,7 @@ def scan(
     formats: tuple[str, ...],
     output: str | None,
     report_dir: str | None,
+    sign_key: str | None,
     fail_on: str,
     timeout: float,
     concurrency: int,
@@ -264,6 +266,8 @@ def scan(
     from . import scan as lib
 
     _check_outputs(formats, output, report_dir)
+    if sign_key and not Path(sign_key).is_file():
+        raise Fail(f"{sign_key}: --sign-key not found")
     registry = plugin_registry(disabled)
     store = open_store(db)
     severity = Severity(fail_on)
@@ -297,7 +301,7 @@ def scan(
         spec = lib.start(store, plan, registry, settings, fail_on=severity, observer=observer)
     run_id = spec.run_id
     code = lib.execute(spec)
-    _emit_stored(store, run_id, code, formats, output, report_dir, quiet)
+    _emit_stored(store, run_id, code, formats, output, report_dir, quiet, sign_key=sign_key)
     if code is ExitCode.INTERRUPTED:
         click.echo(f"interrupted: finished assets are kept; continue with: civiscan scan --resume {run_id}", err=True)
     raise SystemExit(int(code))
@@ -359,6 +363,9 @@ def _outputs(formats: Sequence[str], output: str | None, report_dir: str | None)
 
 def _check_outputs(formats: Sequence[str], output: str | None, report_dir: str | None) -> None:
     """Refuse unwritable outputs before the scan, so its result is never lost at the end."""
+    if output and "json" not in formats:
+        raise Fail(f"-o {output} writes the JSON document: add --format json "
+                   "(html, junit, sarif, csv and markdown files go to --report DIR)")
     problems = []
     for flag, path in _outputs(formats, output, report_dir).items():
         why = _output_problem(path, directory=flag.startswith("--report"))
@@ -369,10 +376,10 @@ def _check_outputs(formats: Sequence[str], output: str | None, report_dir: str |
 
 
 def _emit_stored(store: Store, run_id: int, code: ExitCode, formats: Sequence[str], output: str | None,
-                 report_dir: str | None, quiet: bool) -> None:
+                 report_dir: str | None, quiet: bool, *, sign_key: str | None = None) -> None:
     """Write the outputs of a finished run; a failure says where the results still are (exit 74)."""
     try:
-        _emit(store, run_id, formats, output, report_dir, quiet)
+        _emit(store, run_id, formats, output, report_dir, quiet, sign_key=sign_key)
     except OSError as exc:
         where = exc.filename or " or ".join(_outputs(formats, output, report_dir))
         raise Fail(
@@ -383,7 +390,8 @@ def _emit_stored(store: Store, run_id: int, code: ExitCode, formats: Sequence[st
         ) from None
 
 
-def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None, report_dir: str | None, quiet: bool) -> None:
+def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None, report_dir: str | None, quiet: bool,
+          *, sign_key: str | None = None) -> None:
     doc = store.document(run_id)
     wanted = list(dict.fromkeys(formats)) or ["table"]
     if "json" in wanted:
@@ -397,11 +405,14 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
     if "table" in wanted and not quiet:
         from .output import summary_table
 
-        click.echo(summary_table(doc), err="json" in wanted and not output)
+        to_stderr = "json" in wanted and not output
+        # Off a terminal (a CI log, a file) the table is never cut short.
+        full = not (sys.stderr if to_stderr else sys.stdout).isatty()
+        click.echo(summary_table(doc, full=full), err=to_stderr)
     file_formats = [f for f in wanted if f in FILE_FORMATS]
     if report_dir or file_formats:
         paths = _render(store, run_id, doc, file_formats or ["html"], Path(report_dir or "civiscan-report"),
-                        None, os.environ.get("CIVISCAN_SIGN_KEY"))
+                        None, sign_key)
         click.echo(f"reports written to {paths[0].parent if paths else report_dir}", err=True)
         for p in paths:
             click.echo(f"  {p}", err=True)
@@ -531,7 +542,8 @@ def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
     else:
         from .output import summary_table
 
-        click.echo(summary_table(doc, show_passing=show_all, limit=10**9 if show_all else 60))
+        full = show_all or not sys.stdout.isatty()
+        click.echo(summary_table(doc, show_passing=show_all, full=full))
 
 
 @cli.command()
@@ -580,7 +592,7 @@ def signing_key(path: str) -> None:
         public = generate_signing_key(Path(path))
     except FileExistsError:
         raise Fail(f"{path} exists; refusing to overwrite a key") from None
-    click.echo(f"private key: {path} (keep it secret; give it to report/scan as --sign-key or CIVISCAN_SIGN_KEY)")
+    click.echo(f"private key: {path} (keep it secret; give it to scan or report as --sign-key, or as CIVISCAN_SIGN_KEY)")
     click.echo(f"public key:  {public} (give it to: civiscan verify DIR --public-key {public})")
 
 

@@ -56,8 +56,12 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
-def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: int = 60) -> str:
-    """A plain-text summary of a run document, widest-first for a terminal."""
+def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: int = 60, full: bool = False) -> str:
+    """A plain-text summary of a run document, widest-first for a terminal.
+
+    ``full`` lists every row with every message whole (for logs and files);
+    otherwise at most ``limit`` rows, each clipped to the terminal's width.
+    """
     width = max(80, min(160, shutil.get_terminal_size((120, 20)).columns))
     run = doc["run"]
     counts = doc["summary"]["findings"]
@@ -74,9 +78,11 @@ def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: 
     wanted = {"fail", "error", "waived"} | ({"pass"} if show_passing else set())
     rows = [f for f in doc["findings"] if f["status"] in wanted]
     rows.sort(key=lambda f: (["fail", "error", "waived", "pass"].index(f["status"]), -Severity(f["severity"]).rank, f["asset_id"], f["rule_id"]))
+    if full:
+        limit, width = len(rows), 10**9
     if rows:
-        asset_w = min(30, max(len("ASSET"), *(len(f["asset_id"]) for f in rows)))
-        rule_w = min(28, max(len("RULE"), *(len(f["rule_id"]) for f in rows)))
+        asset_w = min(30 if not full else width, max(len("ASSET"), *(len(f["asset_id"]) for f in rows)))
+        rule_w = min(28 if not full else width, max(len("RULE"), *(len(f["rule_id"]) for f in rows)))
         head = f"{'STATUS':<7} {'SEVERITY':<8} {'ASSET':<{asset_w}} {'RULE':<{rule_w}} MESSAGE"
         lines.append(head)
         msg_w = max(20, width - len(head) + len("MESSAGE"))
