@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from . import __version__
 from .engine import ScanSettings
@@ -64,6 +65,18 @@ def _run_id(store: Store, ref: str) -> int:
     if run_id is None:
         raise Fail(f"no run '{ref}' in {store.path} (civiscan runs lists them)")
     return run_id
+
+
+def _complete_policies(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shipped policy names that start with ``incomplete``, then files (the shell completes those)."""
+    from .policy import builtin_policy_names
+
+    names = [CompletionItem(n) for n in builtin_policy_names() if n.startswith(incomplete)]
+    return [*names, CompletionItem(incomplete, type="file")]
+
+
+def _complete_checks(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    return [CompletionItem(c) for c in sorted(load_registry().checks) if c.startswith(incomplete)]
 
 
 db_option = click.option("--db", metavar="PATH", envvar="CIVISCAN_DB", help="SQLite store (default: $CIVISCAN_DB or ~/.local/share/civiscan/civiscan.db).")
@@ -204,7 +217,7 @@ for _option in _verbosity_options():
 
 @cli.command(cls=_ScanCommand)
 @click.argument("targets", nargs=-1)
-@click.option("-p", "--policy", "policies", multiple=True, metavar="FILE|NAME", help="Policy file or shipped policy name (repeatable).")
+@click.option("-p", "--policy", "policies", multiple=True, metavar="FILE|NAME", shell_complete=_complete_policies, help="Policy file or shipped policy name (repeatable).")
 @click.option("-i", "--inventory", metavar="FILE", help="Inventory of departments and assets.")
 @click.option("--department", "departments", multiple=True, metavar="NAME", help="Scan only these departments of the inventory.")
 @click.option("--scope", "scope", multiple=True, metavar="CIDR|DOMAIN", help="Allow this network or domain (added to the inventory's scope).")
@@ -218,7 +231,7 @@ for _option in _verbosity_options():
 @click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, help="Seconds allowed for every network operation.")
 @click.option("--concurrency", type=click.IntRange(1, 4096), default=32, show_default=True, help="Assets scanned at once.")
 @click.option("--per-host", type=click.IntRange(1, 256), default=4, show_default=True, help="Connections at once to one host (a plugin may declare its own per-host setting).")
-@click.option("--ca-file", metavar="PEM", help="Trust anchors for TLS verification instead of the system store.")
+@click.option("--ca-file", metavar="PEM", help="Extra trust anchors for TLS verification, added to the system store (it is still trusted).")
 @click.option("--known-hosts", metavar="FILE", help="SSH known_hosts file to trust (besides the system and user ones).")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 @click.option("--resume", "resume", metavar="RUN", help="Finish an interrupted run: scan only its pending assets, with the run's own settings except --timeout, --concurrency and --per-host when given.")
@@ -440,8 +453,8 @@ def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[st
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True)
-@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME")
+@click.argument("files", nargs=-1, required=True, shell_complete=_complete_policies)
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
     """Check policy, inventory and agent FILES (or shipped policy names); print every problem as file:line:col: message."""
     from .agent.config import AGENT_SHAPE
@@ -479,9 +492,9 @@ def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.option("--doc", "doc", metavar="CHECK", help="Print the documentation of one check.")
+@click.option("--doc", "doc", metavar="CHECK", shell_complete=_complete_checks, help="Print the documentation of one check.")
 @click.option("--markdown", "family", metavar="FAMILY", help="Print the reference of one family's checks as Markdown (the generated part of docs/FAMILY.md).")
-@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME")
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 def checks(doc: str | None, family: str | None, disabled: tuple[str, ...]) -> None:
     """List every check of every loaded plugin."""
     from .options import suggest
@@ -520,7 +533,7 @@ def checks(doc: str | None, family: str | None, disabled: tuple[str, ...]) -> No
 
 @cli.command()
 @db_option
-@click.option("-n", "--limit", type=int, default=30, show_default=True)
+@click.option("-n", "--limit", type=int, default=30, show_default=True, help="Show at most this many runs.")
 def runs(db: str | None, limit: int) -> None:
     """List stored runs, newest first."""
     from .output import runs_table
@@ -531,7 +544,7 @@ def runs(db: str | None, limit: int) -> None:
 @cli.command()
 @click.argument("run", default="last")
 @db_option
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="A table, or the run's JSON document (docs/json.md).")
 @click.option("--all", "show_all", is_flag=True, help="Also list passing findings.")
 def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
     """Print one stored run (RUN is an id or 'last')."""
@@ -551,7 +564,7 @@ def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
 @db_option
 @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(["json", *FILE_FORMATS]), help="Formats (repeatable; default html).")
 @click.option("--department", metavar="NAME", help="Only this department's report.")
-@click.option("-o", "--output", "outdir", metavar="DIR", default="civiscan-report", show_default=True)
+@click.option("-o", "--output", "outdir", metavar="DIR", default="civiscan-report", show_default=True, help="Directory the report files are written to.")
 @click.option("--sign-key", metavar="PEM", envvar="CIVISCAN_SIGN_KEY", help="Ed25519 private key to sign the manifest.")
 def report(run: str, db: str | None, formats: tuple[str, ...], department: str | None, outdir: str, sign_key: str | None) -> None:
     """Render reports of a stored run (never rescans)."""
@@ -579,6 +592,7 @@ def verify(directory: str, public_key: str | None) -> None:
     result = verify_dir(Path(directory), public_key=Path(public_key) if public_key else None)
     for message in result.messages:
         click.echo(inert(message))
+    click.echo(inert(f"OK: {directory} matches its manifest" if result.ok else f"FAILED: {directory} does not match its manifest"))
     raise SystemExit(0 if result.ok else 1)
 
 
@@ -598,11 +612,11 @@ def signing_key(path: str) -> None:
 
 @cli.command()
 @click.argument("run")
-@click.option("-p", "--policy", "policies", multiple=True, required=True, metavar="FILE|NAME")
+@click.option("-p", "--policy", "policies", multiple=True, required=True, metavar="FILE|NAME", shell_complete=_complete_policies, help="Policy file or shipped policy name to judge the facts against (repeatable).")
 @db_option
-@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True)
-@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS))
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True, help="Exit 1 when a failure of at least this severity remains (waived never fails).")
+@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS), help="Output formats (repeatable), as for scan; file formats go to civiscan-report/.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary table.")
 def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, formats: tuple[str, ...], quiet: bool) -> None:
     """Judge the stored facts of RUN against other policies, as a new run (no rescan)."""
     from .policy import load_policies
@@ -695,10 +709,10 @@ def hosts() -> None:
 
 @hosts.command("enrol")
 @click.argument("address")
-@click.option("--port", type=click.IntRange(1, 65535), default=22, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=22, show_default=True, help="SSH port of ADDRESS.")
 @click.option("--known-hosts", metavar="FILE", help="known_hosts file to add to (default ~/.ssh/known_hosts).")
 @click.option("--replace", is_flag=True, help="Replace keys already recorded for this host (after a legitimate key change).")
-@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True)
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True, help="Seconds allowed for the connection and the key exchange.")
 def hosts_enrol(address: str, port: int, known_hosts: str | None, replace: bool, timeout: float) -> None:
     """Fetch ADDRESS's SSH host keys, show their fingerprints and record them as trusted.
 
@@ -760,6 +774,24 @@ def docs_command(topic: str | None) -> None:
     except KeyError:
         raise Fail(f"no documentation topic '{topic}'{suggest(topic, found)} (civiscan docs lists them)") from None
     click.echo(inert_lines(text.splitlines()))
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion_command(shell: str) -> None:
+    """Print the shell completion script for SHELL (commands, options, policy names, check ids).
+
+    \b
+    bash:  eval "$(civiscan completion bash)"     (in ~/.bashrc)
+    zsh:   eval "$(civiscan completion zsh)"      (in ~/.zshrc)
+    fish:  civiscan completion fish > ~/.config/fish/completions/civiscan.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    if completer is None:  # click ships all three; a Choice keeps others out
+        raise Fail(f"no completion for {shell}")
+    click.echo(completer(cli, {}, "civiscan", "_CIVISCAN_COMPLETE").source())
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -111,9 +111,9 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
 @click.command("tls")
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (the tls plugin's schema, docs/tls.md).")
-@click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True)
-@click.option("--ca-file", metavar="PEM", help="Trust anchors instead of the system store.")
-@click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR")
+@click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, help="Seconds allowed for every network operation.")
+@click.option("--ca-file", metavar="PEM", help="Extra trust anchors, added to the system store (it is still trusted).")
+@click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR", help="Connect to ADDR for HOST:PORT, keeping HOST for SNI (like curl; repeatable).")
 def tls_command(targets: tuple[str, ...], as_json: bool, timeout: float, ca_file: str | None, resolve: tuple[str, ...]) -> None:
     """Enumerate TLS facts of HOST[:PORT] endpoints: protocols, suites, groups, certificate.
 

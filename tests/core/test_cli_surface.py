@@ -1,0 +1,118 @@
+"""The command tree as a user meets it: help on every option, --debug/--verbose everywhere,
+shell completion of commands, policy names and check ids, and verify's verdict line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import cli
+from scanner.reports import manifest
+
+
+def walk(command: click.Command, ctx: click.Context) -> list[tuple[str, click.Command, click.Context]]:
+    """Every command of the tree (entry-point commands included) with its context."""
+    found = [(ctx.command_path, command, ctx)]
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None
+            found += walk(sub, click.Context(sub, info_name=name, parent=ctx))
+    return found
+
+
+TREE = walk(cli, click.Context(cli, info_name="civiscan"))
+OPTIONS = [(f"{path} {max(p.opts, key=len)}", p) for path, cmd, ctx in TREE
+           for p in cmd.get_params(ctx) if isinstance(p, click.Option)]
+
+
+def test_the_tree_holds_the_entry_point_commands():
+    paths = {path for path, _, _ in TREE}
+    assert {"civiscan demo", "civiscan tls", "civiscan feeds", "civiscan scan"} <= paths
+
+
+@pytest.mark.parametrize("option", [p for _, p in OPTIONS], ids=[name for name, _ in OPTIONS])
+def test_every_option_has_help(option):
+    assert (option.help or "").strip()
+
+
+@pytest.mark.parametrize(("path", "command", "ctx"), TREE, ids=[path for path, _, _ in TREE])
+def test_every_command_takes_debug_and_verbose(path, command, ctx):
+    flags = {opt for p in command.get_params(ctx) for opt in getattr(p, "opts", ())}
+    assert {"--debug", "--verbose"} <= flags
+
+
+@pytest.mark.parametrize("args", [["runs", "--debug"], ["runs", "--verbose"], ["--verbose", "docs"],
+                                  ["hosts", "enrol", "--debug", "--help"]],
+                         ids=["after-runs-debug", "after-runs-verbose", "before-command", "nested-group"])
+def test_debug_and_verbose_are_accepted_before_or_after_the_command(args, tmp_path):
+    result = CliRunner().invoke(cli, args, env={"CIVISCAN_DB": str(tmp_path / "s.db")})
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_a_script_for_the_shell(shell):
+    result = CliRunner().invoke(cli, ["completion", shell])
+    assert result.exit_code == 0
+    assert "_CIVISCAN_COMPLETE" in result.output
+
+
+def complete(words: str) -> list[str]:
+    env = {**os.environ, "_CIVISCAN_COMPLETE": "bash_complete", "COMP_WORDS": words,
+           "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+    done = subprocess.run([sys.executable, "-c", "from scanner.cli import main; main()"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    return done.stdout.splitlines()
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("civiscan sc", "plain,scan"),
+    ("civiscan scan -p city", "plain,city-baseline"),
+    ("civiscan validate mozilla-m", "plain,mozilla-modern"),
+    ("civiscan evaluate 1 -p patch", "plain,patch-baseline"),
+    ("civiscan checks --doc tls.pro", "plain,tls.protocols"),
+    ("civiscan docs ", None),
+], ids=["command", "scan-policy", "validate-name", "evaluate-policy", "check-id", "nothing-for-docs"])
+def test_completion_offers(words, expected):
+    offered = complete(words)
+    if expected is None:
+        assert all(not line.startswith("plain,") or line == "plain," for line in offered)
+    else:
+        assert expected in offered
+
+
+def test_completion_of_a_policy_falls_back_to_files():
+    assert "file,pol" in complete("civiscan scan -p pol")
+
+
+def test_verify_says_ok_when_everything_checks_out(tmp_path):
+    (tmp_path / "index.html").write_text("<p>ok</p>")
+    manifest.write(tmp_path, [tmp_path / "index.html"], run_id=1, tool_version="0",
+                   created=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path)])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == f"OK: {tmp_path} matches its manifest"
+
+
+def test_verify_says_failed_when_a_file_changed(tmp_path):
+    (tmp_path / "index.html").write_text("<p>ok</p>")
+    manifest.write(tmp_path, [tmp_path / "index.html"], run_id=1, tool_version="0",
+                   created=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    (tmp_path / "index.html").write_text("<p>changed</p>")
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == f"FAILED: {tmp_path} does not match its manifest"
+
+
+@pytest.mark.parametrize("command", ["scan", "tls"])
+def test_ca_file_help_says_it_adds_to_the_system_store(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    text = " ".join(result.output.split())
+    assert "added to the system store" in text
+    assert "instead of the system store" not in text
