@@ -642,7 +642,7 @@ def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, 
 @click.argument("run_b", default="last")
 @db_option
 @click.option("--department", metavar="NAME", help="Compare only this department's findings.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True, help="A table, JSON or Markdown.")
 def diff(run_a: str, run_b: str, db: str | None, department: str | None, fmt: str) -> None:
     """What changed from RUN_A to RUN_B (ids or 'last'), by finding fingerprint.
 
@@ -673,7 +673,7 @@ def diff(run_a: str, run_b: str, db: str | None, department: str | None, fmt: st
 @click.option("--department", metavar="NAME", help="Only this department's assets and findings.")
 @click.option("--asset", metavar="ID|NAME", help="Only this asset (its id department/name, or its name).")
 @click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=12, show_default=True, help="The last N runs.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="A table, or JSON (schema civiscan/history).")
 def history_command(db: str | None, department: str | None, asset: str | None, limit: int, fmt: str) -> None:
     """Score and findings per run, oldest first, and the trend of the last N runs."""
     from . import history
