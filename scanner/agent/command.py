@@ -56,7 +56,7 @@ def agent(ctx: click.Context, config_path: str | None, once: bool, log_format: s
 
 @agent.command("status")
 @click.option("--config", "config_path", metavar="FILE", required=True, help=_CONFIG_HELP)
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="A table, or JSON.")
 def status(config_path: str, fmt: str) -> None:
     """Print each schedule's last run, its result, and its next run."""
     from ..store import Store
