@@ -212,7 +212,8 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
         from scanner.plugins.packages import feeds
 
         for path in feeds.sample_feed_paths():
-            feeds.import_path(store.conn, path)
+            with store.write_dataset("advisories") as conn:
+                feeds.import_path(conn, path)
         plan = lib.prepare(
             lib.ScanRequest(policies=[str(outdir / "policy.yaml")], inventory=str(outdir / "inventory.yaml")),
             registry,

@@ -31,7 +31,7 @@ from .models import Severity
 from .options import option_type
 from .output import inert
 from .plugin import COMMANDS_GROUP, FactsVersionError, Registry, Setting, load_registry
-from .store import RunHeld, Store, default_db_path
+from .store import RunHeld, SqliteStore, Store, default_db_path
 
 FILE_FORMATS = ("html", "junit", "sarif", "csv", "markdown")
 FORMATS = ("table", "json", *FILE_FORMATS)
@@ -55,7 +55,7 @@ def plugin_registry(disabled: Sequence[str] = ()) -> Registry:
 def open_store(db: str | None) -> Store:
     path = Path(db) if db else default_db_path()
     try:
-        return Store(path)
+        return SqliteStore(path)
     except Exception as exc:
         raise Fail(f"{path}: cannot open the store: {exc}") from None
 
@@ -63,7 +63,7 @@ def open_store(db: str | None) -> Store:
 def _run_id(store: Store, ref: str) -> int:
     run_id = store.resolve_run(ref)
     if run_id is None:
-        raise Fail(f"no run '{ref}' in {store.path} (civiscan runs lists them)")
+        raise Fail(f"no run '{ref}' in {store.location} (civiscan runs lists them)")
     return run_id
 
 

@@ -20,7 +20,7 @@ from .gate import Gate
 from .inventory import Scope
 from .models import Asset, CollectError, CollectFailed, ErrorReason, Severity
 from .netutil import classify, describe
-from .plugin import CheckRequest, Context, Registry
+from .plugin import CheckRequest, Context, DatasetProvider, Registry
 from .policy import RuleSet
 from .store import Store
 
@@ -95,12 +95,8 @@ def make_job(
     ruleset: RuleSet,
     settings: ScanSettings,
     scope: Scope | None = None,
-    store_path: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON job for one asset: which checks each plugin must serve, within which scope.
-
-    ``store_path`` locates the store whose imported data plugins may read.
-    """
+    """The JSON job for one asset: which checks each plugin must serve, within which scope."""
     return {
         "asset": asset.to_json(),
         "plugins": {
@@ -111,7 +107,6 @@ def make_job(
         "plugin_timeout": settings.plugin_timeout,
         "settings": dict(settings.plugin_settings),
         **({"scope": scope.to_json()} if scope is not None else {}),
-        "store": store_path,
     }
 
 
@@ -122,8 +117,11 @@ async def run_job(
     per_host: int = 4,
     executor: Any = None,
     host_limits: dict[str, asyncio.Semaphore] | None = None,
+    datasets: DatasetProvider | None = None,
 ) -> dict[str, Any]:
     """Collect every plugin's facts for one asset. JSON in, JSON out, never raises.
+
+    ``datasets`` lends plugins the store's imported data (``ctx.dataset``).
 
     ``{"facts": {plugin: {...}}, "errors": {plugin: {"reason", "message"}},
     "versions": {plugin: facts schema version}}``
@@ -139,7 +137,7 @@ async def run_job(
         executor=executor,
         host_limits=host_limits,
         gate=Gate.from_settings(scope, settings, timeout),
-        store_path=job.get("store"),
+        datasets=datasets,
     )
     facts: dict[str, Any] = {}
     errors: dict[str, dict[str, str]] = {}
@@ -215,11 +213,12 @@ async def scan_assets(spec: RunSpec) -> None:
                 findings = scope_error_findings(asset, ruleset, refused.reason, refused.message)
             else:
                 result = await run_job(
-                    make_job(pinned, ruleset, settings, scope, str(store.path.resolve())),
+                    make_job(pinned, ruleset, settings, scope),
                     registry,
                     per_host=settings.per_host,
                     executor=executor,
                     host_limits=host_limits,
+                    datasets=store,
                 )
                 facts = result["facts"]
                 errors = {k: CollectError.from_json(v) for k, v in result["errors"].items()}

@@ -155,14 +155,44 @@ class FactsVersionError(ValueError):
     """Stored facts have a schema version the loaded plugin cannot read."""
 
 
+class Rows(Protocol):
+    """Read-only rows of a dataset: DB-API ``execute`` with ``?`` parameters, iterable results."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+
+class DatasetUnavailable(Exception):
+    """A dataset cannot be read right now (its store is gone or unreadable)."""
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """Data imported into the store (e.g. ``advisories``), lent read-only to plugins."""
+
+    source: str
+    """Where the rows come from: equal sources hold equal rows, so a plugin may key caches on it."""
+
+    def read(self) -> contextlib.AbstractContextManager[Rows]:
+        """One consistent read (a snapshot); raises :class:`DatasetUnavailable`."""
+        ...
+
+
+class DatasetProvider(Protocol):
+    """Lends datasets by name (a store; on a remote worker, whatever reaches one)."""
+
+    def dataset(self, name: str) -> Dataset | None: ...
+
+
 class Context:
     """What the engine lends a plugin while it collects for one asset.
 
     * ``timeout``: seconds allowed for every single network operation;
     * ``settings``: run-wide settings (the core's ``ca_file``, ``resolve``,
       ``known_hosts`` and every plugin's declared ones), all JSON values;
-    * ``store_path``: the run's store, for shared read-only data imported
-      into it (open it read-only; None when the job has no store);
+    * ``dataset(name)``: a read-only :class:`Dataset` imported into the store
+      (``advisories``: the offline advisory feeds), None when the engine lends
+      none; the job never names where the store is, so a worker on another
+      machine lends the same interface;
     * ``host_slot(address)``: hold one of the per-host connection slots;
     * ``run_blocking(fn, *args)``: run a blocking call (paramiko, python-nmap)
       in the engine's bounded thread pool;
@@ -185,18 +215,21 @@ class Context:
         executor: Any = None,
         host_limits: dict[str, asyncio.Semaphore] | None = None,
         gate: Gate | None = None,
-        store_path: str | None = None,
+        datasets: DatasetProvider | None = None,
     ) -> None:
         self.timeout = timeout
         self.settings: Mapping[str, Any] = dict(settings or {})
         self.gate = gate or Gate.from_settings(None, self.settings, timeout)
-        self.store_path = store_path
+        self._datasets = datasets
         self._per_host = per_host
         self._host_limits: dict[str, asyncio.Semaphore] = (
             host_limits if host_limits is not None else {}
         )
         self._executor = executor
         self._shared: dict[Any, asyncio.Task[Any]] = {}
+
+    def dataset(self, name: str) -> Dataset | None:
+        return self._datasets.dataset(name) if self._datasets is not None else None
 
     async def shared(self, key: Any, factory: Callable[[], Awaitable[T]]) -> T:
         task = self._shared.get(key)

@@ -30,7 +30,7 @@ from .lease import HEARTBEAT_SECONDS
 from .models import Asset, Severity
 from .plugin import FactsVersionError, Registry
 from .policy import RuleSet, load_policies
-from .store import RunStatus, Store
+from .store import AssetState, RunStatus, Store
 from .yamlpos import PATH_CHARS, quote
 
 # The settings a resumed run may change (they bound time and load, not what is judged).
@@ -170,7 +170,7 @@ def execute(spec: RunSpec) -> ExitCode:
 
 
 def finish(store: Store, run_id: int, fail_on: Severity, *, interrupted: bool = False) -> ExitCode:
-    pending = store.assets(run_id, state="pending")
+    pending = store.assets(run_id, state=AssetState.PENDING)
     code = exit_code(store.findings(run_id), fail_on, interrupted=interrupted or bool(pending))
     status = RunStatus.INTERRUPTED if (interrupted or pending) else RunStatus.COMPLETE
     store.finish_run(run_id, status, int(code), dt.datetime.now(dt.UTC))
@@ -218,7 +218,7 @@ def resume(
     if overrides:
         store.update_settings(run_id, {**record.settings, **settings.to_json()})
     scope = Scope.from_json(record.settings.get("scope", {}))
-    pending = tuple(store.assets(run_id, state="pending"))
+    pending = tuple(store.assets(run_id, state=AssetState.PENDING))
     return RunSpec(store, run_id, pending, record.ruleset, registry, settings, scope, record.started, fail_on, observer)
 
 

@@ -1,6 +1,17 @@
-"""The SQLite store: runs, assets, facts and findings, written as each asset finishes.
+"""The store: runs, assets, facts and findings, written as each asset finishes.
 
-One file, WAL mode, a schema version with forward migrations. Default path:
+:class:`Store` is the interface every backend implements (typed reads and
+writes, no connection handed out); :class:`SqliteStore` is the embedded one.
+``Store(location)`` opens the backend the location names (a path: SQLite).
+The run document is built from the records a backend reads by the pure
+:func:`scanner.rundoc.build_document`.
+
+Data imported into the store for plugins to read (the advisory feeds) is a
+*dataset*: its tables are part of the store's migrations, commands write it
+through :meth:`Store.write_dataset`, and plugins read it through
+:meth:`Store.dataset`, lent to them as ``ctx.dataset(name)``.
+
+SQLite: one file, WAL mode, a schema version with forward migrations. Default path:
 ``$CIVISCAN_DB``, else ``$XDG_DATA_HOME/civiscan/civiscan.db`` (``~/.local/share``).
 Nothing secret is ever written: assets carry only the *names* of environment
 variables that hold credentials.
@@ -13,32 +24,26 @@ holder died is marked ``interrupted`` by the next process that opens the store.
 
 from __future__ import annotations
 
+import abc
+import contextlib
 import datetime as dt
-import enum
 import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .errors import ExitCode
-from .evaluate import Finding, waiver_report
+from .evaluate import Finding
 from .lease import Holder, is_alive
 from .models import Asset, CollectError
+from .plugin import Dataset, DatasetUnavailable, Rows
 from .policy import RuleSet
+from .rundoc import AssetState, RunRecord, RunRecords, RunStatus, build_document
 
-SCHEMA = "civiscan/run"
-SCHEMA_VERSION = 1
 BUSY_SECONDS = 30.0
-
-
-class RunStatus(enum.StrEnum):
-    RUNNING = "running"
-    COMPLETE = "complete"
-    INTERRUPTED = "interrupted"
 
 
 class RunHeld(Exception):
@@ -185,22 +190,62 @@ def _m5(conn: sqlite3.Connection) -> None:
     )
 
 
+ADVISORY_TABLES = """
+CREATE TABLE IF NOT EXISTS feed_sources (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    feed_date TEXT,
+    advisories INTEGER NOT NULL,
+    sha256 TEXT
+);
+CREATE TABLE IF NOT EXISTS feed_releases (
+    feed TEXT NOT NULL,
+    release TEXT NOT NULL,
+    ecosystem TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    PRIMARY KEY (feed, release, ecosystem)
+);
+CREATE TABLE IF NOT EXISTS feed_advisories (
+    feed TEXT NOT NULL,
+    id TEXT NOT NULL,
+    aliases TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    url TEXT,
+    published TEXT,
+    modified TEXT,
+    PRIMARY KEY (feed, id)
+);
+CREATE TABLE IF NOT EXISTS feed_affected (
+    feed TEXT NOT NULL,
+    advisory TEXT NOT NULL,
+    release TEXT NOT NULL,
+    package TEXT NOT NULL,
+    introduced TEXT,
+    fixed TEXT,
+    last_affected TEXT,
+    severity TEXT NOT NULL,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS feed_affected_by_package ON feed_affected (release, package);
+"""
+"""The ``advisories`` dataset (offline advisory feeds, docs/packages.md)."""
+
+
+def _m6(conn: sqlite3.Connection) -> None:
+    # IF NOT EXISTS adopts the identical tables that feed imports created
+    # outside the migrations before this version.
+    _script(conn, ADVISORY_TABLES)
+
+
 # Each migration moves the schema from version N-1 to N; never edit a shipped one, append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5, _m6]
 
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    started: dt.datetime
-    finished: dt.datetime | None
-    status: RunStatus
-    exit_code: int | None
-    tool_version: str
-    ruleset: RuleSet
-    inventory_digest: str | None
-    settings: Mapping[str, Any]
-    departments: Sequence[Mapping[str, str]]
+DATASETS: Mapping[str, tuple[str, ...]] = {
+    "advisories": ("feed_sources", "feed_releases", "feed_advisories", "feed_affected"),
+}
+"""Each dataset a store holds for plugins, with its tables."""
 
 
 def _insert_run(
@@ -270,22 +315,19 @@ def _insert_findings(conn: sqlite3.Connection, run_id: int, findings: Iterable[F
     )
 
 
-class Store:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        # timeout= is SQLite's busy timeout: a writer waits for another instead of failing.
-        self.conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
-        self.mark_interrupted()
+class Store(abc.ABC):
+    """What civiscan keeps about runs, whatever holds it.
 
-    def close(self) -> None:
-        self.conn.close()
+    ``Store(location)`` opens the backend ``location`` names; every backend
+    answers the same typed reads and writes and builds the same run document.
+    """
+
+    location: str
+    """Where the store is, for messages (never a credential)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Store:
+        # Store(path) is how callers open a store; the location picks the backend.
+        return super().__new__(SqliteStore if cls is Store else cls)
 
     def __enter__(self) -> Store:
         return self
@@ -293,11 +335,170 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    def migrate(self) -> None: ...
+
+    # --- writing
+    @abc.abstractmethod
+    def create_run(
+        self,
+        ruleset: RuleSet,
+        assets: Sequence[Asset],
+        settings: Mapping[str, Any],
+        started: dt.datetime,
+        inventory_digest: str | None = None,
+        departments: Sequence[Mapping[str, str]] = (),
+    ) -> int: ...
+
+    @abc.abstractmethod
+    def save_asset(
+        self,
+        run_id: int,
+        asset: Asset,
+        facts: Mapping[str, Any],
+        errors: Mapping[str, CollectError],
+        findings: Iterable[Finding],
+        finished: dt.datetime,
+        versions: Mapping[str, int] | None = None,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def replace_findings(self, run_id: int, findings: Iterable[Finding]) -> None: ...
+
+    @abc.abstractmethod
+    def finish_run(self, run_id: int, status: RunStatus, exit_code: int, finished: dt.datetime) -> None: ...
+
+    @abc.abstractmethod
+    def update_settings(self, run_id: int, settings: Mapping[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def clone_run(self, source: int, ruleset: RuleSet, started: dt.datetime) -> int: ...
+
+    # --- leases
+    @abc.abstractmethod
+    def claim(self, run_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def heartbeat(self, run_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def mark_interrupted(self) -> list[int]: ...
+
+    @abc.abstractmethod
+    def lease(self, run_id: int) -> tuple[Holder | None, dt.datetime | None]:
+        """The holder of ``run_id`` and its last heartbeat (None, None when nobody holds it)."""
+
+    # --- reading
+    @abc.abstractmethod
+    def resolve_run(self, ref: str | int) -> int | None: ...
+
+    @abc.abstractmethod
+    def run(self, run_id: int) -> RunRecord: ...
+
+    @abc.abstractmethod
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def assets(self, run_id: int, state: AssetState | None = None) -> list[Asset]: ...
+
+    @abc.abstractmethod
+    def asset_states(self, run_id: int) -> dict[str, AssetState]: ...
+
+    @abc.abstractmethod
+    def facts(self, run_id: int) -> dict[str, tuple[dict[str, Any], dict[str, CollectError]]]: ...
+
+    @abc.abstractmethod
+    def facts_versions(self, run_id: int) -> dict[tuple[str, str], int]: ...
+
+    @abc.abstractmethod
+    def findings(self, run_id: int) -> Iterator[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def previous_run(self, run_id: int) -> int | None: ...
+
+    @abc.abstractmethod
+    def first_seen(self, run_id: int) -> dict[str, str]: ...
+
+    def records(self, run_id: int) -> RunRecords:
+        """Everything the run document is built from."""
+        return RunRecords(
+            run=self.run(run_id),
+            assets=self.assets(run_id),
+            states=self.asset_states(run_id),
+            facts=self.facts(run_id),
+            findings=list(self.findings(run_id)),
+            first_seen=self.first_seen(run_id),
+            previous_run=self.previous_run(run_id),
+        )
+
+    def document(self, run_id: int) -> dict[str, Any]:
+        """The run as the versioned JSON document (docs/json.md)."""
+        return build_document(self.records(run_id))
+
+    # --- datasets
+    @abc.abstractmethod
+    def dataset(self, name: str) -> Dataset | None:
+        """A read-only handle on dataset ``name`` (None when this store cannot lend it)."""
+
+    @abc.abstractmethod
+    def write_dataset(self, name: str) -> contextlib.AbstractContextManager[Any]:
+        """A DB-API connection on dataset ``name``'s tables inside one write transaction."""
+
+
+class _SqliteDataset:
+    """A dataset read through its own read-only connection, so any thread may read it."""
+
+    def __init__(self, path: Path) -> None:
+        self.source = str(path)
+        self._uri = path.as_uri() + "?mode=ro"
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Rows]:
+        try:
+            conn = sqlite3.connect(self._uri, uri=True, timeout=BUSY_SECONDS)
+            # One read transaction: every read of the caller sees one state of the store.
+            conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise DatasetUnavailable(f"the store {self.source} cannot be opened ({exc})") from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.location = str(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # timeout= is SQLite's busy timeout: a writer waits for another instead of failing.
+        self._conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+        self.mark_interrupted()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
     # --- schema ------------------------------------------------------------
 
     @property
     def schema_version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _check_version(self, version: int) -> None:
         if version > len(MIGRATIONS):
@@ -316,22 +517,22 @@ class Store:
             version = self.schema_version
             self._check_version(version)
             for number in range(version + 1, len(MIGRATIONS) + 1):
-                MIGRATIONS[number - 1](self.conn)
-                self.conn.execute(f"PRAGMA user_version = {number}")
+                MIGRATIONS[number - 1](self._conn)
+                self._conn.execute(f"PRAGMA user_version = {number}")
 
     class _Tx:
         def __init__(self, conn: sqlite3.Connection) -> None:
-            self.conn = conn
+            self._conn = conn
 
         def __enter__(self) -> sqlite3.Connection:
-            self.conn.execute("BEGIN IMMEDIATE")
-            return self.conn
+            self._conn.execute("BEGIN IMMEDIATE")
+            return self._conn
 
         def __exit__(self, exc_type: object, *rest: object) -> None:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
-    def transaction(self) -> Store._Tx:
-        return Store._Tx(self.conn)
+    def transaction(self) -> SqliteStore._Tx:
+        return SqliteStore._Tx(self._conn)
 
     # --- writing -----------------------------------------------------------
 
@@ -348,9 +549,10 @@ class Store:
             run_id = _insert_run(conn, ruleset, settings, started, inventory_digest, departments)
             conn.executemany(
                 "INSERT INTO assets (run_id, asset_id, seq, department, kind, spec_json, state)"
-                " VALUES (?,?,?,?,?,?,'pending')",
+                " VALUES (?,?,?,?,?,?,?)",
                 [
-                    (run_id, a.id, i, a.department, a.kind.value, json.dumps(a.to_json()))
+                    (run_id, a.id, i, a.department, a.kind.value, json.dumps(a.to_json()),
+                     AssetState.PENDING.value)
                     for i, a in enumerate(assets)
                 ],
             )
@@ -392,8 +594,8 @@ class Store:
             )
             _insert_findings(conn, run_id, findings)
             conn.execute(
-                "UPDATE assets SET state='done', finished=?, spec_json=? WHERE run_id=? AND asset_id=?",
-                (finished.isoformat(), json.dumps(asset.to_json()), run_id, asset.id),
+                "UPDATE assets SET state=?, finished=?, spec_json=? WHERE run_id=? AND asset_id=?",
+                (AssetState.DONE.value, finished.isoformat(), json.dumps(asset.to_json()), run_id, asset.id),
             )
 
     def replace_findings(self, run_id: int, findings: Iterable[Finding]) -> None:
@@ -445,7 +647,7 @@ class Store:
     def mark_interrupted(self) -> list[int]:
         """Mark ``interrupted`` every running run whose holder is gone (killed, crashed, lost power)."""
         now = _now()
-        rows = self.conn.execute("SELECT * FROM runs WHERE status=?", (RunStatus.RUNNING.value,)).fetchall()
+        rows = self._conn.execute("SELECT * FROM runs WHERE status=?", (RunStatus.RUNNING.value,)).fetchall()
         dead = [r for r in rows if not ((h := _holder(r)) and is_alive(h, _heartbeat(r), now))]
         if not dead:
             return []
@@ -514,15 +716,15 @@ class Store:
         """A run id from ``7``, ``last`` or ``latest``."""
         text = str(ref).strip().lower()
         if text in ("last", "latest"):
-            row = self.conn.execute("SELECT MAX(id) FROM runs").fetchone()
+            row = self._conn.execute("SELECT MAX(id) FROM runs").fetchone()
             return int(row[0]) if row[0] is not None else None
         if text.isdigit():
-            row = self.conn.execute("SELECT id FROM runs WHERE id=?", (int(text),)).fetchone()
+            row = self._conn.execute("SELECT id FROM runs WHERE id=?", (int(text),)).fetchone()
             return int(row[0]) if row else None
         return None
 
     def run(self, run_id: int) -> RunRecord:
-        row = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        row = self._conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(run_id)
         return RunRecord(
@@ -539,29 +741,29 @@ class Store:
         )
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT r.id, r.started, r.finished, r.status, r.exit_code, r.policy_key,"
             " (SELECT COUNT(*) FROM assets a WHERE a.run_id=r.id) AS assets,"
-            " (SELECT COUNT(*) FROM assets a WHERE a.run_id=r.id AND a.state='done') AS done,"
+            " (SELECT COUNT(*) FROM assets a WHERE a.run_id=r.id AND a.state=?) AS done,"
             " (SELECT COUNT(*) FROM findings f WHERE f.run_id=r.id AND f.status='fail') AS failures,"
             " (SELECT COUNT(*) FROM findings f WHERE f.run_id=r.id AND f.status='error') AS errors"
             " FROM runs r ORDER BY r.id DESC LIMIT ?",
-            (limit,),
+            (AssetState.DONE.value, limit),
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def assets(self, run_id: int, state: str | None = None) -> list[Asset]:
+    def assets(self, run_id: int, state: AssetState | None = None) -> list[Asset]:
         sql = "SELECT spec_json FROM assets WHERE run_id=?"
         args: list[Any] = [run_id]
         if state:
             sql += " AND state=?"
-            args.append(state)
-        rows = self.conn.execute(sql + " ORDER BY seq", args).fetchall()
+            args.append(AssetState(state).value)
+        rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
         return [Asset.from_json(json.loads(r[0])) for r in rows]
 
     def facts(self, run_id: int) -> dict[str, tuple[dict[str, Any], dict[str, CollectError]]]:
         out: dict[str, tuple[dict[str, Any], dict[str, CollectError]]] = {}
-        for row in self.conn.execute(
+        for row in self._conn.execute(
             "SELECT asset_id, plugin, data_json, error_json FROM facts WHERE run_id=?", (run_id,)
         ):
             facts, errors = out.setdefault(row[0], ({}, {}))
@@ -573,14 +775,14 @@ class Store:
 
     def facts_versions(self, run_id: int) -> dict[tuple[str, str], int]:
         """``{(asset id, plugin): facts schema version}`` of a run's stored facts."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT asset_id, plugin, facts_version FROM facts WHERE run_id=? AND data_json IS NOT NULL",
             (run_id,),
         )
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
     def findings(self, run_id: int) -> Iterator[dict[str, Any]]:
-        for row in self.conn.execute(
+        for row in self._conn.execute(
             "SELECT asset_id, rule_id, status, severity, message, reason, checks_json, waiver_json,"
             " fingerprint FROM findings WHERE run_id=? ORDER BY asset_id, rule_id",
             (run_id,),
@@ -599,16 +801,16 @@ class Store:
 
     def previous_run(self, run_id: int) -> int | None:
         """The newest earlier finished run applying the same policies."""
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT p.id FROM runs p, runs r WHERE r.id=? AND p.policy_key=r.policy_key"
-            " AND p.id < r.id AND p.status='complete' ORDER BY p.id DESC LIMIT 1",
-            (run_id,),
+            " AND p.id < r.id AND p.status=? ORDER BY p.id DESC LIMIT 1",
+            (run_id, RunStatus.COMPLETE.value),
         ).fetchone()
         return int(row[0]) if row else None
 
     def first_seen(self, run_id: int) -> dict[str, str]:
         """For each fingerprint failing in ``run_id``: when it was first seen failing."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT f.fingerprint, MIN(r.started) FROM findings f JOIN runs r ON r.id=f.run_id"
             " WHERE f.status IN ('fail','waived') AND f.run_id <= ? AND f.fingerprint IN"
             " (SELECT fingerprint FROM findings WHERE run_id=? AND status IN ('fail','waived'))"
@@ -617,71 +819,29 @@ class Store:
         )
         return {r[0]: r[1] for r in rows}
 
-    def document(self, run_id: int) -> dict[str, Any]:
-        """The run as the versioned JSON document (docs/json.md)."""
-        record = self.run(run_id)
-        assets = self.assets(run_id)
-        states = dict(self.conn.execute("SELECT asset_id, state FROM assets WHERE run_id=?", (run_id,)).fetchall())
-        facts = self.facts(run_id)
-        first = self.first_seen(run_id)
-        findings = []
-        counts = {"pass": 0, "fail": 0, "error": 0, "waived": 0, "not_applicable": 0}
-        for f in self.findings(run_id):
-            f["first_seen"] = first.get(f["fingerprint"])
-            counts[f["status"]] = counts.get(f["status"], 0) + 1
-            findings.append(f)
-        dept_names = sorted({a.department for a in assets})
-        asset_docs = []
-        for a in assets:
-            a_facts, a_errors = facts.get(a.id, ({}, {}))
-            asset_docs.append(
-                {
-                    "id": a.id,
-                    "name": a.name,
-                    "kind": a.kind.value,
-                    "department": a.department,
-                    "address": a.address,
-                    "url": a.url,
-                    "tags": list(a.tags),
-                    "state": states.get(a.id, "pending"),
-                    "facts": a_facts,
-                    "errors": {k: v.to_json() for k, v in a_errors.items()},
-                }
-            )
-        assessed = sum(
-            1 for d in asset_docs if d["state"] == "done" and d["facts"] and not d["errors"]
-        )
-        return {
-            "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "run": {
-                "id": record.id,
-                "started": record.started.isoformat(),
-                "finished": record.finished.isoformat() if record.finished else None,
-                "status": record.status,
-                "tool_version": record.tool_version,
-                "policies": [
-                    {k: p.to_json()[k] for k in ("id", "version", "title", "digest")}
-                    for p in record.ruleset.policies
-                ],
-                "inventory_digest": record.inventory_digest,
-                "exit_code": record.exit_code,
-                "previous_run": self.previous_run(run_id),
-            },
-            "departments": dept_names,
-            "department_titles": {d["name"]: d.get("title", "") for d in record.departments},
-            "assets": asset_docs,
-            "rules": [r.to_json() for r in record.ruleset.rules],
-            "findings": findings,
-            "waivers": waiver_report(record.ruleset, assets, record.started),
-            "summary": {
-                "assets": len(asset_docs),
-                "assessed": assessed,
-                "pending": sum(1 for d in asset_docs if d["state"] != "done"),
-                "findings": counts,
-            },
-        }
+    def asset_states(self, run_id: int) -> dict[str, AssetState]:
+        rows = self._conn.execute("SELECT asset_id, state FROM assets WHERE run_id=?", (run_id,))
+        return {r[0]: AssetState(r[1]) for r in rows}
 
+    def lease(self, run_id: int) -> tuple[Holder | None, dt.datetime | None]:
+        row = self._conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(run_id)
+        return _holder(row), _heartbeat(row)
+
+    # --- datasets ----------------------------------------------------------
+
+    def dataset(self, name: str) -> Dataset | None:
+        if name not in DATASETS or str(self.path) == ":memory:":
+            return None
+        return _SqliteDataset(self.path.resolve())
+
+    @contextlib.contextmanager
+    def write_dataset(self, name: str) -> Iterator[sqlite3.Connection]:
+        if name not in DATASETS:
+            raise KeyError(name)
+        with self.transaction() as conn:
+            yield conn
 
     # --- history reads (judged by scanner/history.py) ----------------------
 
@@ -711,8 +871,9 @@ class Store:
             sql += " AND r.id<=?"
             args.append(up_to)
         if complete:
-            sql += " AND r.status='complete'"
-        rows = self.conn.execute(sql + " ORDER BY r.id DESC LIMIT ?", [*args, limit]).fetchall()
+            sql += " AND r.status=?"
+            args.append(RunStatus.COMPLETE.value)
+        rows = self._conn.execute(sql + " ORDER BY r.id DESC LIMIT ?", [*args, limit]).fetchall()
         return [dict(r) for r in rows]
 
     def history_counts(
@@ -724,12 +885,12 @@ class Store:
         where, args = _asset_filter(department, asset)
         for run_id in run_ids:
             per: dict[str, tuple[int, dict[tuple[str, str], int]]] = {}
-            for name, n in self.conn.execute(
+            for name, n in self._conn.execute(
                 f"SELECT a.department, COUNT(*) FROM assets a WHERE a.run_id=?{where} GROUP BY a.department",
                 [run_id, *args],
             ):
                 per[name] = (int(n), {})
-            for name, status, severity, n in self.conn.execute(
+            for name, status, severity, n in self._conn.execute(
                 "SELECT a.department, f.status, f.severity, COUNT(*) FROM findings f JOIN assets a"
                 f" ON a.run_id=f.run_id AND a.asset_id=f.asset_id WHERE f.run_id=?{where}"
                 " GROUP BY a.department, f.status, f.severity",
@@ -743,7 +904,7 @@ class Store:
         """The departments each run covered (no findings are read)."""
         out: dict[int, set[str]] = {run_id: set() for run_id in run_ids}
         for run_id in run_ids:
-            for (name,) in self.conn.execute("SELECT DISTINCT department FROM assets WHERE run_id=?", (run_id,)):
+            for (name,) in self._conn.execute("SELECT DISTINCT department FROM assets WHERE run_id=?", (run_id,)):
                 out[run_id].add(name)
         return {k: frozenset(v) for k, v in out.items()}
 

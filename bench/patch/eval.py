@@ -18,7 +18,6 @@ import argparse
 import hashlib
 import json
 import random
-import sqlite3
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 from scanner.options import validate_options
 from scanner.plugins.packages import feed_facts, feeds, packages_plugin
+from scanner.store import Store
 
 SOURCES = 10_000
 SEVERITIES = ["critical", "high", "medium", "low", "not yet assigned"]
@@ -114,11 +114,12 @@ def main() -> int:
             for record in make_records(args.advisories, args.seed):
                 zf.writestr(f"{record['id']}.json", json.dumps(record))
         db = Path(tmp) / "civiscan.db"
-        conn = sqlite3.connect(db)
+        store = Store(db)
         start = time.perf_counter()
-        result = feeds.import_path(conn, archive, name="osv:Debian")
+        with store.write_dataset("advisories") as conn:
+            result = feeds.import_path(conn, archive, name="osv:Debian")
         import_s = time.perf_counter() - start
-        conn.close()
+        advisories = store.dataset("advisories")
         print(
             f"import: {result.feed.advisories:,} advisories, {result.affected_rows:,} rows "
             f"from all.zip in {import_s:.2f} s ({result.feed.advisories / import_s:,.0f}/s)"
@@ -137,7 +138,7 @@ def main() -> int:
                 "release": "debian:12",
                 "package_count": len(host["packages"]),
             }
-            facts.update(feed_facts(str(db), host))
+            facts.update(feed_facts(advisories, host))
             facts_list.append(facts)
             host_s.append(time.perf_counter() - start)
         match_s = sum(host_s)

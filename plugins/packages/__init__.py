@@ -5,7 +5,7 @@ one SSH round trip) and store only what their checks need:
 
 * ``packages`` facts: release, package format, ``{name: version}`` of every
   installed package, and the advisory matches against the offline feed index
-  in the store (``ctx.store_path``, opened read-only) with the feed's
+  the store lends (``ctx.dataset("advisories")``, read-only) with the feed's
   name and date, so ``packages.*`` checks judge stored facts without I/O;
 * ``os`` facts: os-release, kernel, reboot flag, last update, container flag.
 
@@ -16,15 +16,13 @@ like the host itself; the feed's identity and date are part of the facts.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from scanner.models import Asset
-from scanner.plugin import CheckRequest, Context, needed
+from scanner.plugin import CheckRequest, Context, Dataset, DatasetUnavailable, Rows, needed
 
 from . import feeds, match, versions
 from .checks import FEED, OS_CHECKS, PACKAGES_CHECKS
@@ -71,7 +69,7 @@ def installed_versions(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[
     return out
 
 
-def feed_facts(db_path: str | None, host: Mapping[str, Any]) -> dict[str, Any]:
+def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]:
     """Match the host's packages against the feed index; blocking (runs in the pool).
 
     Returns ``feed`` (None when no usable feed exists, with ``feed_problem``
@@ -94,32 +92,28 @@ def feed_facts(db_path: str | None, host: Mapping[str, Any]) -> dict[str, Any]:
     if expected != fmt:
         out["feed_problem"] = f"{name} reports package format {fmt!r}, expected {expected!r}"
         return out
-    if not db_path:
+    if index is None:
         out["feed_problem"] = "no store database is configured, so no advisory feed is available"
         return out
     try:
-        conn = feeds.open_readonly(db_path)
-    except sqlite3.OperationalError as exc:
-        out["feed_problem"] = f"the store {db_path} cannot be opened ({exc})"
+        # One read: the feed identity checked against the cache and every row
+        # read for this host come from the same state of the store.
+        with index.read() as conn:
+            sources = feeds.feeds_for_release(conn, release)
+            if not sources:
+                out["feed_problem"] = (
+                    f"no imported advisory feed covers {name} (release {release}); "
+                    "run civiscan feeds import"
+                )
+                return out
+            cached = _release_index(index.source, release, fmt, sources)
+            lookup = match.source_lookup(host.get("packages") or [], fmt)
+            cached.load(conn, lookup.keys())
+            hits = match.find_hits(lookup, cached.packages)
+            advisories = cached.advisories(conn, hits.advisory_ids())
+    except DatasetUnavailable as exc:
+        out["feed_problem"] = str(exc)
         return out
-    try:
-        # One read transaction: the feed identity checked against the cache and
-        # every row read for this host come from the same state of the store.
-        conn.execute("BEGIN")
-        sources = feeds.feeds_for_release(conn, release)
-        if not sources:
-            out["feed_problem"] = (
-                f"no imported advisory feed covers {name} (release {release}); "
-                "run civiscan feeds import"
-            )
-            return out
-        index = _release_index(str(db_path), release, fmt, sources)
-        lookup = match.source_lookup(host.get("packages") or [], fmt)
-        index.load(conn, lookup.keys())
-        hits = match.find_hits(lookup, index.packages)
-        advisories = index.advisories(conn, hits.advisory_ids())
-    finally:
-        conn.close()
     dates = [f.feed_date for f in sources]
     out["feed"] = {
         "release": release,
@@ -148,7 +142,7 @@ class _ReleaseIndex:
         self._advisories: dict[str, feeds.Advisory | None] = {}
         self._lock = threading.Lock()
 
-    def load(self, conn: sqlite3.Connection, names: Iterable[object]) -> None:
+    def load(self, conn: Rows, names: Iterable[object]) -> None:
         """Read and prepare the rows of every name not seen yet (names without rows too)."""
         with self._lock:
             missing = [n for n in set(names) - self._loaded if isinstance(n, str)]
@@ -158,7 +152,7 @@ class _ReleaseIndex:
                 self.packages[package] = match.prepare_rows(rows, self.fmt)
             self._loaded.update(missing)
 
-    def advisories(self, conn: sqlite3.Connection, ids: set[str]) -> dict[str, feeds.Advisory]:
+    def advisories(self, conn: Rows, ids: set[str]) -> dict[str, feeds.Advisory]:
         """The metadata of advisories ``ids``, read from the store once per id."""
         with self._lock:
             missing = [i for i in ids if i not in self._advisories]
@@ -171,19 +165,19 @@ class _ReleaseIndex:
 
 
 # A release's index is reused by every host of a run (and of later runs in the
-# same worker process) until the feeds change: the cache key includes each
-# feed's name, import time, date and size, re-read from the store for every
-# host, so a cached entry is only ever a faster path to the same result.
+# same worker process) until the feeds change: the cache key is the dataset's
+# source, and each feed's name, import time, date and size, re-read from the
+# store for every host, so a cached entry is only ever a faster path to the same result.
 _INDEXES: dict[tuple[str, str, str], tuple[tuple[Any, ...], _ReleaseIndex]] = {}
 _INDEXES_LIMIT = 8
 _INDEXES_LOCK = threading.Lock()
 
 
 def _release_index(
-    db_path: str, release: str, fmt: str, sources: Sequence[feeds.FeedInfo]
+    source: str, release: str, fmt: str, sources: Sequence[feeds.FeedInfo]
 ) -> _ReleaseIndex:
     identity = tuple((f.name, f.imported_at, f.feed_date, f.advisories) for f in sources)
-    cache_key = (str(Path(db_path).resolve()), release, fmt)
+    cache_key = (source, release, fmt)
     with _INDEXES_LOCK:
         hit = _INDEXES.get(cache_key)
         if hit is not None and hit[0] == identity:
@@ -204,8 +198,8 @@ class PackagesPlugin:
     reasons: Mapping[str, str] = MappingProxyType(
         {FEED: "no usable advisory feed: none imported for the release, or too old"}
     )
-    # Runs stored before collection read the store through Context.store_path
-    # carry its location as a setting.
+    # Runs stored before the advisory index was lent as a dataset carry the
+    # store's location as a setting.
     redact = frozenset({"db_path"})
 
     def __init__(self, collect_host: HostFacts = collect_host_facts) -> None:
@@ -228,7 +222,7 @@ class PackagesPlugin:
             "transport": host.get("transport"),
         }
         if "feed" in needed(self.checks, requests):
-            facts.update(await ctx.run_blocking(feed_facts, ctx.store_path, host))
+            facts.update(await ctx.run_blocking(feed_facts, ctx.dataset("advisories"), host))
         return facts
 
 

@@ -1,7 +1,8 @@
 """``civiscan feeds import|list``: the offline advisory feeds the ``packages`` checks match against.
 
 Registered in the ``civiscan.commands`` entry-point group. Feeds are imported
-into the store, where collection reads them (``Context.store_path``).
+into the store's ``advisories`` dataset, which collection reads through
+``Context.dataset("advisories")``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> No
     store = open_store(db)
     for path in paths:
         try:
-            result = feedlib.import_path(store.conn, path, name=name)
+            with store.write_dataset("advisories") as conn:
+                result = feedlib.import_path(conn, path, name=name)
         except (feedlib.FeedFormatError, ValueError, OSError, zipfile.BadZipFile, KeyError, TypeError) as exc:
             raise Fail(f"{path}: cannot import: {exc}") from None
         info = result.feed
@@ -41,7 +43,11 @@ def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> No
 @db_option
 def feeds_list(db: str | None) -> None:
     """List imported feeds with their dates."""
-    rows = feedlib.list_feeds(open_store(db).conn)
+    advisories = open_store(db).dataset("advisories")
+    rows = []
+    if advisories is not None:
+        with advisories.read() as conn:
+            rows = feedlib.list_feeds(conn)
     if not rows:
         click.echo("No feeds imported (civiscan feeds import PATH).")
     for info in rows:

@@ -1,8 +1,9 @@
 """Offline advisory feeds: import OSV and Debian Security Tracker data into SQLite.
 
-Backend of ``civiscan feeds import PATH``. Everything takes an open
-:class:`sqlite3.Connection`; :func:`ensure_schema` holds the whole DDL (tables
-``feed_*``) so the store's migrations can call it.
+Backend of ``civiscan feeds import PATH``. The tables (``feed_*``) are the
+store's ``advisories`` dataset, created by the store's migrations: imports
+write through :meth:`scanner.store.Store.write_dataset` (or any sqlite3
+connection), reads take the :class:`scanner.plugin.Rows` a dataset lends.
 
 Accepted inputs (detected from the content, see :func:`import_path`):
 
@@ -22,6 +23,7 @@ and :func:`cvss3_base_score`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.resources
@@ -35,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from scanner.plugin import Rows
+from scanner.store import ADVISORY_TABLES
 from scanner.timeutil import parse_timestamp
 
 SEVERITIES = ("critical", "high", "medium", "low", "info", "unknown")
@@ -51,51 +55,9 @@ DEBIAN_CODENAMES = {
     "duke": "15",
 }
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feed_sources (
-    name TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    imported_at TEXT NOT NULL,
-    feed_date TEXT,
-    advisories INTEGER NOT NULL,
-    sha256 TEXT
-);
-CREATE TABLE IF NOT EXISTS feed_releases (
-    feed TEXT NOT NULL,
-    release TEXT NOT NULL,
-    ecosystem TEXT NOT NULL,
-    rows INTEGER NOT NULL,
-    PRIMARY KEY (feed, release, ecosystem)
-);
-CREATE TABLE IF NOT EXISTS feed_advisories (
-    feed TEXT NOT NULL,
-    id TEXT NOT NULL,
-    aliases TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    url TEXT,
-    published TEXT,
-    modified TEXT,
-    PRIMARY KEY (feed, id)
-);
-CREATE TABLE IF NOT EXISTS feed_affected (
-    feed TEXT NOT NULL,
-    advisory TEXT NOT NULL,
-    release TEXT NOT NULL,
-    package TEXT NOT NULL,
-    introduced TEXT,
-    fixed TEXT,
-    last_affected TEXT,
-    severity TEXT NOT NULL,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS feed_affected_by_package ON feed_affected (release, package);
-"""
-
-
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the ``feed_*`` tables and indexes if they do not exist."""
-    conn.executescript(_SCHEMA)
+    """Create the ``feed_*`` tables on a bare connection (a store's migrations create them)."""
+    conn.executescript(ADVISORY_TABLES)
 
 
 # ------------------------------------------------------------------ severity
@@ -496,8 +458,7 @@ def _store(
     feed_date: str | None = None,
     sha256: str | None = None,
 ) -> ImportResult:
-    """Replace feed ``name`` with ``parsed``, in one transaction."""
-    ensure_schema(conn)
+    """Replace feed ``name`` with ``parsed``, in one transaction (the caller's, if one is open)."""
     advisories: dict[str, tuple[Any, ...]] = {}
     affected: list[tuple[Any, ...]] = []
     releases: dict[tuple[str, str], int] = {}
@@ -530,7 +491,7 @@ def _store(
                 )
             )
     info = FeedInfo(name, kind, source, imported_at, newest, len(advisories))
-    with conn:
+    with _atomic(conn):
         for table, column in (
             ("feed_affected", "feed"),
             ("feed_advisories", "feed"),
@@ -554,6 +515,15 @@ def _store(
     for (rel, _eco), count in releases.items():
         per_release[rel] = per_release.get(rel, 0) + count
     return ImportResult(info, len(affected), per_release)
+
+
+@contextlib.contextmanager
+def _atomic(conn: sqlite3.Connection) -> Iterator[None]:
+    if conn.in_transaction:
+        yield
+        return
+    with conn:
+        yield
 
 
 def _default_osv_name(ecosystems: Iterable[str]) -> str:
@@ -693,12 +663,12 @@ def import_path(
 # ------------------------------------------------------------------ reading
 
 
-def list_feeds(conn: sqlite3.Connection) -> list[FeedInfo]:
+def list_feeds(conn: Rows) -> list[FeedInfo]:
     """Every imported feed, by name. Empty when the schema does not exist yet."""
     try:
-        rows = conn.execute(
+        rows = list(conn.execute(
             "SELECT name, kind, source, imported_at, feed_date, advisories FROM feed_sources ORDER BY name"
-        ).fetchall()
+        ))
     except sqlite3.OperationalError:
         return []
     return [FeedInfo(*row) for row in rows]
@@ -714,7 +684,7 @@ class ReleaseFeed:
     advisories: Mapping[str, Advisory]
 
 
-def feeds_for_release(conn: sqlite3.Connection, release: str) -> tuple[FeedInfo, ...]:
+def feeds_for_release(conn: Rows, release: str) -> tuple[FeedInfo, ...]:
     """Feeds that hold at least one row for ``release``."""
     try:
         names = [
@@ -742,7 +712,7 @@ def _chunks(values: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
 
 
 def _affected(
-    conn: sqlite3.Connection, release: str, packages: Iterable[str] | None, columns: str
+    conn: Rows, release: str, packages: Iterable[str] | None, columns: str
 ) -> Iterator[Any]:
     """``columns`` of the release's rows (of some packages), by package, in import order."""
     order = "ORDER BY package, rowid"  # served by the (release, package) index: no sort
@@ -760,7 +730,7 @@ def _affected(
 
 
 def package_rows(
-    conn: sqlite3.Connection, release: str, packages: Iterable[str]
+    conn: Rows, release: str, packages: Iterable[str]
 ) -> dict[str, list[AffectedRow]]:
     """Affected rows of ``release`` for the named packages, by package, as plain tuples.
 
@@ -778,7 +748,7 @@ def package_rows(
 
 
 def load_release(
-    conn: sqlite3.Connection, release: str, packages: Iterable[str] | None = None
+    conn: Rows, release: str, packages: Iterable[str] | None = None
 ) -> ReleaseFeed:
     """Affected rows (and their advisories) for ``release``, optionally for some packages only."""
     feeds = feeds_for_release(conn, release)
@@ -793,7 +763,7 @@ def load_release(
 
 
 def _advisory_rows(
-    conn: sqlite3.Connection, feed: str, ids: Sequence[str]
+    conn: Rows, feed: str, ids: Sequence[str]
 ) -> Iterator[tuple[str, Advisory]]:
     for chunk, marks in _chunks(ids):
         for adv_id, aliases, summary, url, published, modified in conn.execute(
@@ -807,7 +777,7 @@ def _advisory_rows(
             )
 
 
-def _load_advisories(conn: sqlite3.Connection, wanted: set[tuple[str, str]]) -> dict[str, Advisory]:
+def _load_advisories(conn: Rows, wanted: set[tuple[str, str]]) -> dict[str, Advisory]:
     """Advisories by id; an id several feeds know is taken from the first feed by name."""
     out: dict[str, Advisory] = {}
     by_feed: dict[str, list[str]] = {}
@@ -820,7 +790,7 @@ def _load_advisories(conn: sqlite3.Connection, wanted: set[tuple[str, str]]) -> 
 
 
 def release_advisories(
-    conn: sqlite3.Connection, release: str, ids: Iterable[str]
+    conn: Rows, release: str, ids: Iterable[str]
 ) -> dict[str, Advisory]:
     """Metadata of the advisories ``ids`` of ``release``, exactly as :func:`load_release` gives it.
 
@@ -864,12 +834,6 @@ def sample_feed_paths() -> list[Path]:
     return [base / "osv", base / "debian-tracker-sample.json"]
 
 
-def open_readonly(db_path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open the store read-only; raises sqlite3.OperationalError if it does not exist."""
-    uri = Path(db_path).resolve().as_uri() + "?mode=ro"
-    return sqlite3.connect(uri, uri=True)
-
-
 __all__ = [
     "DEBIAN_CODENAMES",
     "SEVERITIES",
@@ -889,7 +853,6 @@ __all__ = [
     "import_path",
     "list_feeds",
     "load_release",
-    "open_readonly",
     "osv_rows",
     "package_rows",
     "release_advisories",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -17,7 +18,7 @@ from scanner.inventory import Scope, parse_scope_args
 from scanner.models import Asset, AssetKind, Severity
 from scanner.policy import load_policies
 from scanner.scan import Plan, execute, finish, reevaluate, resume, start
-from scanner.store import MIGRATIONS, RunHeld, Store
+from scanner.store import MIGRATIONS, RunHeld, RunStatus, Store
 
 POLICY = """
 policy: {id: p, version: "1", title: t}
@@ -48,7 +49,8 @@ def scope() -> Scope:
 
 def test_schema_is_versioned_and_in_wal_mode(store):
     assert store.schema_version == len(MIGRATIONS)
-    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with contextlib.closing(sqlite3.connect(store.path)) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -229,10 +231,10 @@ def test_resume_takes_over_the_lease_of_an_interrupted_run(tmp_path, ruleset, re
     _set_holder(tmp_path / "held.db", _exited_pid())
     with Store(tmp_path / "held.db") as s:
         spec = resume(s, 1, registry)
-        row = s.conn.execute("SELECT status, holder_pid FROM runs WHERE id=1").fetchone()
-        assert tuple(row) == ("running", os.getpid())
+        holder, _beat = s.lease(1)
+        assert (s.run(1).status, holder and holder.pid) == (RunStatus.RUNNING, os.getpid())
         assert execute(spec) is ExitCode.COMPLIANT
-        assert s.conn.execute("SELECT holder_pid FROM runs WHERE id=1").fetchone()[0] is None
+        assert s.lease(1)[0] is None
 
 
 def test_a_version_1_store_is_migrated_and_its_running_run_is_interrupted(tmp_path):
@@ -245,7 +247,7 @@ def test_a_version_1_store_is_migrated_and_its_running_run_is_interrupted(tmp_pa
     conn.close()
     with Store(path) as s:
         assert s.schema_version == len(MIGRATIONS)
-        assert s.conn.execute("SELECT status FROM runs WHERE id=1").fetchone()[0] == "interrupted"
+        assert s.run(1).status is RunStatus.INTERRUPTED
 
 
 def test_the_lease_is_renewed_while_the_scan_runs(store, ruleset, registry, fake_plugin, monkeypatch):
@@ -255,8 +257,8 @@ def test_the_lease_is_renewed_while_the_scan_runs(store, ruleset, registry, fake
 
     monkeypatch.setattr(scanner.scan, "HEARTBEAT_SECONDS", 0.01)
     spec = start(store, Plan((host("a"),), ruleset, scope()), registry, ScanSettings(), now=NOW)
-    first = store.conn.execute("SELECT heartbeat FROM runs WHERE id=?", (spec.run_id,)).fetchone()[0]
     watcher = sqlite3.connect(store.path)
+    first = watcher.execute("SELECT heartbeat FROM runs WHERE id=?", (spec.run_id,)).fetchone()[0]
 
     async def collect_until_renewed(asset, requests, ctx):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + 30

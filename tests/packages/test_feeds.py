@@ -221,16 +221,6 @@ def test_release_without_feed_has_no_sources(conn: sqlite3.Connection) -> None:
     assert feeds.load_release(conn, "debian:11", ["openssl"]).feeds == ()
 
 
-def test_open_readonly_refuses_writes(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    with sqlite3.connect(path) as db:
-        feeds.ensure_schema(db)
-    ro = feeds.open_readonly(path)
-    with pytest.raises(sqlite3.OperationalError):
-        ro.execute("DELETE FROM feed_sources")
-    ro.close()
-
-
 def test_bulk_import_commits_every_row_in_one_transaction(conn: sqlite3.Connection) -> None:
     records = [
         {

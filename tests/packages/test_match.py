@@ -23,6 +23,7 @@ def host() -> dict[str, Any]:
 @pytest.fixture
 def conn() -> sqlite3.Connection:
     db = sqlite3.connect(":memory:")
+    feeds.ensure_schema(db)
     feeds.import_path(db, OSV_DIR, name="osv")
     feeds.import_debian_tracker(
         db, json.loads(TRACKER.read_text()), feed_date="2026-11-05T00:00:00+00:00"

@@ -13,7 +13,7 @@ import pytest
 
 from scanner.models import Asset, AssetKind, Status
 from scanner.options import validate_options
-from scanner.plugin import CheckRequest, Context, plugin_problems
+from scanner.plugin import CheckRequest, Context, Dataset, plugin_problems
 from scanner.plugins.packages import (
     OsPlugin,
     PackagesPlugin,
@@ -23,6 +23,7 @@ from scanner.plugins.packages import (
     os_plugin,
     packages_plugin,
 )
+from scanner.store import Store
 
 HOST = Path(__file__).resolve().parents[1] / "data" / "packages" / "feeds" / "host-debian12.json"
 ASSET = Asset(id="it/web1", name="web1", kind=AssetKind.HOST, department="it", address="127.0.0.1")
@@ -53,7 +54,7 @@ def plugins(fake_collector, host) -> tuple[PackagesPlugin, OsPlugin]:
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     path = tmp_path / "civiscan.db"
-    with sqlite3.connect(path) as conn:
+    with Store(path) as store, store.write_dataset("advisories") as conn:
         osv, _tracker = feeds.sample_feed_paths()
         feeds.import_path(conn, osv, name="osv")
     return path
@@ -63,12 +64,14 @@ def store(tmp_path: Path) -> Path:
 def collect_both(plugins):
     def collect(store: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
         async def go() -> tuple[dict[str, Any], dict[str, Any]]:
-            ctx = Context(timeout=5, store_path=str(store) if store else None)
-            requests = [CheckRequest("packages.vulnerable", {})]
-            packages, os_ = plugins
-            return await asyncio.gather(
-                packages.collect(ASSET, requests, ctx), os_.collect(ASSET, [], ctx)
-            )
+            with contextlib.ExitStack() as stack:
+                lent = stack.enter_context(Store(store)) if store else None
+                ctx = Context(timeout=5, datasets=lent)
+                requests = [CheckRequest("packages.vulnerable", {})]
+                packages, os_ = plugins
+                return await asyncio.gather(
+                    packages.collect(ASSET, requests, ctx), os_.collect(ASSET, [], ctx)
+                )
 
         return asyncio.run(go())
 
@@ -150,11 +153,16 @@ def test_end_to_end_verdict_on_the_sample_host(collect_both, fake_collector, sto
 
 def _import_both(path: Path) -> None:
     osv, tracker = feeds.sample_feed_paths()
-    with sqlite3.connect(path) as conn:
+    with Store(path) as store, store.write_dataset("advisories") as conn:
         feeds.import_path(conn, osv, name="osv")
         feeds.import_debian_tracker(
             conn, json.loads(tracker.read_text()), feed_date="2026-11-05T00:00:00+00:00"
         )
+
+
+def _advisories(path: Path) -> Dataset | None:
+    with Store(path) as store:
+        return store.dataset("advisories")
 
 
 def _full_load_matches(path: Path, host: dict[str, Any]) -> list[dict[str, Any]]:
@@ -167,7 +175,7 @@ def _full_load_matches(path: Path, host: dict[str, Any]) -> list[dict[str, Any]]
 def test_cached_lookup_matches_a_full_load_of_two_feeds(tmp_path: Path, host) -> None:
     path = tmp_path / "civiscan.db"
     _import_both(path)
-    facts = feed_facts(str(path), host)
+    facts = feed_facts(_advisories(path), host)
     assert [s["name"] for s in facts["feed"]["sources"]] == ["debian-tracker", "osv"]
     assert facts["matches"] == _full_load_matches(path, host)
     assert facts["matches"]  # the comparison above is not vacuous
@@ -177,8 +185,8 @@ def test_later_host_gets_rows_of_packages_the_first_host_lacked(tmp_path: Path, 
     path = tmp_path / "civiscan.db"
     _import_both(path)
     without_openssl = dict(host, packages=[p for p in host["packages"] if p["source"] != "openssl"])
-    first = feed_facts(str(path), without_openssl)
-    second = feed_facts(str(path), host)
+    first = feed_facts(_advisories(path), without_openssl)
+    second = feed_facts(_advisories(path), host)
     assert "DSA-5532-1" not in {m["id"] for m in first["matches"]}
     assert second["matches"] == _full_load_matches(path, host)
 
@@ -186,25 +194,25 @@ def test_later_host_gets_rows_of_packages_the_first_host_lacked(tmp_path: Path, 
 def test_reimported_feed_is_not_served_from_the_cache(tmp_path: Path, host) -> None:
     path = tmp_path / "civiscan.db"
     osv, _tracker = feeds.sample_feed_paths()
-    with sqlite3.connect(path) as conn:
+    with Store(path) as store, store.write_dataset("advisories") as conn:
         feeds.import_path(conn, osv, name="osv", now="2026-11-05T00:00:00+00:00")
-    assert "DSA-5532-1" in {m["id"] for m in feed_facts(str(path), host)["matches"]}
+    assert "DSA-5532-1" in {m["id"] for m in feed_facts(_advisories(path), host)["matches"]}
     records = [json.loads(f.read_text()) for f in sorted(osv.glob("*.json"))]
-    with sqlite3.connect(path) as conn:
+    with Store(path) as store, store.write_dataset("advisories") as conn:
         feeds.import_osv_records(
             conn,
             [r for r in records if r["id"] != "DSA-5532-1"],
             name="osv",
             now="2026-11-06T00:00:00+00:00",
         )
-    facts = feed_facts(str(path), host)
+    facts = feed_facts(_advisories(path), host)
     assert facts["feed"]["sources"][0]["imported_at"] == "2026-11-06T00:00:00+00:00"
     assert "DSA-5532-1" not in {m["id"] for m in facts["matches"]}
 
 
-def test_store_without_feed_tables_has_no_feed(tmp_path: Path, host) -> None:
+def test_store_without_feeds_has_no_feed(tmp_path: Path, host) -> None:
     path = tmp_path / "empty.db"
     sqlite3.connect(path).close()
-    facts = feed_facts(str(path), host)
+    facts = feed_facts(_advisories(path), host)
     assert facts["feed"] is None
     assert "no imported advisory feed covers" in facts["feed_problem"]
