@@ -8,11 +8,13 @@ import shutil
 from collections.abc import Mapping
 from typing import Any
 
+import jsonschema
 import pytest
 
 from scanner.models import Outcome
 from scanner.options import validate_options
 from scanner.plugin import Check, load_registry
+from scanner.rundoc import run_schema
 
 
 @functools.cache
@@ -59,3 +61,10 @@ def victim(tmp_path):  # type: ignore[no-untyped-def]
     path.parent.mkdir()
     path.write_text("precious\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def check_run_document() -> Any:
+    """Validate a document against the published civiscan/run v1 JSON Schema."""
+    validator = jsonschema.Draft202012Validator(run_schema(), format_checker=jsonschema.FormatChecker())
+    return validator.validate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -32,8 +33,15 @@ def plugin_dir(tmp_path_factory) -> Path:
     return target
 
 
+def _prints_run_json(args: tuple[str, ...]) -> bool:
+    pairs = set(itertools.pairwise(args))
+    command = args[0] if args else ""
+    return command in ("scan", "show", "evaluate", "report") and bool(
+        pairs & {("--format", "json"), ("-f", "json")}) and "-o" not in args and "--output" not in args
+
+
 @pytest.fixture
-def civiscan(tmp_path, plugin_dir):
+def civiscan(tmp_path, plugin_dir, check_run_document):
     db = tmp_path / "store.db"
 
     def run(*args: str, check_exit: int | None = None, **kw) -> subprocess.CompletedProcess[str]:
@@ -43,6 +51,9 @@ def civiscan(tmp_path, plugin_dir):
                               env=env, cwd=tmp_path, timeout=120, **kw)
         if check_exit is not None:
             assert proc.returncode == check_exit, proc.stdout + proc.stderr
+        if _prints_run_json(args) and proc.stdout.strip():
+            # Every run document a test sees is held to the published schema.
+            check_run_document(json.loads(proc.stdout))
         return proc
 
     run.db = db  # type: ignore[attr-defined]

@@ -62,7 +62,9 @@ def write_inventory(tmp_path: Path, lab: SSHDLab) -> Path:
     return path
 
 
-def test_unknown_hosts_are_refused_until_enrolled(lab: SSHDLab, tmp_path: Path, civiscan) -> None:
+def test_unknown_hosts_are_refused_until_enrolled(
+    lab: SSHDLab, tmp_path: Path, civiscan, check_run_document
+) -> None:
     inventory = write_inventory(tmp_path, lab)
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
@@ -83,6 +85,7 @@ def test_unknown_hosts_are_refused_until_enrolled(lab: SSHDLab, tmp_path: Path, 
 
     second = civiscan("scan", "-p", str(policy), "-i", str(inventory), "--known-hosts", str(known), "--format", "json")
     doc = json.loads(second.stdout)
+    check_run_document(doc)
     by_key = {(f["asset_id"], f["rule_id"]): f for f in doc["findings"]}
     debian = by_key[("lab/127.0.43.1", "no-high-vulns")]
     assert debian["status"] in ("pass", "fail") and debian["reason"] is None
