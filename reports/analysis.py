@@ -35,6 +35,7 @@ from scanner.history import (
     score,
 )
 from scanner.models import Severity, Status
+from scanner.rundoc import SCHEMA, SCHEMA_VERSION, AssetState
 
 from .evidence import clip
 
@@ -46,9 +47,6 @@ __all__ = [
     "Unassessed", "check_document", "compare", "format_delta", "format_score", "parse_day",
     "parse_time", "score", "severity_of", "slug", "subset", "top_failing_rules",
 ]
-
-SCHEMA = "civiscan/run"
-SCHEMA_VERSION = 1
 
 Doc = Mapping[str, Any]
 
@@ -216,7 +214,7 @@ class Index:
         result = []
         for asset in self.doc["assets"]:
             reasons: list[str] = []
-            if asset.get("state") == "pending":
+            if asset.get("state") == AssetState.PENDING:
                 reasons.append("not reached: the run ended before this asset was scanned")
             for plugin, error in sorted((asset.get("errors") or {}).items()):
                 reasons.append(f"{plugin}: {error.get('reason')}: {error.get('message')}")
@@ -259,7 +257,7 @@ def subset(doc: Doc, department: str) -> dict[str, Any]:
     counts = Counter(f.get("status") for f in findings)
     summary = {
         "assets": len(assets),
-        "assessed": sum(1 for a in assets if a.get("state") == "done"),
+        "assessed": sum(1 for a in assets if a.get("state") == AssetState.DONE),
         "findings": {s.value: counts.get(s.value, 0) for s in Status},
     }
     return {

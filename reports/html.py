@@ -28,6 +28,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from scanner.history import Point, Trends, deadline, trend
+from scanner.rundoc import RunStatus
 
 from . import evidence
 from .analysis import (
@@ -458,7 +459,7 @@ def _run_context(index: Index) -> dict[str, Any]:
     return {
         "run": run,
         "policies": run.get("policies") or [],
-        "incomplete": run.get("status") != "complete",
+        "incomplete": run.get("status") != RunStatus.COMPLETE,
     }
 
 

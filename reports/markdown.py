@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from scanner.models import Status
+from scanner.rundoc import RunStatus
 
 from .analysis import (
     Change,
@@ -49,7 +50,7 @@ def render(index: Index, previous: Index | None, comparison: Comparison) -> str:
         + f"policies {policies or 'none'}.",
         "",
     ]
-    if run.get("status") != "complete":
+    if run.get("status") != RunStatus.COMPLETE:
         lines += [
             f"> **Incomplete run ({md(run.get('status'))})**: some assets were not assessed.",
             "",

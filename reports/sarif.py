@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
 from scanner.models import Severity
+from scanner.rundoc import RunStatus
 
 from . import evidence
 from .analysis import ERROR, FAIL, WAIVED, Change, Comparison, Index, parse_time, severity_of
@@ -164,7 +165,7 @@ def build(index: Index, comparison: Comparison) -> dict[str, Any]:
             ]
         results.append(result)
     invocation: dict[str, Any] = {
-        "executionSuccessful": run.get("status") == "complete",
+        "executionSuccessful": run.get("status") == RunStatus.COMPLETE,
         "properties": {"status": run.get("status"), "inventoryDigest": run.get("inventory_digest")},
     }
     if run.get("exit_code") is not None:
