@@ -14,11 +14,13 @@ Needs ``pip install sqlalchemy`` (not a civiscan dependency).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +61,28 @@ def raw(path: Path, data: list[tuple[Asset, dict[str, Any], list[Finding]]]) -> 
         return time.perf_counter() - start
 
 
-def core(path: Path, data: list[tuple[Asset, dict[str, Any], list[Finding]]]) -> float:
-    with SqliteStore(path) as store:  # the same schema, made by the store's migrations
+def _prepared(path: Path, data: list[tuple[Asset, dict[str, Any], list[Finding]]]) -> tuple[int, sa.Engine]:
+    """A run of ``data``'s assets in a store made by the store's own migrations, and an engine on it."""
+    with SqliteStore(path) as store:
         run_id = store.create_run(RuleSet((), (), ()), [a for a, _f, _v in data], {}, NOW)
-    engine = sa.create_engine(f"sqlite:///{path}")
-    meta = sa.MetaData()
-    facts_t, findings_t, assets_t = (sa.Table(n, meta, autoload_with=engine) for n in ("facts", "findings", "assets"))
+    return run_id, sa.create_engine(f"sqlite:///{path}")
+
+
+@contextlib.contextmanager
+def _connected(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection with the store's own file settings."""
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
         conn.commit()
+        yield conn
+
+
+def core(path: Path, data: list[tuple[Asset, dict[str, Any], list[Finding]]]) -> float:
+    run_id, engine = _prepared(path, data)
+    meta = sa.MetaData()
+    facts_t, findings_t, assets_t = (sa.Table(n, meta, autoload_with=engine) for n in ("facts", "findings", "assets"))
+    with _connected(engine) as conn:
         start = time.perf_counter()
         for asset, facts, verdicts in data:
             with conn.begin():
@@ -96,9 +110,7 @@ def core(path: Path, data: list[tuple[Asset, dict[str, Any], list[Finding]]]) ->
 
 def core_prebuilt(path: Path, data: list[tuple[Asset, dict[str, Any], list[Finding]]]) -> float:
     """Core at its best: statements built once with bind parameters, compiled once (cache)."""
-    with SqliteStore(path) as store:
-        run_id = store.create_run(RuleSet((), (), ()), [a for a, _f, _v in data], {}, NOW)
-    engine = sa.create_engine(f"sqlite:///{path}")
+    run_id, engine = _prepared(path, data)
     meta = sa.MetaData()
     facts_t, findings_t, assets_t = (sa.Table(n, meta, autoload_with=engine) for n in ("facts", "findings", "assets"))
     del_facts = sa.delete(facts_t).where(facts_t.c.run_id == sa.bindparam("r"), facts_t.c.asset_id == sa.bindparam("a"))
@@ -107,10 +119,7 @@ def core_prebuilt(path: Path, data: list[tuple[Asset, dict[str, Any], list[Findi
     ins_facts, ins_findings = sa.insert(facts_t), sa.insert(findings_t)
     upd = (sa.update(assets_t).where(assets_t.c.run_id == sa.bindparam("r"), assets_t.c.asset_id == sa.bindparam("a"))
            .values(state=sa.bindparam("s"), finished=sa.bindparam("f"), spec_json=sa.bindparam("j")))
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-        conn.commit()
+    with _connected(engine) as conn:
         start = time.perf_counter()
         for asset, facts, verdicts in data:
             with conn.begin():
@@ -135,13 +144,8 @@ def core_prebuilt(path: Path, data: list[tuple[Asset, dict[str, Any], list[Findi
 
 def driver_sql(path: Path, data: list[tuple[Asset, dict[str, Any], list[Finding]]]) -> float:
     """A SQLAlchemy engine and transactions, with the statements as SQL text at the driver."""
-    with SqliteStore(path) as store:
-        run_id = store.create_run(RuleSet((), (), ()), [a for a, _f, _v in data], {}, NOW)
-    engine = sa.create_engine(f"sqlite:///{path}")
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-        conn.commit()
+    run_id, engine = _prepared(path, data)
+    with _connected(engine) as conn:
         start = time.perf_counter()
         for asset, facts, verdicts in data:
             with conn.begin():
