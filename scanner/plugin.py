@@ -165,7 +165,6 @@ class DatasetUnavailable(Exception):
     """A dataset cannot be read right now (its store is gone or unreadable)."""
 
 
-@runtime_checkable
 class Dataset(Protocol):
     """Data imported into the store (e.g. ``advisories``), lent read-only to plugins."""
 

@@ -519,6 +519,7 @@ def _store(
 
 @contextlib.contextmanager
 def _atomic(conn: sqlite3.Connection) -> Iterator[None]:
+    """The caller's open transaction (``Store.write_dataset``), else one of its own."""
     if conn.in_transaction:
         yield
         return
