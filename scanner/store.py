@@ -442,6 +442,28 @@ class Store(abc.ABC):
         """The run as the versioned JSON document (docs/json.md)."""
         return build_document(self.records(run_id))
 
+    # --- notifications (scanner/notify)
+    @abc.abstractmethod
+    def queue_notifications(
+        self, run_id: int, entries: Iterable[tuple[str, str, str, bool]], queued: dt.datetime
+    ) -> None:
+        """Queue ``(event, recipient, payload JSON, once ever)`` entries of a run, in one transaction.
+
+        An entry already queued is kept; a once-ever event is skipped if the
+        recipient had it queued in any run.
+        """
+
+    @abc.abstractmethod
+    def pending_notifications(self, recipient: str, limit: int) -> list[tuple[int, str, str]]:
+        """``(run id, event, payload JSON)`` not sent yet to ``recipient``, oldest run first."""
+
+    @abc.abstractmethod
+    def last_notification_sent(self, recipient: str) -> dt.datetime | None: ...
+
+    @abc.abstractmethod
+    def mark_notifications_sent(self, recipient: str, keys: Iterable[tuple[int, str]], sent: dt.datetime) -> None:
+        """Record ``(run id, event)`` entries as delivered to ``recipient``."""
+
     # --- datasets
     @abc.abstractmethod
     def dataset(self, name: str) -> Dataset | None:
@@ -828,6 +850,42 @@ class SqliteStore(Store):
         if row is None:
             raise KeyError(run_id)
         return _holder(row), _heartbeat(row)
+
+    # --- notifications -----------------------------------------------------
+
+    def queue_notifications(
+        self, run_id: int, entries: Iterable[tuple[str, str, str, bool]], queued: dt.datetime
+    ) -> None:
+        with self.transaction() as conn:
+            for event, recipient, payload, once_ever in entries:
+                if once_ever and conn.execute(
+                    "SELECT 1 FROM notifications_sent WHERE event=? AND recipient=?", (event, recipient)
+                ).fetchone():
+                    continue
+                conn.execute(
+                    "INSERT OR IGNORE INTO notifications_sent (run_id, event, recipient, payload_json, queued)"
+                    " VALUES (?,?,?,?,?)",
+                    (run_id, event, recipient, payload, queued.isoformat()),
+                )
+
+    def pending_notifications(self, recipient: str, limit: int) -> list[tuple[int, str, str]]:
+        rows = self._conn.execute(
+            "SELECT run_id, event, payload_json FROM notifications_sent WHERE recipient=? AND sent IS NULL"
+            " ORDER BY run_id, event LIMIT ?",
+            (recipient, limit),
+        )
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def last_notification_sent(self, recipient: str) -> dt.datetime | None:
+        row = self._conn.execute("SELECT MAX(sent) FROM notifications_sent WHERE recipient=?", (recipient,)).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def mark_notifications_sent(self, recipient: str, keys: Iterable[tuple[int, str]], sent: dt.datetime) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE notifications_sent SET sent=? WHERE run_id=? AND event=? AND recipient=?",
+                [(sent.isoformat(), run_id, event, recipient) for run_id, event in keys],
+            )
 
     # --- datasets ----------------------------------------------------------
 

@@ -46,7 +46,7 @@ def _schedule(path: str, name: str | None) -> tuple[PosDict, str]:
 def _resolve(store: Store, ref: str) -> int:
     run_id = store.resolve_run(ref)
     if run_id is None:
-        raise Fail(f"no run {quote(ref)} in {store.path} (civiscan runs lists them)")
+        raise Fail(f"no run {quote(ref)} in {store.location} (civiscan runs lists them)")
     return run_id
 
 

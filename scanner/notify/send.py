@@ -168,27 +168,20 @@ def deliver_run(
 
 
 def _queue(store: Store, run_id: int, targets: Sequence[Recipient], events: Sequence[Event], now: dt.datetime) -> None:
-    with store.transaction() as conn:
-        for recipient in targets:
-            for event in events_for(recipient, events):
-                if event.kind in ONCE_EVER and conn.execute(
-                    "SELECT 1 FROM notifications_sent WHERE event=? AND recipient=?", (event.key, recipient.key)
-                ).fetchone():
-                    continue
-                conn.execute(
-                    "INSERT OR IGNORE INTO notifications_sent (run_id, event, recipient, payload_json, queued)"
-                    " VALUES (?,?,?,?,?)",
-                    (run_id, event.key, recipient.key, json.dumps(event.to_json()), now.isoformat()),
-                )
+    store.queue_notifications(
+        run_id,
+        [
+            (event.key, recipient.key, json.dumps(event.to_json()), event.kind in ONCE_EVER)
+            for recipient in targets
+            for event in events_for(recipient, events)
+        ],
+        now,
+    )
 
 
 def _pending(store: Store, recipient: Recipient) -> list[tuple[int, str, Event]]:
-    rows = store.conn.execute(
-        "SELECT run_id, event, payload_json FROM notifications_sent WHERE recipient=? AND sent IS NULL"
-        " ORDER BY run_id, event LIMIT ?",
-        (recipient.key, MAX_PENDING),
-    ).fetchall()
-    return [(int(r[0]), str(r[1]), Event.from_json(json.loads(r[2]))) for r in rows]
+    rows = store.pending_notifications(recipient.key, MAX_PENDING)
+    return [(run_id, event, Event.from_json(json.loads(payload))) for run_id, event, payload in rows]
 
 
 def _digest_due(store: Store, recipient: Recipient, config: NotifyConfig, now: dt.datetime) -> bool:
@@ -199,8 +192,7 @@ def _digest_due(store: Store, recipient: Recipient, config: NotifyConfig, now: d
     due = local.replace(hour=config.digest.hour, minute=0, second=0, microsecond=0)
     if local < due:
         return False
-    row = store.conn.execute("SELECT MAX(sent) FROM notifications_sent WHERE recipient=?", (recipient.key,)).fetchone()
-    last = dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+    last = store.last_notification_sent(recipient.key)
     return last is None or last < due
 
 
@@ -246,11 +238,7 @@ def _deliver(
                 break
             sleep(wait)
             continue
-        with store.transaction() as conn:
-            conn.executemany(
-                "UPDATE notifications_sent SET sent=? WHERE run_id=? AND event=? AND recipient=?",
-                [(now.isoformat(), r, k, recipient.key) for r, k, _ in pending],
-            )
+        store.mark_notifications_sent(recipient.key, [(r, k) for r, k, _ in pending], now)
         log.info("notified %s: %d events", recipient.label, len(events))
         return Delivery(recipient.label, "sent", len(events), attempts)
     status = "failed" if attempts else "deferred"

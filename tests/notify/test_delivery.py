@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import hmac
 import logging
+import sqlite3
 
 import jsonschema
 import pytest
@@ -178,9 +180,10 @@ def test_an_https_webhook_is_verified(store, tmp_path, trusted, delivered):
 def test_target_text_cannot_inject_markup_or_drive_a_terminal(store, smtp_server):
     record_run(store, TWO_DEPARTMENTS)
     run = record_run(store, THEN_FAILING)
-    store.conn.execute(
-        "UPDATE findings SET message=? WHERE run_id=?", ("<script>alert(1)</script>\x1b]0;owned\x07", run)
-    )
+    with contextlib.closing(sqlite3.connect(store.path)) as tamper, tamper:  # a store no civiscan writes
+        tamper.execute(
+            "UPDATE findings SET message=? WHERE run_id=?", ("<script>alert(1)</script>\x1b]0;owned\x07", run)
+        )
     text = (
         "notifications:\n  allow_networks: [127.0.0.0/8]\n"
         + smtp_server.block()
