@@ -442,6 +442,27 @@ class Store(abc.ABC):
         """The run as the versioned JSON document (docs/json.md)."""
         return build_document(self.records(run_id))
 
+    # --- history reads (judged by scanner/history.py)
+    @abc.abstractmethod
+    def history_runs(
+        self,
+        limit: int,
+        *,
+        department: str | None = None,
+        asset: str | None = None,
+        policy_key: str | None = None,
+        up_to: int | None = None,
+        complete: bool = False,
+    ) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def history_counts(
+        self, run_ids: Sequence[int], *, department: str | None = None, asset: str | None = None
+    ) -> dict[int, dict[str, tuple[int, dict[tuple[str, str], int]]]]: ...
+
+    @abc.abstractmethod
+    def run_departments(self, run_ids: Sequence[int]) -> dict[int, frozenset[str]]: ...
+
     # --- notifications (scanner/notify)
     @abc.abstractmethod
     def queue_notifications(
