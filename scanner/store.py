@@ -908,6 +908,10 @@ class SqliteStore(Store):
                 [(sent.isoformat(), run_id, event, recipient) for run_id, event in keys],
             )
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """SQLite only: a read of tables no typed method covers yet (the agent's schedules)."""
+        return self._conn.execute(sql, params).fetchall()
+
     # --- datasets ----------------------------------------------------------
 
     def dataset(self, name: str) -> Dataset | None:

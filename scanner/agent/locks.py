@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass
 
 from ..lease import Holder, is_alive
-from ..store import Store
+from ..store import SqliteStore as Store
 
 
 class Outcome(enum.StrEnum):
@@ -84,5 +84,5 @@ def release(store: Store, schedule: str) -> None:
 
 
 def last_slot(store: Store, schedule: str) -> dt.datetime | None:
-    row = store.conn.execute("SELECT last_slot FROM agent_schedules WHERE name=?", (schedule,)).fetchone()
+    row = next(iter(store.query("SELECT last_slot FROM agent_schedules WHERE name=?", (schedule,))), None)
     return dt.datetime.fromisoformat(row[0]) if row is not None and row[0] else None

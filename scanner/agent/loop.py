@@ -27,7 +27,8 @@ from ..errors import ConfigError, ExitCode
 from ..lease import HEARTBEAT_SECONDS
 from ..plugin import Registry
 from ..scan import ScanRequest, prepare
-from ..store import RunStatus, Store
+from ..store import RunStatus
+from ..store import SqliteStore as Store
 from . import locks, runner
 from .config import AgentConfig, Schedule, load_config
 from .logs import Log
@@ -248,11 +249,11 @@ class Agent:
         """
         for schedule in self.config.schedules:
             store = self.store(schedule)
-            rows = store.conn.execute(
+            rows = store.query(
                 "SELECT a.run_id FROM agent_runs a JOIN runs r ON r.id = a.run_id"
                 " WHERE a.schedule=? AND r.status=? AND a.closed=0 ORDER BY a.run_id",
                 (schedule.name, RunStatus.INTERRUPTED.value),
-            ).fetchall()
+            )
             ids = [int(r[0]) for r in rows]
             if not ids:
                 continue

@@ -27,7 +27,8 @@ from ..evaluate import Finding
 from ..inventory import Department, load_inventory
 from ..models import Asset
 from ..plugin import Registry
-from ..store import RunHeld, RunStatus, Store, default_db_path
+from ..store import RunHeld, RunStatus, default_db_path
+from ..store import SqliteStore as Store
 from .config import NotifyLoader, Schedule
 from .logs import Log
 
@@ -208,10 +209,10 @@ def publish(store: Store, doc: dict[str, Any], schedule: Schedule, root: Path) -
 
 def schedule_runs(store: Store, schedule: str) -> list[tuple[int, dt.datetime]]:
     """The runs ``schedule`` made, oldest first, with their start."""
-    rows = store.conn.execute(
+    rows = store.query(
         "SELECT r.id, r.started FROM agent_runs a JOIN runs r ON r.id = a.run_id WHERE a.schedule=? ORDER BY r.id",
         (schedule,),
-    ).fetchall()
+    )
     return [(int(r[0]), dt.datetime.fromisoformat(r[1])) for r in rows]
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from ..errors import ExitCode
 from ..fsutil import atomic_write
 from ..output import inert
-from ..store import Store
+from ..store import RunStatus
+from ..store import SqliteStore as Store
 from .config import Schedule
 
 _FAILED_CODES = (int(ExitCode.CONFIG), int(ExitCode.INCOMPLETE), int(ExitCode.INTERNAL), int(ExitCode.INTERRUPTED))
@@ -48,15 +49,15 @@ def _when(value: str | None) -> dt.datetime | None:
 
 def schedule_status(store: Store, schedule: Schedule, now: dt.datetime, *, scores: bool = False) -> ScheduleStatus:
     """The schedule's last run and next slot, from the store (any agent's runs count)."""
-    rows = store.conn.execute(
+    rows = store.query(
         "SELECT r.id, r.status, r.exit_code, r.started, r.finished FROM agent_runs a JOIN runs r ON r.id = a.run_id"
         " WHERE a.schedule=? ORDER BY r.id DESC", (schedule.name,),
-    ).fetchall()
-    failures = sum(1 for r in rows if r["status"] == "interrupted" or r["exit_code"] in _FAILED_CODES)
+    )
+    failures = sum(1 for r in rows if r["status"] == RunStatus.INTERRUPTED or r["exit_code"] in _FAILED_CODES)
     success = next((r for r in rows if r["status"] == "complete" and r["exit_code"] in (0, 1)), None)
-    holder = store.conn.execute(
+    holder = next(iter(store.query(
         "SELECT holder_pid, holder_host FROM agent_schedules WHERE name=? AND holder_pid IS NOT NULL", (schedule.name,)
-    ).fetchone()
+    )), None)
     by_department: dict[str, float] = {}
     if scores and success is not None:
         from ..reports.analysis import Index
