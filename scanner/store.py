@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,27 @@ from .policy import RuleSet
 from .rundoc import AssetState, RunRecord, RunRecords, RunStatus, build_document
 
 BUSY_SECONDS = 30.0
+
+
+def _when_free(step: Callable[[], object], wait: float = BUSY_SECONDS) -> None:
+    """Run ``step``, retrying while another connection holds the lock it needs.
+
+    Switching a new file to WAL needs a lock that SQLite does not wait for
+    (its busy handler is not called for it), so two processes opening a fresh
+    store at once could fail with "database is locked" without this.
+    """
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 class RunHeld(Exception):
@@ -525,7 +547,7 @@ class SqliteStore(Store):
         # timeout= is SQLite's busy timeout: a writer waits for another instead of failing.
         self._conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        _when_free(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self.migrate()

@@ -68,3 +68,15 @@ def check_run_document() -> Any:
     """Validate a document against the published civiscan/run v1 JSON Schema."""
     validator = jsonschema.Draft202012Validator(run_schema(), format_checker=jsonschema.FormatChecker())
     return validator.validate
+
+
+@pytest.fixture(autouse=True)
+def _own_data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the store of the user running the suite.
+
+    A command run without ``--db`` or ``CIVISCAN_DB`` uses the default store
+    under ``XDG_DATA_HOME``; pointing that at a fresh folder keeps each test's
+    default store its own (and a newer schema left by one checkout from
+    breaking another).
+    """
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
