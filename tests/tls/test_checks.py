@@ -11,15 +11,9 @@ from scanner.models import Status
 from scanner.options import validate_options
 from scanner.plugins.tls import plugin
 from scanner.plugins.tls import suites as S
+from tests.conftest import judge
 
 CHECKS = {c.id: c for c in plugin.checks}
-
-
-def judge(check_id: str, facts: dict[str, Any], **options: Any) -> Any:
-    check = CHECKS[check_id]
-    validated, problems = validate_options(check.options, options, check_id)
-    assert not problems, problems
-    return check.evaluate(facts, validated)
 
 
 def suite(name: str) -> dict[str, Any]:
