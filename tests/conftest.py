@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -80,3 +83,21 @@ def _own_data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     breaking another).
     """
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+
+
+EXAMPLE_PLUGIN = Path(__file__).resolve().parent / "data" / "core" / "example-plugin"
+
+
+@pytest.fixture(scope="session")
+def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example third-party plugin, installed the way a user would (pip), into its own dir.
+
+    One install per test session, shared by every suite that runs the plugin.
+    """
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(EXAMPLE_PLUGIN)],
+        check=True, capture_output=True,
+    )
+    return target

@@ -18,8 +18,6 @@ import pytest
 
 from scanner.lab.servers import Lab
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "tests" / "data" / "core" / "example-plugin"
 # Generous: the machine is shared; nothing asserts on how long anything took.
 WAIT_SECONDS = 90.0
 
@@ -44,18 +42,6 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT_SECO
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture(scope="session")
-def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example third-party plugin, installed the way a user would (pip), into its own dir."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE)],
-        check=True, capture_output=True,
-    )
-    return target
 
 
 @pytest.fixture

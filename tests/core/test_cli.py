@@ -17,21 +17,6 @@ import pytest
 
 from scanner.lab.servers import Lab
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "tests" / "data" / "core" / "example-plugin"
-
-
-@pytest.fixture(scope="session")
-def plugin_dir(tmp_path_factory) -> Path:
-    """The example third-party plugin, installed the way a user would (pip), into its own dir."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE)],
-        check=True, capture_output=True,
-    )
-    return target
-
 
 def _prints_run_json(args: tuple[str, ...]) -> bool:
     pairs = set(itertools.pairwise(args))

@@ -13,7 +13,7 @@ import pytest
 
 from scanner.lab.servers import Lab
 from tests.core.conftest import fake_plugin, registry, write  # noqa: F401  (fixtures)
-from tests.core.test_cli import BANNER_POLICY, civiscan, plugin_dir  # noqa: F401  (fixtures)
+from tests.core.test_cli import BANNER_POLICY, civiscan  # noqa: F401  (fixtures)
 from tests.reports.conftest import RunBuilder, chromium  # noqa: F401  (fixture)
 
 # 127.0.171.0/24 is this folder's own loopback block.
