@@ -241,34 +241,40 @@ class Agent:
                 locks.renew(self.store(slot.schedule), slot.schedule.name, now)
 
     def recover(self) -> None:
-        """Resume or close the runs that agents which died (or were stopped) left unfinished.
+        """Finish what agents which died (or were stopped) left undone.
 
         Opening the store already closed the runs of dead holders as
         ``interrupted``; ``on_interrupted`` decides whether the latest such run
         of each schedule is finished now (``resume``) or left closed (``close``).
+        A run that completed but whose agent died before its reports and
+        notifications were out is published and notified now (a run is
+        *settled* once that is done). Only each schedule's latest unsettled
+        run is taken up; older ones are settled as they are.
         """
         for schedule in self.config.schedules:
             store = self.store(schedule)
             rows = store.query(
-                "SELECT a.run_id FROM agent_runs a JOIN runs r ON r.id = a.run_id"
-                " WHERE a.schedule=? AND r.status=? AND a.closed=0 ORDER BY a.run_id",
-                (schedule.name, RunStatus.INTERRUPTED.value),
+                "SELECT a.run_id, r.status FROM agent_runs a JOIN runs r ON r.id = a.run_id"
+                " WHERE a.schedule=? AND r.status IN (?, ?) AND a.closed=0 ORDER BY a.run_id",
+                (schedule.name, RunStatus.INTERRUPTED.value, RunStatus.COMPLETE.value),
             )
-            ids = [int(r[0]) for r in rows]
-            if not ids:
+            if not rows:
                 continue
-            resume = ids[-1] if self.config.on_interrupted == "resume" else None
-            closed = [i for i in ids if i != resume]
+            latest, status = int(rows[-1][0]), RunStatus(rows[-1][1])
+            take = latest if status is RunStatus.COMPLETE or self.config.on_interrupted == "resume" else None
+            closed = [int(r[0]) for r in rows if r[1] == RunStatus.INTERRUPTED.value and int(r[0]) != take]
             with store.transaction() as conn:
-                conn.executemany("UPDATE agent_runs SET closed=1 WHERE run_id=?", [(i,) for i in ids])
+                conn.executemany("UPDATE agent_runs SET closed=1 WHERE run_id=?",
+                                 [(int(r[0]),) for r in rows if int(r[0]) != take])
             if closed:
                 self.log("run.closed", f"schedule {schedule.name}: run(s) {', '.join(map(str, closed))} left "
                          "unfinished are closed as interrupted", schedule=schedule.name, runs=closed)
-            if resume is not None:
-                self.log("run.resuming", f"schedule {schedule.name}: resuming interrupted run {resume}",
-                         schedule=schedule.name, run=resume)
+            if take is not None:
+                if status is RunStatus.INTERRUPTED:
+                    self.log("run.resuming", f"schedule {schedule.name}: resuming interrupted run {take}",
+                             schedule=schedule.name, run=take)
                 slot = self._slots.setdefault(schedule.name, self._slot(schedule, _now()))
-                self._start(slot, _now(), resume_id=resume)
+                self._start(slot, _now(), resume_id=take)
 
     def reload(self) -> None:
         assert self._reload is not None

@@ -93,6 +93,12 @@ def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cut
         resume_id: int | None = None) -> Outcome:
     """Scan ``schedule`` for ``slot`` (or finish run ``resume_id``), then publish, prune, notify."""
     with Store(store_path(schedule)) as store:
+        if resume_id is not None and store.run(resume_id).status is RunStatus.COMPLETE:
+            # The scan finished but the agent died before publishing and notifying.
+            log("run.catching_up", f"run {resume_id} of schedule {schedule.name} is complete; "
+                "publishing and notifying it now", schedule=schedule.name, run=resume_id)
+            after(store, schedule, resume_id, log)
+            return Outcome(resume_id, ExitCode(store.run(resume_id).exit_code or 0))
         try:
             if resume_id is not None:
                 spec = lib.resume(store, resume_id, registry, fail_on=schedule.fail_on, observer=cutter)
@@ -134,6 +140,10 @@ def after(store: Store, schedule: Schedule, run_id: int, log: Log) -> None:
             log("retention", f"deleted runs {', '.join(map(str, pruned))}", schedule=schedule.name, deleted=pruned)
     if schedule.notifications is not None:
         notify(store, schedule, run_id, log)
+    if doc["run"]["status"] == RunStatus.COMPLETE.value:
+        # Settled: a restarted agent has nothing left to do for this run.
+        with store.transaction() as conn:
+            conn.execute("UPDATE agent_runs SET closed=1 WHERE run_id=?", (run_id,))
 
 
 class _Forward(logging.Handler):

@@ -116,7 +116,8 @@ def test_a_killed_agent_restarts_and_closes_or_resumes_its_run(setup, lab, choic
     second = setup.start()
     setup.wait_for(lambda: second.saw(event), event)
     setup.wait_for(lambda: setup.runs() and setup.runs()[0][1] == status, f"run 1 {status}")
-    assert setup.query("SELECT closed FROM agent_runs WHERE run_id=1") == [(1,)]
+    # Settled: resumed and published, or closed; a later start has nothing left to do with it.
+    setup.wait_for(lambda: setup.query("SELECT closed FROM agent_runs WHERE run_id=1") == [(1,)], "run 1 settled")
     second.signal(signal.SIGTERM)
     assert second.wait() == 0
     assert setup.runs()[0][1] == status  # never left running, never resumed twice
@@ -310,3 +311,53 @@ def test_after_a_run_each_department_is_mailed_its_own_changes(setup, lab):
     assert "water-mail" not in by_recipient[("parks-it@city.example",)]
     assert "parks-mail" not in by_recipient[("water-it@city.example",)]
     assert agent.saw("notify")
+
+
+def test_a_run_completed_before_its_agent_died_is_published_and_notified_once_on_restart(setup, lab):
+    """The agent died between a run's last asset and its reports and messages."""
+    from aiosmtpd.controller import Controller
+
+    mails: list[list[str]] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            mails.append(list(envelope.rcpt_tos))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind((RELAY, 0))
+        port = probe.getsockname()[1]
+    relay = Controller(Handler(), hostname=RELAY, port=port)
+    relay.start()
+    try:
+        good = lab.tcp(A1, 0, greeting=b"220 ExampleMTA 1.0 ready\r\n")
+        lab.tcp(A2, good.port, greeting=b"220 ExampleMTA 4.2 ready\r\n")
+        setup.write("inventory.yaml", NOTIFY_INVENTORY.format(a1=A1, a2=A2))
+        base = config(setup.policy(good.port).name, interval="1h").replace(f"targets: [{A1}]",
+                                                                          "inventory: inventory.yaml")
+        setup.write("agent.yaml", base)  # no notifications yet: the run ends without any message
+        assert setup.start("--once").wait() == 0
+        ((run_id, status, *_),) = setup.runs()
+        assert status == "complete"
+        # What an agent SIGKILLed after the scan but before publishing leaves: an unsettled run.
+        setup.query("UPDATE agent_runs SET closed=0 WHERE run_id=?", run_id)
+        for folder in (setup.root / "reports").iterdir():
+            for child in sorted(folder.rglob("*"), reverse=True):
+                child.unlink() if not child.is_dir() or child.is_symlink() else child.rmdir()
+        notifications = ("    notifications:\n      notify_when: always\n      allow_networks: [127.0.0.0/8]\n"
+                         f"      smtp: {{host: {RELAY}, port: {port}, starttls: false, sender: civiscan@city.example}}\n")
+        setup.write("agent.yaml", base + notifications)
+        agent = setup.start("--once", name="second")
+        assert agent.wait() == 0
+        assert agent.saw("run.catching_up", run=run_id)
+        assert len(setup.runs()) == 1  # published and notified; nothing rescanned
+        assert (setup.root / "reports" / "parks" / f"run-{run_id}").is_dir()
+        assert sorted(mails) == [["parks-it@city.example"], ["water-it@city.example"]]
+        assert setup.query("SELECT closed FROM agent_runs WHERE run_id=?", run_id) == [(1,)]
+        third = setup.start("--once", name="third")  # settled now: caught up once, never again
+        assert third.wait() == 0
+        assert not third.saw("run.catching_up")
+        assert len(setup.runs()) == 2  # a new run: one message per department per run, none twice
+        assert sorted(mails) == [["parks-it@city.example"]] * 2 + [["water-it@city.example"]] * 2
+    finally:
+        relay.stop()
