@@ -17,9 +17,10 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.shell_completion import CompletionItem
@@ -32,6 +33,11 @@ from .options import option_type
 from .output import inert
 from .plugin import COMMANDS_GROUP, FactsVersionError, Registry, Setting, load_registry
 from .store import RunHeld, SqliteStore, Store, default_db_path
+
+if TYPE_CHECKING:
+    from .baseline import Baseline
+
+SEVERITIES = [s.value for s in Severity]
 
 FILE_FORMATS = ("html", "junit", "sarif", "csv", "markdown")
 FORMATS = ("table", "json", *FILE_FORMATS)
@@ -235,6 +241,8 @@ for _option in _verbosity_options():
 @click.option("--known-hosts", metavar="FILE", help="SSH known_hosts file to trust (besides the system and user ones).")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 @click.option("--resume", "resume", metavar="RUN", help="Finish an interrupted run: scan only its pending assets, with the run's own settings except --timeout, --concurrency and --per-host when given.")
+@click.option("--baseline", metavar="RUN|FILE", help="Fail only on failures not in this baseline: a stored run, a file from 'civiscan baseline write', or a run's JSON document.")
+@click.option("--severity", "min_severity", type=click.Choice(SEVERITIES), help="Show only findings at or above this severity in the terminal table (stored results and report files keep all).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
 def scan(
     targets: tuple[str, ...],
@@ -256,6 +264,8 @@ def scan(
     known_hosts: str | None,
     disabled: tuple[str, ...],
     resume: str | None,
+    baseline: str | None,
+    min_severity: str | None,
     quiet: bool,
     **declared: Any,
 ) -> None:
@@ -272,6 +282,9 @@ def scan(
     to the resumed part (and are stored with the run). Output flags apply as usual.
     A run that another live civiscan process is scanning cannot be resumed.
 
+    With --baseline only failures the baseline does not list count for the
+    exit code (known ones are marked in the table); errors always count.
+
     Exit codes: 0 compliant, 1 failures at or above --fail-on, 2 usage or
     configuration error, 3 incomplete (not everything could be assessed),
     70 internal error, 74 scan done but an output could not be written, 130 interrupted.
@@ -283,6 +296,7 @@ def scan(
         raise Fail(f"{sign_key}: --sign-key not found")
     registry = plugin_registry(disabled)
     store = open_store(db)
+    known = _load_baseline(store, baseline) if baseline else None
     severity = Severity(fail_on)
     observer = None
     if not quiet and sys.stderr.isatty() and not os.environ.get("CI"):
@@ -314,7 +328,9 @@ def scan(
         spec = lib.start(store, plan, registry, settings, fail_on=severity, observer=observer)
     run_id = spec.run_id
     code = lib.execute(spec)
-    _emit_stored(store, run_id, code, formats, output, report_dir, quiet, sign_key=sign_key)
+    view = View(Severity(min_severity) if min_severity else None, known)
+    _emit_stored(store, run_id, code, formats, output, report_dir, quiet, sign_key=sign_key, view=view)
+    code = _gate(store, run_id, code, severity, known, quiet)
     if code is ExitCode.INTERRUPTED:
         click.echo(f"interrupted: finished assets are kept; continue with: civiscan scan --resume {run_id}", err=True)
     raise SystemExit(int(code))
@@ -388,11 +404,54 @@ def _check_outputs(formats: Sequence[str], output: str | None, report_dir: str |
         raise Fail("; ".join(problems))
 
 
+@dataclass(frozen=True)
+class View:
+    """What the terminal table shows: findings at or above a severity; baseline failures marked."""
+
+    min_severity: Severity | None = None
+    baseline: Baseline | None = None
+
+
+def _load_baseline(store: Store, ref: str) -> Baseline:
+    """``--baseline``: a file if one exists at ``ref``, else a stored run."""
+    from . import baseline as bl
+
+    path = Path(ref)
+    if path.is_file():
+        try:
+            if path.stat().st_size > bl.MAX_BYTES:
+                raise Fail(f"{ref}: a baseline is at most {bl.MAX_BYTES // 2**20} MiB")
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Fail(f"{ref}: cannot read the baseline: {getattr(exc, 'strerror', None) or exc}") from None
+        return bl.parse(text, ref)
+    run_id = store.resolve_run(ref)
+    if run_id is None:
+        raise Fail(f"--baseline {ref}: no such file, and no run '{ref}' in {store.location}")
+    return bl.from_document(store.document(run_id), f"run {run_id}")
+
+
+def _gate(store: Store, run_id: int, code: ExitCode, fail_on: Severity, known: Baseline | None, quiet: bool) -> ExitCode:
+    """The exit code with ``--baseline``'s known failures forgiven (and a line saying so)."""
+    if known is None:
+        return code
+    from . import baseline as bl
+
+    findings = list(store.findings(run_id))
+    gated = bl.gate(code, findings, fail_on, known)
+    if not quiet:
+        failing = [f for f in findings if f["status"] == "fail"]
+        new = bl.new_failures(failing, known)
+        click.echo(f"baseline ({known.source}): {len(failing) - len(new)} known failure(s) forgiven, "
+                   f"{len(new)} new; exit code {int(gated)}", err=True)
+    return gated
+
+
 def _emit_stored(store: Store, run_id: int, code: ExitCode, formats: Sequence[str], output: str | None,
-                 report_dir: str | None, quiet: bool, *, sign_key: str | None = None) -> None:
+                 report_dir: str | None, quiet: bool, *, sign_key: str | None = None, view: View = View()) -> None:
     """Write the outputs of a finished run; a failure says where the results still are (exit 74)."""
     try:
-        _emit(store, run_id, formats, output, report_dir, quiet, sign_key=sign_key)
+        _emit(store, run_id, formats, output, report_dir, quiet, sign_key=sign_key, view=view)
     except OSError as exc:
         where = exc.filename or " or ".join(_outputs(formats, output, report_dir))
         raise Fail(
@@ -404,7 +463,7 @@ def _emit_stored(store: Store, run_id: int, code: ExitCode, formats: Sequence[st
 
 
 def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None, report_dir: str | None, quiet: bool,
-          *, sign_key: str | None = None) -> None:
+          *, sign_key: str | None = None, view: View = View()) -> None:
     doc = store.document(run_id)
     wanted = list(dict.fromkeys(formats)) or ["table"]
     if "json" in wanted:
@@ -421,7 +480,8 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
         to_stderr = "json" in wanted and not output
         # Off a terminal (a CI log, a file) the table is never cut short.
         full = not (sys.stderr if to_stderr else sys.stdout).isatty()
-        click.echo(summary_table(doc, full=full), err=to_stderr)
+        click.echo(summary_table(doc, full=full, min_severity=view.min_severity,
+                                 known=view.baseline.fingerprints if view.baseline else None), err=to_stderr)
     file_formats = [f for f in wanted if f in FILE_FORMATS]
     if report_dir or file_formats:
         paths = _render(store, run_id, doc, file_formats or ["html"], Path(report_dir or "civiscan-report"),
@@ -616,8 +676,11 @@ def signing_key(path: str) -> None:
 @db_option
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True, help="Exit 1 when a failure of at least this severity remains (waived never fails).")
 @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS), help="Output formats (repeatable), as for scan; file formats go to civiscan-report/.")
+@click.option("--baseline", metavar="RUN|FILE", help="Fail only on failures not in this baseline (as for scan).")
+@click.option("--severity", "min_severity", type=click.Choice(SEVERITIES), help="Show only findings at or above this severity in the terminal table.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary table.")
-def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, formats: tuple[str, ...], quiet: bool) -> None:
+def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, formats: tuple[str, ...],
+             baseline: str | None, min_severity: str | None, quiet: bool) -> None:
     """Judge the stored facts of RUN against other policies, as a new run (no rescan)."""
     from .policy import load_policies
     from .scan import reevaluate
@@ -625,13 +688,45 @@ def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, 
     registry = plugin_registry()
     store = open_store(db)
     source = _run_id(store, run)
+    known = _load_baseline(store, baseline) if baseline else None
     ruleset = load_policies(policies, registry)
     try:
         new, code = reevaluate(store, source, ruleset, registry, Severity(fail_on))
     except FactsVersionError as exc:
         raise Fail(f"cannot re-evaluate: {exc} (scan again with this civiscan)") from None
-    _emit_stored(store, new, code, formats, None, None, quiet)
-    raise SystemExit(int(code))
+    _emit_stored(store, new, code, formats, None, None, quiet,
+                 view=View(Severity(min_severity) if min_severity else None, known))
+    raise SystemExit(int(_gate(store, new, code, Severity(fail_on), known, quiet)))
+
+
+@cli.group("baseline")
+def baseline_group() -> None:
+    """Baselines: the failures CI already knows about (scan --baseline fails only on new ones)."""
+
+
+@baseline_group.command("write")
+@click.argument("run")
+@click.argument("path", metavar="FILE")
+@db_option
+def baseline_write(run: str, path: str, db: str | None) -> None:
+    """Write RUN's failing findings to FILE as a baseline (JSON, civiscan/baseline version 1).
+
+    \b
+    Example:
+      civiscan baseline write latest .civiscan-baseline.json
+      civiscan scan -p baseline -i inventory.yaml --baseline .civiscan-baseline.json
+    """
+    from . import baseline as bl
+    from .fsutil import atomic_write
+
+    store = open_store(db)
+    run_id = _run_id(store, run)
+    doc = bl.document(store.document(run_id))
+    try:
+        atomic_write(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise Fail(f"{path}: cannot write the baseline: {exc.strerror or exc}", ExitCode.OUTPUT) from None
+    click.echo(f"{path}: baseline of run {run_id}, {len(doc['findings'])} failing finding(s)", err=True)
 
 
 # --- diff / history -------------------------------------------------------------

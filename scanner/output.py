@@ -56,11 +56,14 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
-def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: int = 60, full: bool = False) -> str:
+def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: int = 60, full: bool = False,
+                  min_severity: Severity | None = None, known: frozenset[str] | None = None) -> str:
     """A plain-text summary of a run document, widest-first for a terminal.
 
     ``full`` lists every row with every message whole (for logs and files);
     otherwise at most ``limit`` rows, each clipped to the terminal's width.
+    ``min_severity`` leaves out rows below it (the counts stay whole);
+    failures whose fingerprint is in ``known`` (a baseline) show as ``KNOWN``.
     """
     width = max(80, min(160, shutil.get_terminal_size((120, 20)).columns))
     run = doc["run"]
@@ -76,8 +79,15 @@ def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: 
     ]
     rules = {r["id"]: r for r in doc["rules"]}
     wanted = {"fail", "error", "waived"} | ({"pass"} if show_passing else set())
-    rows = [f for f in doc["findings"] if f["status"] in wanted]
-    rows.sort(key=lambda f: (["fail", "error", "waived", "pass"].index(f["status"]), -Severity(f["severity"]).rank, f["asset_id"], f["rule_id"]))
+    rows = [f for f in doc["findings"] if f["status"] in wanted
+            and (min_severity is None or Severity(f["severity"]).rank >= min_severity.rank)]
+    hidden = sum(1 for f in doc["findings"] if f["status"] in wanted) - len(rows)
+
+    def shown(f: Mapping[str, Any]) -> str:
+        return "known" if known is not None and f["status"] == "fail" and f["fingerprint"] in known else f["status"]
+
+    rows.sort(key=lambda f: (["fail", "known", "error", "waived", "pass"].index(shown(f)), -Severity(f["severity"]).rank,
+                             f["asset_id"], f["rule_id"]))
     if full:
         limit, width = len(rows), 10**9
     if rows:
@@ -91,13 +101,15 @@ def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: 
             if f["status"] == "error" and f.get("reason"):
                 title = f"[{f['reason']}] {title}"
             lines.append(
-                f"{f['status'].upper():<7} {f['severity']:<8} {_clip(f['asset_id'], asset_w):<{asset_w}} "
+                f"{shown(f).upper():<7} {f['severity']:<8} {_clip(f['asset_id'], asset_w):<{asset_w}} "
                 f"{_clip(f['rule_id'], rule_w):<{rule_w}} {_clip(title, msg_w)}"
             )
         if len(rows) > limit:
             lines.append(f"... and {len(rows) - limit} more (civiscan show {run['id']} --all, or --format json)")
     else:
-        lines.append("No failures, errors or waivers.")
+        lines.append("No failures, errors or waivers." if not hidden else "No failures, errors or waivers shown.")
+    if hidden:
+        lines.append(f"({hidden} below severity {min_severity.value if min_severity else ''} not shown)")
     stale = [w for w in doc.get("waivers", []) if w["state"] in ("stale", "expired")]
     for w in stale:
         lines.append(f"waiver {w['id']} ({w['rule']}): {w['state']}" + (f", expired {w['expires']}" if w["state"] == "expired" else ", matches nothing"))
