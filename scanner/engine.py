@@ -56,6 +56,8 @@ class ScanSettings:
 class Observer(Protocol):
     def started(self, total: int) -> None: ...
 
+    def asset_started(self, asset: Asset) -> None: ...
+
     def asset_done(self, asset: Asset, findings: Sequence[Finding]) -> None: ...
 
     def finished(self) -> None: ...
@@ -81,6 +83,9 @@ class RunSpec:
 
 class QuietObserver:
     def started(self, total: int) -> None:
+        pass
+
+    def asset_started(self, asset: Asset) -> None:
         pass
 
     def asset_done(self, asset: Asset, findings: Sequence[Finding]) -> None:
@@ -206,6 +211,7 @@ async def scan_assets(spec: RunSpec) -> None:
         async with limit:
             if spec.stop is not None and spec.stop.is_set():
                 return
+            observer.asset_started(asset)
             pinned, refused = await resolve_asset(asset, gate)
             if refused is not None:
                 facts: dict[str, Any] = {}

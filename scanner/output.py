@@ -11,6 +11,7 @@ import logging
 import re
 import shutil
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -130,44 +131,85 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 class ProgressObserver:
-    """A one-line progress bar on a terminal's stderr; silent elsewhere."""
+    """A one-line progress bar on a terminal's stderr; silent elsewhere (the caller decides).
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
+    The line is redrawn at least every ``tick`` seconds, not only when an asset
+    finishes, so the clock runs while a slow asset times out; it names the
+    asset in flight longest and how long it has been going.
+    """
+
+    def __init__(self, stream: TextIO = sys.stderr, tick: float = 0.5) -> None:
         self.stream = stream
+        self.tick = tick
         self.total = 0
         self.done = 0
         self.failed = 0
         self.errors = 0
         self.started_at = time.monotonic()
+        self.in_flight: dict[str, float] = {}  # asset id -> when its scan started
         self._last = 0.0
+        self._width = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def started(self, total: int) -> None:
         self.total = total
         self.started_at = time.monotonic()
         self._draw(force=True)
+        self._stop.clear()
+        self._ticker = threading.Thread(target=self._tick, name="civiscan-progress", daemon=True)
+        self._ticker.start()
+
+    def asset_started(self, asset: Asset) -> None:
+        with self._lock:
+            self.in_flight[asset.id] = time.monotonic()
 
     def asset_done(self, asset: Asset, findings: Sequence[Finding]) -> None:
-        self.done += 1
         statuses = Counter(f.status for f in findings)
-        self.failed += statuses[Status.FAIL]
-        self.errors += statuses[Status.ERROR]
+        with self._lock:
+            self.in_flight.pop(asset.id, None)
+            self.done += 1
+            self.failed += statuses[Status.FAIL]
+            self.errors += statuses[Status.ERROR]
         self._draw()
 
     def finished(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self._lock:
+            self.in_flight.clear()
         self._draw(force=True)
         self.stream.write("\n")
         self.stream.flush()
 
-    def _draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < 0.1:
-            return
-        self._last = now
+    def _tick(self) -> None:
+        while not self._stop.wait(self.tick):
+            self._draw(force=True)
+
+    def line(self, now: float) -> str:
+        """The progress line at monotonic time ``now`` (without the carriage return)."""
         width = 30
         filled = int(width * self.done / self.total) if self.total else width
         bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(
-            f"\r[{bar}] {self.done}/{self.total} assets  {self.failed} failing  {self.errors} errors"
-            f"  {now - self.started_at:5.1f}s"
-        )
-        self.stream.flush()
+        text = (f"[{bar}] {self.done}/{self.total} assets  {self.failed} failing  {self.errors} errors"
+                f"  {now - self.started_at:5.1f}s")
+        if self.in_flight:
+            oldest, since = min(self.in_flight.items(), key=lambda kv: kv[1])
+            text += f"  {len(self.in_flight)} in flight: {_clip(oldest, 40)} {now - since:.0f}s"
+        return text
+
+    def _draw(self, force: bool = False) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._last < 0.1:
+                return
+            self._last = now
+            text = self.line(now)
+            columns = shutil.get_terminal_size((120, 20)).columns
+            text = text[: max(20, columns - 1)]
+            pad = " " * max(0, self._width - len(text))  # wipe what a longer line left
+            self._width = len(text)
+            self.stream.write(f"\r{text}{pad}")
+            self.stream.flush()

@@ -68,6 +68,9 @@ class Cutter:
             if self._cut and self._task is not None:
                 self._task.cancel()
 
+    def asset_started(self, asset: Asset) -> None:
+        pass
+
     def asset_done(self, asset: Asset, findings: Sequence[Finding]) -> None:
         pass
 

@@ -71,3 +71,32 @@ def test_tls_description_escapes_certificate_text() -> None:
     text = describe(asset, facts, None)
     assert not RAW.search(text.replace("\n", ""))
     assert "CN=\\x1b]0;pwned" in text
+
+
+def test_the_progress_line_keeps_ticking_while_an_asset_is_in_flight_and_names_it_inertly():
+    import io
+    import threading
+
+    from scanner.output import ProgressObserver
+
+    stream = io.StringIO()
+    progress = ProgressObserver(stream=stream, tick=0.02)
+    slow = Asset(id="parks/" + HOSTILE, name=HOSTILE, kind=AssetKind.HOST, department="parks", address="127.0.0.1")
+    progress.started(2)
+    progress.asset_started(slow)
+    drawn = threading.Event()
+    for _ in range(500):  # wait (bounded) for redraws that no asset completion caused
+        if stream.getvalue().count("1 in flight") >= 3:
+            drawn.set()
+            break
+        threading.Event().wait(0.01)
+    assert drawn.is_set(), stream.getvalue()[-200:]
+    assert "0/2 assets" in stream.getvalue() and not RAW.search(stream.getvalue().replace("\r", ""))
+    progress.asset_done(slow, [])
+    progress.finished()
+    last = stream.getvalue().rstrip("\n").split("\r")[-1]
+    assert "1/2 assets" in last and "in flight" not in last
+    # A finished bar starts no more redraws.
+    size = len(stream.getvalue())
+    threading.Event().wait(0.1)
+    assert len(stream.getvalue()) == size
