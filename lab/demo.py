@@ -18,11 +18,17 @@ Everything listens on 127.0.77.x, high ports only, so no root is needed.
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
+import os
+import shutil
 import ssl
+import sys
 import textwrap
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -193,11 +199,86 @@ def policy_text(today: dt.date) -> str:
         """)
 
 
+class DemoBusy(Exception):
+    """The demo cannot start: another demo (or another program) holds what it needs."""
+
+
+def command_name() -> str:
+    """How the user can call civiscan again from here (for the demo's hints)."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is None or argv0.name in ("__main__.py", "-c") or argv0.suffix == ".py":
+        return f"{sys.executable} -m scanner"
+    found = shutil.which("civiscan")
+    if found and argv0.name == "civiscan" and Path(found).resolve() == argv0.resolve():
+        return "civiscan"
+    try:
+        return os.path.relpath(argv0) if not argv0.is_absolute() or argv0.is_relative_to(Path.cwd()) else str(argv0)
+    except ValueError:
+        return str(argv0)
+
+
+@contextmanager
+def demo_lock(outdir: Path) -> Iterator[None]:
+    """Hold ``outdir/.demo.lock`` for the demo's life; a second demo on the folder says who has it."""
+    path = outdir / ".demo.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "another process"
+            raise DemoBusy(
+                f"a civiscan demo is already running on {outdir} (pid {holder}); stop it with Ctrl-C in its "
+                f"terminal, or: kill {holder}" if holder.isdigit() else
+                f"a civiscan demo is already running on {outdir}; stop it first") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], None] = print) -> ExitCode:
+    """Run the demo; :class:`DemoBusy` when another demo or program holds its folder or addresses."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    with demo_lock(outdir):
+        return _run_demo(outdir, keep_running=keep_running, echo=echo)
+
+
+def _start(lab: Lab, pki: LabPKI) -> None:
+    try:
+        start_lab(lab, pki)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise DemoBusy(
+            "the demo lab's addresses (127.0.77.x, ports 2121-8443) are in use: another civiscan demo with "
+            "--keep-running (perhaps with another -o folder) or another program holds them; stop it and run "
+            f"the demo again ({exc.strerror})") from None
+
+
+def _since_previous(store: Store, doc: dict, echo: Callable[[str], None], cmd: str) -> None:
+    """What changed since the previous demo run, when the store has one."""
+    from scanner.history import diff
+
+    run_id = doc["run"]["id"]
+    previous = store.previous_run(run_id)
+    if previous is None:  # the policy names today's date: a run of another day has another policy key
+        earlier = store.history_runs(1, up_to=run_id - 1, complete=True)
+        if not earlier:
+            return
+        previous = int(earlier[0]["id"])
+    counts = diff(store.document(previous), doc).counts()
+    parts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n)
+    echo(f"since the previous demo run (run {previous}): {parts or 'no change'}")
+    echo(f"  details: {cmd} diff {previous} {run_id} --db {store.location}")
+
+
+def _run_demo(outdir: Path, *, keep_running: bool, echo: Callable[[str], None]) -> ExitCode:
     from scanner import scan as lib
     from scanner.output import summary_table
 
-    outdir.mkdir(parents=True, exist_ok=True)
+    cmd = command_name()
     now = dt.datetime.now(dt.UTC)
     atomic_write(outdir / "inventory.yaml", inventory_text())
     atomic_write(outdir / "policy.yaml", policy_text(now.date()))
@@ -207,7 +288,7 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
         echo(f"warning: {warning}")
     db_path = outdir / "civiscan.db"
     with Lab() as lab, Store(db_path) as store:
-        start_lab(lab, pki)
+        _start(lab, pki)
         echo(f"lab: {len(lab.listeners)} listeners on 127.0.77.x (parks, water, finance) + this machine (it-ops)")
         from scanner.plugins.packages import feeds
 
@@ -247,7 +328,8 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
                 echo(f"organisation summary: {summary.resolve()}")
         except ImportError as exc:  # renderers are optional only while developing
             echo(f"reports not rendered: {exc}")
-        echo(f"store: {db_path}  (try: .venv/bin/civiscan runs --db {db_path})")
+        _since_previous(store, doc, echo, cmd)
+        echo(f"store: {db_path}  (try: {cmd} runs --db {db_path})")
         echo(f"scan exit code would be {int(code)} ({code.name.lower()}); the demo itself succeeded")
         if keep_running:
             echo("lab is up; press Ctrl-C to stop")
@@ -263,5 +345,13 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
 @click.option("-o", "--output", "outdir", default="civiscan-demo", show_default=True, metavar="DIR", help="Where the store and reports go.")
 @click.option("--keep-running", is_flag=True, help="Leave the lab up until Ctrl-C (to try other commands against it).")
 def demo(outdir: str, keep_running: bool) -> None:
-    """Start a small misconfigured lab on loopback, scan it, and write the reports."""
-    raise SystemExit(int(run_demo(Path(outdir), keep_running=keep_running, echo=click.echo)))
+    """Start a small misconfigured lab on loopback, scan it, and write the reports.
+
+    Run again, it shows what changed since the previous demo run.
+    """
+    try:
+        code = run_demo(Path(outdir), keep_running=keep_running, echo=click.echo)
+    except DemoBusy as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(int(ExitCode.CONFIG)) from None
+    raise SystemExit(int(code))

@@ -64,3 +64,62 @@ def test_demo_assesses_this_machine_locally(demo):
 def f_status(out, asset, rule):
     status, reason, _ = findings(out)[(asset, rule)]
     return status, reason
+
+
+def test_a_second_demo_shows_what_changed_since_the_first(demo):
+    out, first = demo
+    assert "since the previous demo run" not in first
+    lines: list[str] = []
+    assert run_demo(out, echo=lines.append) == 0
+    text = "\n".join(lines)
+    assert "since the previous demo run (run 1): " in text
+    assert f"diff 1 2 --db {out / 'civiscan.db'}" in text
+
+
+def test_the_demos_hints_name_civiscan_the_way_it_was_called(monkeypatch, tmp_path):
+    import shutil
+    import sys
+
+    from scanner.lab import demo as demo_module
+
+    installed = tmp_path / "bin" / "civiscan"
+    installed.parent.mkdir()
+    installed.write_text("")
+    monkeypatch.setattr(sys, "argv", [str(installed), "demo"])
+    monkeypatch.setattr(shutil, "which", lambda name: str(installed))
+    assert demo_module.command_name() == "civiscan"  # on PATH: the plain name
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["bin/civiscan", "demo"])
+    assert demo_module.command_name() == "bin/civiscan"  # not on PATH: the path that was typed
+    monkeypatch.setattr(sys, "argv", ["/somewhere/scanner/__main__.py", "demo"])
+    assert demo_module.command_name() == f"{sys.executable} -m scanner"
+
+
+def test_a_demo_on_a_folder_whose_demo_is_running_says_who_runs_it(tmp_path):
+    import fcntl
+    import os
+
+    from scanner.lab.demo import DemoBusy
+
+    fd = os.open(tmp_path / ".demo.lock", os.O_RDWR | os.O_CREAT)
+    os.write(fd, b"4242")
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as a running demo holds it
+    try:
+        with pytest.raises(DemoBusy, match=r"already running on .* \(pid 4242\).*kill 4242"):
+            run_demo(tmp_path, echo=lambda _line: None)
+    finally:
+        os.close(fd)
+
+
+def test_a_demo_whose_addresses_are_taken_says_so_instead_of_a_traceback(tmp_path):
+    import socket
+
+    from scanner.lab.demo import DemoBusy
+
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.77.1", 2121))
+        taken.listen()
+        with pytest.raises(DemoBusy, match="addresses .* are in use"):
+            run_demo(tmp_path / "other", echo=lambda _line: None)
