@@ -831,6 +831,15 @@ def hosts_enrol(address: str, port: int, known_hosts: str | None, replace: bool,
 # --- policies / docs / completion ----------------------------------------------------
 
 
+def _inventory_commands() -> None:
+    from .inventory_command import inventory_group
+
+    cli.add_command(inventory_group)
+
+
+_inventory_commands()
+
+
 @cli.command("policies")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 def policies_command(disabled: tuple[str, ...]) -> None:

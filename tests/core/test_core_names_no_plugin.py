@@ -20,6 +20,8 @@ NOT_A_PLUGIN = {
     ("models.py", '"tls"'): "the core error reason of a failed TLS handshake (ErrorReason.TLS)",
     ("contacts.py", '"http"'): "the unencrypted URL scheme, allowed for a loopback webhook receiver",
     ("deliver.py", "http"): "the standard library's http.client, which posts webhooks",
+    ("importers.py", '"ports/port"'): "the element path of a port in nmap's XML report",
+    ("importers.py", '"http"'): "nmap's service name for HTTP (an ssl-tunnelled one is an endpoint)",
 }
 
 
