@@ -91,3 +91,33 @@ def is_ipv6(text: str) -> bool:
         return ipaddress.ip_address(text).version == 6
     except ValueError:
         return False
+
+
+def getaddrinfo_bounded(host: str, port: int, timeout: float) -> list[tuple]:  # type: ignore[type-arg]
+    """``socket.getaddrinfo(host, port, SOCK_STREAM)`` that gives up after ``timeout`` seconds.
+
+    The C resolver has no timeout of its own (a dead DNS server holds it for
+    the resolver's retries, 30 s and more); synchronous callers that must stay
+    bounded use this. A lookup that overruns is abandoned in its daemon thread
+    and raises :class:`TimeoutError` here.
+    """
+    import socket
+    import threading
+
+    result: list[object] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            result.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            result.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="civiscan-resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"resolving {host} took longer than {timeout:g} s")
+    if isinstance(result[0], OSError):
+        raise result[0]
+    return result[0]  # type: ignore[return-value]

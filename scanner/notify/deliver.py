@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
-from ..netutil import describe, is_ip
+from ..netutil import describe, getaddrinfo_bounded, is_ip
 from .config import Network, SMTPSettings
 from .contacts import Webhook
 
@@ -51,13 +51,13 @@ def refusal(address: str, allow: Sequence[Network]) -> str | None:
     return f"{address} is not a public address and not in 'allow_networks'"
 
 
-def admit(host: str, port: int, allow: Sequence[Network]) -> str:
-    """The checked IP literal to connect to for ``host`` (resolved once)."""
+def admit(host: str, port: int, allow: Sequence[Network], timeout: float = 10.0) -> str:
+    """The checked IP literal to connect to for ``host`` (resolved once, within ``timeout``)."""
     if is_ip(host):
         addresses = [host]
     else:
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = getaddrinfo_bounded(host, port, timeout)
         except OSError as exc:
             raise DeliveryFailed(f"cannot resolve {host}: {describe(exc)}") from None
         addresses = list(dict.fromkeys(str(i[4][0]) for i in infos))
@@ -107,7 +107,7 @@ def post_webhook(hook: Webhook, raw: bytes, delivery_id: str, allow: Sequence[Ne
     host = parts.hostname or ""
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
-    address = admit(host, port, allow)
+    address = admit(host, port, allow, timeout)
     conn: http.client.HTTPConnection
     if https:
         context = ssl.create_default_context(cafile=hook.ca_file)
@@ -156,7 +156,7 @@ def send_mail(smtp: SMTPSettings, message: EmailMessage, allow: Sequence[Network
         if not user or not password:
             raise DeliveryFailed(f"environment variables {smtp.username_env} and {smtp.password_env} (SMTP login) must be set", retry=False)
         credentials = (user, password)
-    address = admit(smtp.host, smtp.port, allow)
+    address = admit(smtp.host, smtp.port, allow, timeout)
     client = _PinnedSMTP(address, timeout)
     # smtplib verifies the STARTTLS certificate against the name it was constructed with.
     client._host = smtp.host  # type: ignore[attr-defined]

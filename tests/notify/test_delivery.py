@@ -194,3 +194,24 @@ def test_target_text_cannot_inject_markup_or_drive_a_terminal(store, smtp_server
     plain = message.get_body(preferencelist=("plain",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "\x1b" not in plain and "\\x1b" in plain
+
+
+def test_a_resolver_that_hangs_fails_the_delivery_at_its_timeout(monkeypatch):
+    """The C resolver has no timeout; a dead DNS server must not hold a run's notifications."""
+    import socket
+    import threading
+
+    from scanner.notify.deliver import DeliveryFailed, admit
+
+    release = threading.Event()
+
+    def hung(*args, **kwargs):
+        release.wait(30)
+        raise socket.gaierror("released")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hung)
+    try:
+        with pytest.raises(DeliveryFailed, match="cannot resolve hooks.city.example: no answer within the timeout"):
+            admit("hooks.city.example", 443, [], timeout=0.2)
+    finally:
+        release.set()
