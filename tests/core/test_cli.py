@@ -17,6 +17,10 @@ import pytest
 
 from scanner.lab.servers import Lab
 
+# Each test process takes its own 127.N.0.0/16 (N from 100 to 199), so that two checkouts
+# running this file at once never compete for the fixed port 2525 of one address.
+NET = f"127.{100 + os.getpid() % 100}"
+
 
 def _prints_run_json(args: tuple[str, ...]) -> bool:
     pairs = set(itertools.pairwise(args))
@@ -87,8 +91,8 @@ def test_validate_prints_positions_and_exits_2(civiscan, write):
 def test_scan_exit_code_and_json(civiscan, write, greeting, expected):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.91.1", 2525, greeting=greeting)
-        proc = civiscan("scan", "-p", policy, "127.0.91.1", "--format", "json", "--timeout", "2")
+        lab.tcp(f"{NET}.91.1", 2525, greeting=greeting)
+        proc = civiscan("scan", "-p", policy, f"{NET}.91.1", "--format", "json", "--timeout", "2")
     assert proc.returncode == expected, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["schema"] == "civiscan/run" and doc["schema_version"] == 1
@@ -100,21 +104,21 @@ def test_scan_exit_code_and_json(civiscan, write, greeting, expected):
 def test_unreachable_and_silent_targets_are_errors_and_scan_goes_on(civiscan, write):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.91.2", 2525, greeting=b"220 hello\r\n")
-        lab.tcp("127.0.91.3", 2525, silent=True)
-        proc = civiscan("scan", "-p", policy, "127.0.91.2", "127.0.91.3", "127.0.91.4", "--format", "json", "--timeout", "0.5")
+        lab.tcp(f"{NET}.91.2", 2525, greeting=b"220 hello\r\n")
+        lab.tcp(f"{NET}.91.3", 2525, silent=True)
+        proc = civiscan("scan", "-p", policy, f"{NET}.91.2", f"{NET}.91.3", f"{NET}.91.4", "--format", "json", "--timeout", "0.5")
     assert proc.returncode == 3, proc.stderr
     by_asset = {f["asset_id"]: f for f in json.loads(proc.stdout)["findings"]}
-    assert by_asset["adhoc/127.0.91.2"]["status"] == "pass"
-    assert (by_asset["adhoc/127.0.91.3"]["status"], by_asset["adhoc/127.0.91.3"]["reason"]) == ("error", "timeout")
-    assert (by_asset["adhoc/127.0.91.4"]["status"], by_asset["adhoc/127.0.91.4"]["reason"]) == ("error", "refused")
+    assert by_asset[f"adhoc/{NET}.91.2"]["status"] == "pass"
+    assert (by_asset[f"adhoc/{NET}.91.3"]["status"], by_asset[f"adhoc/{NET}.91.3"]["reason"]) == ("error", "timeout")
+    assert (by_asset[f"adhoc/{NET}.91.4"]["status"], by_asset[f"adhoc/{NET}.91.4"]["reason"]) == ("error", "refused")
 
 
 def test_target_outside_inventory_scope_is_refused(civiscan, write):
     policy = write("p.yaml", BANNER_POLICY)
-    inv = write("inv.yaml", "scope: {networks: [127.0.92.0/24]}\ndepartments:\n  parks:\n    assets:\n      - host: 127.0.92.1\n")
-    proc = civiscan("scan", "-p", policy, "-i", inv, "127.0.93.1", check_exit=2)
-    assert "outside the allowed scope are refused" in proc.stderr and "127.0.93.1" in proc.stderr
+    inv = write("inv.yaml", f"scope: {{networks: [{NET}.92.0/24]}}\ndepartments:\n  parks:\n    assets:\n      - host: {NET}.92.1\n")
+    proc = civiscan("scan", "-p", policy, "-i", inv, f"{NET}.93.1", check_exit=2)
+    assert "outside the allowed scope are refused" in proc.stderr and f"{NET}.93.1" in proc.stderr
 
 
 def _done_assets(db: Path, run: int = 1) -> int:
@@ -136,11 +140,11 @@ def _wait_for(predicate, seconds: float = 30) -> None:
 
 def _start_scan(civiscan, write, lab):
     policy = write("p.yaml", BANNER_POLICY)
-    lab.tcp("127.0.94.1", 2525, greeting=b"220 hi\r\n")
-    lab.tcp("127.0.94.2", 2525, greeting=b"220 hi\r\n")
-    silent = lab.tcp("127.0.94.3", 2525, silent=True)
+    lab.tcp(f"{NET}.94.1", 2525, greeting=b"220 hi\r\n")
+    lab.tcp(f"{NET}.94.2", 2525, greeting=b"220 hi\r\n")
+    silent = lab.tcp(f"{NET}.94.3", 2525, silent=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scanner", "scan", "-p", policy, "127.0.94.1", "127.0.94.2", "127.0.94.3",
+        [sys.executable, "-m", "scanner", "scan", "-p", policy, f"{NET}.94.1", f"{NET}.94.2", f"{NET}.94.3",
          "--concurrency", "1", "--timeout", "60", "--format", "json"],
         env=civiscan.env(), cwd=Path(policy).parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -177,8 +181,8 @@ def test_ctrl_c_exits_130_and_keeps_what_finished(civiscan, write):
 def test_reports_are_rendered_from_the_store_signed_and_verified(civiscan, write, tmp_path):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.95.1", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
-        civiscan("scan", "-p", policy, "127.0.95.1", "--report", "first", "-q", check_exit=1)
+        lab.tcp(f"{NET}.95.1", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
+        civiscan("scan", "-p", policy, f"{NET}.95.1", "--report", "first", "-q", check_exit=1)
     assert (tmp_path / "first" / "index.html").is_file()
     civiscan("signing-key", "key.pem", check_exit=0)
     out = civiscan("report", "last", "--format", "html", "--format", "sarif", "--format", "junit",
@@ -194,8 +198,8 @@ def test_reports_are_rendered_from_the_store_signed_and_verified(civiscan, write
 def test_show_and_runs_and_unknown_run(civiscan, write):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.95.2", 2525, greeting=b"220 hi\r\n")
-        civiscan("scan", "-p", policy, "127.0.95.2", "-q", check_exit=0)
+        lab.tcp(f"{NET}.95.2", 2525, greeting=b"220 hi\r\n")
+        civiscan("scan", "-p", policy, f"{NET}.95.2", "-q", check_exit=0)
     assert "no-version-banner" in civiscan("show", "last", "--all", check_exit=0).stdout
     assert json.loads(civiscan("show", "1", "--format", "json", check_exit=0).stdout)["run"]["id"] == 1
     missing = civiscan("show", "42", check_exit=2)
@@ -234,11 +238,11 @@ def test_a_sigkilled_run_is_listed_as_interrupted(civiscan, write):
 def test_parallel_scans_on_a_fresh_store_all_succeed(civiscan, write, tmp_path):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.96.1", 2525, greeting=b"220 hi\r\n")
+        lab.tcp(f"{NET}.96.1", 2525, greeting=b"220 hi\r\n")
         for attempt in range(8):
             env = {**civiscan.env(), "CIVISCAN_DB": str(tmp_path / f"fresh-{attempt}.db")}
             procs = [
-                subprocess.Popen([sys.executable, "-m", "scanner", "scan", "-p", policy, "127.0.96.1", "-q"],
+                subprocess.Popen([sys.executable, "-m", "scanner", "scan", "-p", policy, f"{NET}.96.1", "-q"],
                                  env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for _ in range(2)
             ]
@@ -256,7 +260,7 @@ def test_resume_applies_a_new_timeout_and_stores_it(civiscan, write):
         # The silent server still never answers: with the run's own 60 s this would hang.
         resumed = civiscan("scan", "--resume", "1", "--timeout", "0.3", "--format", "json")
     assert resumed.returncode == 3, resumed.stderr
-    (finding,) = [f for f in json.loads(resumed.stdout)["findings"] if f["asset_id"] == "adhoc/127.0.94.3"]
+    (finding,) = [f for f in json.loads(resumed.stdout)["findings"] if f["asset_id"] == f"adhoc/{NET}.94.3"]
     assert finding["reason"] == "timeout"
     with sqlite3.connect(civiscan.db) as conn:
         settings = json.loads(conn.execute("SELECT settings_json FROM runs WHERE id=1").fetchone()[0])
@@ -286,7 +290,7 @@ def test_resume_refuses_settings_it_cannot_change(civiscan, flags):
 def test_unwritable_outputs_are_refused_before_the_scan(civiscan, write, tmp_path, make, flags):
     policy = write("p.yaml", BANNER_POLICY)
     make(tmp_path)
-    proc = civiscan("scan", "-p", policy, "127.0.97.1", *flags, check_exit=2)
+    proc = civiscan("scan", "-p", policy, f"{NET}.97.1", *flags, check_exit=2)
     assert f"error: {flags[-2]} {flags[-1]}: " in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
     assert not civiscan.db.exists()  # refused before a run was even stored
@@ -309,15 +313,15 @@ def _unwritable_directory(tmp_path: Path) -> str:
 def test_a_read_only_report_directory_is_refused_before_the_scan(civiscan, write, tmp_path):
     policy = write("p.yaml", BANNER_POLICY)
     target = _unwritable_directory(tmp_path)
-    proc = civiscan("scan", "-p", policy, "127.0.97.1", "--report", target, check_exit=2)
+    proc = civiscan("scan", "-p", policy, f"{NET}.97.1", "--report", target, check_exit=2)
     assert f"--report {target}: is not writable" in proc.stderr and not civiscan.db.exists()
 
 
 def test_an_output_that_fails_after_the_scan_exits_74_and_names_the_stored_run(civiscan, write):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.97.2", 2525, greeting=b"220 hi\r\n")
-        proc = civiscan("scan", "-p", policy, "127.0.97.2", "-f", "json", "-o", "/dev/full", check_exit=74)
+        lab.tcp(f"{NET}.97.2", 2525, greeting=b"220 hi\r\n")
+        proc = civiscan("scan", "-p", policy, f"{NET}.97.2", "-f", "json", "-o", "/dev/full", check_exit=74)
     assert "cannot write the output" in proc.stderr and "exit code 0 (compliant)" in proc.stderr
     assert "civiscan report 1" in proc.stderr and "internal error" not in proc.stderr
     assert _run_status(civiscan.db) == "complete"
@@ -326,8 +330,8 @@ def test_an_output_that_fails_after_the_scan_exits_74_and_names_the_stored_run(c
 def test_an_internal_error_exits_70_not_2(civiscan, write):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.97.3", 2525, greeting=b"220 hi\r\n")
-        civiscan("scan", "-p", policy, "127.0.97.3", "-q", check_exit=0)
+        lab.tcp(f"{NET}.97.3", 2525, greeting=b"220 hi\r\n")
+        civiscan("scan", "-p", policy, f"{NET}.97.3", "-q", check_exit=0)
     with sqlite3.connect(civiscan.db) as conn:
         conn.execute("UPDATE runs SET ruleset_json='{' WHERE id=1")  # a store no civiscan writes
     proc = civiscan("show", "1", check_exit=70)
@@ -340,15 +344,15 @@ def test_an_internal_error_exits_70_not_2(civiscan, write):
 def test_third_party_setting_becomes_a_scan_flag(civiscan, write):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.91.5", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
-        proc = civiscan("scan", "-p", policy, "127.0.91.5", "--format", "json", "--banner-max-bytes", "8")
+        lab.tcp(f"{NET}.91.5", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
+        proc = civiscan("scan", "-p", policy, f"{NET}.91.5", "--format", "json", "--banner-max-bytes", "8")
     assert proc.returncode == 0, proc.stderr  # the version is past the 8 bytes read
     (finding,) = json.loads(proc.stdout)["findings"]
     assert finding["checks"][0]["evidence"]["banner"] == "220 Exam"
 
 
 def test_third_party_setting_range_is_the_flags_range(civiscan):
-    proc = civiscan("scan", "127.0.91.5", "--banner-max-bytes", "5000", check_exit=2)
+    proc = civiscan("scan", f"{NET}.91.5", "--banner-max-bytes", "5000", check_exit=2)
     assert "5000 is not in the range 1<=x<=4096" in proc.stderr
 
 
@@ -374,8 +378,8 @@ def test_third_party_option_type_validates_policies(civiscan, write, port, expec
 def test_third_party_error_reason_is_stored_as_declared(civiscan, write):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.91.6", 2525, greeting=b"\x00\x01\x02\r\n")
-        proc = civiscan("scan", "-p", policy, "127.0.91.6", "--format", "json", "--timeout", "2")
+        lab.tcp(f"{NET}.91.6", 2525, greeting=b"\x00\x01\x02\r\n")
+        proc = civiscan("scan", "-p", policy, f"{NET}.91.6", "--format", "json", "--timeout", "2")
     assert proc.returncode == 3, proc.stderr
     (finding,) = json.loads(proc.stdout)["findings"]
     assert (finding["status"], finding["reason"]) == ("error", "binary_greeting")
@@ -384,8 +388,8 @@ def test_third_party_error_reason_is_stored_as_declared(civiscan, write):
 def test_third_party_redaction_key_is_left_out_of_reports(civiscan, write, tmp_path):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.91.7", 2525, greeting=b"220 mail ready\r\n")
-        civiscan("scan", "-p", policy, "127.0.91.7", "-q", check_exit=0)
+        lab.tcp(f"{NET}.91.7", 2525, greeting=b"220 mail ready\r\n")
+        civiscan("scan", "-p", policy, f"{NET}.91.7", "-q", check_exit=0)
     civiscan("report", "last", "-f", "csv", "-o", str(tmp_path / "out"), check_exit=0)
     text = "".join(p.read_text() for p in (tmp_path / "out").rglob("*.csv"))
     assert "omitted: local setting" in text and socket.gethostname() not in text
@@ -395,8 +399,8 @@ def test_third_party_redaction_key_is_left_out_of_reports(civiscan, write, tmp_p
 def banner_run(civiscan, write):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:
-        lab.tcp("127.0.91.8", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
-        civiscan("scan", "-p", policy, "127.0.91.8", "-q", check_exit=1)
+        lab.tcp(f"{NET}.91.8", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
+        civiscan("scan", "-p", policy, f"{NET}.91.8", "-q", check_exit=1)
     return policy
 
 
