@@ -242,7 +242,7 @@ for _option in _verbosity_options():
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 @click.option("--resume", "resume", metavar="RUN", help="Finish an interrupted run: scan only its pending assets, with the run's own settings except --timeout, --concurrency and --per-host when given.")
 @click.option("--baseline", metavar="RUN|FILE", help="Fail only on failures not in this baseline: a stored run, a file from 'civiscan baseline write', or a run's JSON document.")
-@click.option("--severity", "min_severity", type=click.Choice(SEVERITIES), help="Show only findings at or above this severity in the terminal table (stored results and report files keep all).")
+@click.option("--severity", "shown_severity", type=click.Choice(SEVERITIES), envvar="CIVISCAN_SCAN_SEVERITY", help="Show only findings at or above this severity in the terminal table (stored results and report files keep all).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
 def scan(
     targets: tuple[str, ...],
@@ -265,7 +265,7 @@ def scan(
     disabled: tuple[str, ...],
     resume: str | None,
     baseline: str | None,
-    min_severity: str | None,
+    shown_severity: str | None,
     quiet: bool,
     **declared: Any,
 ) -> None:
@@ -328,7 +328,7 @@ def scan(
         spec = lib.start(store, plan, registry, settings, fail_on=severity, observer=observer)
     run_id = spec.run_id
     code = lib.execute(spec)
-    view = View(Severity(min_severity) if min_severity else None, known)
+    view = View(Severity(shown_severity) if shown_severity else None, known)
     _emit_stored(store, run_id, code, formats, output, report_dir, quiet, sign_key=sign_key, view=view)
     code = _gate(store, run_id, code, severity, known, quiet)
     if code is ExitCode.INTERRUPTED:
@@ -677,10 +677,10 @@ def signing_key(path: str) -> None:
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="low", show_default=True, help="Exit 1 when a failure of at least this severity remains (waived never fails).")
 @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS), help="Output formats (repeatable), as for scan; file formats go to civiscan-report/.")
 @click.option("--baseline", metavar="RUN|FILE", help="Fail only on failures not in this baseline (as for scan).")
-@click.option("--severity", "min_severity", type=click.Choice(SEVERITIES), help="Show only findings at or above this severity in the terminal table.")
+@click.option("--severity", "shown_severity", type=click.Choice(SEVERITIES), envvar="CIVISCAN_EVALUATE_SEVERITY", help="Show only findings at or above this severity in the terminal table.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary table.")
 def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, formats: tuple[str, ...],
-             baseline: str | None, min_severity: str | None, quiet: bool) -> None:
+             baseline: str | None, shown_severity: str | None, quiet: bool) -> None:
     """Judge the stored facts of RUN against other policies, as a new run (no rescan)."""
     from .policy import load_policies
     from .scan import reevaluate
@@ -695,7 +695,7 @@ def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, 
     except FactsVersionError as exc:
         raise Fail(f"cannot re-evaluate: {exc} (scan again with this civiscan)") from None
     _emit_stored(store, new, code, formats, None, None, quiet,
-                 view=View(Severity(min_severity) if min_severity else None, known))
+                 view=View(Severity(shown_severity) if shown_severity else None, known))
     raise SystemExit(int(_gate(store, new, code, Severity(fail_on), known, quiet)))
 
 
