@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, ConfigProblem, Position
-from .models import Asset, AssetKind, SSHSettings
+from .models import ENDPOINT_SCHEMES, Asset, AssetKind, SSHSettings
 from .netutil import is_ip
 from .notify.contacts import Contacts, parse_contacts
 from .reader import Reader
@@ -402,8 +402,9 @@ def url_problem(url: str) -> str | None:
         port = parts.port
     except ValueError as exc:
         return f"invalid URL {quote(url)}: {excerpt(exc)}"
-    if parts.scheme != "https":
-        return f"endpoint URL {quote(url)} must start with https://"
+    if parts.scheme not in ENDPOINT_SCHEMES:
+        others = ", ".join(f"{s}://" for s in ENDPOINT_SCHEMES if s != "https")
+        return f"endpoint URL {quote(url)} must start with https:// (or one of {others})"
     if not parts.hostname:
         return f"endpoint URL {quote(url)} has no host"
     host = parts.hostname
@@ -413,6 +414,8 @@ def url_problem(url: str) -> str | None:
         return f"endpoint URL {quote(url)} has an invalid port"
     if parts.username or parts.password:
         return f"endpoint URL {quote(_redact_userinfo(url))} must not carry credentials"
+    if parts.scheme != "https" and (parts.path not in ("", "/") or parts.query or parts.fragment):
+        return f"endpoint URL {quote(url)} names a server only: a {parts.scheme}:// URL takes no path"
     return None
 
 
@@ -427,7 +430,9 @@ def _endpoint_name(url: str) -> str:
     host = parts.hostname or url
     if ":" in host:
         host = f"[{host}]"
-    return f"{host}:{parts.port}" if parts.port and parts.port != 443 else host
+    port = parts.port or ENDPOINT_SCHEMES.get(parts.scheme, 443)
+    # Only HTTPS goes without its port: "mail.example:25" and "mail.example" differ.
+    return host if parts.scheme == "https" and port == 443 else f"{host}:{port}"
 
 
 # The last label of a name decides how resolvers read it: one that is a decimal
@@ -469,7 +474,7 @@ def adhoc_assets(targets: Sequence[str], resolve: Mapping[str, str] | None = Non
                 raise ConfigError.at(Position("<command line>"), problem)
             name = _endpoint_name(target)
             parts = urlsplit(target)
-            port = parts.port or 443
+            port = parts.port or ENDPOINT_SCHEMES[parts.scheme]
             address = (resolve or {}).get(f"{parts.hostname}:{port}")
             asset = Asset(
                 id=f"{ADHOC_DEPARTMENT}/{name}",

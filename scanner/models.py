@@ -153,6 +153,20 @@ class SSHSettings:
         return cls(**data)
 
 
+ENDPOINT_SCHEMES: dict[str, int] = {
+    "https": 443,
+    "smtp": 25,
+    "submission": 587,
+    "imap": 143,
+    "pop3": 110,
+    "ftp": 21,
+    "ldap": 389,
+    "postgres": 5432,
+}
+"""Endpoint URL schemes and their default ports: HTTPS, and the protocols that
+upgrade a plain connection to TLS in-band (STARTTLS and its kin)."""
+
+
 @dataclass(frozen=True)
 class Asset:
     """One thing to scan: a host (by address) or an HTTPS endpoint (by URL).
@@ -186,7 +200,16 @@ class Asset:
             from urllib.parse import urlsplit
 
             parts = urlsplit(self.url)
-            return parts.port or (443 if parts.scheme == "https" else 80)
+            return parts.port or ENDPOINT_SCHEMES.get(parts.scheme.lower(), 80)
+        return None
+
+    @property
+    def scheme(self) -> str | None:
+        """The endpoint URL's scheme, lower case (``https``, ``smtp`` ...); None for a host."""
+        if self.url:
+            from urllib.parse import urlsplit
+
+            return urlsplit(self.url).scheme.lower()
         return None
 
     @property

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages the integration tests drive for real: nmap, nginx,
-# OpenSSH's sshd, headless Chromium and librpm. As root it installs what is
+# OpenSSH's sshd, headless Chromium, librpm, and the STARTTLS servers (Dovecot,
+# vsftpd, slapd, PostgreSQL). As root it installs what is
 # missing; otherwise it names what to install and the tests that need it skip
 # locally (under CI=true they fail instead).
 set -eu
@@ -12,6 +13,12 @@ need sshd openssh-server
 need ssh-keygen openssh-client
 need chromium chromium
 need rpm rpm
+need dovecot dovecot-imapd
+need dovecot dovecot-pop3d
+need vsftpd vsftpd
+need slapd slapd
+need pg_ctlcluster postgresql
+need runuser util-linux
 [ -n "$missing" ] || exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing:$missing"

@@ -1,4 +1,4 @@
-"""The ``tls`` plugin: what an HTTPS endpoint accepts and which certificate it serves.
+"""The ``tls`` plugin: what a TLS endpoint (HTTPS, or STARTTLS) accepts and which certificate it serves.
 
 This module holds the plugin object: collection and its declarations. Facts
 (documented field by field in docs/tls.md and docs/tls-certificates.md) come
@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from scanner.gate import Gate
@@ -22,7 +23,7 @@ from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason
 from scanner.netutil import is_ip
 from scanner.plugin import Check, CheckRequest, Context
 
-from . import certchecks, checks, dhparams, probe, vulnchecks
+from . import certchecks, checks, dhparams, probe, starttls, vulnchecks
 from . import records as R
 from . import suites as S
 from .certs import describe_chain
@@ -47,8 +48,12 @@ async def resolve_endpoint(asset: Asset, gate: Gate) -> probe.Endpoint:
     """Where to connect for ``asset`` (the address ``gate`` admits) and which SNI name to send."""
     host = asset.hostname
     port = asset.port or 443
+    scheme = asset.scheme or "https"
+    if scheme != "https" and scheme not in starttls.UPGRADES:
+        raise CollectFailed(ErrorReason.NOT_SUPPORTED, f"the tls plugin cannot scan {scheme}:// URLs")
     address = await gate.admit(host, port, address=asset.address, purpose="TLS")
-    return probe.Endpoint(address=address, port=port, sni=None if is_ip(host) else host)
+    return probe.Endpoint(address=address, port=port, sni=None if is_ip(host) else host,
+                          starttls=None if scheme == "https" else scheme)
 
 
 def scan_facts(result: probe.ScanResult) -> dict[str, Any]:
@@ -75,6 +80,7 @@ def scan_facts(result: probe.ScanResult) -> dict[str, Any]:
         "address": result.endpoint.address,
         "port": result.endpoint.port,
         "sni": result.endpoint.sni,
+        "starttls": result.endpoint.starttls,
         "connections": result.connections,
         "protocols": protocols,
         "ciphers": ciphers,
@@ -116,6 +122,7 @@ class TLSPlugin:
 
     name = "tls"
     facts_version = FACTS_VERSION
+    reasons = MappingProxyType(starttls.REASONS)
     checks: tuple[Check, ...] = checks.CHECKS + certchecks.CHECKS + vulnchecks.CHECKS
 
     async def collect(self, asset: Asset, requests: Sequence[CheckRequest],

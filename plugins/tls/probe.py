@@ -33,7 +33,7 @@ from scanner.models import CollectFailed, ErrorReason
 from scanner.netutil import classify, describe, format_hostport
 
 from . import records as R
-from . import robot, tls13
+from . import robot, starttls, tls13
 from . import suites as S
 
 MAX_SUITES = 127  # testssl.sh: some servers fail on hellos with >= 128 suites
@@ -56,10 +56,35 @@ class Endpoint:
     address: str
     port: int
     sni: str | None
+    starttls: str | None = None  # a key of starttls.UPGRADES: upgrade each connection first
 
     def __str__(self) -> str:
         where = format_hostport(self.address, self.port)
         return f"{self.sni} at {where}" if self.sni else where
+
+
+async def connect(endpoint: Endpoint, timeout: float,
+                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """One TCP connection to ``endpoint``, ready for a ClientHello: every probe opens it here.
+
+    For a STARTTLS endpoint the protocol's upgrade runs first (within the same
+    ``timeout``); a refusal raises :class:`starttls.Refused`.
+    """
+    if endpoint.starttls is None:
+        return await asyncio.wait_for(
+            asyncio.open_connection(endpoint.address, endpoint.port), timeout)
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection(
+            endpoint.address, endpoint.port, limit=starttls.MAX_LINE)
+        try:
+            await starttls.upgrade(endpoint.starttls, reader, writer)
+        except starttls.Refused as exc:
+            writer.transport.abort()
+            raise CollectFailed(exc.reason, f"{endpoint}: {exc.message}") from None
+        except BaseException:
+            writer.transport.abort()
+            raise
+        return reader, writer
 
 
 @dataclass(frozen=True)
@@ -158,9 +183,7 @@ class Prober:
     async def _connect(self) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
         async with self._slot():
             self.connections += 1
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.endpoint.address, self.endpoint.port), self.timeout
-            )
+            reader, writer = await connect(self.endpoint, self.timeout)
             try:
                 yield reader, writer
             finally:
@@ -198,7 +221,7 @@ class Prober:
         except R.ParseError as exc:
             return HelloResult(Status.ERROR, error=CollectFailed(
                 ErrorReason.PROTOCOL, f"{self.endpoint}: {exc}"))
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError, CollectFailed) as exc:
             if flight.server_hello is not None:
                 # The answer that matters arrived; the rest of the flight did not.
                 return flight.result()
@@ -228,7 +251,7 @@ class Prober:
         except R.ParseError as exc:
             return FollowUp(HelloResult(Status.ERROR, error=CollectFailed(
                 ErrorReason.PROTOCOL, f"{self.endpoint}: {exc}")))
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError, CollectFailed) as exc:
             return FollowUp(HelloResult(Status.ERROR, error=_failure(exc, self.endpoint)))
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -272,7 +295,7 @@ class Prober:
                         need = R.sslv2_record_length(data)
                         if need is not None and len(data) >= need:
                             break
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError, CollectFailed) as exc:
             return HelloResult(Status.ERROR, error=_failure(exc, self.endpoint))
         if not data:
             return HelloResult(Status.REJECTED, closed=True)
@@ -324,6 +347,8 @@ async def _read(reader: asyncio.StreamReader) -> bytes:
 
 
 def _failure(exc: BaseException, endpoint: Endpoint) -> CollectFailed:
+    if isinstance(exc, CollectFailed):
+        return exc  # already says where (connect: a refused STARTTLS)
     reason = classify(exc)
     return CollectFailed(reason, f"{endpoint}: {describe(exc)}")
 

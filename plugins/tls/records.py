@@ -378,6 +378,8 @@ class RecordBuffer:
         self.total += len(data)
         out: list[Record] = []
         while len(self._buf) >= 5:
+            if out and out[-1].content_type == ContentType.ALERT:
+                break  # what follows an alert is not read: vsftpd adds a plain "500 OOPS"
             ctype, major, minor, length = struct.unpack("!BBBH", self._buf[:5])
             if ctype not in ContentType._value2member_map_ or major != 3 or minor > 4:
                 if self.total == len(self._buf) and self._buf.startswith(b"HTTP/"):

@@ -201,9 +201,14 @@ class TestMalformed:
             R.RecordBuffer().feed(data)
 
     def test_garbage_after_a_good_record_is_malformed_not_foreign(self) -> None:
-        data = recorded("alert_protocol_version") + b"\x99\x99\x99\x99\x99"
+        data = recorded("tls12_ecdhe_rsa") + b"\x99\x99\x99\x99\x99"
         with pytest.raises(R.ParseError, match="malformed TLS record header 99 99"):
             R.RecordBuffer().feed(data)
+
+    def test_what_follows_an_alert_is_not_read(self) -> None:
+        data = recorded("alert_protocol_version") + b"500 OOPS: SSL: could not accept\r\n"
+        (rec,) = R.RecordBuffer().feed(data)
+        assert rec.content_type == R.ContentType.ALERT
 
     @pytest.mark.parametrize(
         ("body", "message"),
