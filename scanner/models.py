@@ -163,7 +163,7 @@ ENDPOINT_SCHEMES: dict[str, int] = {
     "ldap": 389,
     "postgres": 5432,
 }
-"""Endpoint URL schemes and their default ports: HTTPS, and the protocols that
+"""Endpoint URL schemes, each with the port it uses by default: HTTPS, and the protocols that
 upgrade a plain connection to TLS in-band (STARTTLS and its kin)."""
 
 

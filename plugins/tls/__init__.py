@@ -23,10 +23,10 @@ from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason
 from scanner.netutil import is_ip
 from scanner.plugin import Check, CheckRequest, Context
 
-from . import certchecks, checks, dhparams, probe, starttls, vulnchecks
+from . import certchecks, checks, dhparams, probe, revocation, starttls, vulnchecks
 from . import records as R
 from . import suites as S
-from .certs import describe_chain
+from .certs import describe_chain, load_trust_store
 
 FACTS_VERSION = 2
 """Version of the facts schema: 2 since collection stopped recording verdicts."""
@@ -112,6 +112,7 @@ def scan_facts(result: probe.ScanResult) -> dict[str, Any]:
             else [S.signature_scheme_name(c) for c in result.weak_signature]),
         "chain_protocol": result.chain_protocol.value if result.chain_protocol else None,
         "certificate": None,
+        "revocation": None,
         "errors": result.errors,
         "anomalies": result.anomalies,
     }
@@ -141,7 +142,61 @@ class TLSPlugin:
                 describe_chain, list(result.chain), asset.hostname, ca_file=ca_file,
                 now=dt.datetime.now(dt.UTC), ocsp_response=result.ocsp_response,
                 ocsp_stapled=result.ocsp_stapling))
+        online = _online_options(requests)
+        if online is not None and facts["certificate"] and facts["certificate"]["leaf"] is not None:
+            facts["revocation"] = await _revocation(
+                asset, ctx, result.chain, facts["certificate"]["leaf"], online)
         return facts
+
+
+def _online_options(requests: Sequence[CheckRequest]) -> dict[str, Any] | None:
+    """What the ``online: true`` requests of ``tls.revocation`` ask, merged; None: stay offline."""
+    wanted = [r.options for r in requests if r.check_id == certchecks.REVOCATION.id
+              and r.options.get("online")]
+    if not wanted:
+        return None
+    return {key: any(o.get(key, True) for o in wanted) for key in ("ocsp", "crl", "aia")} | {
+        "max_crl_bytes": max(int(o.get("max_crl_bytes") or 0) for o in wanted)}
+
+
+async def _revocation(asset: Asset, ctx: Context, chain: Sequence[bytes], leaf_index: int,
+                      options: Mapping[str, Any]) -> dict[str, Any]:
+    """Ask the leaf's OCSP responder / CRL (and AIA for its issuer); every URL through the gate."""
+    from cryptography import x509
+
+    from scanner.plugins.web.client import Budget, Fetcher, user_agent
+
+    ca_file = ctx.settings.get("ca_file") or asset.ca_file
+    served = [c for c in (_certificate(der) for der in chain) if c is not None]
+    leaf = x509.load_der_x509_certificate(chain[leaf_index])
+    try:
+        trust = await ctx.run_blocking(load_trust_store, ca_file)
+        known = [*served, *trust.intermediates, *trust.anchors]
+    except OSError:
+        known = served
+    fetcher = Fetcher(ctx, Budget(6), max(options["max_crl_bytes"], revocation.MAX_OCSP_BYTES),
+                      ca_file, user_agent(None), asset.hostname, asset.address)
+
+    async def fetch(url: str, purpose: str, max_bytes: int) -> bytes:
+        response = await fetcher.get(url, purpose=purpose, max_body=max_bytes)
+        if response.head.status != 200:
+            raise CollectFailed(ErrorReason.PROTOCOL, f"HTTP status {response.head.status}")
+        if response.truncated:
+            raise CollectFailed(ErrorReason.PROTOCOL, f"the answer is larger than {max_bytes} bytes")
+        return response.body
+
+    return await revocation.collect(
+        leaf, known, fetch, dt.datetime.now(dt.UTC), use_ocsp=options["ocsp"],
+        use_crl=options["crl"], aia=options["aia"], max_crl_bytes=options["max_crl_bytes"])
+
+
+def _certificate(der: bytes) -> Any:
+    from cryptography import x509
+
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
 
 
 plugin = TLSPlugin()

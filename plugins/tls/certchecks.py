@@ -1,4 +1,5 @@
-"""Certificate checks of the ``tls`` plugin: ``tls.certificate`` and ``tls.ocsp_stapling``.
+"""Certificate checks of the ``tls`` plugin: ``tls.certificate``, ``tls.ocsp_stapling``,
+``tls.certificate_transparency`` and ``tls.revocation``.
 
 They judge ``facts["certificate"]`` (what :func:`.certs.describe_chain` saw)
 and ``facts["ocsp_stapling"]``. Every verdict is made here, by small named
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.models import AssetKind, ErrorReason, Outcome
+from scanner.models import AssetKind, ErrorReason, Outcome, parse_reason
 from scanner.options import Option
 from scanner.plugin import Check
 from scanner.timeutil import parse_timestamp
@@ -661,10 +662,12 @@ def evaluate_certificate_transparency(facts: Mapping[str, Any],
                                       options: Mapping[str, Any]) -> Outcome:
     """The certificate comes with enough Certificate Transparency SCTs.
 
-    Counts the SCTs embedded in the leaf (``certificates[].sct_count``) and
+    Counts the SCTs embedded in the leaf (``certificates[].sct_count``),
     those the server sends in the TLS signed_certificate_timestamp extension
-    (fact ``sct_tls_extension``, asked for in every hello below TLS 1.3). SCTs
-    inside a stapled OCSP response are not counted.
+    (fact ``sct_tls_extension``, asked for in every hello below TLS 1.3) and
+    those in the stapled OCSP response (``certificate.ocsp.sct_count``, the
+    single response's extension 1.3.6.1.4.1.11129.2.4.5), when that response
+    is about the served leaf.
 
     Options:
 
@@ -673,7 +676,8 @@ def evaluate_certificate_transparency(facts: Mapping[str, Any],
 
     PASS: the leaf embeds 2 SCTs.
     FAIL: ``The certificate comes with 0 Certificate Transparency SCTs (0 in
-    the certificate, 0 in the TLS extension); the policy wants 2.``
+    the certificate, 0 in the TLS extension, 0 in the stapled OCSP
+    response); the policy wants 2.``
     """
     cert = facts.get("certificate")
     view = _view(cert) if isinstance(cert, Mapping) else None
@@ -681,8 +685,12 @@ def evaluate_certificate_transparency(facts: Mapping[str, Any],
         return Outcome.error(ErrorReason.NO_DATA, "No decodable leaf certificate was seen.")
     embedded = int(view.leaf.get("sct_count") or 0)
     extension = facts.get("sct_tls_extension")
-    total = embedded + int(extension or 0)
-    evidence = {"sct_in_certificate": embedded, "sct_tls_extension": extension}
+    response = cert.get("ocsp") if isinstance(cert, Mapping) else None
+    stapled = (int(response.get("sct_count") or 0)
+               if isinstance(response, Mapping) and response.get("for_leaf") is not False else 0)
+    total = embedded + int(extension or 0) + stapled
+    evidence = {"sct_in_certificate": embedded, "sct_tls_extension": extension,
+                "sct_in_ocsp_response": stapled}
     if total >= options["min_scts"]:
         return Outcome.passed(f"The certificate comes with {total} SCTs.", **evidence)
     if extension is None:
@@ -691,7 +699,8 @@ def evaluate_certificate_transparency(facts: Mapping[str, Any],
                              **evidence)
     return Outcome.failed(
         f"The certificate comes with {total} Certificate Transparency SCTs ({embedded} in the "
-        f"certificate, {extension} in the TLS extension); the policy wants {options['min_scts']}.",
+        f"certificate, {extension} in the TLS extension, {stapled} in the stapled OCSP "
+        f"response); the policy wants {options['min_scts']}.",
         **evidence)
 
 
@@ -704,10 +713,132 @@ CERTIFICATE_TRANSPARENCY = Check(
 )
 
 
-CHECKS: tuple[Check, ...] = (CERTIFICATE, OCSP_STAPLING, CERTIFICATE_TRANSPARENCY)
+# ------------------------------------------------------------------ tls.revocation
+
+_SOURCES = (("ocsp", "OCSP responder"), ("crl", "CRL"))
+
+
+def _answer_unusable(response: Mapping[str, Any], now: dt.datetime | None,
+                     max_age_days: int) -> str | None:
+    """Why an OCSP or CRL answer fetched online proves nothing, or None."""
+    if response.get("error"):
+        return f"unreadable ({response['error']})"
+    if response.get("response_status", "successful") != "successful":
+        return f"status {response.get('response_status')}"
+    if response.get("for_leaf") is False:
+        return "about another certificate or issuer"
+    if response.get("signature_valid") is not True:
+        return ("not signed by the certificate's issuer" if response.get("signature_valid") is False
+                else "its signature could not be checked (the issuer is unknown)")
+    if response.get("cert_status") not in ("good", "revoked"):
+        return f"certificate status {response.get('cert_status')}"
+    this_update, next_update = _time(response.get("this_update")), _time(response.get("next_update"))
+    if now is not None and next_update is not None and next_update < now:
+        return f"expired on {response['next_update']}"
+    if now is not None and this_update is not None and (now - this_update).days > max_age_days:
+        return f"dated {response['this_update']}, more than {max_age_days} days ago"
+    return None
+
+
+def evaluate_revocation(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The certificate is not revoked, asking its OCSP responder or CRL online (opt-in).
+
+    Facts: ``revocation`` (collected only when a policy sets ``online: true``):
+    the URLs the leaf names, whether its issuer was known or fetched from AIA
+    caIssuers (``aia``), and each OCSP / CRL attempt with its URL and either
+    the parsed answer or why it was not checked. Every URL passes the scope
+    gate first; an out-of-scope one is never contacted (``not checked: out of
+    scope``).
+
+    Options:
+
+    * ``online`` (bool, default ``false``): query the network at all; off,
+      the check is not applicable (the stapled response is judged by
+      ``tls.certificate``);
+    * ``ocsp`` / ``crl`` (bool, default ``true``): ask the OCSP responder,
+      fetch the CRL;
+    * ``aia`` (bool, default ``true``): fetch the leaf's issuer from AIA
+      caIssuers when neither the served chain nor the trust store has it;
+    * ``max_crl_bytes`` (int, default ``10485760``): largest CRL read;
+    * ``max_age_days`` (int, default ``10``): oldest acceptable answer.
+
+    A signed, current answer about this certificate decides: revoked fails,
+    good passes. Otherwise the result is an error with the reason of the
+    first attempt (``scope`` for an out-of-scope responder).
+
+    PASS: ``The OCSP responder at http://ocsp.ca.example/ says the
+    certificate is good.``
+    FAIL: ``The CRL at http://crl.ca.example/ca.crl says the certificate was
+    revoked on 2026-02-27T12:00:00Z (keyCompromise).``
+    """
+    if not options["online"]:
+        return Outcome.not_applicable("Online revocation checking is off (option online).")
+    found = facts.get("revocation")
+    cert = facts.get("certificate")
+    if not isinstance(found, Mapping):
+        return Outcome.error(ErrorReason.NO_DATA,
+                             "The OCSP responder and the CRL were not asked in this scan.")
+    now = _time(cert.get("checked_at")) if isinstance(cert, Mapping) else None
+    evidence = {"revocation": dict(found)}
+    attempts = [(label, a) for key, label in _SOURCES if options[key]
+                for a in found.get(key) or () if isinstance(a, Mapping)]
+    unusable: list[str] = []
+    for label, attempt in attempts:
+        response = attempt.get("response")
+        if not attempt.get("checked") or not isinstance(response, Mapping):
+            continue
+        why = _answer_unusable(response, now, options["max_age_days"])
+        if why:
+            unusable.append(f"the {label} at {attempt['url']} answered: {why}")
+            continue
+        if response["cert_status"] == "revoked":
+            reason = response.get("revocation_reason")
+            return Outcome.failed(
+                f"The {label} at {attempt['url']} says the certificate was revoked on "
+                f"{response.get('revocation_time')}{f' ({reason})' if reason else ''}.", **evidence)
+        return Outcome.passed(f"The {label} at {attempt['url']} says the certificate is good.",
+                              **evidence)
+    urls = found.get("urls") or {}
+    if not any(urls.get(key) for key, _ in _SOURCES if options[key]):
+        return Outcome.failed("The certificate names no OCSP responder and no CRL distribution "
+                              "point to ask.", **evidence)
+    skipped = [(label, a) for label, a in
+               [("AIA caIssuers", a) for a in found.get("aia") or () if isinstance(a, Mapping)]
+               + attempts if not a.get("checked")]
+    if unusable:
+        return Outcome.error(ErrorReason.PROTOCOL, "; ".join(unusable) + ".", **evidence)
+    if skipped:
+        reasons = [str(a.get("reason") or "no_data") for _, a in skipped]
+        # An out-of-scope URL explains the rest (no issuer, so no OCSP request).
+        reason = "scope" if "scope" in reasons else reasons[0]
+        return Outcome.error(parse_reason(reason), "; ".join(
+            f"{label} {a.get('url')}: {a.get('message')}" for label, a in skipped) + ".",
+            **evidence)
+    return Outcome.error(ErrorReason.NO_DATA, "No OCSP responder or CRL was asked.", **evidence)
+
+
+REVOCATION = Check(
+    id="tls.revocation",
+    title="The certificate is not revoked (OCSP responder or CRL, asked online)",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_revocation,
+    options={
+        "online": Option("bool", "ask the OCSP responder / fetch the CRL the leaf names",
+                         default=False),
+        "ocsp": Option("bool", "ask the OCSP responder", default=True),
+        "crl": Option("bool", "fetch the CRL", default=True),
+        "aia": Option("bool", "fetch a missing issuer from AIA caIssuers", default=True),
+        "max_crl_bytes": Option("int", "largest CRL read", default=10 * 1024 * 1024,
+                                minimum=1024),
+        "max_age_days": Option("int", "oldest acceptable answer in days", default=10, minimum=0),
+    },
+)
+
+
+CHECKS: tuple[Check, ...] = (CERTIFICATE, OCSP_STAPLING, CERTIFICATE_TRANSPARENCY, REVOCATION)
 # The chain, the stapled response and the SCT extension come with every scan:
-# nothing extra to probe.
+# nothing extra to probe. Online revocation is fetched after the probes, on request.
 NEEDS: Mapping[str, Plan] = {c.id: Plan.nothing() for c in CHECKS}
 
 __all__ = ["CERTIFICATE_RULES", "CHECKS", "NEEDS", "evaluate_certificate",
-           "evaluate_certificate_transparency", "evaluate_ocsp_stapling"]
+           "evaluate_certificate_transparency", "evaluate_ocsp_stapling", "evaluate_revocation"]

@@ -68,7 +68,18 @@ def _single_response(response: ocsp.OCSPResponse) -> dict[str, Any]:
             else responder_hash.hex() if responder_hash else None
         ),
         "responses": sum(1 for _ in response.responses),
+        "sct_count": _sct_count(response),
     }
+
+
+def _sct_count(response: ocsp.OCSPResponse) -> int:
+    """SCTs in the single response's extension 1.3.6.1.4.1.11129.2.4.5 (RFC 6962 3.3)."""
+    try:
+        scts = response.single_extensions.get_extension_for_class(
+            x509.SignedCertificateTimestamps).value
+    except (x509.ExtensionNotFound, ValueError):
+        return 0
+    return len(scts)
 
 
 def _names_leaf(

@@ -42,7 +42,8 @@ def failure_codes(outcome) -> list[str]:
 
 
 def test_checks_are_endpoint_checks_with_docs() -> None:
-    assert set(CHECKS) == {"tls.certificate", "tls.ocsp_stapling", "tls.certificate_transparency"}
+    assert set(CHECKS) == {"tls.certificate", "tls.ocsp_stapling", "tls.certificate_transparency",
+                           "tls.revocation"}
     for check in CERT_CHECKS:
         assert check.kinds == frozenset({AssetKind.ENDPOINT})
         assert "PASS" in check.documentation and "FAIL" in check.documentation
