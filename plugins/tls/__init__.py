@@ -12,6 +12,7 @@ what its checks need probed, so collection never names a check.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,7 @@ from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason
 from scanner.netutil import is_ip
 from scanner.plugin import Check, CheckRequest, Context
 
-from . import certchecks, checks, dhparams, probe, revocation, starttls, vulnchecks
+from . import certchecks, checks, dhparams, handshake, probe, revocation, starttls, vulnchecks
 from . import records as R
 from . import suites as S
 from .certs import describe_chain, load_trust_store
@@ -113,6 +114,8 @@ def scan_facts(result: probe.ScanResult) -> dict[str, Any]:
         "chain_protocol": result.chain_protocol.value if result.chain_protocol else None,
         "certificate": None,
         "revocation": None,
+        "client_renegotiation": None,
+        "early_data": None,
         "errors": result.errors,
         "anomalies": result.anomalies,
     }
@@ -134,6 +137,7 @@ class TLSPlugin:
         result = await probe.scan(
             endpoint, ctx.timeout, lambda: ctx.host_slot(endpoint.address), _plan(requests))
         facts = scan_facts(result)
+        await _handshake_probes(endpoint, ctx, _probes(requests), facts)
         facts["dh_groups"] = await ctx.run_blocking(
             functools.partial(dhparams.describe_all, result.dh_params))
         if result.chain:
@@ -147,6 +151,45 @@ class TLSPlugin:
             facts["revocation"] = await _revocation(
                 asset, ctx, result.chain, facts["certificate"]["leaf"], online)
         return facts
+
+
+def _probes(requests: Sequence[CheckRequest]) -> frozenset[str]:
+    """The completed-handshake probes the requested checks read; all when none is named."""
+    if not requests:
+        return frozenset().union(*vulnchecks.PROBES.values())
+    return frozenset().union(*(vulnchecks.PROBES.get(r.check_id, frozenset()) for r in requests))
+
+
+async def _handshake_probes(endpoint: probe.Endpoint, ctx: Context, wanted: frozenset[str],
+                            facts: dict[str, Any]) -> None:
+    """Client renegotiation and early data: one connection each, for the versions accepted."""
+    runs = {}
+    if "client_renegotiation" in wanted and facts["protocols"].get("TLSv1.2"):
+        runs["client_renegotiation"] = handshake.client_renegotiation
+    if "early_data" in wanted and facts["protocols"].get("TLSv1.3"):
+        runs["early_data"] = handshake.early_data
+
+    async def one(run: Any) -> handshake.Answer:
+        async with ctx.host_slot(endpoint.address):
+            try:
+                return await run(lambda: probe.connect(endpoint, ctx.timeout), endpoint.sni,
+                                 ctx.timeout)
+            except (TimeoutError, OSError, CollectFailed) as exc:
+                return handshake.Answer(None, getattr(exc, "message", None) or repr(exc))
+
+    answers = dict(zip(runs, await asyncio.gather(*(one(r) for r in runs.values())), strict=True))
+    facts["connections"] += len(answers)
+    reneg = answers.get("client_renegotiation")
+    if reneg is not None and reneg.value is not None:
+        facts["client_renegotiation"] = {"accepted": reneg.value, "answer": reneg.why}
+    elif reneg is not None:
+        facts["errors"]["client_renegotiation"] = reneg.why
+    early = answers.get("early_data")
+    if early is not None and early.value is not None:
+        facts["early_data"] = {"offered": early.value, "max_early_data_size": early.detail,
+                               "seen": early.why}
+    elif early is not None:
+        facts["errors"]["early_data"] = early.why
 
 
 def _online_options(requests: Sequence[CheckRequest]) -> dict[str, Any] | None:

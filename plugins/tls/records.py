@@ -179,6 +179,7 @@ class ClientHelloSpec:
     heartbeat: bool = False  # RFC 6520 heartbeat extension, peer_allowed_to_send
     session_ticket: bool = False  # RFC 5077: an empty ticket asks for a new one
     sct: bool = False  # RFC 6962: ask for SCTs in the signed_certificate_timestamp extension
+    renegotiation: bytes = b""  # RFC 5746: client_verify_data, in a renegotiating hello only
 
 
 def client_hello_body(spec: ClientHelloSpec) -> bytes:
@@ -221,7 +222,7 @@ def _extensions(spec: ClientHelloSpec, body_so_far: int) -> bytes:
         exts += _ext(Ext.SESSION_TICKET, b"")
     if spec.sct:
         exts += _ext(Ext.SIGNED_CERTIFICATE_TIMESTAMP, b"")
-    exts += _ext(Ext.RENEGOTIATION_INFO, b"\x00")
+    exts += _ext(Ext.RENEGOTIATION_INFO, _vec8(spec.renegotiation))
     if spec.heartbeat:
         exts += _ext(Ext.HEARTBEAT, b"\x01")
     if spec.tls13:

@@ -129,6 +129,11 @@ def _hkdf_expand_label(hash_name: str, secret: bytes, label: str, context: bytes
     return out[:length]
 
 
+hkdf_extract = _hkdf_extract
+hkdf_expand_label = _hkdf_expand_label
+"""RFC 8446 section 7.1's HKDF-Extract and HKDF-Expand-Label, for :mod:`.handshake`."""
+
+
 @dataclass(frozen=True)
 class HandshakeKeys:
     suite: int

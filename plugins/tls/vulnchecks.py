@@ -2,8 +2,9 @@
 
 They judge the facts ``secure_renegotiation``, ``compression``,
 ``fallback_scsv``, ``heartbeat``, ``heartbleed``, ``ccs_injection``,
-``robot``, ``signature_algorithms``, ``weak_signature_algorithms`` and
-``session_resumption`` documented in docs/tls.md. Renegotiation, compression
+``robot``, ``signature_algorithms``, ``weak_signature_algorithms``,
+``session_resumption``, ``client_renegotiation`` and ``early_data``
+documented in docs/tls.md. Renegotiation, compression
 and resumption come from the ServerHellos every scan reads; the others cost
 connections of their own (at most one each, ROBOT five), declared in
 ``NEEDS`` beside the check.
@@ -452,7 +453,118 @@ SESSION_RESUMPTION = Check(
 NEEDS[SESSION_RESUMPTION.id] = Plan.nothing()
 
 
-CHECKS: tuple[Check, ...] = (SECURE_RENEGOTIATION, COMPRESSION, FALLBACK_SCSV, HEARTBLEED,
-                             CCS_INJECTION, ROBOT, SIGNATURE_ALGORITHMS, SESSION_RESUMPTION)
+# ------------------------------------------------------------------ tls.client_renegotiation
 
-__all__ = ["CHECKS", "NEEDS"]
+# Probes that complete a handshake (plugins/tls/handshake.py), one connection
+# each, run after the enumeration for the checks that read them.
+PROBES: dict[str, frozenset[str]] = {}
+
+
+def evaluate_client_renegotiation(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The server refuses to renegotiate when the client asks (TLS 1.2 and below).
+
+    Fact ``client_renegotiation``: after a full TLS 1.2 handshake, a second
+    ClientHello (with RFC 5746 renegotiation_info) inside the encrypted
+    connection: ``{"accepted": true, "answer": ...}`` the server answered with
+    a ServerHello, ``accepted: false`` it refused (``alert no_renegotiation``,
+    another alert, a hang-up, or ignored it); ``null`` unknown
+    (``errors.client_renegotiation``) or TLS 1.2 refused. A server that lets
+    clients renegotiate at will can be made to spend a full handshake's CPU per
+    request (testssl.sh, sslyze).
+
+    Options:
+
+    * ``allowed`` (bool, default ``false``): pass a server that renegotiates.
+
+    PASS: ``The server refuses client-initiated renegotiation (alert
+    no_renegotiation).``
+    FAIL: ``The server renegotiates whenever the client asks, which lets one
+    client make it repeat expensive handshakes.``
+    """
+    found = facts.get("client_renegotiation")
+    if not isinstance(found, Mapping):
+        if (facts.get("protocols") or {}).get("TLSv1.2") is False:
+            return Outcome.not_applicable("TLS 1.2 is refused; TLS 1.3 has no renegotiation.")
+        return Outcome.error(ErrorReason.NO_DATA, "Client-initiated renegotiation was not "
+                             f"measured{_why(facts, 'client_renegotiation')}.")
+    evidence = {"client_renegotiation": dict(found)}
+    if found.get("accepted") and not options["allowed"]:
+        return Outcome.failed("The server renegotiates whenever the client asks, which lets one "
+                              "client make it repeat expensive handshakes.", **evidence)
+    if found.get("accepted"):
+        return Outcome.passed("The server renegotiates on request, which the policy allows.",
+                              **evidence)
+    return Outcome.passed(
+        f"The server refuses client-initiated renegotiation ({found.get('answer')}).", **evidence)
+
+
+CLIENT_RENEGOTIATION = Check(
+    id="tls.client_renegotiation",
+    title="Client-initiated renegotiation is refused",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_client_renegotiation,
+    options={"allowed": Option("bool", "pass a server that renegotiates on request",
+                               default=False)},
+)
+NEEDS[CLIENT_RENEGOTIATION.id] = Plan.nothing()
+PROBES[CLIENT_RENEGOTIATION.id] = frozenset({"client_renegotiation"})
+
+
+# ------------------------------------------------------------------ tls.early_data
+
+
+def evaluate_early_data(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """TLS 1.3 early data (0-RTT) is not offered, or no more of it than allowed.
+
+    Fact ``early_data``: after a full TLS 1.3 handshake, the server's
+    NewSessionTicket messages are read: ``{"offered": true,
+    "max_early_data_size": N}`` when a ticket carries the early_data extension
+    (the server will accept N bytes of 0-RTT data on resumption, data an
+    attacker can replay), ``{"offered": false, ...}`` tickets without it (or
+    none: no resumption, no 0-RTT), ``null`` not measured (see
+    ``errors.early_data``) or TLS 1.3 refused.
+
+    Options:
+
+    * ``allowed`` (bool, default ``false``): pass a server offering 0-RTT
+      (only safe when the application rejects replayed non-idempotent
+      requests, e.g. nginx's ``$ssl_early_data`` + ``425 Too Early``).
+
+    PASS: ``The server offers no TLS 1.3 early data (2 session tickets without early_data).``
+    FAIL: ``The server accepts 16384 bytes of TLS 1.3 early data (0-RTT), which an
+    attacker can replay.``
+    """
+    found = facts.get("early_data")
+    if not isinstance(found, Mapping):
+        if (facts.get("protocols") or {}).get("TLSv1.3") is False:
+            return Outcome.not_applicable("TLS 1.3 is refused; there is no early data.")
+        return Outcome.error(ErrorReason.NO_DATA,
+                             f"TLS 1.3 early data was not measured{_why(facts, 'early_data')}.")
+    evidence = {"early_data": dict(found)}
+    if found.get("offered"):
+        size = found.get("max_early_data_size")
+        if options["allowed"]:
+            return Outcome.passed(f"The server accepts {size} bytes of early data, which the "
+                                  "policy allows.", **evidence)
+        return Outcome.failed(f"The server accepts {size} bytes of TLS 1.3 early data (0-RTT), "
+                              "which an attacker can replay.", **evidence)
+    return Outcome.passed(f"The server offers no TLS 1.3 early data ({found.get('seen')}).",
+                          **evidence)
+
+
+EARLY_DATA = Check(
+    id="tls.early_data",
+    title="TLS 1.3 early data (0-RTT) is not offered",
+    kinds=_ENDPOINT,
+    evaluate=evaluate_early_data,
+    options={"allowed": Option("bool", "pass a server that offers 0-RTT", default=False)},
+)
+NEEDS[EARLY_DATA.id] = Plan.nothing()
+PROBES[EARLY_DATA.id] = frozenset({"early_data"})
+
+
+CHECKS: tuple[Check, ...] = (SECURE_RENEGOTIATION, COMPRESSION, FALLBACK_SCSV, HEARTBLEED,
+                             CCS_INJECTION, ROBOT, SIGNATURE_ALGORITHMS, SESSION_RESUMPTION,
+                             CLIENT_RENEGOTIATION, EARLY_DATA)
+
+__all__ = ["CHECKS", "NEEDS", "PROBES", "evaluate_client_renegotiation", "evaluate_early_data"]
