@@ -151,6 +151,15 @@ def test_smtp_facts_behind_starttls(smtp: tuple[str, int, int], pki: Any) -> Non
     assert facts["port"] == port
 
 
+def test_the_completed_handshake_probes_upgrade_first_too(
+        smtp: tuple[str, int, int], pki: Any) -> None:
+    addr, port, _ = smtp
+    facts = collect(f"smtp://{HOSTNAME}:{port}", pki, addr=addr,
+                    checks=("tls.client_renegotiation", "tls.early_data"))
+    assert facts["client_renegotiation"]["accepted"] is False, facts["errors"]
+    assert facts["early_data"]["offered"] is False, facts["errors"]
+
+
 def test_smtp_without_starttls_is_a_starttls_refused_error(
         smtp: tuple[str, int, int], pki: Any) -> None:
     addr, _, port = smtp
