@@ -71,6 +71,8 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
         return inert_lines([head, f"  error ({error.reason.value}): {error.message}"])
     assert facts is not None
     lines = [head, f"  connections used: {facts.get('connections')}"]
+    if facts.get("starttls"):
+        lines.append(f"  upgraded in-band: {facts['starttls']} (STARTTLS)")
     protocols = facts.get("protocols") or {}
     accepted = [p for p, ok in protocols.items() if ok]
     unknown = [p for p, ok in protocols.items() if ok is None]
@@ -90,6 +92,11 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
     if facts.get("dh_bits"):
         lines.append(f"  DHE parameters: {facts['dh_bits']} bits")
     lines.append(f"  OCSP stapling: {facts.get('ocsp_stapling')}")
+    reneg, early = facts.get("client_renegotiation"), facts.get("early_data")
+    if isinstance(reneg, dict):
+        lines.append(f"  client-initiated renegotiation: {reneg.get('accepted')} ({reneg.get('answer')})")
+    if isinstance(early, dict):
+        lines.append(f"  TLS 1.3 early data: {early.get('offered')} ({early.get('seen')})")
     cert = facts.get("certificate") or {}
     chain = cert.get("certificates") or []
     if chain:
@@ -115,7 +122,7 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
 @click.option("--ca-file", metavar="PEM", help="Extra trust anchors, added to the system store (it is still trusted).")
 @click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR", help="Connect to ADDR for HOST:PORT, keeping HOST for SNI (like curl; repeatable).")
 def tls_command(targets: tuple[str, ...], as_json: bool, timeout: float, ca_file: str | None, resolve: tuple[str, ...]) -> None:
-    """Enumerate TLS facts of HOST[:PORT] endpoints: protocols, suites, groups, certificate.
+    """Enumerate TLS facts of HOST[:PORT] endpoints (or smtp://, imap://... URLs): protocols, suites, groups, certificate.
 
     Exits 0 when every endpoint was enumerated, 3 when some could not be.
     """

@@ -180,7 +180,8 @@ def test_the_tls_command_scans_an_smtp_url(smtp: tuple[str, int, int], pki: Any)
         [url], registry, 5.0, {"resolve": {f"{HOSTNAME}:{port}": addr}, "ca_file": str(pki.ca)})
     assert error is None, error
     assert facts is not None and facts["starttls"] == "smtp"
-    assert "TLSv1.2" in describe(asset, facts, error)
+    text = describe(asset, facts, error)
+    assert "TLSv1.2" in text and "upgraded in-band: smtp (STARTTLS)" in text
 
 
 # ------------------------------------------------------------------ IMAP and POP3 (Dovecot)
