@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -163,13 +163,13 @@ def _probes(requests: Sequence[CheckRequest]) -> frozenset[str]:
 async def _handshake_probes(endpoint: probe.Endpoint, ctx: Context, wanted: frozenset[str],
                             facts: dict[str, Any]) -> None:
     """Client renegotiation and early data: one connection each, for the versions accepted."""
-    runs = {}
+    runs: dict[str, Callable[..., Awaitable[handshake.Answer]]] = {}
     if "client_renegotiation" in wanted and facts["protocols"].get("TLSv1.2"):
         runs["client_renegotiation"] = handshake.client_renegotiation
     if "early_data" in wanted and facts["protocols"].get("TLSv1.3"):
         runs["early_data"] = handshake.early_data
 
-    async def one(run: Any) -> handshake.Answer:
+    async def one(run: Callable[..., Awaitable[handshake.Answer]]) -> handshake.Answer:
         async with ctx.host_slot(endpoint.address):
             try:
                 return await run(lambda: probe.connect(endpoint, ctx.timeout), endpoint.sni,
