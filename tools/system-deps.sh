@@ -14,7 +14,7 @@ need ssh-keygen openssh-client
 need chromium chromium
 need rpm rpm
 need dovecot dovecot-imapd
-need dovecot dovecot-pop3d
+[ -x /usr/lib/dovecot/pop3 ] || missing="$missing dovecot-pop3d"
 need vsftpd vsftpd
 need slapd slapd
 need pg_ctlcluster postgresql
