@@ -18,7 +18,6 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,16 +25,32 @@ import click
 from click.shell_completion import CompletionItem
 
 from . import __version__
-from .engine import ScanSettings
 from .errors import ConfigError, ExitCode
 from .models import Severity
-from .options import option_type
-from .output import inert
-from .plugin import COMMANDS_GROUP, FactsVersionError, Registry, Setting, load_registry
-from .store import RunHeld, SqliteStore, Store, default_db_path
 
 if TYPE_CHECKING:
     from .baseline import Baseline
+    from .plugin import Registry, Setting
+    from .store import Store
+
+# The engine, the store, the plugin registry and the output module (and through them
+# cryptography, jinja2 and every plugin) are imported by the commands that use them,
+# so that `civiscan --version`, `--help` and completion start without them.
+
+
+def inert(value: object) -> str:
+    """:func:`scanner.output.inert`, imported when first needed."""
+    from .output import inert as _inert
+
+    return _inert(value)
+
+
+def load_registry(disabled: Sequence[str] = ()) -> Registry:
+    """:func:`scanner.plugin.load_registry`, imported when first needed."""
+    from .plugin import load_registry as _load
+
+    return _load(disabled)
+
 
 SEVERITIES = [s.value for s in Severity]
 
@@ -59,6 +74,8 @@ def plugin_registry(disabled: Sequence[str] = ()) -> Registry:
 
 
 def open_store(db: str | None) -> Store:
+    from .store import SqliteStore, default_db_path
+
     path = Path(db) if db else default_db_path()
     try:
         return SqliteStore(path)
@@ -95,6 +112,10 @@ class _Tree(click.Group):
 
     def _plugin_commands(self) -> dict[str, click.Command]:
         if self._extra is None:
+            from importlib.metadata import entry_points
+
+            from .plugin import COMMANDS_GROUP
+
             self._extra = {}
             for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
                 dist = ep.dist.name if ep.dist is not None else "unknown distribution"
@@ -155,6 +176,8 @@ def _with_common_options(command: click.Command) -> click.Command:
 
 def _setting_option(name: str, setting: Setting) -> click.Option:
     """The ``scan`` flag of a declared setting; unset, the plugin's default applies."""
+    from .options import option_type
+
     kind = str(option_type(setting) or setting.type)
     low, high = setting.minimum, setting.maximum
     ptype: click.ParamType = click.STRING
@@ -290,6 +313,8 @@ def scan(
     70 internal error, 74 scan done but an output could not be written, 130 interrupted.
     """
     from . import scan as lib
+    from .engine import ScanSettings
+    from .store import RunHeld
 
     _check_outputs(formats, output, report_dir)
     if sign_key and not Path(sign_key).is_file():
@@ -682,6 +707,7 @@ def signing_key(path: str) -> None:
 def evaluate(run: str, policies: tuple[str, ...], db: str | None, fail_on: str, formats: tuple[str, ...],
              baseline: str | None, shown_severity: str | None, quiet: bool) -> None:
     """Judge the stored facts of RUN against other policies, as a new run (no rescan)."""
+    from .plugin import FactsVersionError
     from .policy import load_policies
     from .scan import reevaluate
 
