@@ -346,6 +346,26 @@ async def _read(reader: asyncio.StreamReader) -> bytes:
         return b""  # a reset is the server hanging up, as is EOF
 
 
+def _unseen_first(scan: VersionScan) -> tuple[int, ...] | None:
+    """Every group, those no answer of ``scan`` has used yet first.
+
+    The enumeration hellos then name a new curve (TLS <= 1.2 ServerKeyExchange)
+    or group (TLS 1.3 HelloRetryRequest) whenever the server follows the
+    client's group order, so the group probes that follow have less to find.
+    The set offered never changes, so neither does which suites the server
+    can choose. ``None`` (the default list) for SSL 3.0, which sends no groups.
+    """
+    if scan.protocol is S.Protocol.SSLv3:
+        return None
+    if scan.protocol is S.Protocol.TLSv1_3:
+        base = TLS13_GROUPS
+        seen = {r.group for r in scan.results if r.status is Status.ACCEPTED}
+    else:
+        base = TLS12_GROUPS
+        seen = {r.kx.group for r in scan.results if r.kx is not None}
+    return (*(g for g in base if g not in seen), *(g for g in base if g in seen))
+
+
 def _failure(exc: BaseException, endpoint: Endpoint) -> CollectFailed:
     if isinstance(exc, CollectFailed):
         return exc  # already says where (connect: a refused STARTTLS)
@@ -578,6 +598,11 @@ class VersionScan:
     error: str | None = None
     first_window: tuple[int, ...] = ()
     results: list[HelloResult] = field(default_factory=list)
+    # TLS 1.3: the hellos asking for an unseen group are over (refused, or failed)
+    groups_done: bool = False
+    groups_failed: bool = False
+    # TLS 1.3: (accepted suites offered reversed after the pending ones, the server's pick)
+    tail_picks: list[tuple[frozenset[int], int]] = field(default_factory=list)
 
     def fail(self, result: HelloResult) -> None:
         self.complete = False
@@ -845,17 +870,21 @@ class Scanner:
         pending = S.candidates(scan.protocol)
         full13 = scan.protocol is S.Protocol.TLSv1_3
         while pending:
+            if full13 and scan.picks and self.plan.groups and not scan.groups_done:
+                await self._group_step(scan, pending)
+                continue
             if first is not None:
                 scan.results.append(first[1])
                 result, window = await self._retry_small(scan, first[0], first[1])
                 first = None
             else:
                 window = pending[: self.max_suites]
-                result = await self.p.hello(self.p.spec(scan.protocol, window),
+                groups = _unseen_first(scan)
+                result = await self.p.hello(self.p.spec(scan.protocol, window, groups),
                                             full13=full13 and not scan.picks)
                 scan.results.append(result)
                 result, window = await self._retry_small(
-                    scan, window, result, full13 and not scan.picks)
+                    scan, window, result, full13 and not scan.picks, groups)
             if not scan.first_window:
                 scan.first_window = tuple(window)
             if result.status is Status.ERROR:
@@ -894,6 +923,44 @@ class Scanner:
             scan.accepted = False
         if scan.accepted and self.plan.order and scan.protocol is not S.Protocol.TLSv1_3:
             await self._order(scan)
+
+    async def _group_step(self, scan: VersionScan, pending: list[int]) -> None:
+        """One TLS 1.3 hello that asks for a group no answer has named, and for a suite.
+
+        It offers the pending suites, then the accepted ones reversed, and only
+        the unseen groups. Since an accepted suite is always on offer (TLS 1.3
+        suites do not depend on the group), a refusal means no unseen group is
+        supported: the group enumeration is over. A pending suite the server
+        picks is accepted; picking an accepted one says nothing about the
+        pending ones (the server may prefer it), so nothing is removed from
+        ``pending`` here. A client-order server thus finds a new group and a
+        new suite per connection, and the reversed tail tells its order.
+        """
+        seen = {r.group for r in scan.results if r.status is Status.ACCEPTED and r.group}
+        unseen = [g for g in TLS13_GROUPS if g not in seen]
+        if not unseen:
+            scan.groups_done = True
+            return
+        tail = scan.picks[::-1]
+        window = [*pending[: max(self.max_suites - len(tail), 1)], *tail]
+        result = await self._offer(scan, window, groups=unseen)
+        if result.status is Status.ERROR:
+            self.group_errors["TLSv1.3 groups"] = result.why
+            scan.groups_done = scan.groups_failed = True
+        elif result.status is Status.REJECTED:
+            scan.groups_done = True
+        elif result.version != scan.protocol.wire or result.cipher not in window \
+                or result.group not in unseen:
+            self.anomalies.append(
+                f"TLSv1.3: a hello offering {len(unseen)} unseen groups got version "
+                f"0x{result.version or 0:04X}, suite {S.suite_for(result.cipher or 0).iana} and "
+                f"group {S.group_name(result.group or 0)}, not all of which it offered")
+            scan.groups_done = True
+        elif result.cipher in pending:
+            scan.picks.append(result.cipher)
+            pending.remove(result.cipher)
+        elif len(tail) > 1 and result.cipher is not None:
+            scan.tail_picks.append((frozenset(tail), result.cipher))
 
     async def _order(self, scan: VersionScan, groups: Sequence[int] | None = None,
                      reversed_pick: int | None = None) -> None:
@@ -953,9 +1020,10 @@ class Scanner:
         found = list(dict.fromkeys(g for g in known if g is not None))
         remaining = [g for g in TLS13_GROUPS if g not in found]
         offered = [s for s in S.candidates(scan.protocol) if s in scan.picks]
-        reversed_pick: int | None = None
-        complete = True
-        while remaining and self.plan.groups:
+        reversed_pick = next((pick for tail, pick in scan.tail_picks
+                              if tail == frozenset(scan.picks)), None)
+        complete = not scan.groups_failed
+        while remaining and self.plan.groups and not scan.groups_done:
             suites = offered[::-1] if reversed_pick is None else offered
             result = await self._offer(scan, suites, groups=remaining)
             if result.status is Status.ERROR:
