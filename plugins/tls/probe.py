@@ -28,6 +28,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from scanner.models import CollectFailed, ErrorReason
 from scanner.netutil import classify, describe, format_hostport
@@ -41,6 +42,7 @@ SMALL_SUITES = 24  # a browser-sized hello, for servers that hang up on big ones
 READ_CHUNK = 65536
 
 Slot = Callable[[], AbstractAsyncContextManager[object]]
+After: TypeAlias = "bytes | Callable[[HelloResult], bytes | None]"
 
 
 class Status(str, enum.Enum):
@@ -190,12 +192,13 @@ class Prober:
                 writer.transport.abort()
 
     async def hello(self, spec: R.ClientHelloSpec, full13: bool = False,
-                    after: bytes | None = None) -> HelloResult:
+                    after: After | None = None) -> HelloResult:
         """One probe. ``full13`` completes enough of TLS 1.3 to read the certificate.
 
         ``after`` is sent once a whole TLS <= 1.2 first flight is in, and the
         server's answer kept in ``follow``: a follow-up without a connection
-        of its own.
+        of its own. A callable ``after`` sees the first flight and returns the
+        bytes to send, or ``None`` to send nothing.
         """
         flight = Flight(spec, full13)
         try:
@@ -216,8 +219,11 @@ class Prober:
                 result = flight.result()
                 if after is None or result.status is not Status.ACCEPTED or not result.flight_done:
                     return result
+                payload = after(result) if callable(after) else after
+                if payload is None:
+                    return result
                 return dataclasses.replace(
-                    result, follow=await self._answer(reader, writer, after, result))
+                    result, follow=await self._answer(reader, writer, payload, result))
         except R.ParseError as exc:
             return HelloResult(Status.ERROR, error=CollectFailed(
                 ErrorReason.PROTOCOL, f"{self.endpoint}: {exc}"))
@@ -641,6 +647,57 @@ class ScanResult:
     dh_params: list[tuple[int, int]] = field(default_factory=list)  # (prime, generator) seen
 
 
+class _Ride:
+    """The follow-up an enumeration hello of ``scan`` carries, chosen when its first flight is in.
+
+    Probes that need nothing but a whole TLS <= 1.2 first flight of the right
+    kind ride on an enumeration hello instead of a connection of their own:
+    the CCS injection records on the first TLS 1.2 one, ROBOT's well-formed
+    variant on the first that picks an RSA key exchange suite. ``name`` says
+    which was sent, ``key`` the RSA key it was encrypted to.
+    """
+
+    def __init__(self, scanner: Scanner, scan: VersionScan) -> None:
+        self.scanner = scanner
+        self.scan = scan
+        self.name: str | None = None
+        self.key: tuple[int, int] | None = None
+
+    def __call__(self, result: HelloResult) -> bytes | None:
+        scanner, proto = self.scanner, self.scan.protocol
+        wire = proto.wire
+        if result.version != wire or result.cipher is None:
+            return None
+        suite = S.suite_for(result.cipher)
+        key = None
+        if scanner.plan.robot and proto not in scanner._robot_good and result.chain \
+                and suite.kex == "RSA" and "export" not in suite.categories \
+                and not any(S.suite_for(p).kex == "RSA" for p in self.scan.picks):
+            key = robot.rsa_public_key(result.chain[0])
+        if key is not None:
+            modulus, exponent = key
+            good = robot.plaintexts((modulus.bit_length() + 7) // 8, wire)["good"]
+            self.name, self.key = "robot", key
+            return robot.client_flight(robot.encrypt(good, modulus, exponent), wire)
+        if proto is S.Protocol.TLSv1_2 and scanner.plan.ccs_injection \
+                and scanner._ccs_follow is None and "ccs" not in scanner._riding:
+            scanner._riding.add("ccs")
+            self.name = "ccs"
+            return R.change_cipher_spec(wire) * 2
+        return None
+
+    def keep(self, result: HelloResult) -> None:
+        """Store the answer where the probe that was spared will look for it."""
+        scanner = self.scanner
+        scanner._riding.discard(self.name or "")
+        if result.follow is None or result.cipher is None:
+            return
+        if self.name == "ccs":
+            scanner._ccs_follow = result.follow
+        elif self.name == "robot" and self.key is not None:
+            scanner._robot_good[self.scan.protocol] = (result.cipher, self.key, result.follow)
+
+
 class Scanner:
     """Runs the whole enumeration for one endpoint."""
 
@@ -651,26 +708,31 @@ class Scanner:
         self.anomalies: list[str] = []
         self.group_errors: dict[str, str] = {}
         self._ccs_follow: FollowUp | None = None
+        self._riding: set[str] = set()
+        # ROBOT's well-formed variant, sent on an enumeration hello: (suite, RSA key, answer)
+        self._robot_good: dict[S.Protocol, tuple[int, tuple[int, int], FollowUp]] = {}
 
     async def run(self) -> ScanResult:
         tls12 = VersionScan(S.Protocol.TLSv1_2)
         first_window = tuple(S.candidates(S.Protocol.TLSv1_2)[: self.max_suites])
-        first = await self.p.hello(self.p.spec(S.Protocol.TLSv1_2, first_window))
+        ride = _Ride(self, tls12)
+        first = await self.p.hello(self.p.spec(S.Protocol.TLSv1_2, first_window), after=ride)
+        ride.keep(first)
         if first.status is Status.ERROR:
             assert first.error is not None
             raise first.error
         versions = {p: VersionScan(p) for p in S.PROTOCOLS}
         versions[S.Protocol.TLSv1_2] = tls12
+        negotiates = first.status is Status.ACCEPTED and first.version == tls12.protocol.wire
         tasks = [
             self._sslv2(versions[S.Protocol.SSLv2]),
             self._suites(versions[S.Protocol.SSLv3]),
-            self._suites(versions[S.Protocol.TLSv1_0]),
-            self._suites(versions[S.Protocol.TLSv1_1]),
+            self._tls10_11(versions[S.Protocol.TLSv1_0], versions[S.Protocol.TLSv1_1], negotiates),
             self._suites(tls12, first=(first_window, first)),
             self._tls13(versions[S.Protocol.TLSv1_3]),
         ]
         outcomes = await asyncio.gather(*tasks)
-        groups = outcomes[5]
+        groups = outcomes[4]
         curves, fallback, heartbleed, weak, robot_answers = await asyncio.gather(
             self._curves(versions), self._fallback(versions), self._heartbleed(versions),
             self._weak_signature(versions), self._robot(versions))
@@ -747,18 +809,27 @@ class Scanner:
                 break
         else:
             return None
-        key = robot.rsa_public_key(chains[0][0])
+        ridden = self._robot_good.get(proto)
+        if ridden is not None and ridden[0] == rsa_kex[0]:
+            key: tuple[int, int] | None = ridden[1]
+        else:
+            ridden = None
+            key = robot.rsa_public_key(chains[0][0])
         if key is None:
             return None
         modulus, exponent = key
         size = (modulus.bit_length() + 7) // 8
         messages = robot.plaintexts(size, proto.wire)
-        follows = await asyncio.gather(*(
+        sent = {name: m for name, m in messages.items() if ridden is None or name != "good"}
+        follows = dict(zip(sent, await asyncio.gather(*(
             self.p.follow_up(self.p.spec(proto, rsa_kex[:1]),
                              robot.client_flight(robot.encrypt(m, modulus, exponent), proto.wire))
-            for m in messages.values()))
+            for m in sent.values())), strict=True))
+        if ridden is not None:
+            follows["good"] = ridden[2]
         answers: dict[str, str] = {}
-        for name, follow in zip(messages, follows, strict=True):
+        for name in messages:
+            follow = follows[name]
             if follow.hello.status is not Status.ACCEPTED or not follow.hello.flight_done:
                 self.group_errors["robot"] = f"{name} variant: {follow.hello.why}"
                 return None
@@ -835,7 +906,7 @@ class Scanner:
     # -- per version
 
     async def _offer(self, scan: VersionScan, window: Sequence[int], full13: bool = False,
-                     groups: Sequence[int] | None = None, after: bytes | None = None,
+                     groups: Sequence[int] | None = None, after: After | None = None,
                      ) -> HelloResult:
         result = await self.p.hello(self.p.spec(scan.protocol, window, groups), full13=full13,
                                     after=after)
@@ -880,8 +951,11 @@ class Scanner:
             else:
                 window = pending[: self.max_suites]
                 groups = _unseen_first(scan)
+                ride = None if full13 else _Ride(self, scan)
                 result = await self.p.hello(self.p.spec(scan.protocol, window, groups),
-                                            full13=full13 and not scan.picks)
+                                            full13=full13 and not scan.picks, after=ride)
+                if ride is not None:
+                    ride.keep(result)
                 scan.results.append(result)
                 result, window = await self._retry_small(
                     scan, window, result, full13 and not scan.picks, groups)
@@ -923,6 +997,34 @@ class Scanner:
             scan.accepted = False
         if scan.accepted and self.plan.order and scan.protocol is not S.Protocol.TLSv1_3:
             await self._order(scan)
+
+    async def _tls10_11(self, tls10: VersionScan, tls11: VersionScan, negotiates: bool) -> None:
+        """TLS 1.1 and 1.0, from one hello when the server refuses both (the usual case).
+
+        A server that answered a TLS 1.2 hello with TLS 1.2 negotiates versions
+        as RFC 5246 (appendix E.1) says: offered at most TLS 1.1, it answers
+        with the highest version it has up to that one. A version refusal (or
+        a hang-up, even on a browser-sized hello) then means neither version,
+        and a TLS 1.0 answer means TLS 1.0 but not 1.1. Any other answer, or a
+        server that did not negotiate TLS 1.2, gets one enumeration per version.
+        """
+        if not negotiates:
+            await asyncio.gather(self._suites(tls10), self._suites(tls11))
+            return
+        window = S.candidates(tls11.protocol)[: self.max_suites]
+        result = await self.p.hello(self.p.spec(tls11.protocol, window, _unseen_first(tls11)))
+        tls11.results.append(result)
+        result, window = await self._retry_small(tls11, window, result)
+        refused = result.alert is not None and result.alert.description == 70
+        if result.status is Status.REJECTED and (refused or result.closed):
+            tls10.accepted = tls11.accepted = False
+            return
+        tls11.results.remove(result)
+        if result.status is Status.ACCEPTED and result.version == tls10.protocol.wire:
+            tls11.accepted = False
+            await self._suites(tls10, first=(window, result))
+            return
+        await asyncio.gather(self._suites(tls11, first=(window, result)), self._suites(tls10))
 
     async def _group_step(self, scan: VersionScan, pending: list[int]) -> None:
         """One TLS 1.3 hello that asks for a group no answer has named, and for a suite.

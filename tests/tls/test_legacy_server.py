@@ -38,7 +38,11 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
 
 def scripted(prefs: Mapping[int, Sequence[int]], sslv2: Sequence[int] = (),
              cert: bytes = b"\x30\x03\x02\x01\x00") -> Callable[[socket.socket], None]:
-    """A handler answering like a server with ``prefs`` (wire version -> suites, server order)."""
+    """A handler answering like a server with ``prefs`` (wire version -> suites, server order).
+
+    Versions are negotiated as RFC 5246 (appendix E.1) says: a hello for a
+    version the server lacks gets its highest version below that one.
+    """
 
     def handle(conn: socket.socket) -> None:
         head = _recv_exact(conn, 2)
@@ -58,7 +62,9 @@ def scripted(prefs: Mapping[int, Sequence[int]], sslv2: Sequence[int] = (),
         pos += 1 + body[pos]
         n = struct.unpack("!H", body[pos:pos + 2])[0]
         offered = {struct.unpack("!H", body[pos + 2 + i:pos + 4 + i])[0] for i in range(0, n, 2)}
-        if version not in prefs:
+        # Like real servers, it answers with its highest version up to the offered one.
+        version = max((v for v in prefs if v <= version), default=0)
+        if not version:
             conn.sendall(R.record(21, 0x0301, b"\x02\x46"))  # protocol_version
             return
         chosen = next((s for s in prefs[version] if s in offered), None)
