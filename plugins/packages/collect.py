@@ -18,7 +18,6 @@ from scanner.models import Asset, CollectFailed, ErrorReason, SSHSettings
 from scanner.plugin import Context
 from scanner.transports import CommandResult, Transport
 from scanner.transports.local import LocalTransport
-from scanner.transports.ssh import SSHTransport
 
 from .parsers import DPKG_FORMAT, RPM_FORMAT, build_facts, split_sections
 
@@ -135,6 +134,8 @@ def transport_for(asset: Asset, ctx: Context) -> Transport:
     secret prompt callback (interactive runs only; it never leaves the process)."""
     if is_local(asset):
         return LocalTransport(float(ctx.settings.get("command_timeout") or ctx.timeout))
+    from scanner.transports.ssh import SSHTransport  # paramiko: only when SSH is used
+
     prompt = ctx.settings.get("prompt")
     return SSHTransport(asset, ctx, prompt=prompt if callable(prompt) else None)
 

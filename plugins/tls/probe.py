@@ -352,6 +352,11 @@ async def _read(reader: asyncio.StreamReader) -> bytes:
         return b""  # a reset is the server hanging up, as is EOF
 
 
+def _rsa_kex(code: int) -> bool:
+    suite = S.suite_for(code)
+    return suite.kex == "RSA" and "export" not in suite.categories
+
+
 def _unseen_first(scan: VersionScan) -> tuple[int, ...] | None:
     """Every group, those no answer of ``scan`` has used yet first.
 
@@ -607,8 +612,10 @@ class VersionScan:
     # TLS 1.3: the hellos asking for an unseen group are over (refused, or failed)
     groups_done: bool = False
     groups_failed: bool = False
-    # TLS 1.3: (accepted suites offered reversed after the pending ones, the server's pick)
+    # (accepted suites offered reversed after the pending ones, the server's pick)
     tail_picks: list[tuple[frozenset[int], int]] = field(default_factory=list)
+    client_order: bool | None = None  # TLS <= 1.2: what such a tail showed
+    no_tail: bool = False  # the server's pick from a tail fits neither order
 
     def fail(self, result: HelloResult) -> None:
         self.complete = False
@@ -653,15 +660,14 @@ class _Ride:
     Probes that need nothing but a whole TLS <= 1.2 first flight of the right
     kind ride on an enumeration hello instead of a connection of their own:
     the CCS injection records on the first TLS 1.2 one, ROBOT's well-formed
-    variant on the first that picks an RSA key exchange suite. ``name`` says
-    which was sent, ``key`` the RSA key it was encrypted to.
+    variants on TLS 1.2 hellos that pick ROBOT's suite (the first RSA key
+    exchange suite picked). ``name`` says which was sent.
     """
 
     def __init__(self, scanner: Scanner, scan: VersionScan) -> None:
         self.scanner = scanner
         self.scan = scan
         self.name: str | None = None
-        self.key: tuple[int, int] | None = None
 
     def __call__(self, result: HelloResult) -> bytes | None:
         scanner, proto = self.scanner, self.scan.protocol
@@ -669,16 +675,24 @@ class _Ride:
         if result.version != wire or result.cipher is None:
             return None
         suite = S.suite_for(result.cipher)
-        key = None
-        if scanner.plan.robot and proto not in scanner._robot_good and result.chain \
-                and suite.kex == "RSA" and "export" not in suite.categories \
-                and not any(S.suite_for(p).kex == "RSA" for p in self.scan.picks):
+        if scanner.plan.robot and proto is S.Protocol.TLSv1_2 and result.chain \
+                and proto not in scanner._robot_rides and suite.kex == "RSA" \
+                and "export" not in suite.categories \
+                and not any(_rsa_kex(p) for p in self.scan.picks):
             key = robot.rsa_public_key(result.chain[0])
-        if key is not None:
-            modulus, exponent = key
-            good = robot.plaintexts((modulus.bit_length() + 7) // 8, wire)["good"]
-            self.name, self.key = "robot", key
-            return robot.client_flight(robot.encrypt(good, modulus, exponent), wire)
+            if key is not None:  # the first RSA key exchange pick: ROBOT's suite
+                scanner._robot_rides[proto] = (result.cipher, key, {})
+        ride = scanner._robot_rides.get(proto)
+        variant = None
+        if ride is not None and ride[0] == result.cipher:
+            variant = next((v for v in robot.VARIANTS
+                            if v not in ride[2] and f"robot:{v}" not in scanner._riding), None)
+        if ride is not None and variant is not None:
+            modulus, exponent = ride[1]
+            message = robot.plaintexts((modulus.bit_length() + 7) // 8, wire)[variant]
+            self.name = f"robot:{variant}"
+            scanner._riding.add(self.name)
+            return robot.client_flight(robot.encrypt(message, modulus, exponent), wire)
         if proto is S.Protocol.TLSv1_2 and scanner.plan.ccs_injection \
                 and scanner._ccs_follow is None and "ccs" not in scanner._riding:
             scanner._riding.add("ccs")
@@ -690,12 +704,12 @@ class _Ride:
         """Store the answer where the probe that was spared will look for it."""
         scanner = self.scanner
         scanner._riding.discard(self.name or "")
-        if result.follow is None or result.cipher is None:
+        if result.follow is None or result.cipher is None or self.name is None:
             return
         if self.name == "ccs":
             scanner._ccs_follow = result.follow
-        elif self.name == "robot" and self.key is not None:
-            scanner._robot_good[self.scan.protocol] = (result.cipher, self.key, result.follow)
+        elif self.name.startswith("robot:"):
+            scanner._robot_rides[self.scan.protocol][2][self.name[6:]] = result.follow
 
 
 class Scanner:
@@ -709,8 +723,8 @@ class Scanner:
         self.group_errors: dict[str, str] = {}
         self._ccs_follow: FollowUp | None = None
         self._riding: set[str] = set()
-        # ROBOT's well-formed variant, sent on an enumeration hello: (suite, RSA key, answer)
-        self._robot_good: dict[S.Protocol, tuple[int, tuple[int, int], FollowUp]] = {}
+        # ROBOT variants sent on enumeration hellos: (suite, RSA key, variant -> answer)
+        self._robot_rides: dict[S.Protocol, tuple[int, tuple[int, int], dict[str, FollowUp]]] = {}
 
     async def run(self) -> ScanResult:
         tls12 = VersionScan(S.Protocol.TLSv1_2)
@@ -809,24 +823,24 @@ class Scanner:
                 break
         else:
             return None
-        ridden = self._robot_good.get(proto)
-        if ridden is not None and ridden[0] == rsa_kex[0]:
-            key: tuple[int, int] | None = ridden[1]
+        ride = self._robot_rides.get(proto)
+        ridden: dict[str, FollowUp] = {}
+        if ride is not None and ride[0] == rsa_kex[0]:
+            key: tuple[int, int] | None = ride[1]
+            ridden = ride[2]
         else:
-            ridden = None
             key = robot.rsa_public_key(chains[0][0])
         if key is None:
             return None
         modulus, exponent = key
         size = (modulus.bit_length() + 7) // 8
         messages = robot.plaintexts(size, proto.wire)
-        sent = {name: m for name, m in messages.items() if ridden is None or name != "good"}
+        sent = {name: m for name, m in messages.items() if name not in ridden}
         follows = dict(zip(sent, await asyncio.gather(*(
             self.p.follow_up(self.p.spec(proto, rsa_kex[:1]),
                              robot.client_flight(robot.encrypt(m, modulus, exponent), proto.wire))
             for m in sent.values())), strict=True))
-        if ridden is not None:
-            follows["good"] = ridden[2]
+        follows.update(ridden)
         answers: dict[str, str] = {}
         for name in messages:
             follow = follows[name]
@@ -949,7 +963,8 @@ class Scanner:
                 result, window = await self._retry_small(scan, first[0], first[1])
                 first = None
             else:
-                window = pending[: self.max_suites]
+                tail = self._tail(scan)
+                window = [*pending[: self.max_suites - len(tail)], *tail]
                 groups = _unseen_first(scan)
                 ride = None if full13 else _Ride(self, scan)
                 result = await self.p.hello(self.p.spec(scan.protocol, window, groups),
@@ -959,6 +974,13 @@ class Scanner:
                 scan.results.append(result)
                 result, window = await self._retry_small(
                     scan, window, result, full13 and not scan.picks, groups)
+                if tail:
+                    window = [s for s in window if s not in tail]
+                    if result.status is Status.ACCEPTED and result.version == scan.protocol.wire \
+                            and result.cipher in tail:
+                        if self._tail_pick(scan, tail, result.cipher):
+                            pending = [s for s in pending if s not in window]
+                        continue
             if not scan.first_window:
                 scan.first_window = tuple(window)
             if result.status is Status.ERROR:
@@ -996,7 +1018,45 @@ class Scanner:
         if scan.accepted is None:
             scan.accepted = False
         if scan.accepted and self.plan.order and scan.protocol is not S.Protocol.TLSv1_3:
-            await self._order(scan)
+            # A tail's pick shows the order already (on fewer suites, when more came later).
+            shown = scan.tail_picks[-1][1] if scan.tail_picks and scan.client_order is not None \
+                and not scan.no_tail else None
+            await self._order(scan, reversed_pick=shown)
+
+    def _tail(self, scan: VersionScan) -> tuple[int, ...]:
+        """Accepted suites to offer after the pending ones of a TLS <= 1.2 enumeration hello.
+
+        Until the server's order is known: every accepted suite, reversed. A
+        server that picks a pending suite is unaffected (it prefers that one,
+        or the client lists it first). One that picks the first of the tail
+        honours the client's order, so none of the pending suites is accepted:
+        the hello is both a refusal of the window and the reversed-order
+        probe. One that picks its own first choice enforces its order. Once
+        the client's order is known to rule, ROBOT's suite alone is the tail,
+        so the hellos that end a window carry ROBOT variants.
+        """
+        if scan.protocol in (S.Protocol.TLSv1_3, S.Protocol.SSLv2) or scan.no_tail:
+            return ()
+        if scan.client_order is None:
+            return tuple(scan.picks[::-1]) if self.plan.order and len(scan.picks) > 1 else ()
+        ride = self._robot_rides.get(scan.protocol)
+        if scan.client_order and ride is not None and len(ride[2]) < len(robot.VARIANTS):
+            return (ride[0],)
+        return ()
+
+    def _tail_pick(self, scan: VersionScan, tail: tuple[int, ...], pick: int) -> bool:
+        """Learn from a pick among the tail; whether the window's pending suites are refused."""
+        if len(tail) == 1:
+            return bool(scan.client_order)
+        scan.tail_picks.append((frozenset(tail), pick))
+        if pick == tail[0]:
+            scan.client_order = True
+            return True
+        if pick == scan.picks[0]:
+            scan.client_order = False
+        else:
+            scan.no_tail = True
+        return False
 
     async def _tls10_11(self, tls10: VersionScan, tls11: VersionScan, negotiates: bool) -> None:
         """TLS 1.1 and 1.0, from one hello when the server refuses both (the usual case).

@@ -6,6 +6,7 @@ stopped by the fixture's finalizer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import importlib.util
@@ -375,3 +376,119 @@ def require_tool(name: str) -> str:
     root = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(root)
     return str(root.require_tool(name))
+
+
+# ------------------------------------------------------------------ the benchmark's lab
+
+LAB_INTERMEDIATE = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+
+MOZILLA_STYLE = ("intermediate-1", "intermediate-2", "intermediate-3", "intermediate-4",
+                 "intermediate-rsa", "modern-tls13", "tls13-rsa")
+"""The lab's endpoints configured after Mozilla's modern or intermediate profile."""
+
+
+def lab_sites(pki: Pki) -> list[tuple[str, str]]:
+    """The nginx server blocks of bench/tls (name, directives), also used by the budget test."""
+    rsa = f"ssl_certificate {pki.rsa_chain}; ssl_certificate_key {pki.rsa_key};"
+    ec = f"ssl_certificate {pki.ec_chain}; ssl_certificate_key {pki.ec_key};"
+    intermediate = (f"{rsa} {ec} ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers {LAB_INTERMEDIATE};"
+                    " ssl_ecdh_curve X25519:prime256v1:secp384r1; ssl_prefer_server_ciphers off;")
+    configs = [(f"intermediate-{i}", intermediate) for i in range(1, 5)]
+    configs += [
+        ("intermediate-rsa", rsa + f" ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers {LAB_INTERMEDIATE};"),
+        ("modern-tls13", ec + " ssl_protocols TLSv1.3;"),
+        ("tls13-rsa", rsa + " ssl_protocols TLSv1.3;"),
+        ("nginx-defaults", rsa),
+        ("tls12-only", rsa + " ssl_protocols TLSv1.2;"),
+        ("legacy-tls10", rsa + " ssl_protocols TLSv1 TLSv1.1 TLSv1.2; ssl_ciphers DEFAULT:@SECLEVEL=0;"),
+        ("legacy-all", rsa + " ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;"
+         " ssl_ciphers ALL:@SECLEVEL=0; ssl_prefer_server_ciphers on;"),
+        ("cbc-static-rsa", rsa + " ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA:AES256-SHA256:"
+         "ECDHE-RSA-AES128-SHA:CAMELLIA128-SHA:@SECLEVEL=0; ssl_prefer_server_ciphers on;"),
+        ("null-anon", rsa + " ssl_protocols TLSv1.2; ssl_ciphers aNULL:eNULL:@SECLEVEL=0;"),
+        ("dhe-1024", rsa + " ssl_protocols TLSv1.2; ssl_ciphers DHE-RSA-AES128-GCM-SHA256:"
+         f"DHE-RSA-AES256-GCM-SHA384:@SECLEVEL=0; ssl_dhparam {pki.dh1024};"),
+        ("dhe-2048", rsa + " ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers DHE-RSA-AES128-GCM-SHA256:"
+         f"ECDHE-RSA-AES128-GCM-SHA256; ssl_dhparam {pki.dh2048};"),
+        ("stapling", rsa + " ssl_protocols TLSv1.2 TLSv1.3; ssl_stapling on;"
+         f" ssl_stapling_file {pki.ocsp_response};"),
+        ("server-order", rsa + " ssl_protocols TLSv1.2; ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:"
+         "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384; ssl_prefer_server_ciphers on;"),
+        ("ecdsa-only", ec + " ssl_protocols TLSv1.2 TLSv1.3;"),
+    ]
+    return configs
+
+
+class CountingRelay:
+    """Loopback TCP relays that count the connections each one accepts.
+
+    One listener per upstream, on ``host_prefix``.N (N = 1, 2, ...) and
+    ``port`` (0: a free one), relaying bytes both ways: an exact
+    per-endpoint connection counter for any client, where a server's own
+    counters are global and its logs miss handshakes that never finish.
+    """
+
+    def __init__(self, upstreams: dict[str, tuple[str, int]], host_prefix: str,
+                 port: int = 0) -> None:
+        self.upstreams = upstreams
+        self.counts = dict.fromkeys(upstreams, 0)
+        self.addresses: dict[str, tuple[str, int]] = {}
+        self._loop = asyncio.new_event_loop()
+        self._servers: list[Any] = []
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        for i, name in enumerate(upstreams, start=1):
+            host = f"{host_prefix}.{i}"
+            future = asyncio.run_coroutine_threadsafe(self._listen(name, host, port), self._loop)
+            self.addresses[name] = future.result(timeout=10)
+
+    async def _listen(self, name: str, host: str, port: int) -> tuple[str, int]:
+        server = await asyncio.start_server(
+            lambda r, w: self._relay(name, r, w), host, port, backlog=1024, reuse_address=True)
+        self._servers.append(server)
+        return host, int(server.sockets[0].getsockname()[1])
+
+    async def _relay(self, name: str, reader: Any, writer: Any) -> None:
+        self.counts[name] += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstreams[name])
+        except OSError:
+            writer.transport.abort()
+            return
+
+        async def pipe(src: Any, dst: Any) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+                if dst.can_write_eof():
+                    dst.write_eof()
+            except OSError:
+                dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        writer.transport.abort()
+        up_writer.transport.abort()
+
+    def snapshot(self) -> dict[str, int]:
+        """The counts so far (read on the relay's own thread)."""
+        return asyncio.run_coroutine_threadsafe(self._copy(), self._loop).result(5)
+
+    async def _copy(self) -> dict[str, int]:
+        return dict(self.counts)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    async def _stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

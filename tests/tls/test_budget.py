@@ -1,0 +1,83 @@
+"""How many TCP connections one endpoint costs, counted by a relay in front of real nginx.
+
+The endpoints are the benchmark's (bench/tls). Every probe runs (no check is
+named, so the plan is everything), and :data:`RESERVED` connections are kept
+for probes that need a connection of their own beyond these. A connection
+count is a behaviour, not a wall time, so it is asserted here.
+
+Limits: 30 for an endpoint after Mozilla's modern or intermediate profile,
+40 for the legacy ones listed in :data:`LEGACY`. An endpoint costs at least
+one connection per accepted (version, suite) pair plus one per TLS 1.3 group
+(a ClientHello gets one pick), so the lab's three endpoints with about 30
+accepted TLS 1.2 suites and more (nginx-defaults: 27 suites, TLS 1.0/1.1
+refused by suite rather than by version; stapling: TLS 1.3 and ten groups on
+top; legacy-all: 48 suites over four versions) stay above 40; bench/tls
+prints every endpoint's count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner.models import Asset, AssetKind
+from scanner.plugin import Context
+from scanner.plugins.tls import plugin
+
+pytestmark = pytest.mark.integration
+HOST = "tls.lab.test"
+RESERVED = 2
+MODERN_LIMIT = 30
+LEGACY_LIMIT = 40
+LEGACY = ("legacy-tls10", "tls12-only", "cbc-static-rsa", "null-anon", "dhe-1024", "dhe-2048",
+          "server-order", "ecdsa-only")
+
+
+@pytest.fixture(scope="module")
+def relayed(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    wanted = set(lab.MOZILLA_STYLE) | set(LEGACY)
+    server = lab.Nginx(lab.require_tool("nginx"), Path(tmp_path_factory.mktemp("nginx-budget")))
+    sites = {name: server.add(directives) for name, directives in lab.lab_sites(pki)
+             if name in wanted}
+    server.start()
+    relay = lab.CountingRelay({n: (s.address, s.port) for n, s in sites.items()}, "127.65.2")
+    yield relay
+    relay.close()
+    server.stop()
+
+
+def _scan(relay: Any, pki: Any) -> dict[str, dict[str, Any]]:
+    async def one(name: str) -> dict[str, Any]:
+        address, port = relay.addresses[name]
+        asset = Asset(id=f"lab/{name}", name=name, kind=AssetKind.ENDPOINT, department="lab",
+                      url=f"https://{HOST}:{port}/", address=address)
+        ctx = Context(timeout=5.0, settings={"ca_file": str(pki.ca)})
+        return dict(await plugin.collect(asset, [], ctx))
+
+    async def every() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(one(name) for name in relay.addresses))
+
+    return dict(zip(relay.addresses, asyncio.run(every()), strict=True))
+
+
+def test_every_probe_fits_the_connection_budget(relayed: Any, pki: Any, lab: Any) -> None:
+    facts = _scan(relayed, pki)
+    counted = relayed.snapshot()
+    over = {}
+    for name, count in counted.items():
+        limit = MODERN_LIMIT if name in lab.MOZILLA_STYLE else LEGACY_LIMIT
+        if count + RESERVED > limit:
+            over[name] = f"{count} + {RESERVED} reserved > {limit}"
+    assert over == {}
+    # The plugin's own count (a fact) is the relay's.
+    assert {n: f["connections"] for n, f in facts.items()} == counted
+    # Every probe ran: its fact is known on these servers.
+    for name, fact in facts.items():
+        assert fact["fallback_scsv"] is not None or sum(map(bool, fact["protocols"].values())) < 2, name
+        assert fact["ccs_injection"] is not None or not fact["protocols"].get("TLSv1.2"), name
+        assert fact["session_resumption"] is not None or not any(
+            fact["protocols"].get(v) for v in ("TLSv1.0", "TLSv1.1", "TLSv1.2")), name
