@@ -1,18 +1,31 @@
 """TLS scanning benchmark: civiscan's tls plugin vs sslyze, testssl.sh, sslscan and nmap.
 
-    .venv/bin/python bench/tls/run.py [--timeout 5] [--only civiscan,sslscan]
+    .venv/bin/python bench/tls/run.py [--timeout 5] [--only civiscan,sslscan] [--repeat 3]
 
-Starts one nginx with ~20 TLS server blocks on 127.0.x.y:8443 (modern, legacy,
-weak, DHE-1024, TLS 1.3 only, ...) plus two silent endpoints (a listening
-socket that never accepts, so the TCP handshake succeeds and nothing answers),
-then runs every tool against the same set and prints one table: wall time,
-TCP connections (nginx stub_status ``accepts``), peak RSS (``wait4``), and the
-facts found (accepted protocol versions and cipher suites). It also scans the
-Mozilla-intermediate endpoint alone to show each tool's connection count.
-Needs GNU time (/usr/bin/time) for the memory column.
+Starts one nginx with the TLS server blocks of tests/tls/conftest.py's
+``lab_sites`` (modern, legacy, weak, DHE-1024, TLS 1.3 only, ...) on
+127.77.x.y:8443 plus two silent endpoints (a listening socket that never
+accepts, so the TCP handshake succeeds and nothing answers), and puts a
+counting relay (``CountingRelay``, on 127.65.1.N:8443) in front of each nginx
+endpoint: the exact number of TCP connections every tool opens to every
+endpoint. Then, in one run:
+
+1. the whole lab, every tool once: wall time, connections (total, and the
+   maximum and mean of one endpoint), peak RSS, and the facts found (accepted
+   protocol versions and cipher suites) as the correctness comparison;
+2. one Mozilla-intermediate endpoint, each tool ``--repeat`` times (medians),
+   civiscan as the whole command (``civiscan scan`` with a policy, a store and
+   JSON output: interpreter start, imports, store and output included) next
+   to nmap's ``ssl-enum-ciphers`` alone;
+3. ``civiscan --version``, median of 10.
+
+Needs GNU time (/usr/bin/time) for the memory column. The sources are
+byte-compiled first, as an installed package is, so that an environment with
+PYTHONDONTWRITEBYTECODE does not time the compiler.
 
 sslyze is looked up as ``sslyze`` on PATH or in /tmp/sslyze-venv (``python3 -m
-venv /tmp/sslyze-venv && /tmp/sslyze-venv/bin/pip install sslyze``).
+venv /tmp/sslyze-venv && /tmp/sslyze-venv/bin/pip install sslyze``); the others
+are Debian packages (nmap, sslscan, testssl.sh).
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ import json
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,13 +53,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PORT = 8443
 HOST = "tls.lab.test"
-INTERMEDIATE = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+RELAY_PREFIX = "127.65.1"  # the counting relays' addresses: 127.65.1.N
+SINGLE = "intermediate-1"
 
 
 def _load_lab() -> Any:
-    """The PKI and nginx helpers of tests/tls/conftest.py (one place for them)."""
+    """The PKI, nginx and relay helpers of tests/tls/conftest.py (one place for them)."""
     spec = importlib.util.spec_from_file_location("tls_lab", ROOT / "tests/tls/conftest.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -54,44 +67,15 @@ def _load_lab() -> Any:
     return module
 
 
-def site_configs(pki: Any) -> list[tuple[str, str]]:
-    rsa = f"ssl_certificate {pki.rsa_chain}; ssl_certificate_key {pki.rsa_key};"
-    ec = f"ssl_certificate {pki.ec_chain}; ssl_certificate_key {pki.ec_key};"
-    intermediate = (f"{rsa} {ec} ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers {INTERMEDIATE};"
-                    " ssl_ecdh_curve X25519:prime256v1:secp384r1; ssl_prefer_server_ciphers off;")
-    configs = [(f"intermediate-{i}", intermediate) for i in range(1, 5)]
-    configs += [
-        ("intermediate-rsa", rsa + f" ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers {INTERMEDIATE};"),
-        ("modern-tls13", ec + " ssl_protocols TLSv1.3;"),
-        ("tls13-rsa", rsa + " ssl_protocols TLSv1.3;"),
-        ("nginx-defaults", rsa),
-        ("tls12-only", rsa + " ssl_protocols TLSv1.2;"),
-        ("legacy-tls10", rsa + " ssl_protocols TLSv1 TLSv1.1 TLSv1.2; ssl_ciphers DEFAULT:@SECLEVEL=0;"),
-        ("legacy-all", rsa + " ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;"
-         " ssl_ciphers ALL:@SECLEVEL=0; ssl_prefer_server_ciphers on;"),
-        ("cbc-static-rsa", rsa + " ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA:AES256-SHA256:"
-         "ECDHE-RSA-AES128-SHA:CAMELLIA128-SHA:@SECLEVEL=0; ssl_prefer_server_ciphers on;"),
-        ("null-anon", rsa + " ssl_protocols TLSv1.2; ssl_ciphers aNULL:eNULL:@SECLEVEL=0;"),
-        ("dhe-1024", rsa + " ssl_protocols TLSv1.2; ssl_ciphers DHE-RSA-AES128-GCM-SHA256:"
-         f"DHE-RSA-AES256-GCM-SHA384:@SECLEVEL=0; ssl_dhparam {pki.dh1024};"),
-        ("dhe-2048", rsa + " ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers DHE-RSA-AES128-GCM-SHA256:"
-         f"ECDHE-RSA-AES128-GCM-SHA256; ssl_dhparam {pki.dh2048};"),
-        ("stapling", rsa + f" ssl_protocols TLSv1.2 TLSv1.3; ssl_stapling on;"
-         f" ssl_stapling_file {pki.ocsp_response};"),
-        ("server-order", rsa + " ssl_protocols TLSv1.2; ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:"
-         "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384; ssl_prefer_server_ciphers on;"),
-        ("ecdsa-only", ec + " ssl_protocols TLSv1.2 TLSv1.3;"),
-    ]
-    return configs
-
-
 @dataclass
 class Lab:
-    endpoints: dict[str, str]  # name -> address (all on PORT)
+    endpoints: dict[str, str]  # name -> the relay's address (all on PORT): what tools scan
+    direct: dict[str, str]  # name -> nginx's own address
     silent: list[str]
     status_url: str
     ca: str
     nginx: Any
+    relay: Any
     sockets: list[socket.socket] = field(default_factory=list)
 
     def accepts(self) -> int:
@@ -100,6 +84,7 @@ class Lab:
         return int(text.splitlines()[2].split()[0])
 
     def close(self) -> None:
+        self.relay.close()
         self.nginx.stop()
         for sock in self.sockets:
             sock.close()
@@ -108,14 +93,15 @@ class Lab:
 def start_lab(lab: Any, work: Path) -> Lab:
     pki = lab.make_pki(work)
     nginx = lab.Nginx(shutil.which("nginx") or "/usr/sbin/nginx", work)
-    endpoints = {}
-    for name, directives in site_configs(pki):
+    direct = {}
+    for name, directives in lab.lab_sites(pki):
         site = nginx.add(directives, port=PORT)
-        endpoints[name] = site.address
+        direct[name] = site.address
     status = lab.next_address()
     nginx.blocks.append(
         f"server {{ listen {status}:{PORT}; location /status {{ stub_status; }} }}\n")
     nginx.start()
+    relay = lab.CountingRelay({n: (a, PORT) for n, a in direct.items()}, RELAY_PREFIX, PORT)
     silent_sockets = []
     silent = []
     for _ in range(2):
@@ -125,8 +111,8 @@ def start_lab(lab: Any, work: Path) -> Lab:
         sock.listen(512)  # never accept: connects succeed, nothing ever answers
         silent_sockets.append(sock)
         silent.append(address)
-    return Lab(endpoints, silent, f"http://{status}:{PORT}/status", str(pki.ca), nginx,
-               silent_sockets)
+    return Lab({n: a for n, (a, _) in relay.addresses.items()}, direct, silent,
+               f"http://{status}:{PORT}/status", str(pki.ca), nginx, relay, silent_sockets)
 
 
 # ------------------------------------------------------------------ tools
@@ -136,11 +122,32 @@ def start_lab(lab: Any, work: Path) -> Lab:
 class Run:
     tool: str
     seconds: float
-    connections: int
+    connections: int  # nginx's own count (stub_status accepts)
     rss_mb: float
     protocols: int  # accepted (endpoint, version) pairs found
     suites: int  # accepted (endpoint, version, suite) triples found
+    per_endpoint: dict[str, int] = field(default_factory=dict)  # the relays' counts
     note: str = ""
+
+    def spread(self) -> str:
+        if not self.per_endpoint:
+            return "-"
+        worst = max(self.per_endpoint, key=lambda n: self.per_endpoint[n])
+        mean = sum(self.per_endpoint.values()) / len(self.per_endpoint)
+        return f"{self.per_endpoint[worst]} ({worst}) / {mean:.1f}"
+
+
+@dataclass
+class Single:
+    tool: str
+    seconds: list[float]
+    connections: int
+    rss_mb: float
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
 
 
 def measure(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, float, int]:
@@ -168,9 +175,17 @@ def measure(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, fl
     return seconds, rss_kb / 1024, code
 
 
-def targets(lab_: Lab, names: list[str] | None = None) -> list[str]:
-    chosen = names or list(lab_.endpoints)
-    return [lab_.endpoints[n] for n in chosen] + ([] if names else lab_.silent)
+def targets(lab_: Lab) -> list[str]:
+    return list(lab_.endpoints.values()) + lab_.silent
+
+
+def civiscan_command(lab_: Lab, address: str, out: Path, timeout: float) -> list[str]:
+    """The whole command on one endpoint: a policy, the store, JSON output to a file."""
+    binary = Path(sys.executable).with_name("civiscan")
+    return [str(binary), "scan", "-p", "mozilla-intermediate", "--resolve",
+            f"{HOST}:{PORT}:{address}", "--ca-file", lab_.ca, "--timeout", f"{timeout:g}", "-q",
+            "-f", "json", "-o", str(out / "civiscan-cli.json"), "--db", str(out / "store.db"),
+            f"https://{HOST}:{PORT}/"]
 
 
 def civiscan_cmd(lab_: Lab, addresses: list[str], out: Path, timeout: float) -> list[str]:
@@ -204,17 +219,6 @@ async def _civiscan_child(spec_path: str, out_path: str) -> None:
 
     results = await asyncio.gather(*(one(a) for a in spec["addresses"]))
     Path(out_path).write_text(json.dumps(results))
-
-
-def per_endpoint(lab_: Lab, by_address: dict[str, Any]) -> str:
-    """The largest and the mean connection count of one endpoint, from civiscan's own facts."""
-    counts = {name: by_address[address]["facts"]["connections"]
-              for name, address in lab_.endpoints.items() if by_address[address].get("facts")}
-    if not counts:
-        return "no endpoint answered"
-    worst = max(counts, key=lambda name: counts[name])
-    mean = sum(counts.values()) / len(counts)
-    return f"connections per endpoint: max {counts[worst]} ({worst}), mean {mean:.1f}"
 
 
 def civiscan_facts(out: Path) -> tuple[int, int, dict[str, Any]]:
@@ -303,8 +307,9 @@ def sslscan_facts(out: Path) -> tuple[int, int]:
     return protocols, suites
 
 
-def nmap_cmd(addresses: list[str], out: Path, timeout: float) -> list[str]:
-    return ["nmap", "-Pn", "-sT", "-n", "-p", str(PORT), "--script", "ssl-enum-ciphers,ssl-cert",
+def nmap_cmd(addresses: list[str], out: Path, timeout: float,
+             scripts: str = "ssl-enum-ciphers,ssl-cert") -> list[str]:
+    return ["nmap", "-Pn", "-sT", "-n", "-p", str(PORT), "--script", scripts,
             "--script-args", f"tls.servername={HOST}", "--script-timeout", f"{int(timeout * 60)}s",
             "-oX", str(out / "nmap.xml"), *addresses]
 
@@ -343,75 +348,134 @@ TOOLS = [
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=5.0)
-    parser.add_argument("--only", default="", help="comma-separated tools (civiscan always runs)")
+    parser.add_argument("--only", default="", help="comma-separated peers (civiscan always runs)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool on one endpoint")
     parser.add_argument("--civiscan-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.civiscan_child:
         asyncio.run(_civiscan_child(*args.civiscan_child))
         return 0
 
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "scanner"),
+                    str(ROOT / "plugins")], check=False, stdout=subprocess.DEVNULL)
     lab_module = _load_lab()
     work = Path(tempfile.mkdtemp(prefix="civiscan-bench-tls-"))
     lab_ = start_lab(lab_module, work)
     only = {t.strip() for t in args.only.split(",") if t.strip()}
+    peers = [t for t in TOOLS if (not only or t.name in only) and t.available()]
     runs: list[Run] = []
-    single: dict[str, int] = {}
+    singles: list[Single] = []
     try:
-        all_targets = targets(lab_)
-        one = [lab_.endpoints["intermediate-1"]]
-        # civiscan: the whole set, then the intermediate endpoint alone
-        for label, addrs in (("all", all_targets), ("one", one)):
-            before = lab_.accepts()
-            seconds, rss, _ = measure(civiscan_cmd(lab_, addrs, work, args.timeout), ROOT)
-            conns = lab_.accepts() - before - 1
-            protocols, suites, by_address = civiscan_facts(work)
-            if label == "all":
-                silent_times = [by_address[a]["seconds"] for a in lab_.silent]
-                busy = max(r["seconds"] for a, r in by_address.items() if a not in lab_.silent)
-                runs.append(Run("civiscan", seconds, conns, rss, protocols, suites,
-                                f"silent endpoints: {max(silent_times):.1f}s each "
-                                f"(timeout {args.timeout:g}s); slowest answering endpoint "
-                                f"{busy:.2f}s; {per_endpoint(lab_, by_address)}"))
-            else:
-                single["civiscan"] = conns
-        for tool in TOOLS:
-            if (only and tool.name not in only) or not tool.available():
+        runs.append(_whole_lab_civiscan(lab_, work, args.timeout))
+        for tool in peers:
+            runs.append(_whole_lab_peer(lab_, tool, work, args.timeout))
+        address = lab_.direct[SINGLE]
+        out = work / "single-civiscan"
+        out.mkdir()
+        singles.append(_single(lab_, "civiscan scan", args.repeat,
+                               lambda: civiscan_command(lab_, address, out, args.timeout), out))
+        for tool in peers:
+            out = work / f"single-{tool.name}"
+            out.mkdir()
+            if tool.name == "nmap":
+                def command(out: Path = out) -> list[str]:
+                    return nmap_cmd([address], out, args.timeout, "ssl-enum-ciphers")
+                singles.append(_single(lab_, "nmap ssl-enum-ciphers", args.repeat, command, out))
                 continue
-            for label, addrs in (("all", all_targets), ("one", one)):
-                out = work / f"{tool.name}-{label}"
-                out.mkdir()
-                before = lab_.accepts()
-                seconds, rss, rc = measure(tool.command(addrs, out, args.timeout), out)
-                conns = lab_.accepts() - before - 1
-                if label == "one":
-                    single[tool.name] = conns
-                    continue
-                try:
-                    protocols, suites = tool.facts(out)
-                    note = "" if rc == 0 else f"exit code {rc}"
-                except (OSError, ValueError, ET.ParseError) as exc:
-                    protocols = suites = 0
-                    note = f"no parsable output ({type(exc).__name__})"
-                runs.append(Run(tool.name, seconds, conns, rss, protocols, suites, note))
+
+            def command(tool: Tool = tool, out: Path = out) -> list[str]:
+                return tool.command([address], out, args.timeout)
+            singles.append(_single(lab_, tool.name, 1 if tool.name == "testssl.sh" else args.repeat,
+                                   command, out))
+        version = [measure([str(Path(sys.executable).with_name("civiscan")), "--version"], work)[0]
+                   for _ in range(10)]
     finally:
         lab_.close()
         shutil.rmtree(work, ignore_errors=True)
-    report(runs, single, len(lab_.endpoints), len(lab_.silent))
+    report(runs, singles, len(lab_.endpoints), len(lab_.silent), args.repeat)
+    print(f"\nciviscan --version: median {statistics.median(version) * 1000:.0f} ms of 10")
     return 0
 
 
-def report(runs: list[Run], single: dict[str, int], endpoints: int, silent: int) -> None:
+def _whole_lab_civiscan(lab_: Lab, work: Path, timeout: float) -> Run:
+    before, counts = lab_.accepts(), lab_.relay.snapshot()
+    seconds, rss, _ = measure(civiscan_cmd(lab_, targets(lab_), work, timeout), ROOT)
+    conns = lab_.accepts() - before - 1
+    per = _delta(counts, lab_.relay.snapshot())
+    protocols, suites, by_address = civiscan_facts(work)
+    silent = max(by_address[a]["seconds"] for a in lab_.silent)
+    busy = max(r["seconds"] for a, r in by_address.items() if a not in lab_.silent)
+    own = {n: by_address[a]["facts"]["connections"] for n, a in lab_.endpoints.items()
+           if by_address[a].get("facts")}
+    note = (f"silent endpoints: {silent:.1f}s each (timeout {timeout:g}s); slowest answering "
+            f"endpoint {busy:.2f}s")
+    if own != per:
+        note += f"; its own counts differ from the relays': {own}"
+    return Run("civiscan", seconds, conns, rss, protocols, suites, per, note)
+
+
+def _whole_lab_peer(lab_: Lab, tool: Tool, work: Path, timeout: float) -> Run:
+    out = work / f"{tool.name}-all"
+    out.mkdir()
+    before, counts = lab_.accepts(), lab_.relay.snapshot()
+    seconds, rss, rc = measure(tool.command(targets(lab_), out, timeout), out)
+    conns = lab_.accepts() - before - 1
+    per = _delta(counts, lab_.relay.snapshot())
+    try:
+        protocols, suites = tool.facts(out)
+        note = "" if rc == 0 else f"exit code {rc}"
+    except (OSError, ValueError, ET.ParseError) as exc:
+        protocols = suites = 0
+        note = f"no parsable output ({type(exc).__name__})"
+    return Run(tool.name, seconds, conns, rss, protocols, suites, per, note)
+
+
+def _single(lab_: Lab, name: str, repeat: int, command: Callable[[], list[str]],
+            out: Path) -> Single:
+    times, conns, rss, note = [], 0, 0.0, ""
+    for i in range(repeat):
+        before = lab_.accepts()
+        seconds, peak, rc = measure(command(), out)
+        if i == 0:
+            conns = lab_.accepts() - before - 1
+            note = "" if rc in (0, 1) else f"exit code {rc}"
+        times.append(seconds)
+        rss = max(rss, peak)
+    return Single(name, times, conns, rss, note)
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before.get(name, 0) for name in after}
+
+
+def report(runs: list[Run], singles: list[Single], endpoints: int, silent: int,
+           repeat: int) -> None:
     base = runs[0]
-    print(f"\n{endpoints} nginx endpoints + {silent} silent endpoints on loopback\n")
+    print(f"\n{endpoints} nginx endpoints + {silent} silent endpoints on loopback, every tool once\n")
     header = (f"{'tool':<11} {'wall s':>8} {'x civiscan':>10} {'TCP conns':>9} "
-              f"{'conns, 1 interm.':>16} {'peak RSS MB':>11} {'versions':>8} {'suites':>6}  note")
+              f"{'max (endpoint) / mean per endpoint':>36} {'peak RSS MB':>11} {'versions':>8} "
+              f"{'suites':>6}  note")
     print(header)
     print("-" * len(header))
     for run in runs:
         ratio = run.seconds / base.seconds if base.seconds else 0
         print(f"{run.tool:<11} {run.seconds:>8.2f} {ratio:>10.1f} {run.connections:>9} "
-              f"{single.get(run.tool, 0):>16} {run.rss_mb:>11.1f} {run.protocols:>8} "
-              f"{run.suites:>6}  {run.note}")
+              f"{run.spread():>36} {run.rss_mb:>11.1f} {run.protocols:>8} {run.suites:>6}  "
+              f"{run.note}")
+    print("\nciviscan's connections per endpoint (relay counts):")
+    for name, count in sorted(base.per_endpoint.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<18} {count:>4}")
+    nmap = next((s for s in singles if s.tool.startswith("nmap")), None)
+    print(f"\none endpoint ({SINGLE}), median of {repeat} (testssl.sh: 1 run)\n")
+    header = (f"{'tool':<22} {'median s':>8} {'runs s':>22} {'x nmap':>6} {'TCP conns':>9} "
+              f"{'peak RSS MB':>11}  note")
+    print(header)
+    print("-" * len(header))
+    for single in singles:
+        ratio = f"{single.median / nmap.median:.2f}" if nmap else "-"
+        runs_text = " ".join(f"{t:.2f}" for t in single.seconds)
+        print(f"{single.tool:<22} {single.median:>8.2f} {runs_text:>22} {ratio:>6} "
+              f"{single.connections:>9} {single.rss_mb:>11.1f}  {single.note}")
 
 
 if __name__ == "__main__":

@@ -452,10 +452,14 @@ class CountingRelay:
 
     async def _relay(self, name: str, reader: Any, writer: Any) -> None:
         self.counts[name] += 1
+        with contextlib.suppress(asyncio.CancelledError):  # closing: end quietly
+            await self._pipes(name, reader, writer)
+        writer.transport.abort()
+
+    async def _pipes(self, name: str, reader: Any, writer: Any) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstreams[name])
         except OSError:
-            writer.transport.abort()
             return
 
         async def pipe(src: Any, dst: Any) -> None:
@@ -468,9 +472,10 @@ class CountingRelay:
             except OSError:
                 dst.transport.abort()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        writer.transport.abort()
-        up_writer.transport.abort()
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            up_writer.transport.abort()
 
     def snapshot(self) -> dict[str, int]:
         """The counts so far (read on the relay's own thread)."""
