@@ -9,9 +9,24 @@ certificate chain (:mod:`tls13`).
 Enumeration is "offer everything, remove the chosen suite, repeat" (the
 reference's section 7.3): S + k probes per version for S accepted suites and
 k windows of at most ``MAX_SUITES`` suites. The server's order falls out of
-the pick sequence; one extra hello with the accepted suites reversed tells
-whether the server enforces it. TLS 1.3 groups come from HelloRetryRequests
-(empty key_share), TLS 1.2 curves from ServerKeyExchange messages.
+the pick sequence; the accepted suites offered reversed after the pending
+ones (:meth:`Scanner._tail`) tell whether the server enforces it, usually on
+a hello that ends a window anyway. TLS 1.3 groups come from
+HelloRetryRequests (empty key_share) of hellos that also offer the pending
+suites (:meth:`Scanner._group_step`), TLS 1.2 curves from ServerKeyExchange
+messages of hellos listing the unseen curves first.
+
+Adding a probe, cheapest first:
+
+* a fact every ServerHello or first flight shows: read it from the
+  ``results`` of each :class:`VersionScan` in :meth:`Scanner._result`;
+* a message sent after a TLS <= 1.2 first flight (an attack probe): a branch
+  in :class:`_Ride`, which picks it for an enumeration hello whose first
+  flight fits, keeps the answer, and leaves the probe's own method a fallback
+  connection (``Prober.follow_up``) when no hello fitted;
+* its own hellos: a :class:`Plan` field (declared in a check module's
+  ``NEEDS``) and a ``Scanner`` method awaited in :meth:`Scanner.run` after
+  the enumeration, skipped when its precondition is absent.
 
 Every probe result is tri-state: accepted, rejected (alert, or the server
 hung up on a small hello), or error (timeout, refused, malformed answer). An

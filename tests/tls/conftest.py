@@ -437,6 +437,7 @@ class CountingRelay:
         self.addresses: dict[str, tuple[str, int]] = {}
         self._loop = asyncio.new_event_loop()
         self._servers: list[Any] = []
+        self._tasks: set[Any] = set()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         for i, name in enumerate(upstreams, start=1):
@@ -452,9 +453,14 @@ class CountingRelay:
 
     async def _relay(self, name: str, reader: Any, writer: Any) -> None:
         self.counts[name] += 1
-        with contextlib.suppress(asyncio.CancelledError):  # closing: end quietly
-            await self._pipes(name, reader, writer)
-        writer.transport.abort()
+        task = asyncio.current_task()
+        self._tasks.add(task)  # the stream protocol drops its reference when the client goes
+        try:
+            with contextlib.suppress(asyncio.CancelledError):  # closing: end quietly
+                await self._pipes(name, reader, writer)
+            writer.transport.abort()
+        finally:
+            self._tasks.discard(task)
 
     async def _pipes(self, name: str, reader: Any, writer: Any) -> None:
         try:
