@@ -178,7 +178,7 @@ class HttpPlugin:
                 head.values("strict-transport-security") if scheme == "https" else []
             ),
             "security_headers": security_header_facts(head),
-            "cookies": [parse_set_cookie(v) for v in head.values("set-cookie")],
+            "cookies": [parse_set_cookie(v, hostname) for v in head.values("set-cookie")],
             "server": product_disclosure(head.first("server")),
             "powered_by": product_disclosure(head.first("x-powered-by")),
             "redirect": redirect,

@@ -9,7 +9,7 @@ from scanner.models import AssetKind, ErrorReason, Outcome
 from scanner.options import Option
 from scanner.plugin import Check
 
-from .parse import truncate
+from .parse import PROBLEMS_LISTED, SAMESITE_VALUES, truncate
 
 _ENDPOINT = frozenset({AssetKind.ENDPOINT})
 PRELOAD_MIN_MAX_AGE = 31536000  # hstspreload.org's submission minimum (one year)
@@ -370,46 +370,99 @@ SECURITY_HEADERS = Check(
 # -- http.cookies ---------------------------------------------------------------------------
 
 
+SESSION_NAMES = ("sess", "login", "token", "auth")
+"""Name parts that mark a session or login cookie (the Observatory uses ``login``, ``sess``)."""
+
+
+def cookie_problems(cookie: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
+    """What is wrong with one cookie, judged on its collected attributes."""
+    name = str(cookie.get("name") or "")
+    lowered = name.lower()
+    session = any(part in lowered for part in options["session_names"])
+    samesite = cookie.get("samesite")
+    issues = []
+    if options["secure"] and not cookie.get("secure"):
+        issues.append("no Secure")
+    if not cookie.get("httponly") and (
+        options["httponly"] or (session and options["session_httponly"])
+    ):
+        issues.append("no HttpOnly" + (" on a session cookie" if session else ""))
+    if samesite is not None and samesite not in SAMESITE_VALUES:
+        issues.append(f"SameSite={samesite} is not Strict, Lax or None")
+    elif samesite == "none" and not cookie.get("secure"):
+        issues.append("SameSite=None without Secure (browsers reject it)")
+    elif options["samesite"]:
+        if samesite is None:
+            issues.append("SameSite missing")
+        elif samesite not in [v.lower() for v in options["samesite"]]:
+            issues.append(f"SameSite={samesite}")
+    elif samesite is None and "csrf" in lowered:
+        issues.append("an anti-CSRF cookie without SameSite")
+    if name.startswith("__Secure-") and not cookie.get("secure"):
+        issues.append("the __Secure- prefix without Secure (browsers reject it)")
+    if name.startswith("__Host-") and (
+        not cookie.get("secure") or cookie.get("domain") is not None or cookie.get("path") != "/"
+    ):
+        issues.append("the __Host- prefix needs Secure, Path=/ and no Domain (browsers reject it)")
+    scope = cookie.get("scope")
+    if scope == "foreign" and options["third_party"]:
+        issues.append(f"Domain={cookie.get('domain')} is another site: a third-party cookie")
+    elif scope == "public_suffix":
+        issues.append(f"Domain={cookie.get('domain')} is a public suffix (browsers reject it)")
+    elif scope in ("site", "parent") and not options["broad_domain"]:
+        issues.append(f"Domain={cookie.get('domain')} sends it to every host under that domain")
+    return issues
+
+
 def evaluate_cookies(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
-    """Every cookie the page sets is Secure, HttpOnly and has a strict enough SameSite.
+    """Every cookie the page sets is Secure, HttpOnly, SameSite and scoped to the site.
+
+    The MDN HTTP Observatory's cookie rules, all failing here: a cookie without
+    ``Secure`` (also with HSTS, which the Observatory scores -5 but still fails); a
+    session cookie (its name holds one of ``session_names``) without ``HttpOnly``;
+    a ``SameSite`` value other than ``Strict``, ``Lax`` or ``None``; ``SameSite=None``
+    without ``Secure``; an anti-CSRF cookie (``csrf`` in its name) without
+    ``SameSite``. Beyond them: a ``__Secure-`` cookie without ``Secure`` or a ``__Host-``
+    cookie without ``Secure``, ``Path=/`` and no ``Domain`` (browsers drop both, so
+    the site does not work as meant); a ``Domain`` of another site (a third-party
+    cookie set by the first response) or of a public suffix; and, by default,
+    every cookie must be ``HttpOnly`` and ``SameSite=Lax`` or ``Strict``.
 
     Options:
 
     * ``secure`` (bool, default ``true``): require the ``Secure`` attribute;
-    * ``httponly`` (bool, default ``true``): require ``HttpOnly``;
+    * ``httponly`` (bool, default ``true``): require ``HttpOnly`` on every cookie;
+    * ``session_httponly`` (bool, default ``true``): require it on session cookies
+      even when ``httponly`` is false (the Observatory's rule);
+    * ``session_names`` (list, default ``[sess, login, token, auth]``): name parts,
+      case-insensitive, that make a cookie a session cookie;
     * ``samesite`` (list, default ``[lax, strict]``): allowed SameSite values
-      (empty list: not checked; a missing attribute fails);
+      (empty list: only invalid values, ``None`` without ``Secure`` and anti-CSRF
+      cookies without it fail; a missing attribute fails otherwise);
+    * ``broad_domain`` (bool, default ``false``): accept a ``Domain`` of a parent
+      domain or the whole registrable domain (``false``: such a cookie fails, since
+      every host under it, however it is run, receives it);
+    * ``third_party`` (bool, default ``true``): fail a ``Domain`` of another site;
     * ``ignore`` (list, default ``[]``): cookie names left out (e.g. a CSRF
       token that scripts must read).
 
     Only the cookies set by the one GET of the endpoint URL are seen. Cookie
     values are never collected.
 
-    Evidence: ``set_cookie``, the redacted cookie attribute strings.
+    Evidence: ``set_cookie``, the redacted cookie attribute strings; ``problems``.
 
-    PASS: ``Set-Cookie: session=…; Path=/; Secure; HttpOnly; SameSite=Lax``.
+    PASS: ``Set-Cookie: __Host-session=…; Path=/; Secure; HttpOnly; SameSite=Lax``.
     FAIL: ``1 of 2 cookies lacks required attributes: session (no Secure, no
-    HttpOnly, SameSite missing).``
+    HttpOnly on a session cookie, SameSite missing).``
     """
     cookies = facts.get("cookies")
     if not isinstance(cookies, list):
         return Outcome.error(ErrorReason.NO_DATA, "The cookie facts were not collected.")
     ignored = set(options["ignore"])
     judged = [c for c in cookies if c.get("name") not in ignored]
-    allowed_samesite = [s.lower() for s in options["samesite"]]
     bad: list[str] = []
     for cookie in judged:
-        issues = []
-        if options["secure"] and not cookie.get("secure"):
-            issues.append("no Secure")
-        if options["httponly"] and not cookie.get("httponly"):
-            issues.append("no HttpOnly")
-        if allowed_samesite:
-            samesite = cookie.get("samesite")
-            if samesite is None:
-                issues.append("SameSite missing")
-            elif samesite not in allowed_samesite:
-                issues.append(f"SameSite={samesite}")
+        issues = cookie_problems(cookie, options)
         if issues:
             bad.append(f"{cookie.get('name') or '(nameless)'} ({', '.join(issues)})")
     evidence = {"url": facts.get("url"), "set_cookie": [c.get("attributes") for c in judged]}
@@ -419,6 +472,7 @@ def evaluate_cookies(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Ou
         verb = "lacks" if len(bad) == 1 else "lack"
         return Outcome.failed(
             f"{len(bad)} of {len(judged)} cookies {verb} required attributes: {'; '.join(bad)}.",
+            problems=bad[:PROBLEMS_LISTED * 2],
             **evidence,
         )
     return Outcome.passed(f"All {len(judged)} cookies carry the required attributes.", **evidence)
@@ -426,30 +480,216 @@ def evaluate_cookies(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Ou
 
 COOKIES = Check(
     id="http.cookies",
-    title="Cookies are Secure, HttpOnly and SameSite",
+    title="Cookies are Secure, HttpOnly, SameSite and scoped to the site",
     kinds=_ENDPOINT,
     evaluate=evaluate_cookies,
     options={
         "secure": Option("bool", "require the Secure attribute", default=True),
         "httponly": Option("bool", "require the HttpOnly attribute", default=True),
+        "session_httponly": Option(
+            "bool", "require HttpOnly on session cookies", default=True
+        ),
+        "session_names": Option(
+            "list[str]", "name parts that mark a session cookie", default=list(SESSION_NAMES)
+        ),
         "samesite": Option(
             "list[str]",
             "allowed SameSite values (empty: not checked)",
             default=["lax", "strict"],
             choices=("lax", "strict", "none"),
         ),
+        "broad_domain": Option(
+            "bool", "accept a Domain of a parent or the registrable domain", default=False
+        ),
+        "third_party": Option("bool", "fail a Domain of another site", default=True),
         "ignore": Option("list[str]", "cookie names not judged", default=[]),
     },
 )
 
 
-HTTP_CHECKS: tuple[Check, ...] = (HSTS, REDIRECT_TO_HTTPS, SECURITY_HEADERS, COOKIES)
+# -- http.coop / http.corp / http.coep -------------------------------------------------------
+
+ISOLATION_HEADERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "coop": ("cross-origin-opener-policy",
+             ("same-origin", "same-origin-allow-popups", "noopener-allow-popups", "unsafe-none")),
+    "corp": ("cross-origin-resource-policy", ("same-origin", "same-site", "cross-origin")),
+    "coep": ("cross-origin-embedder-policy", ("require-corp", "credentialless", "unsafe-none")),
+}
+"""Check name -> (header, the values browsers know), as the Observatory reads them."""
+
+
+def isolation_value(values: list[str]) -> tuple[str | None, str | None]:
+    """(the policy token, why the header is invalid): a structured-field token, params dropped."""
+    if not values:
+        return None, None
+    if len(values) > 1:
+        return None, "the header is sent more than once"
+    token = values[0].split(";", 1)[0].strip().strip('"').lower()
+    return token, None
+
+
+def _judge_isolation(key: str, facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    headers = facts.get("headers")
+    if not isinstance(headers, Mapping):
+        return Outcome.error(ErrorReason.NO_DATA, "The response headers were not collected.")
+    header, known = ISOLATION_HEADERS[key]
+    raw = [v for v in headers.get(header) or [] if isinstance(v, str)]
+    token, invalid = isolation_value(raw)
+    title = "-".join(w.capitalize() for w in header.split("-"))
+    evidence = {"url": facts.get("url"), "header": raw[:2], "policy": token}
+    if invalid is None and token is not None and token not in known:
+        invalid = f"{token!r} is not a policy browsers know"
+    if invalid:
+        return Outcome.failed(f"{title} is invalid: {invalid}.", **evidence)
+    if token is None:
+        if options["required"]:
+            return Outcome.failed(f"The response sends no {title} header.", **evidence)
+        return Outcome.passed(f"No {title} header (not required by this policy).", **evidence)
+    if token not in options["allowed"]:
+        return Outcome.failed(
+            f"{title} is {token}; the policy accepts {', '.join(options['allowed'])}.",
+            allowed=list(options["allowed"]), **evidence,
+        )
+    return Outcome.passed(f"{title} is {token}.", **evidence)
+
+
+def evaluate_coop(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """The page isolates its browsing context group with Cross-Origin-Opener-Policy.
+
+    ``same-origin`` keeps windows of other sites that the page opens, or that open
+    it, from holding a reference to it (cross-window attacks, XS-Leaks that reveal
+    whether a resident is signed in). The Observatory passes a missing header and
+    awards a bonus for ``same-origin``; civiscan requires it by default (stricter).
+    A header sent twice or with an unknown value fails, as in the Observatory.
+
+    Options: ``required`` (bool, default ``true``); ``allowed`` (list, default
+    ``[same-origin, same-origin-allow-popups]``), from ``same-origin``,
+    ``same-origin-allow-popups``, ``noopener-allow-popups``, ``unsafe-none``.
+
+    PASS: ``Cross-Origin-Opener-Policy: same-origin``. FAIL: no header, or ``unsafe-none``.
+    """
+    return _judge_isolation("coop", facts, options)
+
+
+def evaluate_corp(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """Cross-Origin-Resource-Policy keeps other sites from embedding the response.
+
+    Meant for resources (images, scripts, JSON) a site does not want other sites
+    to load, which also shields them from Spectre-style reads. Like the
+    Observatory, a missing header passes unless ``required``; an invalid value fails.
+
+    Options: ``required`` (bool, default ``false``); ``allowed`` (list, default
+    ``[same-origin, same-site, cross-origin]``), from those three.
+
+    PASS: ``Cross-Origin-Resource-Policy: same-site``. FAIL: ``Cross-Origin-Resource-Policy: self``.
+    """
+    return _judge_isolation("corp", facts, options)
+
+
+def evaluate_coep(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """Cross-Origin-Embedder-Policy, with COOP, makes the page cross-origin isolated.
+
+    Like the Observatory, a missing header passes unless ``required`` and an
+    invalid one fails.
+
+    Options: ``required`` (bool, default ``false``); ``allowed`` (list, default
+    ``[require-corp, credentialless, unsafe-none]``), from those three.
+
+    PASS: ``Cross-Origin-Embedder-Policy: require-corp``. FAIL: the header sent twice.
+    """
+    return _judge_isolation("coep", facts, options)
+
+
+def _isolation_options(key: str, required: bool, allowed: tuple[str, ...]) -> dict[str, Option]:
+    return {
+        "required": Option("bool", "fail when the header is missing", default=required),
+        "allowed": Option("list[str]", "policies accepted", default=list(allowed),
+                          choices=ISOLATION_HEADERS[key][1]),
+    }
+
+
+COOP = Check(
+    id="http.coop", title="Cross-Origin-Opener-Policy isolates the page",
+    kinds=_ENDPOINT, evaluate=evaluate_coop,
+    options=_isolation_options("coop", True, ("same-origin", "same-origin-allow-popups")),
+)
+CORP = Check(
+    id="http.corp", title="Cross-Origin-Resource-Policy is valid",
+    kinds=_ENDPOINT, evaluate=evaluate_corp,
+    options=_isolation_options("corp", False, ISOLATION_HEADERS["corp"][1]),
+)
+COEP = Check(
+    id="http.coep", title="Cross-Origin-Embedder-Policy is valid",
+    kinds=_ENDPOINT, evaluate=evaluate_coep,
+    options=_isolation_options("coep", False, ISOLATION_HEADERS["coep"][1]),
+)
+
+
+# -- http.version_disclosure ----------------------------------------------------------------
+
+_DISCLOSING = {"server": "Server", "x-powered-by": "X-Powered-By"}
+_FACT_KEYS = {"server": "server", "x-powered-by": "powered_by"}
+
+
+def evaluate_version_disclosure(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+    """``Server`` and ``X-Powered-By`` name no software version.
+
+    ``Server: nginx/1.22.1`` or ``X-Powered-By: PHP/8.1.2`` tells anyone which
+    known vulnerabilities to try, without a single probe. A product name alone
+    passes unless ``product`` is false.
+
+    Options: ``headers`` (list, default ``[server, x-powered-by]``); ``product``
+    (bool, default ``true``): accept a product name without a version
+    (``false``: ``X-Powered-By`` and ``Server`` with anything in them fail).
+
+    Remediation: nginx ``server_tokens off;``; Apache ``ServerTokens Prod`` and
+    ``ServerSignature Off``; PHP ``expose_php = Off``; Express
+    ``app.disable("x-powered-by")``; or strip the header at the proxy.
+
+    PASS: ``Server: nginx``. FAIL: ``Server: nginx/1.22.1``.
+    """
+    if "server" not in facts and "powered_by" not in facts:
+        return Outcome.error(ErrorReason.NO_DATA, "The response headers were not collected.")
+    found = []
+    seen: dict[str, Any] = {"url": facts.get("url")}
+    for header in options["headers"]:
+        fact = facts.get(_FACT_KEYS[header])
+        seen[_FACT_KEYS[header]] = fact.get("value") if isinstance(fact, Mapping) else None
+        if not isinstance(fact, Mapping):
+            continue
+        if fact.get("discloses_version") or not options["product"]:
+            found.append(f"{_DISCLOSING[header]}: {fact.get('value')}")
+    if found:
+        what = "a version" if options["product"] else "the software"
+        return Outcome.failed(f"The response names {what}: {'; '.join(found)}.", **seen)
+    return Outcome.passed("The response names no software version.", **seen)
+
+
+VERSION_DISCLOSURE = Check(
+    id="http.version_disclosure", title="Server and X-Powered-By name no version",
+    kinds=_ENDPOINT, evaluate=evaluate_version_disclosure,
+    options={
+        "headers": Option("list[str]", "headers judged", default=list(_DISCLOSING),
+                          choices=tuple(_DISCLOSING)),
+        "product": Option("bool", "accept a product name without a version", default=True),
+    },
+)
+
+
+HTTP_CHECKS: tuple[Check, ...] = (
+    HSTS, REDIRECT_TO_HTTPS, SECURITY_HEADERS, COOKIES, COOP, CORP, COEP, VERSION_DISCLOSURE
+)
 
 __all__ = [
     "HTTP_CHECKS",
     "SECURITY_HEADER_RULES",
+    "cookie_problems",
+    "evaluate_coep",
     "evaluate_cookies",
+    "evaluate_coop",
+    "evaluate_corp",
     "evaluate_hsts",
     "evaluate_redirect",
     "evaluate_security_headers",
+    "evaluate_version_disclosure",
 ]

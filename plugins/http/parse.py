@@ -8,12 +8,17 @@ never returned, only its name and attributes.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from publicsuffixlist import PublicSuffixList
+
+from scanner.netutil import is_ip
 
 MAX_HEAD_BYTES = 65536
 EVIDENCE_LIMIT = 300
@@ -182,15 +187,67 @@ def parse_hsts(values: Sequence[str]) -> dict[str, Any]:
     return facts
 
 
-# -- cookies (RFC 6265 section 5.2) -------------------------------------------------------
+# -- sites (Public Suffix List) ---------------------------------------------------------
 
 
-def parse_set_cookie(value: str) -> dict[str, Any]:
+@functools.cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()  # the snapshot the package ships; never downloads
+
+
+def site_of(host: str) -> str:
+    """The registrable domain ("site") of ``host``: ``www.city.gov.uk`` -> ``city.gov.uk``.
+
+    An IP literal, a bare public suffix or a single label is its own site.
+    """
+    name = host.strip("[]").rstrip(".").lower()
+    if not name or is_ip(name):
+        return name
+    return _psl().privatesuffix(name) or name
+
+
+def is_public_suffix(name: str) -> bool:
+    """``co.uk``, ``com``: a name under which anyone may register (PSL)."""
+    name = name.rstrip(".").lower()
+    return bool(name) and _psl().is_public(name)
+
+
+# -- cookies (RFC 6265 section 5.2, RFC 6265bis prefixes) ----------------------------------
+
+SAMESITE_VALUES = frozenset({"lax", "strict", "none"})
+
+
+def cookie_scope(domain: str | None, host: str) -> str:
+    """Which hosts a cookie's ``Domain`` attribute hands it to, seen from ``host``.
+
+    ``host``: no Domain, or the host itself (RFC 6265 5.3 step 6: host-only, or the
+    host and its subdomains); ``parent``: a parent domain below the registrable one;
+    ``site``: the registrable domain, so every host of the site gets it;
+    ``public_suffix``: a public suffix (browsers reject it); ``foreign``: a domain the
+    host is not under, another site's (browsers reject it: the server tries to set a
+    third-party cookie).
+    """
+    host = host.strip("[]").rstrip(".").lower()
+    if not domain:
+        return "host"
+    name = domain.strip().lstrip(".").rstrip(".").lower()
+    if not name or name == host:
+        return "host"
+    if not host.endswith("." + name):
+        return "foreign"
+    if is_public_suffix(name):
+        return "public_suffix"
+    return "site" if name == site_of(host) else "parent"
+
+
+def parse_set_cookie(value: str, host: str | None = None) -> dict[str, Any]:
     """A Set-Cookie header's name and attributes; the cookie value is dropped on purpose.
 
     ``attributes`` is a safe rebuilt form such as
     ``session=<redacted>; Path=/; Secure; HttpOnly; SameSite=Lax`` made only of
     the recognised attributes, so a value smuggled into an odd attribute is not kept.
+    With ``host`` (the response's host), ``scope`` says where Domain sends it
+    (:func:`cookie_scope`).
     """
     pair, _, attribute_text = value.partition(";")
     name, eq, _cookie_value = pair.partition("=")
@@ -220,6 +277,8 @@ def parse_set_cookie(value: str) -> dict[str, Any]:
             cookie["path"] = truncate(raw, 100)
         elif key in ("expires", "max-age"):
             cookie["persistent"] = True
+    if host is not None:
+        cookie["scope"] = cookie_scope(cookie["domain"], host)
     parts = [f"{cookie['name']}=<redacted>"]
     if cookie["domain"] is not None:
         parts.append(f"Domain={cookie['domain']}")
@@ -396,7 +455,10 @@ __all__ = [
     "https_target_problem",
     "parse_hsts",
     "parse_response_head",
+    "cookie_scope",
+    "is_public_suffix",
     "parse_set_cookie",
+    "site_of",
     "product_disclosure",
     "redirect_facts",
     "security_header_facts",

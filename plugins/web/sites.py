@@ -13,25 +13,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from publicsuffixlist import PublicSuffixList
-
-from scanner.netutil import is_ip
-
-
-@functools.cache
-def _psl() -> PublicSuffixList:
-    return PublicSuffixList()  # the bundled snapshot; never downloads
-
-
-def site_of(host: str) -> str:
-    """The registrable domain ("site") of ``host``: ``www.city.gov.uk`` -> ``city.gov.uk``.
-
-    An IP literal, a bare public suffix or a single label is its own site.
-    """
-    name = host.strip("[]").rstrip(".").lower()
-    if not name or is_ip(name):
-        return name
-    return _psl().privatesuffix(name) or name
+from scanner.plugins.http.parse import site_of
 
 
 @functools.cache

@@ -22,6 +22,10 @@ def test_plugin_declares_four_endpoint_checks_with_docs() -> None:
         "http.redirect_to_https",
         "http.security_headers",
         "http.cookies",
+        "http.coop",
+        "http.corp",
+        "http.coep",
+        "http.version_disclosure",
     }
     for check in plugin.checks:
         assert check.kinds == frozenset({AssetKind.ENDPOINT})
@@ -267,7 +271,8 @@ def test_unknown_requirement_is_a_configuration_error() -> None:
 
 
 def cookies(*values: str) -> dict[str, Any]:
-    return {"url": "https://www.lab.test/", "cookies": [parse_set_cookie(v) for v in values]}
+    return {"url": "https://www.lab.test/",
+            "cookies": [parse_set_cookie(v, "www.city.example") for v in values]}
 
 
 @pytest.mark.parametrize(
@@ -316,3 +321,151 @@ def test_cookie_failure_names_each_cookie() -> None:
 
 def test_cookies_without_facts_is_an_error() -> None:
     assert judge("http.cookies", {}).status is Status.ERROR
+
+
+OBSERVATORY = {"httponly": False, "samesite": [], "broad_domain": True}
+"""The options under which http.cookies judges like the MDN HTTP Observatory."""
+GOOD = "; Path=/; Secure; HttpOnly; SameSite=Lax"
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "status", "problem"),
+    [
+        ("__Host-sid=x" + GOOD, {}, Status.PASS, None),
+        ("__Host-sid=x; Domain=www.city.example; Path=/; Secure; HttpOnly; SameSite=Lax", {},
+         Status.FAIL, "the __Host- prefix needs Secure, Path=/ and no Domain"),
+        ("__Host-sid=x; Path=/app; Secure; HttpOnly; SameSite=Lax", {}, Status.FAIL,
+         "the __Host- prefix needs Secure"),
+        ("__Secure-id=x; Path=/; Secure; HttpOnly; SameSite=Lax", {}, Status.PASS, None),
+        ("__Secure-id=x; Path=/; HttpOnly; SameSite=Lax", {"secure": False}, Status.FAIL,
+         "the __Secure- prefix without Secure"),
+        ("pref=1; Secure; SameSite=None", OBSERVATORY, Status.PASS, None),
+        ("pref=1; SameSite=None", {**OBSERVATORY, "secure": False}, Status.FAIL,
+         "SameSite=None without Secure"),
+        ("pref=1; Secure; SameSite=Sometimes", OBSERVATORY, Status.FAIL,
+         "SameSite=sometimes is not Strict, Lax or None"),
+        ("pref=1; Secure", OBSERVATORY, Status.PASS, None),
+        ("csrftoken=1; Secure", {**OBSERVATORY, "session_names": []}, Status.FAIL,
+         "an anti-CSRF cookie without SameSite"),
+        ("PHPSESSID=1; Secure", OBSERVATORY, Status.FAIL, "no HttpOnly on a session cookie"),
+        ("auth_token=1; Secure; SameSite=Lax", OBSERVATORY, Status.FAIL,
+         "no HttpOnly on a session cookie"),
+        ("PHPSESSID=1; Secure", {**OBSERVATORY, "session_httponly": False}, Status.PASS, None),
+        ("pref=1; HttpOnly", OBSERVATORY, Status.FAIL, "no Secure"),
+        ("sid=1; Domain=city.example" + GOOD, {}, Status.FAIL,
+         "Domain=city.example sends it to every host under that domain"),
+        ("sid=1; Domain=.city.example" + GOOD, {"broad_domain": True}, Status.PASS, None),
+        ("sid=1; Domain=www.city.example" + GOOD, {}, Status.PASS, None),
+        ("uid=1; Domain=tracker.example" + GOOD, {"broad_domain": True}, Status.FAIL,
+         "Domain=tracker.example is another site: a third-party cookie"),
+        ("uid=1; Domain=tracker.example" + GOOD, {"third_party": False}, Status.PASS, None),
+        ("uid=1; Domain=example" + GOOD, {"broad_domain": True}, Status.FAIL,
+         "Domain=example is a public suffix"),
+    ],
+    ids=["host-prefix", "host-prefix-domain", "host-prefix-path", "secure-prefix",
+         "secure-prefix-without-secure", "observatory-samesite-none", "samesite-none-insecure",
+         "samesite-invalid", "observatory-no-samesite", "csrf-without-samesite",
+         "session-without-httponly", "token-without-httponly", "session-httponly-unchecked",
+         "observatory-not-secure", "broad-domain", "broad-domain-accepted", "host-domain",
+         "third-party-domain", "third-party-unchecked", "public-suffix-domain"],
+)
+def test_cookie_rules(value, options, status, problem) -> None:
+    outcome = judge("http.cookies", cookies(value), **options)
+    assert outcome.status is status, outcome.message
+    if problem:
+        assert problem in outcome.message
+        assert problem in outcome.evidence["problems"][0]
+
+
+@pytest.mark.parametrize(
+    ("domain", "scope"),
+    [(None, "host"), ("www.city.example", "host"), (".city.example", "site"),
+     ("a.city.example", "foreign"), ("city.example.", "site"), ("example", "public_suffix"),
+     ("other.example", "foreign")],
+    ids=["none", "host", "site", "sibling", "trailing-dot", "suffix", "other-site"],
+)
+def test_cookie_scope(domain, scope) -> None:
+    from scanner.plugins.http.parse import cookie_scope
+
+    assert cookie_scope(domain, "www.city.example") == scope
+    assert cookie_scope("city.example", "app.www.city.example") == "site"
+    assert cookie_scope("www.city.example", "app.www.city.example") == "parent"
+
+
+# -- http.coop / http.corp / http.coep --------------------------------------------------------
+
+
+def isolation(**values: list[str]) -> dict[str, Any]:
+    return {"url": "https://www.lab.test/",
+            "headers": {k.replace("_", "-"): v for k, v in values.items()}}
+
+
+@pytest.mark.parametrize(
+    ("check", "values", "options", "status"),
+    [
+        ("http.coop", {"cross_origin_opener_policy": ["same-origin"]}, {}, Status.PASS),
+        ("http.coop", {"cross_origin_opener_policy": ['same-origin; report-to="a"']}, {},
+         Status.PASS),
+        ("http.coop", {}, {}, Status.FAIL),
+        ("http.coop", {}, {"required": False}, Status.PASS),
+        ("http.coop", {"cross_origin_opener_policy": ["unsafe-none"]}, {}, Status.FAIL),
+        ("http.coop", {"cross_origin_opener_policy": ["same-origin", "unsafe-none"]},
+         {"required": False}, Status.FAIL),
+        ("http.coop", {"cross_origin_opener_policy": ["isolated"]}, {}, Status.FAIL),
+        ("http.corp", {}, {}, Status.PASS),
+        ("http.corp", {"cross_origin_resource_policy": ["same-site"]}, {}, Status.PASS),
+        ("http.corp", {"cross_origin_resource_policy": ["self"]}, {}, Status.FAIL),
+        ("http.corp", {"cross_origin_resource_policy": ["cross-origin"]},
+         {"allowed": ["same-origin", "same-site"]}, Status.FAIL),
+        ("http.corp", {}, {"required": True}, Status.FAIL),
+        ("http.coep", {"cross_origin_embedder_policy": ["require-corp"]}, {}, Status.PASS),
+        ("http.coep", {"cross_origin_embedder_policy": ["credentialless"]}, {}, Status.PASS),
+        ("http.coep", {"cross_origin_embedder_policy": ["require-corp", "require-corp"]}, {},
+         Status.FAIL),
+        ("http.coep", {}, {}, Status.PASS),
+    ],
+    ids=["coop-same-origin", "coop-params", "coop-missing", "coop-not-required", "coop-unsafe",
+         "coop-twice", "coop-unknown", "corp-missing", "corp-same-site", "corp-invalid",
+         "corp-not-allowed", "corp-required", "coep-require-corp", "coep-credentialless",
+         "coep-twice", "coep-missing"],
+)
+def test_isolation_headers(check, values, options, status) -> None:
+    assert judge(check, isolation(**values), **options).status is status
+
+
+def test_isolation_without_headers_is_an_error() -> None:
+    assert judge("http.coop", {}).status is Status.ERROR
+
+
+# -- http.version_disclosure ------------------------------------------------------------------
+
+
+def banner(server: str | None, powered: str | None = None) -> dict[str, Any]:
+    from scanner.plugins.http.parse import product_disclosure
+
+    return {"url": "https://www.lab.test/", "server": product_disclosure(server),
+            "powered_by": product_disclosure(powered)}
+
+
+@pytest.mark.parametrize(
+    ("server", "powered", "options", "status"),
+    [
+        ("nginx", None, {}, Status.PASS),
+        (None, None, {}, Status.PASS),
+        ("nginx/1.22.1", None, {}, Status.FAIL),
+        ("nginx", "PHP/8.1.2", {}, Status.FAIL),
+        ("nginx", "PHP/8.1.2", {"headers": ["server"]}, Status.PASS),
+        ("nginx", None, {"product": False}, Status.FAIL),
+        ("Apache/2.4.57 (Debian)", None, {}, Status.FAIL),
+    ],
+    ids=["product", "none", "nginx-version", "php-version", "powered-by-unchecked",
+         "product-refused", "apache"],
+)
+def test_version_disclosure(server, powered, options, status) -> None:
+    assert judge("http.version_disclosure", banner(server, powered), **options).status is status
+
+
+def test_version_disclosure_names_the_header() -> None:
+    outcome = judge("http.version_disclosure", banner("nginx/1.22.1", "Express"))
+    assert outcome.message == "The response names a version: Server: nginx/1.22.1."
+    assert outcome.evidence["server"] == "nginx/1.22.1"

@@ -32,6 +32,7 @@ class Scenario:
     https_headers: str
     port80: str | None  # the plain-HTTP location block body; None: nothing listens
     self_signed: bool = False
+    server_tokens: str = "on"
 
     @property
     def hostname(self) -> str:
@@ -60,6 +61,27 @@ SCENARIOS = {
         "return 308 https://$host:HTTPS_PORT/;",
     ),
     "self-signed": Scenario("127.0.147.6", FULL_HEADERS, None, self_signed=True),
+    # The cookie, isolation and banner rules (their own addresses, 127.67.0.x).
+    "good-cookies": Scenario(
+        "127.67.0.21",
+        f'add_header Set-Cookie "__Host-session={SECRET}; Path=/; Secure; HttpOnly; SameSite=Lax" always;\n'
+        '    add_header Set-Cookie "__Secure-pref=1; Path=/; Secure; HttpOnly; SameSite=Strict" always;\n'
+        '    add_header Cross-Origin-Opener-Policy same-origin always;\n'
+        '    add_header Cross-Origin-Resource-Policy same-site always;\n'
+        '    add_header Cross-Origin-Embedder-Policy require-corp always;',
+        None, server_tokens="off",
+    ),
+    "bad-cookies": Scenario(
+        "127.67.0.22",
+        f'add_header Set-Cookie "__Host-session={SECRET}; Domain=h22.lab.test; Path=/; Secure; HttpOnly; SameSite=Lax" always;\n'
+        '    add_header Set-Cookie "uid=1; Domain=tracker.test; Path=/; Secure; HttpOnly; SameSite=Lax" always;\n'
+        '    add_header Set-Cookie "wide=1; Domain=lab.test; Path=/; Secure; HttpOnly; SameSite=Lax" always;\n'
+        '    add_header Set-Cookie "pref=1; Path=/; HttpOnly; SameSite=None" always;\n'
+        '    add_header Cross-Origin-Opener-Policy unsafe-none always;\n'
+        '    add_header Cross-Origin-Resource-Policy self always;\n'
+        '    add_header X-Powered-By "PHP/8.1.2" always;',
+        None,
+    ),
 }
 
 
@@ -83,7 +105,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, nginx_runner, pick_port):
   server {{
     listen {scenario.address}:{https_port} ssl;
     server_name {scenario.hostname};
-    server_tokens on;
+    server_tokens {scenario.server_tokens};
     ssl_certificate {cert.fullchain};
     ssl_certificate_key {cert.key};
     location / {{
@@ -177,6 +199,43 @@ def test_cookies_are_parsed(facts) -> None:
 def test_check_outcome(facts, scenario: str, check_id: str, status: Status) -> None:
     outcome = judge(check_id, facts[scenario])
     assert outcome.status is status, outcome.message
+
+
+@pytest.mark.parametrize(
+    ("scenario", "check_id", "status"),
+    [
+        ("good-cookies", "http.cookies", Status.PASS),
+        ("bad-cookies", "http.cookies", Status.FAIL),
+        ("good-cookies", "http.coop", Status.PASS),
+        ("bad-cookies", "http.coop", Status.FAIL),
+        ("good-cookies", "http.corp", Status.PASS),
+        ("bad-cookies", "http.corp", Status.FAIL),
+        ("good-cookies", "http.coep", Status.PASS),
+        ("bad-cookies", "http.coep", Status.PASS),
+        ("good-cookies", "http.version_disclosure", Status.PASS),
+        ("bad-cookies", "http.version_disclosure", Status.FAIL),
+    ],
+    ids=lambda v: v.value if isinstance(v, Status) else v,
+)
+def test_cookie_and_isolation_rules(facts, scenario: str, check_id: str, status: Status) -> None:
+    outcome = judge(check_id, facts[scenario])
+    assert outcome.status is status, outcome.message
+    assert SECRET not in json.dumps(outcome.evidence)
+
+
+def test_every_bad_cookie_is_named(facts) -> None:
+    message = judge("http.cookies", facts["bad-cookies"]).message
+    assert "__Host-session (the __Host- prefix needs Secure, Path=/ and no Domain" in message
+    assert "uid (Domain=tracker.test is another site: a third-party cookie)" in message
+    assert "wide (Domain=lab.test sends it to every host under that domain)" in message
+    assert "pref (no Secure, SameSite=None without Secure (browsers reject it))" in message
+    assert [c["scope"] for c in facts["bad-cookies"]["cookies"]] == ["host", "foreign", "site", "host"]
+
+
+def test_server_banner_names_nginx_and_php(facts) -> None:
+    message = judge("http.version_disclosure", facts["bad-cookies"]).message
+    assert "Server: nginx/" in message and "X-Powered-By: PHP/8.1.2" in message
+    assert facts["good-cookies"]["server"] == {"value": "nginx", "discloses_version": False}
 
 
 def test_redirect_facts(facts) -> None:
