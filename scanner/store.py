@@ -261,11 +261,38 @@ def _m6(conn: sqlite3.Connection) -> None:
     _script(conn, ADVISORY_TABLES)
 
 
+TRACKER_TABLES = """
+CREATE TABLE tracker_sources (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    domains INTEGER NOT NULL,
+    sha256 TEXT
+);
+CREATE TABLE tracker_domains (
+    feed TEXT NOT NULL,
+    host TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    prevalence REAL,
+    PRIMARY KEY (feed, host)
+);
+"""
+"""The ``trackers`` dataset (imported tracker lists, docs/web.md): one row per tracker domain,
+``categories`` a JSON list of the list's own category names."""
+
+
+def _m7_trackers(conn: sqlite3.Connection) -> None:
+    _script(conn, TRACKER_TABLES)
+
+
 # Each migration moves the schema from version N-1 to N; never edit a shipped one, append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5, _m6]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5, _m6, _m7_trackers]
 
 DATASETS: Mapping[str, tuple[str, ...]] = {
     "advisories": ("feed_sources", "feed_releases", "feed_advisories", "feed_affected"),
+    "trackers": ("tracker_sources", "tracker_domains"),
 }
 """Each dataset a store holds for plugins, with its tables."""
 

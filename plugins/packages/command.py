@@ -8,12 +8,29 @@ into the store's ``advisories`` dataset, which collection reads through
 from __future__ import annotations
 
 import zipfile
+from importlib.metadata import entry_points
+from typing import Any
 
 import click
 
 from scanner.cli import Fail, db_option, open_store
 
 from . import feeds as feedlib
+
+
+FORMATS_GROUP = "civiscan.feed_formats"
+"""Entry points of other datasets' importers: objects with ``dataset``, ``recognises(path)``,
+``import_path(conn, path, name=...) -> str`` and ``list_lines(rows) -> [str]`` (docs/plugins.md)."""
+
+
+def _formats() -> list[Any]:
+    found = []
+    for ep in sorted(entry_points(group=FORMATS_GROUP), key=lambda e: e.name):
+        try:
+            found.append(ep.load())
+        except Exception as exc:  # a broken plugin is a warning, never a crash
+            click.echo(f"warning: feed format '{ep.name}' failed to load: {type(exc).__name__}: {exc}", err=True)
+    return found
 
 
 @click.group()
@@ -28,7 +45,16 @@ def feeds() -> None:
 def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> None:
     """Import OSV advisories (directory, JSON or per-ecosystem zip) or a Debian tracker JSON file."""
     store = open_store(db)
+    formats = _formats()
     for path in paths:
+        other = next((f for f in formats if f.recognises(path)), None)
+        if other is not None:
+            try:
+                with store.write_dataset(other.dataset) as conn:
+                    click.echo(other.import_path(conn, path, name=name))
+            except (ValueError, OSError) as exc:
+                raise Fail(str(exc)) from None
+            continue
         try:
             with store.write_dataset("advisories") as conn:
                 result = feedlib.import_path(conn, path, name=name)
@@ -43,12 +69,21 @@ def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> No
 @db_option
 def feeds_list(db: str | None) -> None:
     """List imported feeds with their dates."""
-    advisories = open_store(db).dataset("advisories")
+    store = open_store(db)
+    advisories = store.dataset("advisories")
     rows = []
     if advisories is not None:
         with advisories.read() as conn:
             rows = feedlib.list_feeds(conn)
-    if not rows:
+    others = []
+    for fmt in _formats():
+        dataset = store.dataset(fmt.dataset)
+        if dataset is not None:
+            with dataset.read() as conn:
+                others += fmt.list_lines(conn)
+    if not rows and not others:
         click.echo("No feeds imported (civiscan feeds import PATH).")
     for info in rows:
         click.echo(f"{info.name:<30} {info.kind:<16} {info.advisories:>8} advisories  dated {info.feed_date or '?'}  imported {info.imported_at}")
+    for line in others:
+        click.echo(line)

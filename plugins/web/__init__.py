@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 from scanner.models import Asset, CollectFailed, ErrorReason
-from scanner.plugin import CheckRequest, Context, Setting, needed
+from scanner.plugin import CheckRequest, Context, DatasetUnavailable, Setting, needed
 from scanner.plugins.http.parse import effective_referrer_policy, parse_hsts
 
 from .checks import WEB_CHECKS
@@ -25,7 +25,8 @@ from .client import Budget, Fetcher, Response, user_agent
 from .exposure import PROBES, is_listing, judge_probe, parse_security_txt
 from .limits import BUDGET_REASON, MAX_BODY, MAX_HOPS, MAX_LINKS, MAX_REQUESTS, PROBE_BODY
 from .page import parse_page, short
-from .sites import site_of, tracker_for
+from .sites import site_of
+from .trackers import TrackerIndex, bundled_index, dataset_index
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PROBE_ORIGIN = "https://civiscan-cors-probe.invalid"
@@ -105,7 +106,9 @@ async def _attempt(coro: Any) -> tuple[Response | None, dict[str, Any] | None]:
         return None, {"reason": str(getattr(exc.reason, "value", exc.reason)), "message": exc.message}
 
 
-def _third_parties(pages: Sequence[Mapping[str, Any]], first: str) -> list[dict[str, Any]]:
+def _third_parties(
+    pages: Sequence[Mapping[str, Any]], first: str, trackers: TrackerIndex
+) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for page in pages:
         for item in [*page["resources"], *({"kind": "form", **f} for f in page["forms"])]:
@@ -119,7 +122,7 @@ def _third_parties(pages: Sequence[Mapping[str, Any]], first: str) -> list[dict[
                 entry["hosts"].append(item["host"])
             if item["kind"] not in entry["kinds"]:
                 entry["kinds"].append(item["kind"])
-            entry["tracker"] = entry["tracker"] or tracker_for(item["host"])
+            entry["tracker"] = entry["tracker"] or trackers.lookup(item["host"])
     return sorted(found.values(), key=lambda e: e["site"])
 
 
@@ -170,6 +173,16 @@ async def _security_txt(fetcher: Fetcher, final: SplitResult) -> dict[str, Any]:
     return facts
 
 
+async def _trackers(ctx: Context) -> tuple[TrackerIndex, dict[str, Any]]:
+    """The imported tracker list (``trackers`` dataset), else the bundled sample, and which."""
+    try:
+        index = await ctx.run_blocking(dataset_index, ctx.dataset("trackers"))
+        return index, dict(index.origin)
+    except DatasetUnavailable as exc:
+        index = bundled_index()
+        return index, {**index.origin, "problem": str(exc)[:200]}
+
+
 class WebPlugin:
     """Collects one endpoint's page, its third parties and the web privacy probes."""
 
@@ -215,6 +228,7 @@ class WebPlugin:
                     pages.append(_page_facts(linked))
         for page in pages:
             page.pop("links", None)
+        trackers, tracker_list = await _trackers(ctx)
         return {
             "url": asset.url,
             "final_url": short(response.url),
@@ -226,7 +240,8 @@ class WebPlugin:
             "hsts": parse_hsts(headers["strict-transport-security"] if https else []),
             "referrer_policy": effective_referrer_policy(headers["referrer-policy"]),
             "pages": pages,
-            "third_parties": _third_parties(pages, first),
+            "third_parties": _third_parties(pages, first, trackers),
+            "tracker_list": tracker_list,
             "cors": await _cors(fetcher, response.url) if "cors" in wants else None,
             "exposure": await _exposure(fetcher, origin) if "exposure" in wants else None,
             "security_txt": await _security_txt(fetcher, final)

@@ -81,22 +81,31 @@ THIRD_PARTIES = Check(
 
 
 def evaluate_trackers(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
-    """The page loads no known tracker (the tracker list bundled with civiscan).
+    """The page loads no known tracker.
+
+    Trackers come from the imported tracker list (``civiscan feeds import`` of
+    DuckDuckGo Tracker Radar files, the ``trackers`` dataset), else the small
+    sample bundled with civiscan; a third-party domain is a tracker when the
+    list files it under advertising, analytics, audience measurement, session
+    replay, social network or action pixels. Evidence names the owner and the
+    purpose in plain words, and which list was used (``tracker_list``).
 
     Options: ``allowed`` (list[str], default ``[]``): tracker sites a department has a
     data-processing agreement for.
 
     PASS: only first-party scripts. FAIL: ``https://www.google-analytics.com/analytics.js``
-    (Google Analytics, Analytics).
+    (Google advertising, google-analytics.com).
     """
     pages = _pages(facts)
     if isinstance(pages, Outcome):
         return pages
     found = [t for t in facts.get("third_parties") or []
              if t.get("tracker") and not _allowed(t["site"], options["allowed"])]
-    seen = {"trackers": [{"site": t["site"], **t["tracker"]} for t in found[:LISTED]]}
+    seen = {"trackers": [{"site": t["site"], **t["tracker"]} for t in found[:LISTED]],
+            "tracker_list": facts.get("tracker_list")}
     if found:
-        names = ", ".join(f"{t['tracker']['name']} ({t['site']})" for t in found[:LISTED])
+        names = ", ".join(f"{t['tracker']['name']} {t['tracker']['category']} ({t['site']})"
+                          for t in found[:LISTED])
         return Outcome.failed(f"The page loads {len(found)} known tracker(s): {names}.", **seen)
     return Outcome.passed("The page loads no known tracker.", **seen)
 

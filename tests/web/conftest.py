@@ -41,6 +41,7 @@ CLEAN_HTML = """<!doctype html><html><head><title>City of Lab</title>
 <img src="/logo.png"><a href="/about.html">About</a></body></html>"""
 LEAKY_HTML = """<!doctype html><html><head><title>Benefits</title>
 <script src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+<script src="https://connect.facebook.net/en_US/fbevents.js"></script>
 <script src="https://cdn.jsdelivr.test/npm/lib.js"></script>
 <link rel="stylesheet" href="https://cdn.styles.test/a.css"
       integrity="sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC">
@@ -137,15 +138,17 @@ class WebLab:
         return mapping
 
     def collect(self, name: str, path: str = "/", checks: Sequence[str] = (),
-                scope: Scope | None = None, **settings: Any) -> dict[str, Any]:
+                scope: Scope | None = None, datasets: Any = None,
+                **settings: Any) -> dict[str, Any]:
         from scanner.plugins.web import plugin
 
         asset = Asset(id=f"lab/{name}", name=name, kind=AssetKind.ENDPOINT, department="lab",
                       url=self.url(name, path), address=self.sites[name].address,
                       ca_file=self.ca_file)
         resolve = self.resolve()
-        gate = Gate(scope or Scope((ipaddress.ip_network("127.0.213.0/24"),)), resolve, 5.0)
-        ctx = Context(5.0, {"resolve": resolve, **settings}, gate=gate)
+        gate = Gate(scope or Scope((ipaddress.ip_network("127.0.213.0/24"),
+                                    ipaddress.ip_network("127.67.0.0/16"))), resolve, 5.0)
+        ctx = Context(5.0, {"resolve": resolve, **settings}, gate=gate, datasets=datasets)
         requests = [CheckRequest(c, {}) for c in checks]
         return asyncio.run(plugin.collect(asset, requests, ctx))
 

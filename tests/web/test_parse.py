@@ -11,7 +11,8 @@ from scanner.plugins.web.checks import parse_permissions_policy
 from scanner.plugins.web.client import dechunk
 from scanner.plugins.web.exposure import PROBES, judge_probe, parse_security_txt
 from scanner.plugins.web.page import parse_page
-from scanner.plugins.web.sites import index_services, site_of, tracker_for
+from scanner.plugins.web.sites import site_of
+from scanner.plugins.web.trackers import TrackerDomain, bundled_index, parse_radar
 
 PAGE = "https://www.city.test/dept/index.html"
 
@@ -88,22 +89,39 @@ def test_the_public_suffix_list_is_read_without_any_network() -> None:
         "    if event.startswith(('socket.', 'urllib.')):\n"
         "        raise SystemExit('network: ' + event)\n"
         "sys.addaudithook(hook)\n"
-        "from scanner.plugins.web.sites import site_of, tracker_for\n"
+        "from scanner.plugins.web.sites import site_of\n"
+        "from scanner.plugins.web.trackers import bundled_index\n"
         "assert site_of('www.city.gov.uk') == 'city.gov.uk'\n"
-        "assert tracker_for('www.google-analytics.com')\n"
+        "assert bundled_index().lookup('www.google-analytics.com')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr + result.stdout
 
 
 def test_trackers_match_the_host_or_a_parent_domain() -> None:
-    assert tracker_for("stats.g.doubleclick.net") == {"name": "Google", "category": "Advertising"}
-    assert tracker_for("doubleclick.net.city.test") is None
+    index = bundled_index()
+    assert index.lookup("stats.g.doubleclick.net") == {
+        "name": "Google", "domain": "doubleclick.net", "category": "advertising",
+        "purposes": ["advertising"]}
+    assert index.lookup("doubleclick.net.city.test") is None
+    assert index.lookup("static.hotjar.com")["category"] == "session recording"
+    assert index.origin == {"list": "bundled sample", "feeds": ["tracker-radar sample"],
+                            "domains": 5}
 
 
-def test_a_malformed_tracker_list_is_skipped_not_trusted() -> None:
-    document = {"categories": {"Ads": [{"X": {"https://x/": ["x.test", 3]}}, "junk"], "Bad": 1}}
-    assert index_services(document) == {"x.test": {"name": "X", "category": "Ads"}}
+def test_a_malformed_tracker_entry_is_skipped_not_trusted() -> None:
+    document = {"trackers": {"a": {"domain": "x.test", "owner": {"name": "X Inc."},
+                                   "categories": ["Analytics", 3]},
+                             "b": {"domain": "y.test", "owner": "not a mapping"},
+                             "c": "junk", "d": {"domain": "bad host", "owner": {}}}}
+    assert parse_radar(document) == [TrackerDomain("x.test", "X Inc.", ("Analytics",), None)]
+
+
+def test_a_domain_without_a_tracking_category_is_not_a_tracker() -> None:
+    from scanner.plugins.web.trackers import TrackerIndex
+
+    index = TrackerIndex([TrackerDomain("cdn.test", "CDN Co", ("CDN",))], {})
+    assert index.lookup("www.cdn.test") is None
 
 
 def _probe(name: str):

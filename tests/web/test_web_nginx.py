@@ -51,7 +51,7 @@ def test_a_spent_budget_is_an_error_with_its_reason(web_lab) -> None:
 
 def test_third_party_urls_are_listed_not_fetched(facts) -> None:
     sites = [t["site"] for t in facts["leaky"]["third_parties"]]
-    assert sites == ["facebook.com", "forms.test", "googletagmanager.com", "insecure.test",
+    assert sites == ["facebook.com", "facebook.net", "forms.test", "googletagmanager.com", "insecure.test",
                      "jsdelivr.test", "styles.test", "youtube.test"]
 
 
@@ -125,13 +125,16 @@ def test_the_leaky_site_fails(facts, check) -> None:
 
 def test_trackers_are_named(facts) -> None:
     outcome = judge("web.trackers", facts["leaky"])
-    assert {t["name"] for t in outcome.evidence["trackers"]} == {"Google Analytics", "Facebook"}
+    assert {t["name"] for t in outcome.evidence["trackers"]} == {"Google", "Facebook"}
+    assert {t["category"] for t in outcome.evidence["trackers"]} == {"advertising"}
+    assert outcome.evidence["tracker_list"]["list"] == "bundled sample"
 
 
 def test_sri_lists_only_unprotected_third_party_scripts(facts) -> None:
     outcome = judge("web.subresource_integrity", facts["leaky"])
     assert outcome.evidence["resources"] == [
         "https://www.googletagmanager.com/gtag/js?id=G-1",
+        "https://connect.facebook.net/en_US/fbevents.js",
         "https://cdn.jsdelivr.test/npm/lib.js",
         "http://insecure.test/widget.js",
     ]
@@ -150,7 +153,7 @@ def test_forms_name_the_http_post_and_the_password_without_hsts(facts) -> None:
 
 
 def test_allowed_third_parties_pass(facts) -> None:
-    allowed = ["facebook.com", "forms.test", "googletagmanager.com", "insecure.test",
+    allowed = ["facebook.com", "facebook.net", "forms.test", "googletagmanager.com", "insecure.test",
                "jsdelivr.test", "styles.test", "youtube.test"]
     assert judge("web.third_parties", facts["leaky"], allowed=allowed).status is Status.PASS
 
