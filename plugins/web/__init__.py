@@ -157,20 +157,28 @@ async def _exposure(fetcher: Fetcher, origin: str) -> list[dict[str, Any]]:
 
 
 async def _security_txt(fetcher: Fetcher, final: SplitResult) -> dict[str, Any]:
+    """``/.well-known/security.txt``, else the legacy ``/security.txt`` (RFC 9116 3), over HTTPS."""
     # RFC 9116 3: served over HTTPS; a plain-HTTP endpoint's port is not where HTTPS answers.
     host_port = final.netloc.rpartition("@")[2] if final.scheme == "https" else (
         f"[{final.hostname}]" if ":" in (final.hostname or "") else final.hostname or "")
-    url = f"https://{host_port}/.well-known/security.txt"
-    response, error = await _attempt(fetcher.get(url, purpose="security.txt", max_body=PROBE_BODY))
-    facts: dict[str, Any] = {"url": url, "status": None, "content_type": None, "error": error,
-                             "parsed": None}
-    if response is None:
-        return facts
-    kind, _ = _content_type(response)
-    facts.update(status=response.head.status, content_type=kind)
-    if 200 <= response.head.status < 300 and kind == "text/plain":
-        facts["parsed"] = parse_security_txt(response.body.decode("utf-8", "replace"))
-    return facts
+    tried: list[dict[str, Any]] = []
+    for where, path in (("well-known", "/.well-known/security.txt"), ("legacy", "/security.txt")):
+        url = f"https://{host_port}{path}"
+        response, error = await _attempt(fetcher.get(url, purpose="security.txt", max_body=PROBE_BODY))
+        facts: dict[str, Any] = {"url": url, "location": where, "status": None,
+                                 "content_type": None, "error": error, "parsed": None}
+        if response is not None:
+            kind, _ = _content_type(response)
+            facts.update(status=response.head.status, content_type=kind)
+            if 200 <= response.head.status < 300 and kind == "text/plain":
+                facts["parsed"] = parse_security_txt(response.body.decode("utf-8", "replace"))
+        tried.append(facts)
+        if facts["parsed"] is not None or error is not None:
+            break
+    # The file found, else what the well-known path answered; every attempt is kept.
+    chosen = next((t for t in tried if t["parsed"] is not None), tried[0])
+    return {**chosen, "tried": [{k: t[k] for k in ("url", "status", "content_type")}
+                                for t in tried]}
 
 
 async def _trackers(ctx: Context) -> tuple[TrackerIndex, dict[str, Any]]:

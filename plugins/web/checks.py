@@ -472,20 +472,28 @@ EXPOSURE = Check(
 def evaluate_security_txt(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
     """``/.well-known/security.txt`` (RFC 9116) tells researchers where to report.
 
-    It must be served over HTTPS with status 200 and ``Content-Type: text/plain``,
-    hold at least one ``Contact`` and exactly one ``Expires`` (an RFC 3339
-    date-time) that is later than the scan and at most ``max_days`` ahead (RFC
-    9116 2.5.5 recommends less than a year).
+    civiscan asks for ``https://HOST/.well-known/security.txt`` and, when that is
+    not a text file, the legacy ``/security.txt`` (RFC 9116 3). The file must be
+    served over HTTPS with status 200 and ``Content-Type: text/plain``, hold at
+    least one ``Contact`` that is a ``mailto:``, ``https:`` or ``tel:`` URI and exactly
+    one ``Expires`` (an RFC 3339 date-time) later than the scan and at most
+    ``max_days`` ahead (RFC 9116 2.5.5 recommends less than a year). When it names
+    a ``Canonical`` URI, the URL it was fetched from must be one of them (2.5.2:
+    otherwise its content should not be trusted). A PGP-signed file is read
+    inside its signature; the signature itself is not verified (no keys are
+    fetched) and is reported as ``signed``.
 
-    Options: ``max_days`` (int, default ``366``).
+    Options: ``max_days`` (int, default ``366``); ``legacy`` (bool, default ``true``):
+    accept the file at ``/security.txt`` (``false``: only the well-known path passes).
 
     PASS: ``Contact: mailto:security@city.example`` and ``Expires: 2027-01-01T00:00:00Z``.
-    FAIL: a 404, or an ``Expires`` in the past.
+    FAIL: a 404, an ``Expires`` in the past, or ``Canonical`` naming another URL.
     """
     txt = facts.get("security_txt")
     if not isinstance(txt, Mapping):
         return Outcome.error(ErrorReason.NO_DATA, "security.txt was not fetched.")
-    seen = {"url": txt["url"], "status": txt["status"]}
+    seen = {"url": txt["url"], "status": txt["status"], "location": txt.get("location"),
+            "tried": txt.get("tried")}
     if txt.get("error"):
         return Outcome.failed(f"security.txt could not be fetched over HTTPS: "
                               f"{txt['error']['message']}", **seen)
@@ -495,6 +503,11 @@ def evaluate_security_txt(facts: Mapping[str, Any], options: Mapping[str, Any]) 
                               **seen)
     parsed = txt["parsed"]
     problems = list(parsed["problems"])
+    if txt.get("location") == "legacy" and not options["legacy"]:
+        problems.append("it is only at the legacy /security.txt, not /.well-known/security.txt")
+    canonical = parsed.get("canonical") or []
+    if canonical and txt["url"] not in canonical:
+        problems.append(f"it was fetched from {txt['url']}, which no Canonical field names")
     if parsed["expires"]:
         expires = dt.datetime.fromisoformat(parsed["expires"])
         now = dt.datetime.fromisoformat(facts["fetched_at"])
@@ -502,7 +515,8 @@ def evaluate_security_txt(facts: Mapping[str, Any], options: Mapping[str, Any]) 
             problems.append(f"it expired on {parsed['expires']}")
         elif expires - now > dt.timedelta(days=options["max_days"]):
             problems.append(f"Expires is more than {options['max_days']} days ahead")
-    seen.update(contact=parsed["contact"], expires=parsed["expires"])
+    seen.update(contact=parsed["contact"], expires=parsed["expires"], canonical=canonical,
+                signed=parsed.get("signed", False))
     if problems:
         return Outcome.failed("security.txt: " + "; ".join(problems) + ".", problems=problems, **seen)
     return Outcome.passed("security.txt names a contact and has not expired.", **seen)
@@ -512,7 +526,8 @@ SECURITY_TXT = Check(
     id="web.security_txt", title="security.txt names a contact and is current",
     kinds=_ENDPOINT, evaluate=evaluate_security_txt, needs=frozenset({"security_txt"}),
     options={"max_days": Option("int", "longest accepted time to Expires, in days", default=366,
-                                minimum=1)},
+                                minimum=1),
+             "legacy": Option("bool", "accept the file at the legacy /security.txt", default=True)},
 )
 
 

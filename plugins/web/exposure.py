@@ -161,7 +161,9 @@ def parse_security_txt(text: str) -> dict[str, Any]:
     """Fields and problems of a security.txt body (values kept are contact addresses and URLs)."""
     fields: dict[str, list[str]] = {}
     problems: list[str] = []
-    for number, line in enumerate(_strip_signature(text.splitlines())[:1000], start=1):
+    lines = text.splitlines()
+    signed = bool(lines) and lines[0].strip() == "-----BEGIN PGP SIGNED MESSAGE-----"
+    for number, line in enumerate(_strip_signature(lines)[:1000], start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _FIELD.match(line)
@@ -172,6 +174,11 @@ def parse_security_txt(text: str) -> dict[str, Any]:
         fields.setdefault(name, []).append(match.group(2)[:200])
     if not fields.get("contact"):
         problems.append("no Contact field (RFC 9116 2.5.3 requires one)")
+    for contact in fields.get("contact", [])[:10]:
+        scheme = contact.split(":", 1)[0].lower() if ":" in contact else ""
+        if scheme not in ("mailto", "https", "tel"):
+            problems.append(f"Contact {contact[:60]!r} is not a mailto:, https: or tel: URI "
+                            "(RFC 9116 2.5.3)")
     expires = fields.get("expires", [])
     when = None
     if len(expires) != 1:
@@ -182,6 +189,8 @@ def parse_security_txt(text: str) -> dict[str, Any]:
             problems.append(f"Expires {expires[0][:40]!r} is not an RFC 3339 date-time")
     return {
         "contact": fields.get("contact", [])[:10],
+        "canonical": fields.get("canonical", [])[:10],
+        "signed": signed,
         "expires": when.isoformat() if when else None,
         "fields": sorted(fields),
         "problems": problems[:10],

@@ -74,7 +74,15 @@ def _security_txt(expires: dt.datetime) -> str:
             f"Expires: {expires.strftime('%Y-%m-%dT%H:%M:%SZ')}\nPreferred-Languages: en\n")
 
 
+def _signed(text: str) -> str:
+    # The armor of a clearsigned file (RFC 4880 7); the signature bytes are not verified.
+    return ("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n" + text.replace("\n-", "\n- -")
+            + "-----BEGIN PGP SIGNATURE-----\n\niQEzBAEBCgAdFiEEexample\n=abcd\n"
+            "-----END PGP SIGNATURE-----\n")
+
+
 def sites(now: dt.datetime) -> dict[str, Site]:
+    current = _security_txt(now + dt.timedelta(days=90))
     return {
         "clean": Site("127.0.213.1", "clean", {
             "index.html": CLEAN_HTML, "about.html": ABOUT_HTML.replace(
@@ -108,6 +116,20 @@ def sites(now: dt.datetime) -> dict[str, Site]:
                                     "location = /loop { return 302 /loop; }\n"
                                     "location = /outside { return 302 https://evil.city.test/; }\n"
                                     "location = /plain { return 302 http://redirects.city.test:PLAIN/; }\n"),
+        # security.txt variants, on their own range (127.67.0.x).
+        "legacy-txt": Site("127.67.0.1", "legacy-txt", {"index.html": CLEAN_HTML,
+                                                         "security.txt": current}),
+        "canonical-txt": Site("127.67.0.2", "canonical-txt", {
+            "index.html": CLEAN_HTML,
+            ".well-known/security.txt": current
+            + "Canonical: https://www.elsewhere.test/.well-known/security.txt\n"}),
+        "signed-txt": Site("127.67.0.3", "signed-txt", {
+            "index.html": CLEAN_HTML,
+            ".well-known/security.txt": _signed(
+                current + "Canonical: https://signed-txt.city.test:PORT/.well-known/security.txt\n")}),
+        "far-txt": Site("127.67.0.4", "far-txt", {
+            "index.html": CLEAN_HTML,
+            ".well-known/security.txt": _security_txt(now + dt.timedelta(days=800))}),
     }
 
 
@@ -181,7 +203,8 @@ def web_lab(tmp_path_factory: pytest.TempPathFactory, nginx_runner, pick_port, l
     served.chmod(0o755)
     for key, site in all_sites.items():
         root = served / key
-        _files(root, site.root)
+        _files(root, {k: v.replace("PORT", str(https_port)) if isinstance(v, str) else v
+                      for k, v in site.root.items()})
         locations = site.locations.replace("PORT", str(https_port)).replace(
             "PLAIN", str(plain_port))
         blocks.append(f"""

@@ -165,7 +165,7 @@ VALID_TXT = "Contact: mailto:security@city.test\nExpires: 2030-01-01T00:00:00Z\n
 
 def test_a_valid_security_txt() -> None:
     parsed = parse_security_txt("# comment\n" + VALID_TXT + "Policy: https://city.test/vdp\n")
-    assert parsed == {"contact": ["mailto:security@city.test"],
+    assert parsed == {"contact": ["mailto:security@city.test"], "canonical": [], "signed": False,
                       "expires": "2030-01-01T00:00:00+00:00",
                       "fields": ["contact", "expires", "policy"], "problems": []}
 
@@ -177,7 +177,10 @@ def test_a_valid_security_txt() -> None:
     ("Contact: mailto:a@b.test\nExpires: 2030-01-01\n", "is not an RFC 3339 date-time"),
     ("Contact: mailto:a@b.test\nExpires: 2030-01-01T00:00:00\n", "is not an RFC 3339 date-time"),
     (VALID_TXT + "this is not a field\n", "line 3 is not a 'Field: value' line"),
-], ids=["no-contact", "no-expires", "two-expires", "date-only", "no-offset", "junk-line"])
+    ("Contact: security@city.test\nExpires: 2030-01-01T00:00:00Z\n", "is not a mailto:, https:"),
+    ("Contact: http://city.test/report\nExpires: 2030-01-01T00:00:00Z\n", "is not a mailto:, https:"),
+], ids=["no-contact", "no-expires", "two-expires", "date-only", "no-offset", "junk-line",
+        "bare-address", "plain-http-contact"])
 def test_security_txt_problems(text, problem) -> None:
     assert any(problem in p for p in parse_security_txt(text)["problems"])
 
@@ -185,7 +188,9 @@ def test_security_txt_problems(text, problem) -> None:
 def test_a_signed_security_txt_is_read_inside_the_signature() -> None:
     signed = ("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n" + VALID_TXT
               + "-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n")
-    assert parse_security_txt(signed)["problems"] == []
+    parsed = parse_security_txt(signed)
+    assert parsed["problems"] == []
+    assert parsed["signed"] is True
 
 
 @pytest.mark.parametrize(("values", "expected"), [

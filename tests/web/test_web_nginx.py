@@ -20,7 +20,7 @@ ALL = ("web.cors", "web.exposure", "web.security_txt")
 def facts(web_lab):
     return {name: web_lab.collect(name, checks=ALL, web_contact_url="https://city.test/scanner")
             for name in ("clean", "leaky", "exposed", "soft404", "cors-reflect", "cors-star",
-                         "cors-null")}
+                         "cors-null", "legacy-txt", "canonical-txt", "signed-txt", "far-txt")}
 
 
 # -- rules of the crawl -------------------------------------------------------------------
@@ -192,6 +192,43 @@ def test_a_missing_security_txt_fails(facts) -> None:
 def test_an_expired_security_txt_fails(facts) -> None:
     outcome = judge("web.security_txt", facts["leaky"])
     assert "expired" in outcome.message
+
+
+def test_a_soft_404_is_not_taken_for_the_legacy_file_either(facts) -> None:
+    txt = facts["soft404"]["security_txt"]
+    assert [t["url"].split(":", 2)[2].split("/", 1)[1] for t in txt["tried"]] == [
+        ".well-known/security.txt", "security.txt"]
+    assert [t["content_type"] for t in txt["tried"]] == ["text/html", "text/html"]
+
+
+def test_the_legacy_path_is_the_fallback(facts) -> None:
+    txt = facts["legacy-txt"]["security_txt"]
+    assert txt["location"] == "legacy" and txt["url"].endswith("/security.txt")
+    assert [t["status"] for t in txt["tried"]] == [404, 200]
+    assert judge("web.security_txt", facts["legacy-txt"]).status is Status.PASS
+    strict = judge("web.security_txt", facts["legacy-txt"], legacy=False)
+    assert strict.status is Status.FAIL
+    assert "only at the legacy /security.txt" in strict.message
+
+
+def test_a_canonical_naming_another_url_fails(facts) -> None:
+    outcome = judge("web.security_txt", facts["canonical-txt"])
+    assert outcome.status is Status.FAIL
+    assert "which no Canonical field names" in outcome.message
+
+
+def test_a_signed_file_with_its_own_canonical_passes(facts) -> None:
+    outcome = judge("web.security_txt", facts["signed-txt"])
+    assert outcome.status is Status.PASS, outcome.message
+    assert outcome.evidence["signed"] is True
+    assert outcome.evidence["canonical"] == [facts["signed-txt"]["security_txt"]["url"]]
+
+
+def test_an_expiry_more_than_a_year_ahead_fails(facts) -> None:
+    outcome = judge("web.security_txt", facts["far-txt"])
+    assert outcome.status is Status.FAIL
+    assert "more than 366 days ahead" in outcome.message
+    assert judge("web.security_txt", facts["far-txt"], max_days=900).status is Status.PASS
 
 
 @pytest.mark.parametrize(("site", "problem"), [
