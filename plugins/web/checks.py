@@ -535,28 +535,41 @@ SECURITY_TXT = Check(
 
 
 def evaluate_redirects(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
-    """The endpoint's redirects stay on HTTPS and on the city's own site.
+    """The endpoint's redirects stay on HTTPS and on the city's own site, ending under HSTS.
 
     civiscan follows at most 5 redirects, each hop through the scope gate, and
     never onto another site: a hop to a third party fails here (a detour that
-    hands the resident's request to someone else), as does a hop down to ``http:``.
+    hands the resident's request to someone else), as does a hop down to
+    ``http:``. With ``hsts`` the final HTTPS host must send a valid
+    Strict-Transport-Security header, so the next visit skips plain HTTP
+    (``http.hsts`` judges the endpoint URL itself, before any redirect).
 
-    No options. PASS: ``https://city.example/`` -> ``https://www.city.example/``. FAIL:
+    Options: ``hsts`` (bool, default ``true``).
+
+    PASS: ``https://city.example/`` -> ``https://www.city.example/`` with HSTS. FAIL:
     a redirect through ``https://tracker.example/?u=...``.
     """
     chain = facts.get("chain") or []
-    seen = {"chain": chain, "left_site_to": facts.get("left_site_to")}
+    hsts = facts.get("hsts") or {}
+    seen = {"chain": chain, "left_site_to": facts.get("left_site_to"),
+            "final_url": facts.get("final_url"), "hsts_max_age": hsts.get("max_age")}
     if facts.get("left_site_to"):
         return Outcome.failed(f"The endpoint redirects to another site: {facts['left_site_to']}.",
                               **seen)
     plain = [h["url"] for h in chain[1:] if h["url"].startswith("http:")]
     if plain:
         return Outcome.failed(f"The redirect chain goes over plain HTTP: {plain[0]}.", **seen)
+    if options["hsts"] and facts.get("https") and not (
+            hsts.get("max_age") and not hsts.get("malformed")):
+        return Outcome.failed(f"The final page {facts.get('final_url')} sends no valid HSTS "
+                              "header.", **seen)
     return Outcome.passed(f"{len(chain) - 1} redirect(s), all HTTPS on the same site.", **seen)
 
 
 REDIRECTS = Check(id="web.redirects", title="Redirects stay on HTTPS and on the site",
-                  kinds=_ENDPOINT, evaluate=evaluate_redirects)
+                  kinds=_ENDPOINT, evaluate=evaluate_redirects,
+                  options={"hsts": Option("bool", "require HSTS on the final HTTPS host",
+                                          default=True)})
 
 
 WEB_CHECKS = (THIRD_PARTIES, TRACKERS, SRI, MIXED_CONTENT, FORMS, CSP, REFERRER_POLICY,

@@ -135,3 +135,37 @@ def security_txt(expires: str):
 def test_security_txt_expiry_is_judged_against_the_scan_time(expires, status) -> None:
     f = facts(security_txt=security_txt(expires), fetched_at="2026-12-02T00:00:00+00:00")
     assert judge("web.security_txt", f).status is status
+
+
+@pytest.mark.parametrize(("hsts", "options", "status"), [
+    ({"max_age": 31536000, "malformed": None}, {}, Status.PASS),
+    ({"max_age": None, "malformed": None}, {}, Status.FAIL),
+    ({"max_age": 300, "malformed": "max-age is repeated"}, {}, Status.FAIL),
+    ({"max_age": None, "malformed": None}, {"hsts": False}, Status.PASS),
+], ids=["hsts", "no-hsts", "malformed", "hsts-not-required"])
+def test_redirects_end_under_hsts(hsts, options, status) -> None:
+    chain = [{"url": "https://city.test/", "status": 301}, {"url": "https://www.city.test/",
+                                                           "status": 200}]
+    f = facts(hsts=hsts, chain=chain, final_url="https://www.city.test/")
+    assert judge("web.redirects", f, **options).status is status
+
+
+def security_txt_at(location: str, canonical: list[str]):
+    txt = security_txt("2027-06-01T00:00:00+00:00")
+    txt["parsed"] = {**txt["parsed"], "canonical": canonical, "signed": False}
+    if location == "legacy":
+        txt["url"] = "https://www.city.test/security.txt"
+    return {**txt, "location": location}
+
+
+@pytest.mark.parametrize(("location", "canonical", "options", "status"), [
+    ("well-known", [], {}, Status.PASS),
+    ("legacy", [], {}, Status.PASS),
+    ("legacy", [], {"legacy": False}, Status.FAIL),
+    ("well-known", ["https://www.city.test/.well-known/security.txt"], {}, Status.PASS),
+    ("well-known", ["https://other.test/.well-known/security.txt"], {}, Status.FAIL),
+], ids=["well-known", "legacy", "legacy-refused", "canonical-matches", "canonical-elsewhere"])
+def test_security_txt_location_and_canonical(location, canonical, options, status) -> None:
+    f = facts(security_txt=security_txt_at(location, canonical),
+              fetched_at="2026-12-02T00:00:00+00:00")
+    assert judge("web.security_txt", f, **options).status is status
