@@ -134,11 +134,15 @@ def evaluate_redirect(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
     * ``required`` (bool, default ``true``): ``false`` makes the check
       informational (it passes and reports what port 80 does);
     * ``allow_closed`` (bool, default ``true``): a port 80 that refuses
-      connections passes, since nothing is served in clear text.
+      connections passes, since nothing is served in clear text;
+    * ``same_host`` (bool, default ``false``): the redirect must go to HTTPS on
+      the same host, as the HTTP Observatory requires
+      (``redirection-off-host-from-http``): otherwise the host the resident typed
+      never sends HSTS.
 
     A redirect counts when port 80 answers 301, 302, 303, 307 or 308 with a
     Location that is an ``https://`` URL with a valid host and port (any host;
-    ``same_host`` is reported): ``https://"><img src=x>`` is not one.
+    ``same_host`` is reported, and judged with the ``same_host`` option): ``https://"><img src=x>`` is not one.
     Redirect chains are not followed. A timeout or a garbled answer is an error,
     never a pass or a fail.
 
@@ -185,6 +189,14 @@ def evaluate_redirect(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
             f"Could not tell whether port {port} of {host} redirects to HTTPS: {error.get('message')}",
             **evidence,
         )
+    if redirect.get("redirects_to_https") and options["same_host"] and not redirect.get("same_host"):
+        problem = (
+            f"Port {port} of {host} redirects to HTTPS on another host, "
+            f"{redirect.get('location')}: the host typed never gets to set HSTS."
+        )
+        if options["required"]:
+            return Outcome.failed(problem, **evidence)
+        return Outcome.passed(problem + " (A redirect is not required by this policy.)", **evidence)
     if redirect.get("redirects_to_https"):
         return Outcome.passed(
             f"Port {port} of {host} redirects to HTTPS ({redirect.get('status')} to "
@@ -223,6 +235,10 @@ REDIRECT_TO_HTTPS = Check(
             "bool", "fail when port 80 serves without redirecting", default=True
         ),
         "allow_closed": Option("bool", "a closed port 80 passes", default=True),
+        "same_host": Option(
+            "bool", "the first redirect must stay on the host (the Observatory's rule)",
+            default=False,
+        ),
     },
 )
 

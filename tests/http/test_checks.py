@@ -469,3 +469,18 @@ def test_version_disclosure_names_the_header() -> None:
     outcome = judge("http.version_disclosure", banner("nginx/1.22.1", "Express"))
     assert outcome.message == "The response names a version: Server: nginx/1.22.1."
     assert outcome.evidence["server"] == "nginx/1.22.1"
+
+
+@pytest.mark.parametrize(
+    ("same_host", "options", "status"),
+    [(True, {"same_host": True}, Status.PASS), (False, {"same_host": True}, Status.FAIL),
+     (False, {}, Status.PASS), (False, {"same_host": True, "required": False}, Status.PASS)],
+    ids=["same-host", "off-host", "off-host-accepted", "off-host-not-required"],
+)
+def test_redirect_off_host_from_http(same_host, options, status) -> None:
+    facts = redirect(301, "https://city.example/", True)
+    facts["redirect"]["same_host"] = same_host
+    outcome = judge("http.redirect_to_https", facts, **options)
+    assert outcome.status is status
+    if not same_host and options.get("same_host"):
+        assert "on another host" in outcome.message
