@@ -561,15 +561,20 @@ def _privacy(index: Index, findings: Iterable[Mapping[str, Any]]) -> list[dict[s
                     continue
                 tracker = item.get("tracker") if isinstance(item.get("tracker"), Mapping) else None
                 kinds = [k for k in item.get("kinds") or () if isinstance(k, str)]
+                purposes = [p for p in (tracker or {}).get("purposes") or () if isinstance(p, str)]
                 sites.append({
                     "site": evidence.clip(str(item.get("site", "")), 200),
                     "tracker": evidence.clip(str(tracker.get("name", "")), 100) if tracker else "",
                     "category": evidence.clip(str(tracker.get("category", "")), 100) if tracker else "",
+                    "also": ", ".join(evidence.clip(p, 40) for p in purposes[1:6]),
                     "loads": ", ".join(_KIND_WORDS.get(k, evidence.clip(k, 40)) for k in kinds[:10]),
                     "allowed": item.get("allowed") is True,
                 })
+            named = (check.get("evidence") or {}).get("tracker_list")
             seen[asset["id"]] = {"name": str(asset.get("name", "")), "where": _where(asset),
-                                 "sites": sites}
+                                 "sites": sites,
+                                 "sample": isinstance(named, Mapping)
+                                 and named.get("list") == "bundled sample"}
     return sorted(seen.values(), key=lambda a: (a["name"], a["where"]))
 
 

@@ -62,7 +62,8 @@ def evaluate_third_parties(facts: Mapping[str, Any], options: Mapping[str, Any])
               for t in facts.get("third_parties") or []]
     found = [t for t in loaded if not t["allowed"]]
     # Every site loaded, allowed or not: the department report's Privacy section lists them.
-    seen = {"third_parties": loaded[:THIRD_PARTIES_KEPT], "pages_read": len(pages)}
+    seen = {"third_parties": loaded[:THIRD_PARTIES_KEPT], "pages_read": len(pages),
+            "tracker_list": facts.get("tracker_list")}
     if found:
         names = ", ".join(t["site"] + (f" ({t['tracker']['name']})" if t.get("tracker") else "")
                           for t in found[:LISTED])

@@ -55,3 +55,25 @@ def test_hostile_site_names_are_escaped(make_run, tmp_path) -> None:
     text = department_page(b.build(), tmp_path)
     assert "<script>x</script>" not in text and "<img src=x>" not in text
     assert "&lt;script&gt;x&lt;/script&gt;" in text
+
+
+def test_tracker_purposes_and_the_sample_list_are_said_in_plain_words(make_run, tmp_path) -> None:
+    b = make_run()
+    b.rule("trackers", check="web.third_parties", options={})
+    loaded = [{"site": "facebook.net", "kinds": ["script"], "allowed": False,
+               "tracker": {"name": "Facebook", "category": "advertising",
+                           "purposes": ["advertising", "analytics", "social media"]}}]
+    b.finding(b.asset("parks", "www"), "trackers", "fail",
+              evidence={"third_parties": loaded, "tracker_list": {"list": "bundled sample"}})
+    text = department_page(b.build(), tmp_path)
+    assert ("<strong>facebook.net</strong>: Facebook, a known advertising tracker "
+            "(also analytics, social media); the page loads scripts from it.") in text
+    assert "small sample list bundled with civiscan" in text
+
+
+def test_an_imported_tracker_list_is_not_called_a_sample(make_run, tmp_path) -> None:
+    b = make_run()
+    b.rule("trackers", check="web.third_parties", options={})
+    b.finding(b.asset("parks", "www"), "trackers", "fail",
+              evidence={"third_parties": LOADED, "tracker_list": {"list": "imported"}})
+    assert "small sample list" not in department_page(b.build(), tmp_path)
