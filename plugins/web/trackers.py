@@ -18,6 +18,8 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -105,43 +107,52 @@ class TrackerIndex:
     """Tracker domains by host; a host matches itself or its nearest listed parent domain."""
 
     def __init__(self, entries: Iterable[TrackerDomain], origin: Mapping[str, Any]) -> None:
-        self._by_host: dict[str, TrackerDomain] = {}
+        # host -> its description, None for a listed domain that is no tracker
+        self._by_host: dict[str, dict[str, Any] | None] = {}
         for entry in entries:
-            self._by_host.setdefault(entry.host, entry)
+            if entry.host not in self._by_host:
+                self._by_host[entry.host] = describe(entry)
         self.origin = dict(origin, domains=len(self._by_host))
 
     def lookup(self, host: str) -> dict[str, Any] | None:
         labels = host.rstrip(".").lower().split(".")
         for i in range(len(labels) - 1):
-            entry = self._by_host.get(".".join(labels[i:]))
-            if entry is not None:
-                return describe(entry)
+            name = ".".join(labels[i:])
+            if name in self._by_host:
+                found = self._by_host[name]
+                return dict(found) if found is not None else None
         return None
 
 
 # -- reading files ---------------------------------------------------------------------------
 
 
-def _load(file: Path) -> Any:
-    if file.stat().st_size > MAX_FILE_BYTES:
+def _load(file: Path, size: int) -> tuple[bytes, Any]:
+    if size > MAX_FILE_BYTES:
         raise TrackerFormatError(f"{file}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    data = file.read_bytes()
     try:
-        return json.loads(file.read_bytes())
+        return data, json.loads(data)
     except json.JSONDecodeError as exc:
         raise TrackerFormatError(f"{file}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
     except (UnicodeDecodeError, RecursionError):
         raise TrackerFormatError(f"{file}:1:1: not UTF-8 JSON") from None
 
 
-def _json_files(path: Path) -> Iterator[Path]:
+def _json_files(path: Path) -> Iterator[tuple[Path, int]]:
+    """(regular file, size) of ``path`` or of the ``*.json`` under it; symlinks are not followed."""
     if path.is_file():
-        yield path
+        yield path, path.stat().st_size
         return
-    for count, file in enumerate(sorted(path.rglob("*.json")), start=1):
-        if count > MAX_FILES:
+    names: list[str] = []
+    for folder, _dirs, files in os.walk(path):  # followlinks=False: linked folders are skipped
+        names += [os.path.join(folder, f) for f in files if f.endswith(".json")]
+        if len(names) > MAX_FILES:
             raise TrackerFormatError(f"{path}: more than {MAX_FILES} JSON files")
-        if file.is_file() and not file.is_symlink():
-            yield file
+    for name in sorted(names):
+        info = os.lstat(name)
+        if stat.S_ISREG(info.st_mode):
+            yield Path(name), info.st_size
 
 
 def _sniff(file: Path) -> bool:
@@ -159,8 +170,10 @@ def recognises(path: str) -> bool:
     if target.is_file():
         return target.suffix == ".json" and _sniff(target)
     if target.is_dir():
-        first = next((f for f in sorted(target.rglob("*.json"))[:1] if f.is_file()), None)
-        return first is not None and _sniff(first)
+        for folder, _dirs, files in os.walk(target):
+            first = sorted(f for f in files if f.endswith(".json"))[:1]
+            if first:
+                return _sniff(Path(folder, first[0]))
     return False
 
 
@@ -171,9 +184,10 @@ def read_path(path: str) -> tuple[list[TrackerDomain], str]:
         raise TrackerFormatError(f"{target}: no such file or directory")
     digest = hashlib.sha256()
     entries: list[TrackerDomain] = []
-    for file in _json_files(target):
-        entries += parse_radar(_load(file))
-        digest.update(file.read_bytes())
+    for file, size in _json_files(target):
+        data, document = _load(file, size)
+        entries += parse_radar(document)
+        digest.update(data)
     if not entries:
         raise TrackerFormatError(f"{target}: no Tracker Radar domain entry found")
     return entries, digest.hexdigest()

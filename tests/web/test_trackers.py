@@ -93,3 +93,33 @@ def test_without_an_imported_list_the_bundled_sample_names_trackers(web_lab, tmp
                                      "domains": 5}
     assert judge("web.trackers", facts).status is Status.FAIL
     assert judge("web.trackers", web_lab.collect("clean", datasets=store, web_contact_url=CONTACT)).status is Status.PASS
+
+
+def test_a_symlinked_file_in_a_folder_is_not_followed(tmp_path: Path) -> None:
+    from scanner.plugins.web.trackers import read_path
+
+    folder = _radar_folder(tmp_path)
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"domain": "planted.test", "owner": {"name": "P"},
+                                   "categories": ["Advertising"]}))
+    (folder / "US" / "planted.test.json").symlink_to(outside)
+    entries, _sha = read_path(str(folder))
+    assert [e.host for e in entries] == ["jsdelivr.test"]
+
+
+def test_an_oversized_file_is_refused(tmp_path: Path, monkeypatch) -> None:
+    from scanner.plugins.web import trackers
+
+    monkeypatch.setattr(trackers, "MAX_FILE_BYTES", 64)
+    folder = _radar_folder(tmp_path)
+    with pytest.raises(trackers.TrackerFormatError, match="larger than"):
+        trackers.read_path(str(folder))
+
+
+def test_a_file_without_entries_is_refused(tmp_path: Path) -> None:
+    from scanner.plugins.web.trackers import TrackerFormatError, read_path
+
+    empty = tmp_path / "x.json"
+    empty.write_text('{"domain": 3, "owner": {}}')
+    with pytest.raises(TrackerFormatError, match="no Tracker Radar domain entry"):
+        read_path(str(empty))
