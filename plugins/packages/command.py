@@ -17,7 +17,6 @@ from scanner.cli import Fail, db_option, open_store
 
 from . import feeds as feedlib
 
-
 FORMATS_GROUP = "civiscan.feed_formats"
 """Entry points of other datasets' importers: objects with ``dataset``, ``recognises(path)``,
 ``import_path(conn, path, name=...) -> str`` and ``list_lines(rows) -> [str]`` (docs/plugins.md)."""
