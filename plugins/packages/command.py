@@ -34,7 +34,7 @@ def _formats() -> list[Any]:
 
 @click.group()
 def feeds() -> None:
-    """Offline advisory feeds (OSV, Debian Security Tracker) for patch-level checks."""
+    """Offline feeds: advisories (OSV, Debian Security Tracker) and plugins' datasets (tracker lists)."""
 
 
 @feeds.command("import")
@@ -42,7 +42,7 @@ def feeds() -> None:
 @click.option("--name", metavar="NAME", help="Feed name (default: derived from its ecosystems).")
 @db_option
 def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> None:
-    """Import OSV advisories (directory, JSON or per-ecosystem zip) or a Debian tracker JSON file."""
+    """Import OSV advisories (directory, JSON or per-ecosystem zip), a Debian tracker JSON file, or a plugin's dataset (DuckDuckGo Tracker Radar files)."""
     store = open_store(db)
     formats = _formats()
     for path in paths:

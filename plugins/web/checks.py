@@ -95,7 +95,7 @@ def evaluate_trackers(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
     data-processing agreement for.
 
     PASS: only first-party scripts. FAIL: ``https://www.google-analytics.com/analytics.js``
-    (Google advertising, google-analytics.com).
+    (Google (advertising, google-analytics.com)).
     """
     pages = _pages(facts)
     if isinstance(pages, Outcome):
@@ -105,7 +105,7 @@ def evaluate_trackers(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
     seen = {"trackers": [{"site": t["site"], **t["tracker"]} for t in found[:LISTED]],
             "tracker_list": facts.get("tracker_list")}
     if found:
-        names = ", ".join(f"{t['tracker']['name']} {t['tracker']['category']} ({t['site']})"
+        names = ", ".join(f"{t['tracker']['name']} ({t['tracker']['category']}, {t['site']})"
                           for t in found[:LISTED])
         return Outcome.failed(f"The page loads {len(found)} known tracker(s): {names}.", **seen)
     return Outcome.passed("The page loads no known tracker.", **seen)

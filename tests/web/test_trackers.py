@@ -83,7 +83,7 @@ def test_an_imported_list_is_what_collection_reads(web_lab, tmp_path: Path) -> N
     assert outcome.evidence["trackers"] == [{
         "site": "jsdelivr.test", "name": "Lab CDN", "domain": "jsdelivr.test",
         "category": "session recording", "purposes": ["session recording"]}]
-    assert "Lab CDN session recording (jsdelivr.test)" in outcome.message
+    assert "Lab CDN (session recording, jsdelivr.test)" in outcome.message
 
 
 def test_without_an_imported_list_the_bundled_sample_names_trackers(web_lab, tmp_path) -> None:
