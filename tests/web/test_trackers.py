@@ -123,3 +123,30 @@ def test_a_file_without_entries_is_refused(tmp_path: Path) -> None:
     empty.write_text('{"domain": 3, "owner": {}}')
     with pytest.raises(TrackerFormatError, match="no Tracker Radar domain entry"):
         read_path(str(empty))
+
+
+def test_a_scan_job_reads_the_tracker_list_its_runner_lends(web_lab, tmp_path: Path) -> None:
+    # As a worker would: the job names no store, the runner lends its datasets.
+    import asyncio
+
+    from scanner.engine import run_job
+    from scanner.models import Asset, AssetKind
+    from scanner.plugin import Registry
+    from scanner.plugins.web import plugin
+
+    db = tmp_path / "c.db"
+    assert _civiscan(db, "feeds", "import", str(_radar_folder(tmp_path))).returncode == 0
+    asset = Asset(id="lab/leaky", name="leaky", kind=AssetKind.ENDPOINT, department="lab",
+                  url=web_lab.url("leaky"), address=web_lab.sites["leaky"].address,
+                  ca_file=web_lab.ca_file)
+    job = {"asset": asset.to_json(), "timeout": 5,
+           "plugins": {"web": [{"check": "web.trackers", "options": {}}]},
+           "settings": {"resolve": web_lab.resolve(), "web_contact_url": CONTACT},
+           "scope": {"networks": ["127.0.213.0/24"], "domains": []}}
+    registry = Registry()
+    registry.add(plugin)
+    with Store(db) as lent:
+        result = asyncio.run(run_job(job, registry, datasets=lent))
+    facts = result["facts"]["web"]
+    assert facts["tracker_list"]["list"] == "imported"
+    assert [t["site"] for t in facts["third_parties"] if t["tracker"]] == ["jsdelivr.test"]
