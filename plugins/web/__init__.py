@@ -3,9 +3,11 @@
 For an endpoint URL it fetches the page (following at most
 :data:`~.limits.MAX_HOPS` redirects, each hop through ``ctx.gate``, never
 onto another site), a few same-origin links, and, when the policy asks, CORS
-probes, exposure paths and ``/.well-known/security.txt``: all GETs, within a
-request budget per endpoint, bodies capped, TLS verified. Third-party URLs
-found in the HTML are recorded, never fetched. See docs/web.md.
+probes, exposure paths and ``/.well-known/security.txt`` (else the legacy
+``/security.txt``): all GETs, within a request budget per endpoint, bodies
+capped, TLS verified. Third-party URLs
+found in the HTML are recorded, never fetched; known trackers among them are
+named from the ``trackers`` dataset (see :mod:`.trackers`). See docs/web.md.
 """
 
 from __future__ import annotations
