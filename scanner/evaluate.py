@@ -124,8 +124,8 @@ def _run_check(
     spec = checks.get(check_id)
     if spec is None:
         return CheckResult(check_id, Status.ERROR, f"Check {check_id} is not available (plugin not loaded).", reason=ErrorReason.NOT_SUPPORTED)
-    if asset.kind not in spec.kinds:
-        return CheckResult(check_id, Status.NOT_APPLICABLE, f"{check_id} does not apply to a {asset.kind.value}.")
+    if (why := spec.refusal(asset)) is not None:
+        return CheckResult(check_id, Status.NOT_APPLICABLE, why)
     plugin = spec.plugin_name
     if plugin in errors:
         err = errors[plugin]

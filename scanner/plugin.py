@@ -60,6 +60,18 @@ class Check:
     """Named parts of its plugin's facts this check reads, beyond what every
     check of the family reads; the collector gathers a part only when some
     requested check needs it (:func:`needed`)."""
+    schemes: frozenset[str] = frozenset()
+    """Endpoint URL schemes the check judges (``https``, ``smtp`` ...); empty: every
+    scheme. On an endpoint of another scheme the check is ``not_applicable``, so a
+    policy's web rules say nothing about a mail server's ``smtp://`` endpoint."""
+
+    def refusal(self, asset: Asset) -> str | None:
+        """Why the check does not apply to ``asset`` (its kind or URL scheme), or None."""
+        if asset.kind not in self.kinds:
+            return f"{self.id} does not apply to a {asset.kind.value}."
+        if self.schemes and asset.scheme is not None and asset.scheme not in self.schemes:
+            return f"{self.id} does not apply to a {asset.scheme}:// endpoint."
+        return None
 
     @property
     def documentation(self) -> str:

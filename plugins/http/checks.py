@@ -12,6 +12,7 @@ from scanner.plugin import Check
 from .parse import PROBLEMS_LISTED, SAMESITE_VALUES, truncate
 
 _ENDPOINT = frozenset({AssetKind.ENDPOINT})
+_WEB = frozenset({"https", "http"})  # web checks say nothing of STARTTLS endpoints
 PRELOAD_MIN_MAX_AGE = 31536000  # hstspreload.org's submission minimum (one year)
 
 
@@ -104,7 +105,7 @@ def evaluate_hsts(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outco
 HSTS = Check(
     id="http.hsts",
     title="HTTP Strict Transport Security is enabled",
-    kinds=_ENDPOINT,
+    kinds=_ENDPOINT, schemes=_WEB,
     evaluate=evaluate_hsts,
     options={
         "min_max_age": Option(
@@ -227,7 +228,7 @@ def evaluate_redirect(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
 REDIRECT_TO_HTTPS = Check(
     id="http.redirect_to_https",
     title="Plain HTTP redirects to HTTPS",
-    kinds=_ENDPOINT,
+    kinds=_ENDPOINT, schemes=_WEB,
     evaluate=evaluate_redirect,
     needs=frozenset({"redirect"}),
     options={
@@ -365,7 +366,7 @@ def evaluate_security_headers(facts: Mapping[str, Any], options: Mapping[str, An
 SECURITY_HEADERS = Check(
     id="http.security_headers",
     title="Browser security headers are set",
-    kinds=_ENDPOINT,
+    kinds=_ENDPOINT, schemes=_WEB,
     evaluate=evaluate_security_headers,
     options={
         "required": Option(
@@ -497,7 +498,7 @@ def evaluate_cookies(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Ou
 COOKIES = Check(
     id="http.cookies",
     title="Cookies are Secure, HttpOnly, SameSite and scoped to the site",
-    kinds=_ENDPOINT,
+    kinds=_ENDPOINT, schemes=_WEB,
     evaluate=evaluate_cookies,
     options={
         "secure": Option("bool", "require the Secure attribute", default=True),
@@ -626,17 +627,17 @@ def _isolation_options(key: str, required: bool, allowed: tuple[str, ...]) -> di
 
 COOP = Check(
     id="http.coop", title="Cross-Origin-Opener-Policy isolates the page",
-    kinds=_ENDPOINT, evaluate=evaluate_coop,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_coop,
     options=_isolation_options("coop", True, ("same-origin", "same-origin-allow-popups")),
 )
 CORP = Check(
     id="http.corp", title="Cross-Origin-Resource-Policy is valid",
-    kinds=_ENDPOINT, evaluate=evaluate_corp,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_corp,
     options=_isolation_options("corp", False, ISOLATION_HEADERS["corp"][1]),
 )
 COEP = Check(
     id="http.coep", title="Cross-Origin-Embedder-Policy is valid",
-    kinds=_ENDPOINT, evaluate=evaluate_coep,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_coep,
     options=_isolation_options("coep", False, ISOLATION_HEADERS["coep"][1]),
 )
 
@@ -683,7 +684,7 @@ def evaluate_version_disclosure(facts: Mapping[str, Any], options: Mapping[str, 
 
 VERSION_DISCLOSURE = Check(
     id="http.version_disclosure", title="Server and X-Powered-By name no version",
-    kinds=_ENDPOINT, evaluate=evaluate_version_disclosure,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_version_disclosure,
     options={
         "headers": Option("list[str]", "headers judged", default=list(_DISCLOSING),
                           choices=tuple(_DISCLOSING)),

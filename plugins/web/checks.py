@@ -15,6 +15,7 @@ from .exposure import PROBE_NAMES
 from .page import ACTIVE_KINDS
 
 _ENDPOINT = frozenset({AssetKind.ENDPOINT})
+_WEB = frozenset({"https", "http"})  # web checks say nothing of STARTTLS endpoints
 LISTED = 10
 THIRD_PARTIES_KEPT = 50
 PERMISSION_FEATURES = ("camera", "microphone", "geolocation", "browsing-topics")
@@ -73,7 +74,7 @@ def evaluate_third_parties(facts: Mapping[str, Any], options: Mapping[str, Any])
 
 THIRD_PARTIES = Check(
     id="web.third_parties", title="Pages load no third party that is not allowed",
-    kinds=_ENDPOINT, evaluate=evaluate_third_parties,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_third_parties,
     options={"allowed": Option("list[str]", "sites (registrable domains) allowed", default=[])},
 )
 
@@ -113,7 +114,7 @@ def evaluate_trackers(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
 
 TRACKERS = Check(
     id="web.trackers", title="Pages load no known tracker",
-    kinds=_ENDPOINT, evaluate=evaluate_trackers,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_trackers,
     options={"allowed": Option("list[str]", "tracker sites allowed", default=[])},
 )
 
@@ -146,7 +147,7 @@ def evaluate_sri(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcom
 
 
 SRI = Check(id="web.subresource_integrity", title="Third-party scripts and styles use SRI",
-            kinds=_ENDPOINT, evaluate=evaluate_sri)
+            kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_sri)
 
 
 # -- web.mixed_content --------------------------------------------------------------------
@@ -185,7 +186,7 @@ def evaluate_mixed_content(facts: Mapping[str, Any], options: Mapping[str, Any])
 
 MIXED_CONTENT = Check(
     id="web.mixed_content", title="HTTPS pages load no plain-HTTP content",
-    kinds=_ENDPOINT, evaluate=evaluate_mixed_content,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_mixed_content,
     options={"passive": Option("bool", "fail on passive mixed content (images, media) too",
                                default=True)},
 )
@@ -231,7 +232,7 @@ def evaluate_forms(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outc
 
 FORMS = Check(
     id="web.forms", title="Forms post over HTTPS to the site itself",
-    kinds=_ENDPOINT, evaluate=evaluate_forms,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_forms,
     options={"allowed": Option("list[str]", "third-party sites forms may post to", default=[])},
 )
 
@@ -274,7 +275,7 @@ def evaluate_csp(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcom
 
 CSP = Check(
     id="web.csp", title="Content-Security-Policy is strict",
-    kinds=_ENDPOINT, evaluate=evaluate_csp,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_csp,
     options={"ignore": Option("list[str]", "CSP problems accepted", default=["unsafe_inline_style"],
                               choices=tuple(PROBLEMS))},
 )
@@ -311,7 +312,7 @@ def evaluate_referrer_policy(facts: Mapping[str, Any], options: Mapping[str, Any
 
 REFERRER_POLICY = Check(
     id="web.referrer_policy", title="Referrer-Policy keeps URLs private",
-    kinds=_ENDPOINT, evaluate=evaluate_referrer_policy,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_referrer_policy,
     options={"allowed": Option("list[str]", "referrer policies accepted", default=[
         "no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"])},
 )
@@ -368,7 +369,7 @@ def evaluate_permissions_policy(facts: Mapping[str, Any], options: Mapping[str, 
 
 PERMISSIONS_POLICY = Check(
     id="web.permissions_policy", title="Permissions-Policy restricts powerful features",
-    kinds=_ENDPOINT, evaluate=evaluate_permissions_policy,
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_permissions_policy,
     options={"features": Option("list[str]", "features that must be () or (self)",
                                 default=list(PERMISSION_FEATURES))},
 )
@@ -414,7 +415,7 @@ def evaluate_cors(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outco
 
 CORS = Check(
     id="web.cors", title="CORS allows no arbitrary origin",
-    kinds=_ENDPOINT, evaluate=evaluate_cors, needs=frozenset({"cors"}),
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_cors, needs=frozenset({"cors"}),
     options={"allow_wildcard": Option("bool", "accept * without credentials", default=True)},
 )
 
@@ -461,7 +462,7 @@ def evaluate_exposure(facts: Mapping[str, Any], options: Mapping[str, Any]) -> O
 
 EXPOSURE = Check(
     id="web.exposure", title="No repository, secrets file or listing is exposed",
-    kinds=_ENDPOINT, evaluate=evaluate_exposure, needs=frozenset({"exposure"}),
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_exposure, needs=frozenset({"exposure"}),
     options={"ignore": Option("list[str]", "exposure probes accepted", default=[],
                               choices=PROBE_NAMES)},
 )
@@ -525,7 +526,7 @@ def evaluate_security_txt(facts: Mapping[str, Any], options: Mapping[str, Any]) 
 
 SECURITY_TXT = Check(
     id="web.security_txt", title="security.txt names a contact and is current",
-    kinds=_ENDPOINT, evaluate=evaluate_security_txt, needs=frozenset({"security_txt"}),
+    kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_security_txt, needs=frozenset({"security_txt"}),
     options={"max_days": Option("int", "longest accepted time to Expires, in days", default=366,
                                 minimum=1),
              "legacy": Option("bool", "accept the file at the legacy /security.txt", default=True)},
@@ -568,7 +569,7 @@ def evaluate_redirects(facts: Mapping[str, Any], options: Mapping[str, Any]) -> 
 
 
 REDIRECTS = Check(id="web.redirects", title="Redirects stay on HTTPS and on the site",
-                  kinds=_ENDPOINT, evaluate=evaluate_redirects,
+                  kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_redirects,
                   options={"hsts": Option("bool", "require HSTS on the final HTTPS host",
                                           default=True)})
 

@@ -124,3 +124,17 @@ def test_exit_code(rows, fail_on, expected):
 
 def test_interrupted_exit_code():
     assert exit_code([], Severity.LOW, interrupted=True) is ExitCode.INTERRUPTED
+
+
+def test_a_web_check_is_not_applicable_to_a_starttls_endpoint_even_when_its_plugin_erred():
+    from scanner.evaluate import _run_check
+    from scanner.models import Asset, AssetKind, CollectError, ErrorReason, Status
+    from scanner.plugins.http.checks import HSTS
+
+    mail = Asset(id="it/mail", name="mail", kind=AssetKind.ENDPOINT, department="it", url="smtp://mail.city.example:25")
+    web = Asset(id="it/www", name="www", kind=AssetKind.ENDPOINT, department="it", url="https://www.city.example/")
+    errors = {"http": CollectError(ErrorReason.NOT_SUPPORTED, "unsupported URL scheme 'smtp'")}
+    result = _run_check(HSTS.id, {}, mail, {}, errors, {HSTS.id: HSTS})
+    assert result.status is Status.NOT_APPLICABLE
+    assert result.message == "http.hsts does not apply to a smtp:// endpoint."
+    assert _run_check(HSTS.id, {}, web, {}, errors, {HSTS.id: HSTS}).status is Status.ERROR
