@@ -74,13 +74,18 @@ def plugin_registry(disabled: Sequence[str] = ()) -> Registry:
 
 
 def open_store(db: str | None) -> Store:
-    from .store import SqliteStore, default_db_path
+    from .store import Store, StoreLocationError, check_url, default_db_path, is_url
 
-    path = Path(db) if db else default_db_path()
+    location = db or default_db_path()
+    if is_url(location):
+        try:
+            check_url(str(location))
+        except StoreLocationError as exc:
+            raise Fail(str(exc)) from None
     try:
-        return SqliteStore(path)
+        return Store(location)
     except Exception as exc:
-        raise Fail(f"{path}: cannot open the store: {exc}") from None
+        raise Fail(f"{location}: cannot open the store: {exc}") from None
 
 
 def _run_id(store: Store, ref: str) -> int:
@@ -102,7 +107,7 @@ def _complete_checks(ctx: click.Context, param: click.Parameter, incomplete: str
     return [CompletionItem(c) for c in sorted(load_registry().checks) if c.startswith(incomplete)]
 
 
-db_option = click.option("--db", metavar="PATH", envvar="CIVISCAN_DB", help="SQLite store (default: $CIVISCAN_DB or ~/.local/share/civiscan/civiscan.db).")
+db_option = click.option("--db", metavar="PATH|URL", envvar="CIVISCAN_DB", help="The store: a SQLite file, or postgresql://host[:port]/db (password from libpq's environment, never the URL; default: $CIVISCAN_DB or ~/.local/share/civiscan/civiscan.db).")
 
 
 class _Tree(click.Group):

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from scanner.plugin import Rows
-from scanner.store import ADVISORY_TABLES
+from scanner.store import ensure_advisory_tables
 from scanner.timeutil import parse_timestamp
 
 SEVERITIES = ("critical", "high", "medium", "low", "info", "unknown")
@@ -57,7 +57,7 @@ DEBIAN_CODENAMES = {
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Create the ``feed_*`` tables on a bare connection (a store's migrations create them)."""
-    conn.executescript(ADVISORY_TABLES)
+    ensure_advisory_tables(conn)
 
 
 # ------------------------------------------------------------------ severity
@@ -502,7 +502,13 @@ def _store(
         conn.executemany(
             "INSERT INTO feed_advisories VALUES (?, ?, ?, ?, ?, ?, ?)", advisories.values()
         )
-        conn.executemany("INSERT INTO feed_affected VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", affected)
+        # seq: the import order, after every row already stored (the reader's order within a package).
+        (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM feed_affected").fetchone()
+        conn.executemany(
+            "INSERT INTO feed_affected (feed, advisory, release, package, introduced, fixed,"
+            " last_affected, severity, note, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*row, int(last) + n) for n, row in enumerate(affected, 1)],
+        )
         conn.executemany(
             "INSERT INTO feed_releases VALUES (?, ?, ?, ?)",
             [(name, rel, eco, count) for (rel, eco), count in releases.items()],
@@ -716,7 +722,7 @@ def _affected(
     conn: Rows, release: str, packages: Iterable[str] | None, columns: str
 ) -> Iterator[Any]:
     """``columns`` of the release's rows (of some packages), by package, in import order."""
-    order = "ORDER BY package, rowid"  # served by the (release, package) index: no sort
+    order = "ORDER BY package, seq"  # served by the (release, package, seq) index: no sort
     if packages is None:
         yield from conn.execute(
             f"SELECT {columns} FROM feed_affected WHERE release = ? {order}", (release,)

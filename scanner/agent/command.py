@@ -59,7 +59,7 @@ def agent(ctx: click.Context, config_path: str | None, once: bool, log_format: s
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="A table, or JSON.")
 def status(config_path: str, fmt: str) -> None:
     """Print each schedule's last run, its result, and its next run."""
-    from ..store import SqliteStore as Store
+    from ..store import Store
     from .config import load_config
     from .runner import notify_loader, store_path
     from .status import schedule_status, status_table

@@ -3,8 +3,9 @@
 A schedule's lock is a row of the store's ``agent_schedules`` table naming its
 holder the way a run's lease does (pid, host, process start time; see
 :mod:`scanner.lease`, whose liveness test decides here too). Taking it is one
-``BEGIN IMMEDIATE`` transaction, so two agents deciding at the same moment are
-serialised by SQLite: the second sees the first as a live holder. The row also
+serialised transaction of the store (SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's
+row lock), so two agents deciding at the same moment are serialised: the second
+sees the first as a live holder. The row also
 keeps the last slot run, so a slot one agent has run is never run again by
 another that woke a moment later. A holder that died (SIGKILL, power loss) is
 taken over by the next agent that wants the schedule.
@@ -16,8 +17,8 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
-from ..lease import Holder, is_alive
-from ..store import SqliteStore as Store
+from ..lease import Holder
+from ..store import Store
 
 
 class Outcome(enum.StrEnum):
@@ -38,51 +39,17 @@ def _stamp(moment: dt.datetime) -> str:
 
 def acquire(store: Store, schedule: str, slot: dt.datetime | None, now: dt.datetime) -> Claim:
     """Take ``schedule`` for ``slot`` (None: a resumed run, no new slot)."""
-    me = Holder.current()
-    with store.transaction() as conn:
-        row = conn.execute("SELECT * FROM agent_schedules WHERE name=?", (schedule,)).fetchone()
-        stale = None
-        if row is not None and row["holder_pid"] is not None:
-            holder = Holder(int(row["holder_pid"]), row["holder_host"] or "", row["holder_start"] or "")
-            beat = dt.datetime.fromisoformat(row["heartbeat"]) if row["heartbeat"] else None
-            if is_alive(holder, beat, now):
-                return Claim(Outcome.HELD, holder)
-            stale = holder
-        last = row["last_slot"] if row is not None else None
-        if slot is not None and last and dt.datetime.fromisoformat(last) >= slot:
-            # The slot was run; a dead holder's row is freed all the same.
-            if stale is not None:
-                conn.execute("UPDATE agent_schedules SET holder_pid=NULL WHERE name=?", (schedule,))
-            return Claim(Outcome.DONE)
-        conn.execute(
-            "INSERT INTO agent_schedules (name, holder_pid, holder_host, holder_start, heartbeat, last_slot)"
-            " VALUES (?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET holder_pid=excluded.holder_pid,"
-            " holder_host=excluded.holder_host, holder_start=excluded.holder_start,"
-            " heartbeat=excluded.heartbeat, last_slot=COALESCE(excluded.last_slot, last_slot)",
-            (schedule, me.pid, me.host, me.start, _stamp(now), _stamp(slot) if slot else None),
-        )
-    return Claim(Outcome.TAKEN, stale)
+    outcome, holder = store.acquire_schedule(schedule, slot, now)
+    return Claim(Outcome(outcome), holder)
 
 
 def renew(store: Store, schedule: str, now: dt.datetime) -> None:
-    me = Holder.current()
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE agent_schedules SET heartbeat=? WHERE name=? AND holder_pid=? AND holder_host=? AND holder_start=?",
-            (_stamp(now), schedule, me.pid, me.host, me.start),
-        )
+    store.renew_schedule(schedule, now)
 
 
 def release(store: Store, schedule: str) -> None:
-    me = Holder.current()
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE agent_schedules SET holder_pid=NULL, holder_host=NULL, holder_start=NULL"
-            " WHERE name=? AND holder_pid=? AND holder_host=? AND holder_start=?",
-            (schedule, me.pid, me.host, me.start),
-        )
+    store.release_schedule(schedule)
 
 
 def last_slot(store: Store, schedule: str) -> dt.datetime | None:
-    row = next(iter(store.query("SELECT last_slot FROM agent_schedules WHERE name=?", (schedule,))), None)
-    return dt.datetime.fromisoformat(row[0]) if row is not None and row[0] else None
+    return store.schedule_last_slot(schedule)

@@ -27,8 +27,7 @@ from ..errors import ConfigError, ExitCode
 from ..lease import HEARTBEAT_SECONDS
 from ..plugin import Registry
 from ..scan import ScanRequest, prepare
-from ..store import RunStatus
-from ..store import SqliteStore as Store
+from ..store import Store
 from . import locks, runner
 from .config import AgentConfig, Schedule, load_config
 from .logs import Log
@@ -78,7 +77,7 @@ class Agent:
         self._wake = threading.Event()
         self._stop = False
         self._hup = False
-        self._stores: dict[Path, Store] = {}
+        self._stores: dict[Path | str, Store] = {}
         self._slots: dict[str, _Slot] = {}
         self._retiring: list[_Slot] = []
         self._metrics: list[ScheduleStatus] | None = None
@@ -253,19 +252,13 @@ class Agent:
         """
         for schedule in self.config.schedules:
             store = self.store(schedule)
-            rows = store.query(
-                "SELECT a.run_id, r.status FROM agent_runs a JOIN runs r ON r.id = a.run_id"
-                " WHERE a.schedule=? AND r.status IN (?, ?) AND a.closed=0 ORDER BY a.run_id",
-                (schedule.name, RunStatus.INTERRUPTED.value, RunStatus.COMPLETE.value),
-            )
+            rows = store.unsettled_schedule_runs(schedule.name)
             if not rows:
                 continue
-            latest, status = int(rows[-1][0]), RunStatus(rows[-1][1])
+            latest, status = rows[-1]
             take = latest if status is RunStatus.COMPLETE or self.config.on_interrupted == "resume" else None
-            closed = [int(r[0]) for r in rows if r[1] == RunStatus.INTERRUPTED.value and int(r[0]) != take]
-            with store.transaction() as conn:
-                conn.executemany("UPDATE agent_runs SET closed=1 WHERE run_id=?",
-                                 [(int(r[0]),) for r in rows if int(r[0]) != take])
+            closed = [run_id for run_id, state in rows if state is RunStatus.INTERRUPTED and run_id != take]
+            store.close_schedule_runs(run_id for run_id, _state in rows if run_id != take)
             if closed:
                 self.log("run.closed", f"schedule {schedule.name}: run(s) {', '.join(map(str, closed))} left "
                          "unfinished are closed as interrupted", schedule=schedule.name, runs=closed)

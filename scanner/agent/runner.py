@@ -27,8 +27,7 @@ from ..evaluate import Finding
 from ..inventory import Department, load_inventory
 from ..models import Asset
 from ..plugin import Registry
-from ..store import RunHeld, RunStatus, default_db_path
-from ..store import SqliteStore as Store
+from ..store import RunHeld, RunStatus, Store, default_db_path, is_url
 from .config import NotifyLoader, Schedule
 from .logs import Log
 
@@ -42,8 +41,11 @@ def notify_loader() -> NotifyLoader:
     return load_config
 
 
-def store_path(schedule: Schedule) -> Path:
-    return Path(schedule.db) if schedule.db else default_db_path()
+def store_path(schedule: Schedule) -> Path | str:
+    """The schedule's store: a SQLite path or a ``postgresql://`` URL."""
+    if schedule.db:
+        return schedule.db if is_url(schedule.db) else Path(schedule.db)
+    return default_db_path()
 
 
 class Cutter:
@@ -112,9 +114,7 @@ def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cut
                 settings = ScanSettings(timeout=opts.timeout, concurrency=opts.concurrency,
                                         per_host=opts.per_host, plugin_settings=dict(opts.settings))
                 spec = lib.start(store, plan, registry, settings, fail_on=schedule.fail_on, observer=cutter)
-                with store.transaction() as conn:
-                    conn.execute("INSERT INTO agent_runs (run_id, schedule, slot) VALUES (?,?,?)",
-                                 (spec.run_id, schedule.name, slot.astimezone(dt.UTC).isoformat()))
+                store.add_schedule_run(spec.run_id, schedule.name, slot)
         except (ConfigError, RunHeld) as exc:
             return Outcome(None, ExitCode.CONFIG, str(exc))
         spec = replace(spec, stop=cutter.stop)
@@ -145,8 +145,7 @@ def after(store: Store, schedule: Schedule, run_id: int, log: Log) -> None:
         notify(store, schedule, run_id, log)
     if doc["run"]["status"] == RunStatus.COMPLETE.value:
         # Settled: a restarted agent has nothing left to do for this run.
-        with store.transaction() as conn:
-            conn.execute("UPDATE agent_runs SET closed=1 WHERE run_id=?", (run_id,))
+        store.close_schedule_runs([run_id])
 
 
 class _Forward(logging.Handler):
@@ -222,11 +221,7 @@ def publish(store: Store, doc: dict[str, Any], schedule: Schedule, root: Path) -
 
 def schedule_runs(store: Store, schedule: str) -> list[tuple[int, dt.datetime]]:
     """The runs ``schedule`` made, oldest first, with their start."""
-    rows = store.query(
-        "SELECT r.id, r.started FROM agent_runs a JOIN runs r ON r.id = a.run_id WHERE a.schedule=? ORDER BY r.id",
-        (schedule,),
-    )
-    return [(int(r[0]), dt.datetime.fromisoformat(r[1])) for r in rows]
+    return [(int(r["id"]), dt.datetime.fromisoformat(r["started"])) for r in store.schedule_runs(schedule)]
 
 
 def expired(runs: Sequence[tuple[int, dt.datetime]], keep_runs: int | None, keep_days: int | None,

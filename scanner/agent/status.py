@@ -15,8 +15,7 @@ from pathlib import Path
 from ..errors import ExitCode
 from ..fsutil import atomic_write
 from ..output import inert
-from ..store import RunStatus
-from ..store import SqliteStore as Store
+from ..store import RunStatus, Store
 from .config import Schedule
 
 _FAILED_CODES = (int(ExitCode.CONFIG), int(ExitCode.INCOMPLETE), int(ExitCode.INTERNAL), int(ExitCode.INTERRUPTED))
@@ -49,15 +48,10 @@ def _when(value: str | None) -> dt.datetime | None:
 
 def schedule_status(store: Store, schedule: Schedule, now: dt.datetime, *, scores: bool = False) -> ScheduleStatus:
     """The schedule's last run and next slot, from the store (any agent's runs count)."""
-    rows = store.query(
-        "SELECT r.id, r.status, r.exit_code, r.started, r.finished FROM agent_runs a JOIN runs r ON r.id = a.run_id"
-        " WHERE a.schedule=? ORDER BY r.id DESC", (schedule.name,),
-    )
+    rows = store.schedule_runs(schedule.name)[::-1]
     failures = sum(1 for r in rows if r["status"] == RunStatus.INTERRUPTED or r["exit_code"] in _FAILED_CODES)
     success = next((r for r in rows if r["status"] == "complete" and r["exit_code"] in (0, 1)), None)
-    holder = next(iter(store.query(
-        "SELECT holder_pid, holder_host FROM agent_schedules WHERE name=? AND holder_pid IS NOT NULL", (schedule.name,)
-    )), None)
+    holder = store.schedule_holder(schedule.name)
     by_department: dict[str, float] = {}
     if scores and success is not None:
         from ..reports.analysis import Index
@@ -75,7 +69,7 @@ def schedule_status(store: Store, schedule: Schedule, now: dt.datetime, *, score
         last_finished=_when(last["finished"]) if last else None,
         last_success=_when(success["finished"]) if success else None,
         failures=failures,
-        held_by=f"pid {holder[0]} on {holder[1]}" if holder else None,
+        held_by=holder.describe() if holder else None,
         scores=by_department,
     )
 

@@ -1,25 +1,11 @@
-"""The store: runs, assets, facts and findings, written as each asset finishes.
+"""What both backends share: the store's SQL, written once and portable.
 
-:class:`Store` is the interface every backend implements (typed reads and
-writes, no connection handed out); :class:`SqliteStore` is the embedded one.
-``Store(location)`` opens the backend the location names (a path: SQLite).
-The run document is built from the records a backend reads by the pure
-:func:`scanner.rundoc.build_document`.
-
-Data imported into the store for plugins to read (the advisory feeds) is a
-*dataset*: its tables are part of the store's migrations, commands write it
-through :meth:`Store.write_dataset`, and plugins read it through
-:meth:`Store.dataset`, lent to them as ``ctx.dataset(name)``.
-
-SQLite: one file, WAL mode, a schema version with forward migrations. Default path:
-``$CIVISCAN_DB``, else ``$XDG_DATA_HOME/civiscan/civiscan.db`` (``~/.local/share``).
-Nothing secret is ever written: assets carry only the *names* of environment
-variables that hold credentials.
-
-Several processes may share one store: every write is a ``BEGIN IMMEDIATE``
-transaction (waiting up to :data:`BUSY_SECONDS` for another writer), a run
-being scanned is held by its process (:mod:`scanner.lease`), and a run whose
-holder died is marked ``interrupted`` by the next process that opens the store.
+Every statement is a constant with ``?`` parameters; a backend whose driver
+takes another parameter style translates each constant once (and caches it),
+so the write path runs statements built once. The few differences between the
+databases are the backend's: how a write transaction starts and serialises
+(SQLite's ``BEGIN IMMEDIATE``; PostgreSQL's row locks), where the schema
+version lives, and how a dataset is lent.
 """
 
 from __future__ import annotations
@@ -28,277 +14,22 @@ import abc
 import contextlib
 import datetime as dt
 import json
-import os
-import sqlite3
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from . import __version__
-from .errors import ExitCode
-from .evaluate import Finding
-from .lease import Holder, is_alive
-from .models import Asset, CollectError
-from .plugin import Dataset, DatasetUnavailable, Rows
-from .policy import RuleSet
-from .rundoc import AssetState, RunRecord, RunRecords, RunStatus, build_document
-
-BUSY_SECONDS = 30.0
-
-
-def _when_free(step: Callable[[], object], wait: float = BUSY_SECONDS) -> None:
-    """Run ``step``, retrying while another connection holds the lock it needs.
-
-    Switching a new file to WAL needs a lock that SQLite does not wait for
-    (its busy handler is not called for it), so two processes opening a fresh
-    store at once could fail with "database is locked" without this.
-    """
-    deadline = time.monotonic() + wait
-    delay = 0.005
-    while True:
-        try:
-            step()
-            return
-        except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
-
-
-class RunHeld(Exception):
-    """The run is being scanned by another live process."""
-
-    def __init__(self, run_id: int, holder: Holder, heartbeat: dt.datetime | None) -> None:
-        self.run_id, self.holder, self.heartbeat = run_id, holder, heartbeat
-        beat = f", last heartbeat {heartbeat.isoformat(timespec='seconds')}" if heartbeat else ""
-        super().__init__(f"run {run_id} is being scanned by {holder.describe()}{beat}")
-
-
-def default_db_path() -> Path:
-    env = os.environ.get("CIVISCAN_DB")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "civiscan" / "civiscan.db"
-
-
-def _script(conn: sqlite3.Connection, sql: str) -> None:
-    # executescript() would COMMIT first and break the migration's transaction.
-    for statement in sql.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-def _m1(conn: sqlite3.Connection) -> None:
-    _script(
-        conn,
-        """
-        CREATE TABLE runs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            started TEXT NOT NULL,
-            finished TEXT,
-            status TEXT NOT NULL,
-            exit_code INTEGER,
-            tool_version TEXT NOT NULL,
-            ruleset_json TEXT NOT NULL,
-            policy_key TEXT NOT NULL,
-            inventory_digest TEXT,
-            settings_json TEXT NOT NULL,
-            departments_json TEXT NOT NULL DEFAULT '[]'
-        );
-        CREATE TABLE assets (
-            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            asset_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            department TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            spec_json TEXT NOT NULL,
-            state TEXT NOT NULL,
-            finished TEXT,
-            PRIMARY KEY (run_id, asset_id)
-        );
-        CREATE TABLE facts (
-            run_id INTEGER NOT NULL,
-            asset_id TEXT NOT NULL,
-            plugin TEXT NOT NULL,
-            data_json TEXT,
-            error_json TEXT,
-            PRIMARY KEY (run_id, asset_id, plugin),
-            FOREIGN KEY (run_id, asset_id) REFERENCES assets(run_id, asset_id) ON DELETE CASCADE
-        );
-        CREATE TABLE findings (
-            run_id INTEGER NOT NULL,
-            asset_id TEXT NOT NULL,
-            rule_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            severity TEXT NOT NULL,
-            message TEXT NOT NULL,
-            reason TEXT,
-            checks_json TEXT NOT NULL,
-            waiver_json TEXT,
-            fingerprint TEXT NOT NULL,
-            PRIMARY KEY (run_id, asset_id, rule_id),
-            FOREIGN KEY (run_id, asset_id) REFERENCES assets(run_id, asset_id) ON DELETE CASCADE
-        );
-        CREATE INDEX findings_fingerprint ON findings(fingerprint, status);
-        CREATE INDEX runs_policy ON runs(policy_key, started);
-        """
-    )
-
-
-def _m2(conn: sqlite3.Connection) -> None:
-    # The lease of the process scanning a run (scanner/lease.py).
-    _script(
-        conn,
-        """
-        ALTER TABLE runs ADD COLUMN holder_pid INTEGER;
-        ALTER TABLE runs ADD COLUMN holder_host TEXT;
-        ALTER TABLE runs ADD COLUMN holder_start TEXT;
-        ALTER TABLE runs ADD COLUMN heartbeat TEXT;
-        """,
-    )
-
-
-def _m3(conn: sqlite3.Connection) -> None:
-    # The plugin's facts schema version, so evaluate can refuse facts of another shape.
-    conn.execute("ALTER TABLE facts ADD COLUMN facts_version INTEGER NOT NULL DEFAULT 1")
-
-
-def _m4(conn: sqlite3.Connection) -> None:
-    # One row per (run, event, recipient) of a notification (scanner/notify): written before
-    # sending, ``sent`` set once delivered, so a restart never sends it twice.
-    _script(
-        conn,
-        """
-        CREATE TABLE notifications_sent (
-            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            event TEXT NOT NULL,
-            recipient TEXT NOT NULL,
-            payload_json TEXT NOT NULL,
-            queued TEXT NOT NULL,
-            sent TEXT,
-            PRIMARY KEY (run_id, event, recipient)
-        );
-        CREATE INDEX notifications_recipient ON notifications_sent(recipient, sent);
-        """,
-    )
-
-
-def _m5(conn: sqlite3.Connection) -> None:
-    # The scheduled agent (scanner/agent/): who holds each schedule, the last slot
-    # it ran, and which runs each schedule made (one run per schedule and slot).
-    _script(
-        conn,
-        """
-        CREATE TABLE agent_schedules (
-            name TEXT PRIMARY KEY,
-            holder_pid INTEGER,
-            holder_host TEXT,
-            holder_start TEXT,
-            heartbeat TEXT,
-            last_slot TEXT
-        );
-        CREATE TABLE agent_runs (
-            run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
-            schedule TEXT NOT NULL,
-            slot TEXT NOT NULL,
-            closed INTEGER NOT NULL DEFAULT 0,
-            UNIQUE (schedule, slot)
-        );
-        """,
-    )
-
-
-ADVISORY_TABLES = """
-CREATE TABLE IF NOT EXISTS feed_sources (
-    name TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    imported_at TEXT NOT NULL,
-    feed_date TEXT,
-    advisories INTEGER NOT NULL,
-    sha256 TEXT
-);
-CREATE TABLE IF NOT EXISTS feed_releases (
-    feed TEXT NOT NULL,
-    release TEXT NOT NULL,
-    ecosystem TEXT NOT NULL,
-    rows INTEGER NOT NULL,
-    PRIMARY KEY (feed, release, ecosystem)
-);
-CREATE TABLE IF NOT EXISTS feed_advisories (
-    feed TEXT NOT NULL,
-    id TEXT NOT NULL,
-    aliases TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    url TEXT,
-    published TEXT,
-    modified TEXT,
-    PRIMARY KEY (feed, id)
-);
-CREATE TABLE IF NOT EXISTS feed_affected (
-    feed TEXT NOT NULL,
-    advisory TEXT NOT NULL,
-    release TEXT NOT NULL,
-    package TEXT NOT NULL,
-    introduced TEXT,
-    fixed TEXT,
-    last_affected TEXT,
-    severity TEXT NOT NULL,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS feed_affected_by_package ON feed_affected (release, package);
-"""
-"""The ``advisories`` dataset (offline advisory feeds, docs/packages.md)."""
-
-
-def _m6(conn: sqlite3.Connection) -> None:
-    # IF NOT EXISTS adopts the identical tables that feed imports created
-    # outside the migrations before this version.
-    _script(conn, ADVISORY_TABLES)
-
-
-TRACKER_TABLES = """
-CREATE TABLE tracker_sources (
-    name TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    imported_at TEXT NOT NULL,
-    domains INTEGER NOT NULL,
-    sha256 TEXT
-);
-CREATE TABLE tracker_domains (
-    feed TEXT NOT NULL,
-    host TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    categories TEXT NOT NULL,
-    prevalence REAL,
-    PRIMARY KEY (feed, host)
-);
-"""
-"""The ``trackers`` dataset (imported tracker lists, docs/web.md): one row per tracker domain,
-``categories`` a JSON list of the list's own category names."""
-
-
-def _m7_trackers(conn: sqlite3.Connection) -> None:
-    _script(conn, TRACKER_TABLES)
-
-
-# Each migration moves the schema from version N-1 to N; never edit a shipped one, append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5, _m6, _m7_trackers]
-
-DATASETS: Mapping[str, tuple[str, ...]] = {
-    "advisories": ("feed_sources", "feed_releases", "feed_advisories", "feed_affected"),
-    "trackers": ("tracker_sources", "tracker_domains"),
-}
-"""Each dataset a store holds for plugins, with its tables."""
+from .. import __version__
+from ..errors import ExitCode
+from ..evaluate import Finding
+from ..lease import Holder, is_alive
+from ..models import Asset, CollectError
+from ..policy import RuleSet
+from ..rundoc import AssetState, RunRecord, RunStatus
+from .base import RunHeld, Store
+from .schema import DATASETS, MIGRATIONS
 
 
 def _insert_run(
-    conn: sqlite3.Connection,
+    conn: Any,
     ruleset: RuleSet,
     settings: Mapping[str, Any],
     started: dt.datetime,
@@ -309,7 +40,7 @@ def _insert_run(
     cur = conn.execute(
         "INSERT INTO runs (started, status, tool_version, ruleset_json, policy_key,"
         " inventory_digest, settings_json, departments_json, holder_pid, holder_host, holder_start,"
-        " heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " heartbeat) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
         (
             started.isoformat(),
             RunStatus.RUNNING.value,
@@ -325,24 +56,24 @@ def _insert_run(
             _now().isoformat(),
         ),
     )
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()[0])
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _holder(row: sqlite3.Row) -> Holder | None:
+def _holder(row: Any) -> Holder | None:
     if row["holder_pid"] is None:
         return None
     return Holder(int(row["holder_pid"]), row["holder_host"] or "", row["holder_start"] or "")
 
 
-def _heartbeat(row: sqlite3.Row) -> dt.datetime | None:
+def _heartbeat(row: Any) -> dt.datetime | None:
     return dt.datetime.fromisoformat(row["heartbeat"]) if row["heartbeat"] else None
 
 
-def _insert_findings(conn: sqlite3.Connection, run_id: int, findings: Iterable[Finding]) -> None:
+def _insert_findings(conn: Any, run_id: int, findings: Iterable[Finding]) -> None:
     conn.executemany(
         "INSERT INTO findings (run_id, asset_id, rule_id, status, severity, message, reason,"
         " checks_json, waiver_json, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -364,267 +95,39 @@ def _insert_findings(conn: sqlite3.Connection, run_id: int, findings: Iterable[F
     )
 
 
-class Store(abc.ABC):
-    """What civiscan keeps about runs, whatever holds it.
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat()
 
-    ``Store(location)`` opens the backend ``location`` names; every backend
-    answers the same typed reads and writes and builds the same run document.
-    """
 
-    location: str
-    """Where the store is, for messages (never a credential)."""
+class SqlStore(Store):
+    """The store over a DB-API connection ``self._conn`` (``execute``/``executemany``, ``?`` parameters)."""
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Store:
-        # Store(path) is how callers open a store; the location picks the backend.
-        return super().__new__(SqliteStore if cls is Store else cls)
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    _conn: Any
+    _FOR_UPDATE = ""
+    """Appended to a read whose row the transaction then writes (PostgreSQL locks it)."""
+    _refused: tuple[type[BaseException], ...] = ()
+    """What a write to a read-only store raises."""
 
     @abc.abstractmethod
-    def close(self) -> None: ...
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """One write transaction, serialised against every other writer of what it locks."""
 
-    @property
-    @abc.abstractmethod
-    def schema_version(self) -> int: ...
-
-    @abc.abstractmethod
-    def migrate(self) -> None: ...
-
-    # --- writing
-    @abc.abstractmethod
-    def create_run(
-        self,
-        ruleset: RuleSet,
-        assets: Sequence[Asset],
-        settings: Mapping[str, Any],
-        started: dt.datetime,
-        inventory_digest: str | None = None,
-        departments: Sequence[Mapping[str, str]] = (),
-    ) -> int: ...
-
-    @abc.abstractmethod
-    def save_asset(
-        self,
-        run_id: int,
-        asset: Asset,
-        facts: Mapping[str, Any],
-        errors: Mapping[str, CollectError],
-        findings: Iterable[Finding],
-        finished: dt.datetime,
-        versions: Mapping[str, int] | None = None,
-    ) -> None: ...
-
-    @abc.abstractmethod
-    def replace_findings(self, run_id: int, findings: Iterable[Finding]) -> None: ...
-
-    @abc.abstractmethod
-    def finish_run(self, run_id: int, status: RunStatus, exit_code: int, finished: dt.datetime) -> None: ...
-
-    @abc.abstractmethod
-    def update_settings(self, run_id: int, settings: Mapping[str, Any]) -> None: ...
-
-    @abc.abstractmethod
-    def clone_run(self, source: int, ruleset: RuleSet, started: dt.datetime) -> int: ...
-
-    # --- leases
-    @abc.abstractmethod
-    def claim(self, run_id: int) -> None: ...
-
-    @abc.abstractmethod
-    def heartbeat(self, run_id: int) -> None: ...
-
-    @abc.abstractmethod
-    def mark_interrupted(self) -> list[int]: ...
-
-    @abc.abstractmethod
-    def lease(self, run_id: int) -> tuple[Holder | None, dt.datetime | None]:
-        """The holder of ``run_id`` and its last heartbeat (None, None when nobody holds it)."""
-
-    # --- reading
-    @abc.abstractmethod
-    def resolve_run(self, ref: str | int) -> int | None: ...
-
-    @abc.abstractmethod
-    def run(self, run_id: int) -> RunRecord: ...
-
-    @abc.abstractmethod
-    def runs(self, limit: int = 50) -> list[dict[str, Any]]: ...
-
-    @abc.abstractmethod
-    def assets(self, run_id: int, state: AssetState | None = None) -> list[Asset]: ...
-
-    @abc.abstractmethod
-    def asset_states(self, run_id: int) -> dict[str, AssetState]: ...
-
-    @abc.abstractmethod
-    def facts(self, run_id: int) -> dict[str, tuple[dict[str, Any], dict[str, CollectError]]]: ...
-
-    @abc.abstractmethod
-    def facts_versions(self, run_id: int) -> dict[tuple[str, str], int]: ...
-
-    @abc.abstractmethod
-    def findings(self, run_id: int) -> Iterator[dict[str, Any]]: ...
-
-    @abc.abstractmethod
-    def previous_run(self, run_id: int) -> int | None: ...
-
-    @abc.abstractmethod
-    def first_seen(self, run_id: int) -> dict[str, str]: ...
-
-    def records(self, run_id: int) -> RunRecords:
-        """Everything the run document is built from."""
-        return RunRecords(
-            run=self.run(run_id),
-            assets=self.assets(run_id),
-            states=self.asset_states(run_id),
-            facts=self.facts(run_id),
-            findings=list(self.findings(run_id)),
-            first_seen=self.first_seen(run_id),
-            previous_run=self.previous_run(run_id),
-        )
-
-    def document(self, run_id: int) -> dict[str, Any]:
-        """The run as the versioned JSON document (docs/json.md)."""
-        return build_document(self.records(run_id))
-
-    # --- history reads (judged by scanner/history.py)
-    @abc.abstractmethod
-    def history_runs(
-        self,
-        limit: int,
-        *,
-        department: str | None = None,
-        asset: str | None = None,
-        policy_key: str | None = None,
-        up_to: int | None = None,
-        complete: bool = False,
-    ) -> list[dict[str, Any]]: ...
-
-    @abc.abstractmethod
-    def history_counts(
-        self, run_ids: Sequence[int], *, department: str | None = None, asset: str | None = None
-    ) -> dict[int, dict[str, tuple[int, dict[tuple[str, str], int]]]]: ...
-
-    @abc.abstractmethod
-    def run_departments(self, run_ids: Sequence[int]) -> dict[int, frozenset[str]]: ...
-
-    # --- notifications (scanner/notify)
-    @abc.abstractmethod
-    def queue_notifications(
-        self, run_id: int, entries: Iterable[tuple[str, str, str, bool]], queued: dt.datetime
-    ) -> None:
-        """Queue ``(event, recipient, payload JSON, once ever)`` entries of a run, in one transaction.
-
-        An entry already queued is kept; a once-ever event is skipped if the
-        recipient had it queued in any run.
-        """
-
-    @abc.abstractmethod
-    def pending_notifications(self, recipient: str, limit: int) -> list[tuple[int, str, str]]:
-        """``(run id, event, payload JSON)`` not sent yet to ``recipient``, oldest run first."""
-
-    @abc.abstractmethod
-    def last_notification_sent(self, recipient: str) -> dt.datetime | None: ...
-
-    @abc.abstractmethod
-    def mark_notifications_sent(self, recipient: str, keys: Iterable[tuple[int, str]], sent: dt.datetime) -> None:
-        """Record ``(run id, event)`` entries as delivered to ``recipient``."""
-
-    # --- datasets
-    @abc.abstractmethod
-    def dataset(self, name: str) -> Dataset | None:
-        """A read-only handle on dataset ``name`` (None when this store cannot lend it)."""
-
-    @abc.abstractmethod
-    def write_dataset(self, name: str) -> contextlib.AbstractContextManager[Any]:
-        """A DB-API connection on dataset ``name``'s tables inside one write transaction."""
-
-
-class _SqliteDataset:
-    """A dataset read through its own read-only connection, so any thread may read it."""
-
-    def __init__(self, path: Path) -> None:
-        self.source = str(path)
-        self._uri = path.as_uri() + "?mode=ro"
-
-    @contextlib.contextmanager
-    def read(self) -> Iterator[Rows]:
-        try:
-            conn = sqlite3.connect(self._uri, uri=True, timeout=BUSY_SECONDS)
-            # One read transaction: every read of the caller sees one state of the store.
-            conn.execute("BEGIN")
-        except sqlite3.Error as exc:
-            raise DatasetUnavailable(f"the store {self.source} cannot be opened ({exc})") from None
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-
-class SqliteStore(Store):
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.location = str(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        # timeout= is SQLite's busy timeout: a writer waits for another instead of failing.
-        self._conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        _when_free(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
-        self.mark_interrupted()
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    # --- schema ------------------------------------------------------------
-
-    @property
-    def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+    def _serialize(self, conn: Any, key: str) -> None:
+        """Serialise this transaction with every other one naming ``key`` (a row that may not exist yet)."""
 
     def _check_version(self, version: int) -> None:
         if version > len(MIGRATIONS):
             raise RuntimeError(
-                f"{self.path} has schema version {version}, newer than this civiscan "
+                f"{self.location} has schema version {version}, newer than this civiscan "
                 f"({len(MIGRATIONS)}); upgrade civiscan"
             )
 
-    def migrate(self) -> None:
-        self._check_version(self.schema_version)
-        if self.schema_version == len(MIGRATIONS):
-            return
-        # Another process may be migrating the same file right now: the version read
-        # before taking the write lock is only a hint, the one read under it decides.
-        with self.transaction():
-            version = self.schema_version
-            self._check_version(version)
-            for number in range(version + 1, len(MIGRATIONS) + 1):
-                MIGRATIONS[number - 1](self._conn)
-                self._conn.execute(f"PRAGMA user_version = {number}")
-
-    class _Tx:
-        def __init__(self, conn: sqlite3.Connection) -> None:
-            self._conn = conn
-
-        def __enter__(self) -> sqlite3.Connection:
-            self._conn.execute("BEGIN IMMEDIATE")
-            return self._conn
-
-        def __exit__(self, exc_type: object, *rest: object) -> None:
-            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
-
-    def transaction(self) -> SqliteStore._Tx:
-        return SqliteStore._Tx(self._conn)
+    @contextlib.contextmanager
+    def write_dataset(self, name: str) -> Iterator[Any]:
+        if name not in DATASETS:
+            raise KeyError(name)
+        with self.transaction() as conn:
+            yield conn
 
     # --- writing -----------------------------------------------------------
 
@@ -714,7 +217,7 @@ class SqliteStore(Store):
         """Hold ``run_id`` for this process (to resume it). Raises RunHeld if a live process holds it."""
         now = _now()
         with self.transaction() as conn:
-            row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = conn.execute("SELECT * FROM runs WHERE id=?" + self._FOR_UPDATE, (run_id,)).fetchone()
             if row is None:
                 raise KeyError(run_id)
             holder = _holder(row)
@@ -750,11 +253,12 @@ class SqliteStore(Store):
                     conn.execute(
                         "UPDATE runs SET status=?, exit_code=?, finished=COALESCE(heartbeat, started),"
                         " holder_pid=NULL, holder_host=NULL, holder_start=NULL"
-                        " WHERE id=? AND status=? AND holder_pid IS ? AND holder_start IS ?",
+                        " WHERE id=? AND status=? AND holder_pid IS NOT DISTINCT FROM ?"
+                        " AND holder_start IS NOT DISTINCT FROM ?",
                         (RunStatus.INTERRUPTED.value, int(ExitCode.INTERRUPTED), r["id"],
                          RunStatus.RUNNING.value, r["holder_pid"], r["holder_start"]),
                     )
-        except sqlite3.OperationalError:
+        except self._refused:
             # A read-only store still answers; the next writable open records the interruption.
             return []
         return [int(r["id"]) for r in dead]
@@ -792,7 +296,7 @@ class SqliteStore(Store):
         through their ``ON DELETE CASCADE``. A run still held by a live process is refused.
         """
         with self.transaction() as conn:
-            row = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = conn.execute("SELECT * FROM runs WHERE id=?" + self._FOR_UPDATE, (run_id,)).fetchone()
             if row is None:
                 return
             holder = _holder(row)
@@ -927,14 +431,17 @@ class SqliteStore(Store):
         self, run_id: int, entries: Iterable[tuple[str, str, str, bool]], queued: dt.datetime
     ) -> None:
         with self.transaction() as conn:
+            entries = list(entries)
+            for recipient in sorted({e[1] for e in entries if e[3]}):
+                self._serialize(conn, f"notifications_sent:{recipient}")
             for event, recipient, payload, once_ever in entries:
                 if once_ever and conn.execute(
                     "SELECT 1 FROM notifications_sent WHERE event=? AND recipient=?", (event, recipient)
                 ).fetchone():
                     continue
                 conn.execute(
-                    "INSERT OR IGNORE INTO notifications_sent (run_id, event, recipient, payload_json, queued)"
-                    " VALUES (?,?,?,?,?)",
+                    "INSERT INTO notifications_sent (run_id, event, recipient, payload_json, queued)"
+                    " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
                     (run_id, event, recipient, payload, queued.isoformat()),
                 )
 
@@ -956,24 +463,6 @@ class SqliteStore(Store):
                 "UPDATE notifications_sent SET sent=? WHERE run_id=? AND event=? AND recipient=?",
                 [(sent.isoformat(), run_id, event, recipient) for run_id, event in keys],
             )
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """SQLite only: a read of tables no typed method covers yet (the agent's schedules)."""
-        return self._conn.execute(sql, params).fetchall()
-
-    # --- datasets ----------------------------------------------------------
-
-    def dataset(self, name: str) -> Dataset | None:
-        if name not in DATASETS or str(self.path) == ":memory:":
-            return None
-        return _SqliteDataset(self.path.resolve())
-
-    @contextlib.contextmanager
-    def write_dataset(self, name: str) -> Iterator[sqlite3.Connection]:
-        if name not in DATASETS:
-            raise KeyError(name)
-        with self.transaction() as conn:
-            yield conn
 
     # --- history reads (judged by scanner/history.py) ----------------------
 
@@ -1039,6 +528,94 @@ class SqliteStore(Store):
             for (name,) in self._conn.execute("SELECT DISTINCT department FROM assets WHERE run_id=?", (run_id,)):
                 out[run_id].add(name)
         return {k: frozenset(v) for k, v in out.items()}
+
+
+    # --- the scheduled agent ----------------------------------------------
+
+    def acquire_schedule(
+        self, schedule: str, slot: dt.datetime | None, now: dt.datetime
+    ) -> tuple[str, Holder | None]:
+        me = Holder.current()
+        with self.transaction() as conn:
+            self._serialize(conn, f"agent_schedules:{schedule}")
+            row = conn.execute(
+                "SELECT * FROM agent_schedules WHERE name=?" + self._FOR_UPDATE, (schedule,)
+            ).fetchone()
+            stale = None
+            if row is not None and row["holder_pid"] is not None:
+                holder = _holder(row)
+                assert holder is not None
+                if is_alive(holder, _heartbeat(row), now):
+                    return "held", holder
+                stale = holder
+            last = row["last_slot"] if row is not None else None
+            if slot is not None and last and dt.datetime.fromisoformat(last) >= slot:
+                # The slot was run; a dead holder's row is freed all the same.
+                if stale is not None:
+                    conn.execute("UPDATE agent_schedules SET holder_pid=NULL WHERE name=?", (schedule,))
+                return "done", None
+            conn.execute(
+                "INSERT INTO agent_schedules (name, holder_pid, holder_host, holder_start, heartbeat, last_slot)"
+                " VALUES (?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET holder_pid=excluded.holder_pid,"
+                " holder_host=excluded.holder_host, holder_start=excluded.holder_start,"
+                " heartbeat=excluded.heartbeat, last_slot=COALESCE(excluded.last_slot, agent_schedules.last_slot)",
+                (schedule, me.pid, me.host, me.start, _stamp(now), _stamp(slot) if slot else None),
+            )
+        return "taken", stale
+
+    def renew_schedule(self, schedule: str, now: dt.datetime) -> None:
+        me = Holder.current()
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE agent_schedules SET heartbeat=? WHERE name=? AND holder_pid=? AND holder_host=?"
+                " AND holder_start=?",
+                (_stamp(now), schedule, me.pid, me.host, me.start),
+            )
+
+    def release_schedule(self, schedule: str) -> None:
+        me = Holder.current()
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE agent_schedules SET holder_pid=NULL, holder_host=NULL, holder_start=NULL"
+                " WHERE name=? AND holder_pid=? AND holder_host=? AND holder_start=?",
+                (schedule, me.pid, me.host, me.start),
+            )
+
+    def schedule_last_slot(self, schedule: str) -> dt.datetime | None:
+        row = self._conn.execute("SELECT last_slot FROM agent_schedules WHERE name=?", (schedule,)).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row is not None and row[0] else None
+
+    def schedule_holder(self, schedule: str) -> Holder | None:
+        row = self._conn.execute(
+            "SELECT * FROM agent_schedules WHERE name=? AND holder_pid IS NOT NULL", (schedule,)
+        ).fetchone()
+        return _holder(row) if row is not None else None
+
+    def add_schedule_run(self, run_id: int, schedule: str, slot: dt.datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO agent_runs (run_id, schedule, slot) VALUES (?,?,?)", (run_id, schedule, _stamp(slot))
+            )
+
+    def unsettled_schedule_runs(self, schedule: str) -> list[tuple[int, RunStatus]]:
+        rows = self._conn.execute(
+            "SELECT a.run_id, r.status FROM agent_runs a JOIN runs r ON r.id = a.run_id"
+            " WHERE a.schedule=? AND r.status IN (?, ?) AND a.closed=0 ORDER BY a.run_id",
+            (schedule, RunStatus.INTERRUPTED.value, RunStatus.COMPLETE.value),
+        ).fetchall()
+        return [(int(r[0]), RunStatus(r[1])) for r in rows]
+
+    def close_schedule_runs(self, run_ids: Iterable[int]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("UPDATE agent_runs SET closed=1 WHERE run_id=?", [(i,) for i in run_ids])
+
+    def schedule_runs(self, schedule: str) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT r.id, r.status, r.exit_code, r.started, r.finished FROM agent_runs a"
+            " JOIN runs r ON r.id = a.run_id WHERE a.schedule=? ORDER BY r.id",
+            (schedule,),
+        ).fetchall()
+        return [dict(r) for r in rows]
 
 
 def _asset_filter(department: str | None, asset: str | None) -> tuple[str, list[Any]]:
