@@ -85,6 +85,9 @@ def _own_data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
 
 
+# The session's PostgreSQL on loopback (tests/postgres.py), for every test folder.
+from tests.postgres import fresh_postgres_url, postgres_server, postgres_url  # noqa: E402, F401
+
 EXAMPLE_PLUGIN = Path(__file__).resolve().parent / "data" / "core" / "example-plugin"
 
 

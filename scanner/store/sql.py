@@ -360,7 +360,8 @@ class SqlStore(Store):
     def facts(self, run_id: int) -> dict[str, tuple[dict[str, Any], dict[str, CollectError]]]:
         out: dict[str, tuple[dict[str, Any], dict[str, CollectError]]] = {}
         for row in self._conn.execute(
-            "SELECT asset_id, plugin, data_json, error_json FROM facts WHERE run_id=?", (run_id,)
+            "SELECT asset_id, plugin, data_json, error_json FROM facts WHERE run_id=? ORDER BY asset_id, plugin",
+            (run_id,),
         ):
             facts, errors = out.setdefault(row[0], ({}, {}))
             if row[2] is not None:
@@ -372,7 +373,8 @@ class SqlStore(Store):
     def facts_versions(self, run_id: int) -> dict[tuple[str, str], int]:
         """``{(asset id, plugin): facts schema version}`` of a run's stored facts."""
         rows = self._conn.execute(
-            "SELECT asset_id, plugin, facts_version FROM facts WHERE run_id=? AND data_json IS NOT NULL",
+            "SELECT asset_id, plugin, facts_version FROM facts WHERE run_id=? AND data_json IS NOT NULL"
+            " ORDER BY asset_id, plugin",
             (run_id,),
         )
         return {(r[0], r[1]): int(r[2]) for r in rows}
@@ -410,13 +412,13 @@ class SqlStore(Store):
             "SELECT f.fingerprint, MIN(r.started) FROM findings f JOIN runs r ON r.id=f.run_id"
             " WHERE f.status IN ('fail','waived') AND f.run_id <= ? AND f.fingerprint IN"
             " (SELECT fingerprint FROM findings WHERE run_id=? AND status IN ('fail','waived'))"
-            " GROUP BY f.fingerprint",
+            " GROUP BY f.fingerprint ORDER BY f.fingerprint",
             (run_id, run_id),
         )
         return {r[0]: r[1] for r in rows}
 
     def asset_states(self, run_id: int) -> dict[str, AssetState]:
-        rows = self._conn.execute("SELECT asset_id, state FROM assets WHERE run_id=?", (run_id,))
+        rows = self._conn.execute("SELECT asset_id, state FROM assets WHERE run_id=? ORDER BY seq", (run_id,))
         return {r[0]: AssetState(r[1]) for r in rows}
 
     def lease(self, run_id: int) -> tuple[Holder | None, dt.datetime | None]:
