@@ -85,7 +85,8 @@ def open_store(db: str | None) -> Store:
     try:
         return Store(location)
     except Exception as exc:
-        raise Fail(f"{location}: cannot open the store: {exc}") from None
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # a driver's first line says it
+        raise Fail(f"{location}: cannot open the store: {detail}") from None
 
 
 def _run_id(store: Store, ref: str) -> int:
