@@ -1,14 +1,18 @@
-"""Benchmark: the store's write path, raw sqlite3 vs SQLAlchemy Core on the same SQLite schema.
+"""Benchmark: the store's write path, raw sqlite3 vs SQLAlchemy Core on the same SQLite schema, and PostgreSQL.
 
 Writes ``--assets`` assets × ``--findings`` findings (and two plugins' facts)
 through ``SqliteStore.save_asset``, then the same statements, in the same
 one-transaction-per-asset shape, through SQLAlchemy Core (``insert()``/
 ``delete()``/``update()`` of ``Table`` objects reflected from the store, built
 per asset as a store method would, and built once with bind parameters), each
-into a fresh store file. Prints per-asset time of each and the overhead.
-Needs ``pip install sqlalchemy`` (not a civiscan dependency).
+into a fresh store file. With ``--postgres`` it also writes through
+``PostgresStore.save_asset`` (the shipped PostgreSQL path: SQLAlchemy's pool,
+psycopg 3, the same statements) into a fresh database of a throwaway PostgreSQL
+it starts on 127.0.0.1 (Debian's ``postgresql`` package, as tests/postgres.py
+does). Prints per-asset time of each and the overhead. Needs the ``postgres``
+extra (``pip install -e '.[postgres]'``).
 
-    .venv/bin/python bench/store/write.py [--assets 1000] [--findings 20] [--rounds 3]
+    .venv/bin/python bench/store/write.py [--assets 1000] [--findings 20] [--rounds 3] [--postgres]
 """
 
 from __future__ import annotations
@@ -172,20 +176,59 @@ def driver_sql(path: Path, data: list[tuple[Asset, dict[str, Any], list[Finding]
     return elapsed
 
 
+def postgres(url: str, data: list[tuple[Asset, dict[str, Any], list[Finding]]]) -> tuple[float, float]:
+    """(create_run, save_asset of every asset) through the PostgreSQL backend."""
+    from scanner.store.postgres import PostgresStore
+
+    with PostgresStore(url) as store:
+        start = time.perf_counter()
+        run_id = store.create_run(RuleSet((), (), ()), [a for a, _f, _v in data], {}, NOW)
+        created = time.perf_counter() - start
+        start = time.perf_counter()
+        for asset, facts, verdicts in data:
+            store.save_asset(run_id, asset, facts, {}, verdicts, NOW)
+        return created, time.perf_counter() - start
+
+
+def _postgres_server() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pg", Path(__file__).resolve().parents[2] / "tests" / "postgres.py")
+    assert spec is not None and spec.loader is not None
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.PostgresServer()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=1000)
     parser.add_argument("--findings", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres", action="store_true", help="also the PostgreSQL backend (starts a server)")
     args = parser.parse_args()
     data = estate(args.assets, args.findings)
-    times: dict[str, list[float]] = {"raw": [], "core": [], "prebuilt": [], "driver": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in range(args.rounds):  # interleaved, so machine noise hits both alike
-            times["raw"].append(raw(Path(tmp) / f"raw{n}.db", data))
-            times["core"].append(core(Path(tmp) / f"core{n}.db", data))
-            times["prebuilt"].append(core_prebuilt(Path(tmp) / f"pre{n}.db", data))
-            times["driver"].append(driver_sql(Path(tmp) / f"drv{n}.db", data))
+    times: dict[str, list[float]] = {"raw": [], "core": [], "prebuilt": [], "driver": [], "pg": [], "pg_create": []}
+    server = _postgres_server() if args.postgres else None
+    if server is not None:
+        server.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for n in range(args.rounds):  # interleaved, so machine noise hits both alike
+                times["raw"].append(raw(Path(tmp) / f"raw{n}.db", data))
+                times["core"].append(core(Path(tmp) / f"core{n}.db", data))
+                times["prebuilt"].append(core_prebuilt(Path(tmp) / f"pre{n}.db", data))
+                times["driver"].append(driver_sql(Path(tmp) / f"drv{n}.db", data))
+                if server is not None:
+                    created, saved = postgres(server.new_database(), data)
+                    times["pg_create"].append(created)
+                    times["pg"].append(saved)
+    finally:
+        if server is not None:
+            server.stop()
     raw_s, core_s, pre_s, drv_s = (statistics.median(times[k]) for k in ("raw", "core", "prebuilt", "driver"))
     print(f"save_asset, {args.assets} assets x {args.findings} findings, median of {args.rounds} rounds (sqlalchemy {sa.__version__}):")
     print(f"  raw sqlite3      {raw_s:.3f} s  ({raw_s / args.assets * 1000:.3f} ms/asset)")
@@ -194,6 +237,10 @@ def main() -> None:
     print(f"  engine, SQL text {drv_s:.3f} s  ({drv_s / args.assets * 1000:.3f} ms/asset)")
     print(f"  overhead vs raw  {(core_s / raw_s - 1) * 100:+.1f} % (Core), {(pre_s / raw_s - 1) * 100:+.1f} % (prebuilt),"
           f" {(drv_s / raw_s - 1) * 100:+.1f} % (SQL text)")
+    if times["pg"]:
+        pg_s, pg_c = statistics.median(times["pg"]), statistics.median(times["pg_create"])
+        print(f"  PostgresStore    {pg_s:.3f} s  ({pg_s / args.assets * 1000:.3f} ms/asset; {(pg_s / raw_s - 1) * 100:+.1f} % vs"
+              f" raw SQLite); create_run of {args.assets} assets {pg_c * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import functools
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
 import sqlalchemy
@@ -125,7 +125,8 @@ def identity(url: str) -> str:
     """``postgresql://host:port/db``: where the rows are, with no user or credential."""
     parts = urlsplit(url)
     port = f":{parts.port}" if parts.port else ""
-    return f"postgresql://{parts.hostname or ''}{port}{parts.path}"
+    service = dict(parse_qsl(parts.query)).get("service")
+    return f"postgresql://{parts.hostname or ''}{port}{parts.path}" + (f"?service={service}" if service else "")
 
 
 class _PostgresDataset:

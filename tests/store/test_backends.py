@@ -214,3 +214,30 @@ def test_a_schedule_lock_has_one_holder(location: str) -> None:
         assert store.schedule_holder("nightly") is None
         assert store.acquire_schedule("nightly", slot, NOW) == ("done", None)
         assert store.schedule_last_slot("nightly") == slot
+
+
+def test_the_cli_and_a_sqlite_store_never_import_sqlalchemy_or_psycopg(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import scanner.cli
+        from scanner.store import Store
+        Store({str(tmp_path / "c.db")!r}).close()
+        print(sorted(m for m in ("sqlalchemy", "psycopg", "alembic") if m in sys.modules))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_libpq_service_file_names_the_database(postgres_server: Any, fresh_postgres_url: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    database = fresh_postgres_url.rsplit("/", 1)[1]
+    service = tmp_path / "pg_service.conf"
+    service.write_text(f"[civiscan-test]\nhost=127.0.0.1\nport={postgres_server.port}\ndbname={database}\nuser=civiscan\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(service))
+    with Store("postgresql://?service=civiscan-test") as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.location == "postgresql://?service=civiscan-test"
+    with psycopg.connect(fresh_postgres_url) as conn:  # the service's database is the one migrated
+        assert conn.execute("SELECT version FROM civiscan_schema").fetchone() == (len(MIGRATIONS),)
