@@ -25,6 +25,8 @@ import pytest
 from tests.conftest import require_tool
 
 USER = "civiscan"
+PASSWORD_DATABASE = "secured"
+"""The one database whose connections need a password (scram-sha-256); every other one trusts."""
 
 
 def postgres_bin(name: str) -> str:
@@ -59,6 +61,9 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.root, "nobody")
         _as_owner([self.initdb, "-D", str(self.data), "-A", "trust", "-U", USER, "--no-sync"])
+        # One database needs a password (the first matching line wins): where credentials are tested.
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host {PASSWORD_DATABASE} all 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
         _as_owner([self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"])
 
@@ -70,6 +75,18 @@ class PostgresServer:
 
     def url(self, database: str) -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
+
+    def password_database(self, role: str, password: str) -> str:
+        """A fresh :data:`PASSWORD_DATABASE` owned by ``role``, who logs in with ``password``; its URL has no password."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(PASSWORD_DATABASE)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(PASSWORD_DATABASE), sql.Identifier(role)))
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{PASSWORD_DATABASE}"
 
     def new_database(self) -> str:
         """A fresh, empty database's URL."""

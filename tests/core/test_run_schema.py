@@ -38,9 +38,10 @@ def validate(doc: dict[str, Any]) -> None:
     jsonschema.Draft202012Validator(run_schema(), format_checker=jsonschema.FormatChecker()).validate(doc)
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "c.db") as s:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    location = tmp_path / "c.db" if request.param == "sqlite" else request.getfixturevalue("fresh_postgres_url")
+    with Store(location) as s:
         yield s
 
 

@@ -51,9 +51,10 @@ def plugins(fake_collector, host) -> tuple[PackagesPlugin, OsPlugin]:
     return PackagesPlugin(collect_host_facts), OsPlugin(collect_host_facts)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Path:
-    path = tmp_path / "civiscan.db"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A store holding the sample OSV feed, on each backend."""
+    path = tmp_path / "civiscan.db" if request.param == "sqlite" else request.getfixturevalue("fresh_postgres_url")
     with Store(path) as store, store.write_dataset("advisories") as conn:
         osv, _tracker = feeds.sample_feed_paths()
         feeds.import_path(conn, osv, name="osv")
@@ -62,7 +63,7 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def collect_both(plugins):
-    def collect(store: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def collect(store: Path | str | None) -> tuple[dict[str, Any], dict[str, Any]]:
         async def go() -> tuple[dict[str, Any], dict[str, Any]]:
             with contextlib.ExitStack() as stack:
                 lent = stack.enter_context(Store(store)) if store else None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +109,37 @@ def test_feeds_imported_into_postgres_are_matched_by_the_packages_plugin(tmp_pat
             rows.execute("DELETE FROM feed_sources")
     assert facts["feed"]["sources"][0]["name"] == "osv"
     assert {m["id"] for m in facts["matches"]} >= {"DSA-5532-1", "DSA-5724-1", "DEBIAN-CVE-2025-32462"}
+
+
+def test_the_password_comes_from_libpq_and_is_never_shown(tmp_path: Path, postgres_server: Any) -> None:
+    secret = "pw-" + os.urandom(8).hex()
+    url = postgres_server.password_database("auditor", secret)
+    missing = civiscan(tmp_path, "runs", "--db", url, env={"PGPASSFILE": str(tmp_path / "none")})
+    assert missing.returncode == 2 and "cannot open the store" in missing.stderr, missing.stderr
+    given = civiscan(tmp_path, "runs", "--db", url, env={"PGPASSWORD": secret})
+    assert given.returncode == 0, given.stderr
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{postgres_server.port}:secured:auditor:{secret}\n")
+    pgpass.chmod(0o600)
+    from_file = civiscan(tmp_path, "feeds", "list", "--db", url, env={"PGPASSFILE": str(pgpass)})
+    assert from_file.returncode == 0, from_file.stderr
+    with _env(PGPASSWORD=secret), Store(url) as store:
+        assert secret not in store.location
+        dataset = store.dataset("advisories")
+        assert dataset is not None and secret not in dataset.source
+    for result in (missing, given, from_file):
+        assert secret not in result.stdout + result.stderr
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
