@@ -241,3 +241,13 @@ def test_a_libpq_service_file_names_the_database(postgres_server: Any, fresh_pos
         assert store.location == "postgresql://?service=civiscan-test"
     with psycopg.connect(fresh_postgres_url) as conn:  # the service's database is the one migrated
         assert conn.execute("SELECT version FROM civiscan_schema").fetchone() == (len(MIGRATIONS),)
+
+
+def test_processes_opening_a_new_postgres_store_at_once_migrate_it_once(fresh_postgres_url: str) -> None:
+    opener = "import sys; from scanner.store import Store; Store(sys.argv[1]).close(); print('ok')"
+    openers = [subprocess.Popen([sys.executable, "-c", opener, fresh_postgres_url], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [o.communicate(timeout=60) for o in openers]
+    assert [out for out, _err in results] == ["ok\n"] * 3, [err for _out, err in results]
+    with psycopg.connect(fresh_postgres_url) as conn:
+        assert conn.execute("SELECT version FROM civiscan_schema").fetchall() == [(len(MIGRATIONS),)]
