@@ -251,3 +251,11 @@ def test_processes_opening_a_new_postgres_store_at_once_migrate_it_once(fresh_po
     assert [out for out, _err in results] == ["ok\n"] * 3, [err for _out, err in results]
     with psycopg.connect(fresh_postgres_url) as conn:
         assert conn.execute("SELECT version FROM civiscan_schema").fetchall() == [(len(MIGRATIONS),)]
+
+
+def test_the_postgresql_server_binaries_are_installed() -> None:
+    """tools/system-deps.sh installs Debian's postgresql; its binaries live outside PATH."""
+    from tests.postgres import postgres_bin
+
+    for name in ("initdb", "pg_ctl"):
+        assert os.access(postgres_bin(name), os.X_OK)
