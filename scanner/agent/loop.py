@@ -27,7 +27,7 @@ from ..errors import ConfigError, ExitCode
 from ..lease import HEARTBEAT_SECONDS
 from ..plugin import Registry
 from ..scan import ScanRequest, prepare
-from ..store import Store
+from ..store import RunStatus, Store
 from . import locks, runner
 from .config import AgentConfig, Schedule, load_config
 from .logs import Log
