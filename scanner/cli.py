@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,6 +272,8 @@ for _option in _verbosity_options():
 @click.option("--resume", "resume", metavar="RUN", help="Finish an interrupted run: scan only its pending assets, with the run's own settings except --timeout, --concurrency and --per-host when given.")
 @click.option("--baseline", metavar="RUN|FILE", help="Fail only on failures not in this baseline: a stored run, a file from 'civiscan baseline write', or a run's JSON document.")
 @click.option("--severity", "shown_severity", type=click.Choice(SEVERITIES), envvar="CIVISCAN_SCAN_SEVERITY", help="Show only findings at or above this severity in the terminal table (stored results and report files keep all).")
+@click.option("--engine", type=click.Choice(["local", "celery"]), default=None, help="Run the jobs here (local, the default) or on Celery workers (celery; docs/scale-out.md). A resumed run keeps its engine.")
+@click.option("--broker", metavar="URL", envvar="CIVISCAN_BROKER", help="The celery engine's Redis broker, redis://HOST:PORT/DB or rediss:// (TLS); the password comes from CIVISCAN_BROKER_PASSWORD.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
 def scan(
     targets: tuple[str, ...],
@@ -295,6 +297,8 @@ def scan(
     resume: str | None,
     baseline: str | None,
     shown_severity: str | None,
+    engine: str | None,
+    broker: str | None,
     quiet: bool,
     **declared: Any,
 ) -> None:
@@ -337,10 +341,12 @@ def scan(
     if resume:
         overrides = _resume_overrides(click.get_current_context(), lib.RESUME_OVERRIDES)
         run_id = _run_id(store, resume)
+        runner = lib.engine_runner(engine or lib.run_engine(store, run_id), broker)
         try:
             spec = lib.resume(store, run_id, registry, overrides=overrides, fail_on=severity, observer=observer)
         except RunHeld as exc:
             raise Fail(f"{exc}; wait for it to finish, or stop that process and resume again") from None
+        spec = replace(spec, runner=runner)
     else:
         if ca_file and not Path(ca_file).is_file():
             raise Fail(f"{ca_file}: --ca-file not found")
@@ -356,7 +362,10 @@ def scan(
         if resolve_map:
             plugin_settings["resolve"] = resolve_map
         settings = ScanSettings(timeout=timeout, concurrency=concurrency, per_host=per_host, plugin_settings=plugin_settings)
-        spec = lib.start(store, plan, registry, settings, fail_on=severity, observer=observer)
+        engine = engine or "local"
+        runner = lib.engine_runner(engine, broker)  # a bad broker is refused before the run exists
+        spec = lib.start(store, plan, registry, settings, fail_on=severity, observer=observer, engine=engine)
+        spec = replace(spec, runner=runner)
     run_id = spec.run_id
     code = lib.execute(spec)
     view = View(Severity(shown_severity) if shown_severity else None, known)
@@ -371,7 +380,8 @@ def _resume_overrides(ctx: click.Context, allowed: Sequence[str]) -> dict[str, A
     """The settings given on the command line for ``--resume``; refuse any that cannot change."""
     from click.core import ParameterSource
 
-    output_flags = {"resume", "db", "formats", "output", "report_dir", "fail_on", "quiet", "sign_key", "debug", "verbose"}
+    output_flags = {"resume", "db", "formats", "output", "report_dir", "fail_on", "quiet", "sign_key", "debug", "verbose",
+                    "engine", "broker"}
     given = [p for p in ctx.command.get_params(ctx)
              if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
     refused = [p for p in given if p.name not in output_flags and p.name not in allowed]

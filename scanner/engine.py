@@ -2,7 +2,10 @@
 
 The unit of work is a *job*: a JSON-serialisable mapping (asset, the checks
 each plugin must serve, settings) in, facts + errors out. :func:`run_job` has no
-global state, so the same function can later run on remote workers.
+global state, so the same function runs here and on remote workers
+(scanner/fleet/). A :class:`Job` is the frozen, typed form of one job of a
+run; :func:`collect` pins, admits and collects one asset, and
+:func:`store_outcome` judges and stores what it returned, whichever engine ran it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from .evaluate import Finding, evaluate_asset, scope_error_findings
@@ -79,6 +83,9 @@ class RunSpec:
     observer: Observer | None = None
     # Once set (from any thread), assets not yet started stay pending: a stopping agent's run.
     stop: threading.Event | None = None
+    # What runs the jobs: None is this process (:func:`scan_assets`); scanner.fleet's
+    # coordinator hands them to workers. It writes every outcome with :func:`store_outcome`.
+    runner: Callable[[RunSpec], Awaitable[None]] | None = None
 
 
 class QuietObserver:
@@ -113,6 +120,55 @@ def make_job(
         "settings": dict(settings.plugin_settings),
         **({"scope": scope.to_json()} if scope is not None else {}),
     }
+
+
+@dataclass(frozen=True)
+class Job:
+    """One asset's job of one run: everything a worker needs, nothing of the coordinator's machine.
+
+    ``plugins`` maps each plugin to the checks (with their options) it must
+    serve; ``settings`` are the run's plugin settings (environment-variable
+    names, never secrets); ``scope`` is re-checked by whoever runs the job.
+    """
+
+    run_id: int
+    asset: Asset
+    plugins: Mapping[str, tuple[Mapping[str, Any], ...]]
+    timeout: float
+    plugin_timeout: float
+    per_host: int
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    scope: Scope | None = None
+
+    @classmethod
+    def build(cls, run_id: int, asset: Asset, ruleset: RuleSet, settings: ScanSettings,
+              scope: Scope | None = None) -> Job:
+        return cls.from_json(make_job(asset, ruleset, settings, scope) | {"run": run_id, "per_host": settings.per_host})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run": self.run_id,
+            "asset": self.asset.to_json(),
+            "plugins": {name: [dict(u) for u in uses] for name, uses in sorted(self.plugins.items())},
+            "timeout": self.timeout,
+            "plugin_timeout": self.plugin_timeout,
+            "per_host": self.per_host,
+            "settings": dict(self.settings),
+            **({"scope": self.scope.to_json()} if self.scope is not None else {}),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Job:
+        return cls(
+            run_id=int(data["run"]),
+            asset=Asset.from_json(dict(data["asset"])),
+            plugins={str(k): tuple(dict(u) for u in v) for k, v in dict(data["plugins"]).items()},
+            timeout=float(data["timeout"]),
+            plugin_timeout=float(data.get("plugin_timeout", 600.0)),
+            per_host=int(data.get("per_host", 4)),
+            settings=dict(data.get("settings", {})),
+            scope=Scope.from_json(data["scope"]) if "scope" in data else None,
+        )
 
 
 async def run_job(
@@ -195,6 +251,54 @@ async def resolve_asset(asset: Asset, gate: Gate) -> tuple[Asset, CollectError |
     return replace(asset, address=address), None
 
 
+async def collect(
+    job: Job,
+    registry: Registry,
+    *,
+    executor: Any = None,
+    host_limits: dict[str, Any] | None = None,
+    datasets: DatasetProvider | None = None,
+    gate: Gate | None = None,
+) -> dict[str, Any]:
+    """Pin and admit the job's asset through the scope gate, then collect its facts. JSON out.
+
+    ``{"asset": pinned asset, "refused": collect error or None, "facts", "errors", "versions"}``:
+    what :func:`store_outcome` judges and stores.
+    """
+    gate = gate or Gate.from_settings(job.scope, job.settings, job.timeout)
+    pinned, refused = await resolve_asset(job.asset, gate)
+    if refused is not None:
+        return {"asset": pinned.to_json(), "refused": refused.to_json(), "facts": {}, "errors": {}, "versions": None}
+    result = await run_job(
+        replace(job, asset=pinned).to_json(),
+        registry,
+        per_host=job.per_host,
+        executor=executor,
+        host_limits=host_limits,
+        datasets=datasets,
+    )
+    return {"asset": pinned.to_json(), "refused": None, **result}
+
+
+def store_outcome(spec: RunSpec, outcome: Mapping[str, Any]) -> Asset:
+    """Judge one asset's collected facts (from :func:`collect`) and store them, replacing any earlier write."""
+    pinned = Asset.from_json(dict(outcome["asset"]))
+    refused = CollectError.from_json(outcome["refused"]) if outcome.get("refused") else None
+    if refused is not None:
+        facts: dict[str, Any] = {}
+        errors = {"scope" if refused.reason is ErrorReason.SCOPE else "resolve": refused}
+        findings = scope_error_findings(pinned, spec.ruleset, refused.reason, refused.message)
+    else:
+        facts = dict(outcome["facts"])
+        errors = {k: CollectError.from_json(v) for k, v in outcome["errors"].items()}
+        findings = evaluate_asset(pinned, facts, errors, spec.ruleset, spec.registry.checks, spec.started)
+    spec.store.save_asset(spec.run_id, pinned, facts, errors, findings, dt.datetime.now(dt.UTC),
+                          versions=outcome.get("versions") if refused is None else None)
+    if spec.observer is not None:
+        spec.observer.asset_done(pinned, findings)
+    return pinned
+
+
 async def scan_assets(spec: RunSpec) -> None:
     """Scan the spec's assets and write each one's facts and findings as soon as it finishes."""
     store, run_id, ruleset, registry, settings, scope = (
@@ -212,26 +316,10 @@ async def scan_assets(spec: RunSpec) -> None:
             if spec.stop is not None and spec.stop.is_set():
                 return
             observer.asset_started(asset)
-            pinned, refused = await resolve_asset(asset, gate)
-            if refused is not None:
-                facts: dict[str, Any] = {}
-                errors = {"scope" if refused.reason is ErrorReason.SCOPE else "resolve": refused}
-                findings = scope_error_findings(asset, ruleset, refused.reason, refused.message)
-            else:
-                result = await run_job(
-                    make_job(pinned, ruleset, settings, scope),
-                    registry,
-                    per_host=settings.per_host,
-                    executor=executor,
-                    host_limits=host_limits,
-                    datasets=store,
-                )
-                facts = result["facts"]
-                errors = {k: CollectError.from_json(v) for k, v in result["errors"].items()}
-                findings = evaluate_asset(pinned, facts, errors, ruleset, registry.checks, spec.started)
-            store.save_asset(run_id, pinned, facts, errors, findings, dt.datetime.now(dt.UTC),
-                             versions=result["versions"] if refused is None else None)
-            observer.asset_done(pinned, findings)
+            job = Job.build(run_id, asset, ruleset, settings, scope)
+            outcome = await collect(job, registry, executor=executor, host_limits=host_limits,
+                                    datasets=store, gate=gate)
+            store_outcome(spec, outcome)
 
     try:
         await asyncio.gather(*(one(a) for a in spec.assets))

@@ -132,7 +132,9 @@ class Inventory:
 
 
 _TOP = ["scope", "defaults", "departments"]
-_ASSET_KEYS = ["host", "endpoint", "name", "address", "tags", "ssh", "ca_file"]
+_ASSET_KEYS = ["host", "endpoint", "name", "address", "tags", "ssh", "ca_file", "zone"]
+# A network zone: its assets' jobs go to the workers of queue civiscan.zone.NAME.
+_ZONE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _SSH_KEYS = [
     "user",
     "port",
@@ -178,7 +180,8 @@ def load_inventory(path: str) -> Inventory:
             dept = r.mapping(body, depts.value_pos(name), f"department '{name}'")
             if dept is None:
                 continue
-            r.keys(dept, f"department '{name}'", ["title", "contact", "contacts", "assets"], required=["assets"])
+            r.keys(dept, f"department '{name}'", ["title", "contact", "contacts", "assets", "zone"], required=["assets"])
+            dept_zone = _parse_zone(r, dept, f"department '{name}'")
             departments.append(
                 Department(
                     name,
@@ -192,7 +195,7 @@ def load_inventory(path: str) -> Inventory:
             seq = r.sequence(dept.get("assets"), dept.value_pos("assets"), f"assets of '{name}'") if "assets" in dept else None
             for i, item in enumerate(seq or []):
                 assert seq is not None
-                asset = _parse_asset(r, item, seq.item_pos(i), name, defaults_ssh, scope)
+                asset = _parse_asset(r, item, seq.item_pos(i), name, defaults_ssh, scope, dept_zone)
                 if asset is None:
                     continue
                 if asset.id in positions:
@@ -249,8 +252,17 @@ def _parse_scope(r: Reader, top: PosDict) -> Scope:
     return Scope(tuple(networks), tuple(domains))
 
 
+def _parse_zone(r: Reader, data: PosDict, what: str) -> str | None:
+    zone = r.string(data, "zone", what)
+    if zone is not None and not _ZONE.match(zone):
+        r.error(data.value_pos("zone"), f"zone {quote(zone)} must be lower-case letters, digits, - or _ (at most 64)")
+        return None
+    return zone
+
+
 def _parse_asset(
-    r: Reader, item: Any, where: Position, dept: str, defaults_ssh: PosDict | None, scope: Scope
+    r: Reader, item: Any, where: Position, dept: str, defaults_ssh: PosDict | None, scope: Scope,
+    dept_zone: str | None = None,
 ) -> Asset | None:
     data = r.mapping(item, where, f"an asset of '{dept}'")
     if data is None:
@@ -267,6 +279,7 @@ def _parse_asset(
     address = r.string(data, "address", "an asset")
     tags = tuple(r.strings(data, "tags", "an asset"))
     ca_file = r.string(data, "ca_file", "an asset")
+    zone = _parse_zone(r, data, "an asset") or dept_zone
     url = None
     if target is None:
         return None
@@ -322,6 +335,7 @@ def _parse_asset(
         tags=tags,
         ssh=ssh,
         ca_file=ca_file,
+        zone=zone,
     )
 
 

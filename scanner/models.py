@@ -184,6 +184,7 @@ class Asset:
     tags: tuple[str, ...] = ()
     ssh: SSHSettings | None = None
     ca_file: str | None = None  # endpoints: extra trust anchors for TLS verification
+    zone: str | None = None  # network zone: the workers that can reach it (docs/scale-out.md)
 
     @property
     def hostname(self) -> str:
@@ -235,6 +236,7 @@ class Asset:
             "tags": list(self.tags),
             "ssh": self.ssh.to_json() if self.ssh else None,
             "ca_file": self.ca_file,
+            **({"zone": self.zone} if self.zone else {}),
         }
 
     @classmethod
@@ -249,6 +251,7 @@ class Asset:
             tags=tuple(data.get("tags") or ()),
             ssh=SSHSettings.from_json(data["ssh"]) if data.get("ssh") else None,
             ca_file=data.get("ca_file"),
+            zone=data.get("zone"),
         )
 
 

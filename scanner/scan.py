@@ -35,6 +35,8 @@ from .yamlpos import PATH_CHARS, quote
 
 # The settings a resumed run may change (they bound time and load, not what is judged).
 RESUME_OVERRIDES = ("timeout", "concurrency", "per_host")
+# Where a run's jobs run: this process, or Celery workers (scanner/fleet/, docs/scale-out.md).
+ENGINES = ("local", "celery")
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ async def _held(spec: RunSpec) -> None:
 
     renewing = asyncio.create_task(renew())
     try:
-        await scan_assets(spec)
+        await (spec.runner or scan_assets)(spec)
     finally:
         renewing.cancel()
 
@@ -186,10 +188,17 @@ def start(
     fail_on: Severity = Severity.LOW,
     observer: Observer | None = None,
     now: dt.datetime | None = None,
+    engine: str = "local",
 ) -> RunSpec:
-    """Store a new run of ``plan``, held by this process, and return what :func:`execute` needs."""
+    """Store a new run of ``plan``, held by this process, and return what :func:`execute` needs.
+
+    ``engine`` (one of :data:`ENGINES`) is stored with the run, so a resumed
+    run is scanned by the same engine; :func:`with_engine` attaches its runner.
+    """
     started = now or dt.datetime.now(dt.UTC)
     stored_settings = settings.to_json() | {"scope": plan.scope.to_json()}
+    if engine != "local":
+        stored_settings["engine"] = engine
     run_id = store.create_run(plan.ruleset, plan.assets, stored_settings, started, plan.inventory_digest, plan.departments)
     return RunSpec(store, run_id, plan.assets, plan.ruleset, registry, settings, plan.scope, started, fail_on, observer)
 
@@ -220,6 +229,27 @@ def resume(
     scope = Scope.from_json(record.settings.get("scope", {}))
     pending = tuple(store.assets(run_id, state=AssetState.PENDING))
     return RunSpec(store, run_id, pending, record.ruleset, registry, settings, scope, record.started, fail_on, observer)
+
+
+def run_engine(store: Store, run_id: int) -> str:
+    """The engine a stored run was started with."""
+    return str(store.run(run_id).settings.get("engine", "local"))
+
+
+def engine_runner(engine: str, broker: str | None = None) -> Any:
+    """``RunSpec.runner`` of ``engine``: None for this process, else Celery workers reached through ``broker``.
+
+    Raises ConfigError (exit 2) for an unknown engine, or a broker that is
+    missing or badly given. Celery is imported only when the run starts.
+    """
+    if engine == "local":
+        return None
+    if engine != "celery":
+        raise ConfigError.at(Position("<command line>"), f"unknown engine '{engine}' (one of: {', '.join(ENGINES)})")
+    from .fleet.broker import BrokerConfig
+    from .fleet.coordinator import FleetRunner
+
+    return FleetRunner(BrokerConfig.load(broker))
 
 
 def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Registry, fail_on: Severity) -> tuple[int, ExitCode]:
