@@ -636,10 +636,17 @@ def checks(doc: str | None, family: str | None, disabled: tuple[str, ...]) -> No
 @db_option
 @click.option("-n", "--limit", type=int, default=30, show_default=True, help="Show at most this many runs.")
 def runs(db: str | None, limit: int) -> None:
-    """List stored runs, newest first."""
-    from .output import runs_table
+    """List stored runs, newest first; unfinished runs of the celery engine with their queued and running jobs."""
+    from .output import inert_lines, runs_table
 
-    click.echo(runs_table(open_store(db).runs(limit)))
+    store = open_store(db)
+    listed = store.runs(limit)
+    click.echo(runs_table(listed))
+    if any(r["status"] != "complete" for r in listed):
+        from .scan import fleet_status
+
+        for line in inert_lines(fleet_status(store, listed)).splitlines():
+            click.echo(line)
 
 
 @cli.command()

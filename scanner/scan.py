@@ -252,6 +252,15 @@ def engine_runner(engine: str, broker: str | None = None) -> Any:
     return FleetRunner(BrokerConfig.load(broker))
 
 
+def fleet_status(store: Store, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Lines on the unfinished runs of the celery engine (queued, running, done); none for local runs."""
+    if not any(run_engine(store, int(r["id"])) == "celery" for r in runs if r["status"] != RunStatus.COMPLETE.value):
+        return []
+    from .fleet.status import fleet_lines
+
+    return fleet_lines(store, runs)
+
+
 def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Registry, fail_on: Severity) -> tuple[int, ExitCode]:
     """Judge the stored facts of ``source_run`` under another policy, as a new run.
 

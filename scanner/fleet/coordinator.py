@@ -57,12 +57,15 @@ class Coordinator:
         self.spec = spec
         self.client = config.redis()
         self.attempt = uuid.uuid4().hex[:16]
+        self.run_key = ""
         self.waiting: dict[str, str] = {}  # asset id -> task id, not yet stored
 
     def _take_over(self) -> None:
         """Cancel the run's previous attempt and record ours with the run (for the next resume)."""
         store, run_id = self.spec.store, self.spec.run_id
         settings = dict(store.run(run_id).settings)
+        self.run_key = str(settings.get("fleet_run") or uuid.uuid4().hex)
+        settings["fleet_run"] = self.run_key
         previous = settings.get("fleet_attempt")
         if previous:
             self.client.set(keys.cancelled(str(previous)), 1, ex=keys.STATE_TTL_SECONDS)
@@ -72,7 +75,7 @@ class Coordinator:
 
     def _enqueue(self, app: Any) -> None:
         spec = self.spec
-        states = keys.states(spec.run_id)
+        states = keys.states(self.run_key)
         with self.client.pipeline() as pipe:
             pipe.delete(states)
             if self.waiting:
@@ -84,13 +87,13 @@ class Coordinator:
             for asset_id, task_id in self.waiting.items():
                 asset = by_id[asset_id]
                 job = Job.build(spec.run_id, asset, spec.ruleset, spec.settings, spec.scope)
-                app.send_task(keys.TASK, args=[{"attempt": self.attempt, "job": job.to_json()}],
+                app.send_task(keys.TASK, args=[{"attempt": self.attempt, "run_key": self.run_key, "job": job.to_json()}],
                               task_id=task_id, queue=keys.queue_for(zone_of(asset)), producer=producer,
                               serializer="json")
 
     def _pop(self, wait: bool = True) -> list[Mapping[str, Any]]:
         """Outcomes pushed so far (waiting up to POP_SECONDS for the first, if ``wait``)."""
-        key = keys.replies(self.spec.run_id)
+        key = keys.replies(self.run_key)
         raw = []
         if wait:
             first = self.client.blpop([key], timeout=POP_SECONDS)
@@ -105,7 +108,7 @@ class Coordinator:
         out = []
         for item in raw:
             try:
-                out.append(json.loads(item)["outcome"])
+                out.append(json.loads(item)["outcome"])  # the key names the run; the outcome names its asset
             except (ValueError, KeyError, TypeError):
                 log.warning("run %s: a malformed reply was dropped", self.spec.run_id)
         return out
@@ -117,7 +120,7 @@ class Coordinator:
                 continue  # a duplicate, or another attempt's job already stored
             store_outcome(self.spec, outcome)
             del self.waiting[asset_id]
-            self.client.hdel(keys.states(self.spec.run_id), asset_id)
+            self.client.hdel(keys.states(self.run_key), asset_id)
         return len(outcomes)
 
     def _cancel(self) -> None:
@@ -129,7 +132,7 @@ class Coordinator:
         """
         self.client.set(keys.cancelled(self.attempt), 1, ex=keys.STATE_TTL_SECONDS)
         if self.waiting:
-            self.client.hdel(keys.states(self.spec.run_id), *self.waiting)
+            self.client.hdel(keys.states(self.run_key), *self.waiting)
 
     async def run(self) -> None:
         from .app import make_app
@@ -155,7 +158,7 @@ class Coordinator:
             if stopped:
                 self._cancel()
             else:
-                self.client.delete(keys.states(spec.run_id), keys.replies(spec.run_id))
+                self.client.delete(keys.states(self.run_key), keys.replies(self.run_key))
         except BaseException:
             # Ctrl-C / SIGTERM cancel this task: revoke what has not run, keep what is stored.
             self._cancel()

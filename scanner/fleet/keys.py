@@ -19,14 +19,18 @@ def queue_for(zone: str | None) -> str:
     return f"{ZONE_PREFIX}{zone}" if zone else DEFAULT_QUEUE
 
 
-def replies(run_id: int) -> str:
+# A run's fleet key is a random id stored with the run (its settings' ``fleet_run``), not
+# its number: two stores sharing one broker both have a run 1.
+
+
+def replies(run_key: str) -> str:
     """A list: each worker pushes one outcome per finished job; the coordinator pops them."""
-    return f"civiscan:run:{run_id}:replies"
+    return f"civiscan:run:{run_key}:replies"
 
 
-def states(run_id: int) -> str:
+def states(run_key: str) -> str:
     """A hash asset id -> ``queued`` | ``running`` of the jobs not yet stored."""
-    return f"civiscan:run:{run_id}:states"
+    return f"civiscan:run:{run_key}:states"
 
 
 def cancelled(attempt: str) -> str:

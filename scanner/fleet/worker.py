@@ -79,12 +79,12 @@ def run_message(message: dict[str, Any]) -> None:
     if state is None:
         raise RuntimeError("worker not configured")
     job = Job.from_json(message["job"])
-    attempt = str(message["attempt"])
+    attempt, run_key = str(message["attempt"]), str(message["run_key"])
     client = state.client
     if client.exists(keys.cancelled(attempt)):
         log.info("run %s: job for %s skipped (its scan was stopped)", job.run_id, job.asset.id)
         return
-    client.eval(_MARK_RUNNING, 1, keys.states(job.run_id), job.asset.id)
+    client.eval(_MARK_RUNNING, 1, keys.states(run_key), job.asset.id)
     limits = FleetHostLimits(client, job.per_host, state.config.host_lease)
     try:
         outcome = asyncio.run(collect(job, state.registry, executor=state.executor,
@@ -94,8 +94,8 @@ def run_message(message: dict[str, Any]) -> None:
         outcome = _crash_outcome(job, exc)
     reply = json.dumps({"attempt": attempt, "worker": state.name, "outcome": outcome}, default=str)
     with client.pipeline() as pipe:
-        pipe.rpush(keys.replies(job.run_id), reply)
-        pipe.expire(keys.replies(job.run_id), keys.STATE_TTL_SECONDS)
+        pipe.rpush(keys.replies(run_key), reply)
+        pipe.expire(keys.replies(run_key), keys.STATE_TTL_SECONDS)
         pipe.execute()
 
 
