@@ -5,8 +5,9 @@
 * At-least-once delivery: ``acks_late`` (a job is acknowledged after it ran),
   ``task_reject_on_worker_lost`` (a job whose pool process died goes back to
   the queue), prefetch 1 (a worker holds no more jobs than it runs). A worker
-  that vanishes altogether leaves its jobs unacknowledged; Redis hands them to
-  another worker after the visibility timeout (:mod:`.broker`).
+  that vanishes altogether leaves its jobs unacknowledged; the other workers'
+  periodic sweep puts them back in their queue once the visibility timeout
+  (:mod:`.broker`) has passed.
 * No result backend: a job's outcome is pushed by the worker to the run's
   reply list (:mod:`.keys`), which the coordinator pops — one O(1) read per
   outcome, nothing to poll per job, and outcomes that arrive while no
@@ -37,6 +38,10 @@ def make_app(config: BrokerConfig) -> Any:
             "visibility_timeout": config.visibility_timeout,
             "unacked_restore_interval": sweep,
             "unacked_restore_throttle": 1,
+            # The sweep's lock: a worker killed while sweeping must not stop every sweep for
+            # kombu's default 5 minutes. A sweep takes milliseconds; two at once restore a job
+            # twice at worst, which the (run, asset) keying absorbs.
+            "unacked_mutex_expire": max(5, 3 * sweep),
         },
         broker_connection_retry_on_startup=True,
         task_serializer="json",

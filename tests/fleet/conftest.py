@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -82,10 +82,14 @@ class Proc:
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(10)
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.terminate()
             try:
                 self.popen.wait(15)
             except subprocess.TimeoutExpired:
@@ -119,13 +123,16 @@ WorkerFactory = Callable[..., list[Proc]]
 
 @pytest.fixture(scope="module")
 def start_workers(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerFactory]:
-    """``start_workers(["w1", "w2"], queues=("a",))``: real workers, ready when returned; stopped after the module."""
+    """``start_workers({"w1": (), "za": ("a",)})``: real workers (name -> zones), all ready when returned.
+
+    They start at once and are stopped together after the module.
+    """
     started: list[Proc] = []
     db = tmp_path_factory.mktemp("worker-store") / "worker.db"
 
-    def start(names: Sequence[str], queues: Sequence[str] = (), concurrency: int = 4) -> list[Proc]:
+    def start(queues_of: Mapping[str, Sequence[str]], concurrency: int = 4) -> list[Proc]:
         procs = []
-        for name in names:
+        for name, queues in queues_of.items():
             argv = civiscan("worker", "--broker", redis_url, "--name", name, "--db", str(db),
                             "--concurrency", str(concurrency), *(a for q in queues for a in ("--queue", q)))
             procs.append(Proc(argv, env=fleet_env(), name=name))
@@ -135,6 +142,8 @@ def start_workers(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         return procs
 
     yield start
+    for proc in started:
+        proc.terminate()
     for proc in started:
         proc.stop()
 

@@ -39,7 +39,15 @@ estate = estate_module.estate
 
 @pytest.fixture(scope="module")
 def fleet(start_workers: WorkerFactory) -> list[Proc]:
-    return start_workers(["w1", "w2", "w3"], concurrency=4)
+    """Three workers of the default queue."""
+    return start_workers({"w1": (), "w2": (), "w3": ()})
+
+
+@pytest.fixture(scope="module")
+def zoned(start_workers: WorkerFactory) -> dict[str, Proc]:
+    """Workers of zone queues, started together: two for the kill test, one per zone, one for pickles."""
+    names = {"victim": ("kill",), "survivor": ("kill",), "zone-a": ("a",), "zone-b": ("b",), "pickle-target": ("pickle",)}
+    return dict(zip(names, start_workers(names, concurrency=2), strict=True))
 
 
 def scan_argv(est: Any, db: Path, engine: str, broker: str, *extra: str) -> list[str]:
@@ -86,9 +94,9 @@ def test_distributed_scan_finds_what_the_local_engine_finds(fleet: list[Proc], r
 
 
 def test_a_worker_killed_mid_run_loses_no_asset_and_doubles_none(
-    start_workers: WorkerFactory, redis_url: str, tmp_path: Path
+    zoned: dict[str, Proc], redis_url: str, tmp_path: Path
 ) -> None:
-    victim, survivor = start_workers(["victim", "survivor"], queues=("kill",), concurrency=2)
+    victim, survivor = zoned["victim"], zoned["survivor"]
     with estate(tmp_path / "estate", 8, 0, slow=True, zones=("kill",)) as est:
         local = run_scan(est, tmp_path / "local.db", "local", redis_url)
         coordinator = Proc(scan_argv(est, tmp_path / "celery.db", "celery", redis_url), env=fleet_env(), name="scan")
@@ -234,8 +242,8 @@ def test_the_per_host_limit_holds_across_the_fleet(fleet: list[Proc], redis_url:
     assert len(spread) >= 2
 
 
-def test_zone_jobs_run_only_on_their_zone_workers(start_workers: WorkerFactory, redis_url: str, tmp_path: Path) -> None:
-    worker_a, worker_b = start_workers(["zone-a"], queues=("a",))[0], start_workers(["zone-b"], queues=("b",))[0]
+def test_zone_jobs_run_only_on_their_zone_workers(zoned: dict[str, Proc], redis_url: str, tmp_path: Path) -> None:
+    worker_a, worker_b = zoned["zone-a"], zoned["zone-b"]
     db = tmp_path / "zones.db"
     with estate(tmp_path / "estate", 8, 0, zones=("a", "b")) as est:
         result = run_scan(est, db, "celery", redis_url)
@@ -260,11 +268,11 @@ class _Planted:
         return (open, (str(self.path), "w"))
 
 
-def test_a_pickled_job_is_refused(start_workers: WorkerFactory, redis_url: str, tmp_path: Path) -> None:
+def test_a_pickled_job_is_refused(zoned: dict[str, Proc], redis_url: str, tmp_path: Path) -> None:
     from scanner.fleet.app import make_app
     from scanner.fleet.broker import BrokerConfig
 
-    (worker,) = start_workers(["pickle-target"], queues=("pickle",))
+    worker = zoned["pickle-target"]
     marker = tmp_path / "unpickled"
     app = make_app(BrokerConfig.load(redis_url, {}))
     app.send_task(keys.TASK, args=[_Planted(marker)], queue=keys.queue_for("pickle"), serializer="pickle")
