@@ -20,6 +20,7 @@ need slapd slapd
 need pg_ctlcluster postgresql
 need runuser util-linux
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+need redis-server redis-server
 [ -n "$missing" ] || exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing:$missing"

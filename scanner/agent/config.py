@@ -39,7 +39,7 @@ _SCHEDULE_KEYS = (
     "targets", "scope", "db", "reports", "formats", "fail_on", "scan", "keep_runs", "keep_days",
     "notifications",
 )
-_SCAN_KEYS = ("timeout", "concurrency", "per_host", "settings")
+_SCAN_KEYS = ("timeout", "concurrency", "per_host", "settings", "engine", "broker")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class ScanOptions:
     concurrency: int = 32
     per_host: int = 4
     settings: Mapping[str, Any] = field(default_factory=dict)
+    engine: str = "local"  # or "celery": the jobs run on workers (docs/scale-out.md)
+    broker: str | None = None  # the celery engine's Redis URL (else $CIVISCAN_BROKER); never a password
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,17 @@ def _scan_options(r: Reader, body: PosDict, what: str, registry: Registry | None
                 for p in problems:
                     r.error(given.value_pos(key), f"setting '{key}': {p.message.split(': ', 1)[-1]}")  # type: ignore[union-attr]
                 settings.update(converted)
-    return ScanOptions(timeout or 5.0, concurrency, per_host, settings)
+    engine = r.choice(node, "engine", here, ("local", "celery"), default="local") or "local"
+    broker = r.string(node, "broker", here)
+    if engine == "celery" or broker is not None:
+        from ..fleet.broker import BrokerConfig
+
+        try:
+            BrokerConfig.load(broker, {} if broker is not None else None)
+        except ConfigError as exc:
+            at = node.value_pos("broker") if "broker" in node else node.key_pos("engine") if "engine" in node else node.here()
+            r.error(at, exc.problems[0].message)
+    return ScanOptions(timeout or 5.0, concurrency, per_host, settings, engine, broker)
 
 
 def _seconds(r: Reader, data: PosDict, key: str, what: str, default: float | None, *,

@@ -106,6 +106,7 @@ def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cut
             return Outcome(resume_id, ExitCode(store.run(resume_id).exit_code or 0))
         try:
             if resume_id is not None:
+                runner = lib.engine_runner(lib.run_engine(store, resume_id), schedule.scan.broker)
                 spec = lib.resume(store, resume_id, registry, fail_on=schedule.fail_on, observer=cutter)
             else:
                 plan = lib.prepare(lib.ScanRequest(schedule.policies, schedule.inventory, schedule.targets,
@@ -113,11 +114,13 @@ def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cut
                 opts = schedule.scan
                 settings = ScanSettings(timeout=opts.timeout, concurrency=opts.concurrency,
                                         per_host=opts.per_host, plugin_settings=dict(opts.settings))
-                spec = lib.start(store, plan, registry, settings, fail_on=schedule.fail_on, observer=cutter)
+                runner = lib.engine_runner(opts.engine, opts.broker)
+                spec = lib.start(store, plan, registry, settings, fail_on=schedule.fail_on, observer=cutter,
+                                 engine=opts.engine)
                 store.add_schedule_run(spec.run_id, schedule.name, slot)
         except (ConfigError, RunHeld) as exc:
             return Outcome(None, ExitCode.CONFIG, str(exc))
-        spec = replace(spec, stop=cutter.stop)
+        spec = replace(spec, stop=cutter.stop, runner=runner)
         log("run.started", f"run {spec.run_id} of schedule {schedule.name}", schedule=schedule.name,
             run=spec.run_id, assets=len(spec.assets), resumed=resume_id is not None)
         code = lib.execute(spec)

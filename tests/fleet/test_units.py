@@ -142,3 +142,20 @@ def test_the_host_semaphore_holds_its_limit_and_frees_a_dead_holders_slot(redis_
 async def _one(limits: object, address: str) -> None:
     async with limits.get(address):  # type: ignore[attr-defined]
         pass
+
+
+def test_the_agent_config_selects_the_engine(tmp_path: Path) -> None:
+    from scanner.agent.config import load_config
+
+    path = tmp_path / "agent.yaml"
+    path.write_text("agent: {}\nschedules:\n  city:\n    interval: 1h\n    policies: [baseline]\n    targets: [127.62.1.1]\n"
+                    "    scan: {engine: celery, broker: 'redis://127.62.0.1:6390/0'}\n")
+    (schedule,) = load_config(str(path)).schedules
+    assert (schedule.scan.engine, schedule.scan.broker) == ("celery", "redis://127.62.0.1:6390/0")
+    path.write_text("agent: {}\nschedules:\n  city:\n    interval: 1h\n    policies: [baseline]\n    targets: [127.62.1.1]\n"
+                    "    scan:\n      engine: celery\n      broker: 'redis://:pw@127.62.0.1/0'\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    (problem,) = err.value.problems
+    assert str(problem).startswith(f"{path}:9:15:") and "CIVISCAN_BROKER_PASSWORD" in str(problem)
+    assert "pw@" not in str(problem)
