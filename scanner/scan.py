@@ -249,7 +249,9 @@ def engine_runner(engine: str, broker: str | None = None) -> Any:
     from .fleet.broker import BrokerConfig
     from .fleet.coordinator import FleetRunner
 
-    return FleetRunner(BrokerConfig.load(broker))
+    runner = FleetRunner(BrokerConfig.load(broker))
+    runner.check()
+    return runner
 
 
 def fleet_status(store: Store, runs: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -18,6 +18,7 @@ cancelled; workers drop its jobs), and leaves the run interrupted with every sto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -25,13 +26,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
+
 from ..engine import Job, QuietObserver, RunSpec, store_outcome
+from ..errors import ConfigError, Position
 from ..models import Asset
 from ..store import AssetState
 from . import keys
 from .broker import BrokerConfig
 
 log = logging.getLogger("civiscan.fleet")
+
+# The broker failing under the coordinator (this module is imported only by the celery engine).
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError, OSError,
+)
 
 # Seconds one blocking pop waits before the coordinator looks at its stop flag again.
 POP_SECONDS = 1.0
@@ -46,6 +56,17 @@ class FleetRunner:
     """``RunSpec.runner`` for the celery engine."""
 
     config: BrokerConfig
+
+    def check(self) -> None:
+        """Refuse (ConfigError, exit 2) a broker that does not answer, before any run is created."""
+        client = self.config.redis()
+        try:
+            client.ping()
+        except Exception as exc:
+            raise ConfigError.at(Position("<command line>"),
+                                 f"broker {self.config.url} does not answer: {type(exc).__name__}: {exc}") from None
+        finally:
+            client.close()
 
     async def __call__(self, spec: RunSpec) -> None:
         await Coordinator(self.config, spec).run()
@@ -159,9 +180,16 @@ class Coordinator:
                 self._cancel()
             else:
                 self.client.delete(keys.states(self.run_key), keys.replies(self.run_key))
+        except BROKER_ERRORS as exc:
+            # The broker is gone. What is stored stays; the run is left unfinished for a resume.
+            log.error("run %s: the broker %s failed (%s: %s); %d assets not stored",
+                      spec.run_id, self.config.url, type(exc).__name__, exc, len(self.waiting))
+            with contextlib.suppress(Exception):
+                self._cancel()
         except BaseException:
             # Ctrl-C / SIGTERM cancel this task: revoke what has not run, keep what is stored.
-            self._cancel()
+            with contextlib.suppress(Exception):
+                self._cancel()
             raise
         finally:
             observer.finished()

@@ -159,3 +159,17 @@ def test_the_agent_config_selects_the_engine(tmp_path: Path) -> None:
     (problem,) = err.value.problems
     assert str(problem).startswith(f"{path}:9:15:") and "CIVISCAN_BROKER_PASSWORD" in str(problem)
     assert "pw@" not in str(problem)
+
+
+def test_a_broker_that_does_not_answer_stops_the_scan_before_any_run(tmp_path: Path) -> None:
+    from .conftest import free_port
+
+    dead = f"redis://127.62.0.1:{free_port('127.62.0.1')}/0"
+    result = subprocess.run(civiscan("scan", "-p", "baseline", "127.62.1.1", "--engine", "celery", "--broker", dead,
+                                     "--db", str(tmp_path / "s.db")), capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "does not answer" in result.stderr and "Traceback" not in result.stderr
+    from scanner.store import SqliteStore
+
+    with SqliteStore(tmp_path / "s.db") as store:
+        assert store.runs() == []
