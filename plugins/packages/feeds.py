@@ -25,17 +25,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import importlib.resources
 import json
-import math
 import os
+import re
 import sqlite3
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from cvss import CVSS3, CVSS4
+from cvss.exceptions import CVSSError
 
 from scanner.plugin import Rows
 from scanner.store import ensure_advisory_tables
@@ -88,61 +92,23 @@ def severity_of_text(text: object) -> str:
     return _TEXT_SEVERITY.get(word, "unknown")
 
 
-_CVSS3_WEIGHTS = {
-    "AV": {"N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2},
-    "AC": {"L": 0.77, "H": 0.44},
-    "UI": {"N": 0.85, "R": 0.62},
-    "C": {"H": 0.56, "L": 0.22, "N": 0.0},
-    "I": {"H": 0.56, "L": 0.22, "N": 0.0},
-    "A": {"H": 0.56, "L": 0.22, "N": 0.0},
-}
-
-
-def _roundup(value: float) -> float:
-    """CVSS v3.1 Roundup: the smallest one-decimal number >= value, float-safe."""
-    scaled = round(value * 100000)
-    if scaled % 10000 == 0:
-        return scaled / 100000.0
-    return (math.floor(scaled / 10000) + 1) / 10.0
+@functools.lru_cache(maxsize=4096)
+def cvss_base_score(vector: str) -> float | None:
+    """Base score of a CVSS v3.0/v3.1 or v4.0 vector (FIRST's formulas, via the ``cvss`` library), or None."""
+    text = vector.strip()
+    try:
+        if text.startswith("CVSS:3."):
+            return float(CVSS3(text).base_score)
+        if text.startswith("CVSS:4.0/"):
+            return float(CVSS4(text).base_score)
+    except (CVSSError, ValueError, KeyError, IndexError):
+        return None
+    return None
 
 
 def cvss3_base_score(vector: str) -> float | None:
-    """Base score of a ``CVSS:3.x/AV:../..`` vector (FIRST CVSS v3.1 formula), or None."""
-    parts = vector.strip().split("/")
-    if not parts or not parts[0].startswith("CVSS:3"):
-        return None
-    metrics: dict[str, str] = {}
-    for part in parts[1:]:
-        key, sep, value = part.partition(":")
-        if sep:
-            metrics[key] = value
-    try:
-        scope_changed = metrics["S"] == "C"
-        privileges = {
-            "N": 0.85,
-            "L": 0.68 if scope_changed else 0.62,
-            "H": 0.5 if scope_changed else 0.27,
-        }
-        iss = 1 - (
-            (1 - _CVSS3_WEIGHTS["C"][metrics["C"]])
-            * (1 - _CVSS3_WEIGHTS["I"][metrics["I"]])
-            * (1 - _CVSS3_WEIGHTS["A"][metrics["A"]])
-        )
-        exploitability = (
-            8.22
-            * _CVSS3_WEIGHTS["AV"][metrics["AV"]]
-            * _CVSS3_WEIGHTS["AC"][metrics["AC"]]
-            * privileges[metrics["PR"]]
-            * _CVSS3_WEIGHTS["UI"][metrics["UI"]]
-        )
-    except KeyError:
-        return None
-    impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 if scope_changed else 6.42 * iss
-    if impact <= 0:
-        return 0.0
-    if scope_changed:
-        return _roundup(min(1.08 * (impact + exploitability), 10))
-    return _roundup(min(impact + exploitability, 10))
+    """Base score of a ``CVSS:3.x/AV:../..`` vector, or None (also for any other version)."""
+    return cvss_base_score(vector) if vector.strip().startswith("CVSS:3.") else None
 
 
 def severity_of_score(score: float) -> str:
@@ -158,35 +124,58 @@ def severity_of_score(score: float) -> str:
     return "info"
 
 
-def _osv_severity(record: Mapping[str, Any], affected: Mapping[str, Any]) -> str:
-    """A vendor word beats a computed CVSS score; the affected entry beats the record."""
+# Keys under ecosystem_specific / database_specific that hold a vendor's word.
+_VENDOR_KEYS = ("urgency", "severity", "priority", "ubuntu_priority")
+# Red Hat family advisories put the impact in front of the title: "Important: openssh security update".
+_IMPACT_PREFIX = ("Critical", "Important", "Moderate", "Low")
+
+
+def _vendor_word(record: Mapping[str, Any], affected: Mapping[str, Any]) -> str | None:
+    """The vendor's own rating word: the affected entry beats the record; an Ubuntu entry; a title prefix."""
     for holder in (affected, record):
         for section in ("ecosystem_specific", "database_specific"):
             extra = holder.get(section)
             if isinstance(extra, dict):
-                for key in ("urgency", "severity", "priority"):
-                    level = severity_of_text(extra.get(key))
-                    if level != "unknown":
-                        return level
+                for key in _VENDOR_KEYS:
+                    word = extra.get(key)
+                    if isinstance(word, str) and severity_of_text(word) != "unknown":
+                        return word
     for holder in (affected, record):
-        entries = holder.get("severity")
-        if not isinstance(entries, list):
-            continue
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            kind, score = entry.get("type"), entry.get("score")
-            if not isinstance(score, str):
-                continue
-            if kind == "Ubuntu":
-                level = severity_of_text(score)
-                if level != "unknown":
-                    return level
-            elif kind == "CVSS_V3":
-                value = cvss3_base_score(score)
-                if value is not None:
-                    return severity_of_score(value)
-    return "unknown"
+        for entry in holder.get("severity") or ():
+            if isinstance(entry, dict) and entry.get("type") == "Ubuntu":
+                word = entry.get("score")
+                if isinstance(word, str) and severity_of_text(word) != "unknown":
+                    return word
+    summary = record.get("summary")
+    if isinstance(summary, str):
+        head, sep, _rest = summary.partition(":")
+        if sep and head.strip() in _IMPACT_PREFIX:
+            return head.strip()
+    return None
+
+
+def _cvss_vector(record: Mapping[str, Any], affected: Mapping[str, Any]) -> tuple[str, float] | None:
+    """The first scorable vector, v3 before v4, the affected entry before the record."""
+    for wanted in ("CVSS_V3", "CVSS_V4"):
+        for holder in (affected, record):
+            for entry in holder.get("severity") or ():
+                if not isinstance(entry, dict) or entry.get("type") != wanted:
+                    continue
+                vector = entry.get("score")
+                if isinstance(vector, str):
+                    score = cvss_base_score(vector)
+                    if score is not None:
+                        return vector, score
+    return None
+
+
+def _osv_severity(record: Mapping[str, Any], affected: Mapping[str, Any]) -> str:
+    """A vendor word beats a computed CVSS score; the affected entry beats the record."""
+    word = _vendor_word(record, affected)
+    if word is not None:
+        return severity_of_text(word)
+    scored = _cvss_vector(record, affected)
+    return severity_of_score(scored[1]) if scored else "unknown"
 
 
 # ------------------------------------------------------------------ releases
@@ -252,6 +241,42 @@ class Advisory:
     url: str | None
     published: str | None
     modified: str | None
+    cvss_vector: str | None = None
+    cvss_score: float | None = None
+
+    @property
+    def canonical(self) -> str:
+        """The id matching groups by: :func:`canonical_id` of the id and its aliases."""
+        return canonical_id(self.id, self.aliases)
+
+
+def canonical_id(adv_id: str, aliases: Iterable[str]) -> str:
+    """The CVE an advisory is about when it names exactly one, else its own id.
+
+    ``DEBIAN-CVE-2024-2511`` (alias ``CVE-2024-2511``) -> ``CVE-2024-2511``; a DSA
+    fixing two CVEs stays ``DSA-5587-1``.
+    """
+    if adv_id.startswith("CVE-"):
+        return adv_id
+    cves = sorted({a for a in aliases if a.startswith("CVE-")})
+    return cves[0] if len(cves) == 1 else adv_id
+
+
+class ParsedRow(NamedTuple):
+    """One affected row as parsed, with what the store keeps beside the matcher's fields.
+
+    ``state``: ``resolved`` (a fix exists), ``open``, ``undetermined``, ``no-dsa``,
+    ``postponed``, ``ignored`` or ``end-of-life``; ``urgency``: the vendor's word as
+    given; ``range_type``: ``ECOSYSTEM``, ``SEMVER``, ``VERSIONS`` (a listed version)
+    or ``TRACKER``/``SECDB``.
+    """
+
+    ecosystem: str
+    release: str
+    row: Affected
+    state: str | None = None
+    urgency: str | None = None
+    range_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -296,29 +321,111 @@ def _iso_utc(value: object) -> str | None:
     return parsed.astimezone(dt.UTC).isoformat(timespec="seconds") if parsed else None
 
 
-def _intervals(ranges: object) -> Iterator[tuple[str | None, str | None, str | None]]:
-    """(introduced, fixed, last_affected) for every ECOSYSTEM range of an OSV entry."""
+# SemVer 2.0 versions without pre-release or build parts: these order the same under
+# SemVer precedence and under the dpkg, rpm and apk comparators.
+_PLAIN_SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+Interval = tuple[str | None, str | None, str | None, str]
+
+
+def _range_fits(kind: object, events: Sequence[Mapping[str, Any]]) -> bool:
+    if kind == "ECOSYSTEM":
+        return True
+    if kind != "SEMVER":
+        return False
+    for event in events:
+        for key in ("introduced", "fixed", "last_affected", "limit"):
+            value = event.get(key)
+            if value is None or (key == "introduced" and value == "0") or value == "*":
+                continue
+            if not _PLAIN_SEMVER.fullmatch(str(value)):
+                return False
+    return True
+
+
+def _lower(key: Any, a: str, b: str) -> str:
+    """The lower of two versions under ``key`` (a sort key function), ``a`` if unreadable."""
+    try:
+        return b if key(b) < key(a) else a
+    except ValueError:
+        return a
+
+
+def _intervals(ranges: object, key: Any = None) -> Iterator[Interval]:
+    """(introduced, fixed, last_affected, range type) for the usable ranges of an OSV entry.
+
+    ``ECOSYSTEM`` ranges, and ``SEMVER`` ranges whose versions are plain ``X.Y.Z``
+    (where SemVer and the distro comparators agree); ``GIT`` and other SEMVER
+    ranges are skipped. A ``limit`` event caps every interval of its range: an
+    unbounded one ends (as ``fixed``) at the limit, a bounded one at the lower of
+    its end and the limit (``key`` orders them; without it the end is kept).
+    """
     if not isinstance(ranges, list):
         return
     for rng in ranges:
-        if not isinstance(rng, dict) or rng.get("type") != "ECOSYSTEM":
+        if not isinstance(rng, dict):
             continue
+        events = [e for e in rng.get("events") or () if isinstance(e, dict)]
+        kind = rng.get("type")
+        if not _range_fits(kind, events):
+            continue
+        limits = [str(e["limit"]) for e in events if "limit" in e and str(e["limit"]) != "*"]
+        limit: str | None = None
+        for value in limits:
+            limit = value if limit is None or key is None else _lower(key, limit, value)
+        found: list[tuple[str | None, str | None, str | None]] = []
         start: str | None = None
         opened = False
-        for event in rng.get("events") or ():
-            if not isinstance(event, dict):
-                continue
+        for event in events:
             if "introduced" in event:
                 start = str(event["introduced"])
                 opened = True
             elif "fixed" in event and opened:
-                yield (start, str(event["fixed"]), None)
+                found.append((start, str(event["fixed"]), None))
                 opened = False
             elif "last_affected" in event and opened:
-                yield (start, None, str(event["last_affected"]))
+                found.append((start, None, str(event["last_affected"])))
                 opened = False
         if opened:
-            yield (start, None, None)
+            found.append((start, None, None))
+        for introduced, fixed, last in found:
+            if limit is not None:
+                if fixed is None and last is None:
+                    fixed = limit
+                elif fixed is not None and key is not None:
+                    fixed = _lower(key, fixed, limit)
+                elif last is not None and key is not None and _lower(key, last, limit) == limit:
+                    with contextlib.suppress(ValueError):
+                        if key(limit) <= key(last):
+                            fixed, last = limit, None
+            yield (introduced, fixed, last, str(kind))
+
+
+def _covered(key: Any, version: str, intervals: Sequence[Interval]) -> bool:
+    """Whether ``version`` lies in one of the intervals (unreadable versions count as covered)."""
+    try:
+        at = key(version)
+        for introduced, fixed, last, _kind in intervals:
+            if introduced not in (None, "0") and at < key(introduced):
+                continue
+            if fixed is not None and not at < key(fixed):
+                continue
+            if last is not None and key(last) < at:
+                continue
+            return True
+    except ValueError:
+        return True
+    return False
+
+
+def _listed_versions(affected: Mapping[str, Any], key: Any, intervals: Sequence[Interval]) -> list[str]:
+    """``versions`` entries no range already covers: each is affected exactly."""
+    if key is None:
+        return []
+    out: list[str] = []
+    for version in affected.get("versions") or ():
+        if isinstance(version, str) and version not in out and not _covered(key, version, intervals):
+            out.append(version)
+    return out
 
 
 def _osv_url(record: Mapping[str, Any]) -> str | None:
@@ -330,10 +437,17 @@ def _osv_url(record: Mapping[str, Any]) -> str | None:
     return str(refs[0]["url"]) if refs else None
 
 
-def osv_rows(
-    record: Mapping[str, Any],
-) -> tuple[Advisory, list[tuple[str, str, Affected]]] | None:
-    """Parse one OSV record: its advisory and (ecosystem, release, affected) rows.
+def _release_key_function(release: str) -> Any:
+    """The sort key of a release's comparator, or None for releases no host matches."""
+    from . import versions
+    from .match import format_for_release
+
+    fmt = format_for_release(release)
+    return versions.sort_key(fmt) if fmt else None
+
+
+def osv_rows(record: Mapping[str, Any]) -> tuple[Advisory, list[ParsedRow]] | None:
+    """Parse one OSV record: its advisory and its affected rows.
 
     Withdrawn records and records without an id give None.
     """
@@ -348,15 +462,8 @@ def osv_rows(
             if isinstance(alias, str) and alias != adv_id and alias not in names:
                 names.append(alias)
     aliases = tuple(names)
-    advisory = Advisory(
-        id=adv_id,
-        aliases=aliases,
-        summary=_plain(record.get("summary")) or _plain(record.get("details")),
-        url=_osv_url(record),
-        published=_iso_utc(record.get("published")),
-        modified=_iso_utc(record.get("modified")),
-    )
-    rows: list[tuple[str, str, Affected]] = []
+    scored = _cvss_vector(record, {})
+    rows: list[ParsedRow] = []
     for affected in record.get("affected") or ():
         if not isinstance(affected, dict):
             continue
@@ -368,24 +475,62 @@ def osv_rows(
             continue
         release = release_of_ecosystem(ecosystem) or f"other:{ecosystem}"
         severity = _osv_severity(record, affected)
-        for introduced, fixed, last in _intervals(affected.get("ranges")):
-            rows.append(
-                (
-                    ecosystem,
-                    release,
-                    Affected(adv_id, name, introduced, fixed, last, severity),
-                )
-            )
+        urgency = _vendor_word(record, affected)
+        if scored is None:
+            scored = _cvss_vector({}, affected)
+        key = _release_key_function(release)
+        intervals = list(_intervals(affected.get("ranges"), key))
+        for introduced, fixed, last, kind in intervals:
+            state = "resolved" if fixed is not None else "open"
+            row = Affected(adv_id, name, introduced, fixed, last, severity)
+            rows.append(ParsedRow(ecosystem, release, row, state, urgency, kind))
+        for version in _listed_versions(affected, key, intervals):
+            row = Affected(adv_id, name, version, None, version, severity, "listed version")
+            rows.append(ParsedRow(ecosystem, release, row, "open", urgency, "VERSIONS"))
+    advisory = Advisory(
+        id=adv_id,
+        aliases=aliases,
+        summary=_plain(record.get("summary")) or _plain(record.get("details")),
+        url=_osv_url(record),
+        published=_iso_utc(record.get("published")),
+        modified=_iso_utc(record.get("modified")),
+        cvss_vector=scored[0] if scored else None,
+        cvss_score=scored[1] if scored else None,
+    )
     return advisory, rows
 
 
-def debian_tracker_rows(
-    data: Mapping[str, Any],
-) -> Iterator[tuple[Advisory, list[tuple[str, str, Affected]]]]:
+def tracker_state(rel: Mapping[str, Any]) -> str | None:
+    """The state of one release entry of the Debian tracker, or None when it gives no row.
+
+    ``resolved`` with a fixed version; ``open`` and ``undetermined`` as such unless the
+    security team decided otherwise: ``end-of-life`` (urgency: the package is out of
+    security support in that release), ``postponed`` or ``ignored`` (``nodsa_reason``)
+    and ``no-dsa`` (``nodsa`` without a reason: a minor issue, fixed in a point release
+    if at all).
+    """
+    status = rel.get("status")
+    if status == "resolved":
+        fixed = rel.get("fixed_version")
+        return "resolved" if isinstance(fixed, str) and fixed != "0" else None
+    if status not in ("open", "undetermined"):
+        return None
+    if str(rel.get("urgency") or "").strip().lower() == "end-of-life":
+        return "end-of-life"
+    reason = str(rel.get("nodsa_reason") or "").strip().lower()
+    if reason in ("postponed", "ignored"):
+        return reason
+    if rel.get("nodsa") is not None:
+        return "no-dsa"
+    return str(status)
+
+
+def debian_tracker_rows(data: Mapping[str, Any]) -> Iterator[tuple[Advisory, list[ParsedRow]]]:
     """Parse the Debian Security Tracker JSON, one (advisory, rows) per (package, CVE).
 
     ``resolved`` with ``fixed_version`` "0" means the release was never
-    affected and gives no row; ``open``/``undetermined`` give an unfixed row.
+    affected and gives no row; ``open``/``undetermined`` give an unfixed row whose
+    state (:func:`tracker_state`) and urgency the store keeps.
     """
     for package, issues in data.items():
         if not isinstance(issues, dict):
@@ -393,39 +538,28 @@ def debian_tracker_rows(
         for issue_id, issue in issues.items():
             if not isinstance(issue, dict):
                 continue
-            rows: list[tuple[str, str, Affected]] = []
+            rows: list[ParsedRow] = []
             for codename, rel in (issue.get("releases") or {}).items():
                 number = DEBIAN_CODENAMES.get(codename)
                 if number is None or not isinstance(rel, dict):
                     continue
-                status = rel.get("status")
-                fixed = rel.get("fixed_version")
-                note = None
-                if status == "resolved":
-                    if not isinstance(fixed, str) or fixed == "0":
-                        continue
-                elif status in ("open", "undetermined"):
-                    fixed = None
-                    reason = rel.get("nodsa_reason") or ("no-dsa" if rel.get("nodsa") else "")
-                    note = (
-                        "; ".join(x for x in (str(status), str(reason)) if x and x != "open")
-                        or None
-                    )
-                else:
+                state = tracker_state(rel)
+                if state is None:
                     continue
+                fixed = str(rel["fixed_version"]) if state == "resolved" else None
+                note = None if state in ("resolved", "open") else state
+                urgency = rel.get("urgency")
+                row = Affected(
+                    str(issue_id), str(package), "0", fixed, None, severity_of_text(urgency), note
+                )
                 rows.append(
-                    (
+                    ParsedRow(
                         f"Debian:{number}",
                         f"debian:{number}",
-                        Affected(
-                            str(issue_id),
-                            str(package),
-                            "0",
-                            fixed,
-                            None,
-                            severity_of_text(rel.get("urgency")),
-                            note,
-                        ),
+                        row,
+                        state,
+                        urgency if isinstance(urgency, str) else None,
+                        "TRACKER",
                     )
                 )
             if rows:
@@ -440,6 +574,51 @@ def debian_tracker_rows(
                 yield advisory, rows
 
 
+def alpine_secdb_rows(data: Mapping[str, Any]) -> Iterator[tuple[Advisory, list[ParsedRow]]]:
+    """Parse one Alpine secdb file (``secdb.alpinelinux.org/<branch>/<repo>.json``).
+
+    ``secfixes`` maps a fixed version to the ids it fixes; an entry may hold several
+    ids separated by spaces (``"CVE-2018-7540 XSA-252"``): the first names the
+    advisory, the others are its aliases. The version ``0`` lists issues that do
+    not affect the package and gives no row.
+    """
+    branch = str(data.get("distroversion") or "")
+    ecosystem = f"Alpine:{branch}"
+    release = release_of_ecosystem(ecosystem) or f"other:{ecosystem}"
+    repo = str(data.get("reponame") or "")
+    found: dict[str, tuple[Advisory, list[ParsedRow]]] = {}
+    for entry in data.get("packages") or ():
+        pkg = entry.get("pkg") if isinstance(entry, dict) else None
+        if not isinstance(pkg, dict) or not isinstance(pkg.get("name"), str):
+            continue
+        fixes = pkg.get("secfixes")
+        if not isinstance(fixes, dict):
+            continue
+        for version, ids in fixes.items():
+            if str(version) == "0" or not isinstance(ids, list):
+                continue
+            for text in ids:
+                names = str(text).split()
+                if not names:
+                    continue
+                adv_id = names[0]
+                row = Affected(adv_id, pkg["name"], "0", str(version), None, "unknown")
+                parsed = ParsedRow(ecosystem, release, row, "resolved", None, "SECDB")
+                if adv_id in found:
+                    advisory, rows = found[adv_id]
+                    extra = tuple(n for n in names[1:] if n not in advisory.aliases)
+                    if extra:
+                        advisory = Advisory(
+                            adv_id, advisory.aliases + extra, "", advisory.url, None, None
+                        )
+                    found[adv_id] = (advisory, [*rows, parsed])
+                    continue
+                url = f"https://security.alpinelinux.org/vuln/{adv_id}" if adv_id.startswith("CVE-") else None
+                advisory = Advisory(adv_id, tuple(names[1:]), f"{pkg['name']} ({repo})", url, None, None)
+                found[adv_id] = (advisory, [parsed])
+    yield from found.values()
+
+
 # ------------------------------------------------------------------ import
 
 
@@ -447,9 +626,20 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+_AFFECTED_INSERT = (
+    "INSERT INTO feed_affected (feed, advisory, release, package, introduced, fixed, "
+    "last_affected, severity, note, state, urgency, range_type, seq) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ADVISORY_INSERT = (
+    "INSERT INTO feed_advisories (feed, id, aliases, summary, url, published, modified, "
+    "canonical, cvss_vector, cvss_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def _store(
     conn: sqlite3.Connection,
-    parsed: Iterable[tuple[Advisory, list[tuple[str, str, Affected]]]],
+    parsed: Iterable[tuple[Advisory, list[ParsedRow]]],
     *,
     name: str,
     kind: str,
@@ -460,6 +650,7 @@ def _store(
 ) -> ImportResult:
     """Replace feed ``name`` with ``parsed``, in one transaction (the caller's, if one is open)."""
     advisories: dict[str, tuple[Any, ...]] = {}
+    aliases: dict[tuple[str, str], None] = {}
     affected: list[tuple[Any, ...]] = []
     releases: dict[tuple[str, str], int] = {}
     newest = feed_date
@@ -474,8 +665,13 @@ def _store(
             advisory.url,
             advisory.published,
             advisory.modified,
+            advisory.canonical,
+            advisory.cvss_vector,
+            advisory.cvss_score,
         )
-        for ecosystem, release, row in rows:
+        for alias in advisory.aliases:
+            aliases[(advisory.id, alias)] = None
+        for ecosystem, release, row, state, urgency, range_type in rows:
             releases[(release, ecosystem)] = releases.get((release, ecosystem), 0) + 1
             affected.append(
                 (
@@ -488,33 +684,36 @@ def _store(
                     row.last_affected,
                     row.severity,
                     row.note,
+                    state,
+                    urgency,
+                    range_type,
                 )
             )
     info = FeedInfo(name, kind, source, imported_at, newest, len(advisories))
     with _atomic(conn):
         for table, column in (
             ("feed_affected", "feed"),
+            ("feed_aliases", "feed"),
             ("feed_advisories", "feed"),
             ("feed_releases", "feed"),
             ("feed_sources", "name"),
         ):
             conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+        conn.executemany(_ADVISORY_INSERT, advisories.values())
         conn.executemany(
-            "INSERT INTO feed_advisories VALUES (?, ?, ?, ?, ?, ?, ?)", advisories.values()
+            "INSERT INTO feed_aliases (feed, advisory, alias) VALUES (?, ?, ?)",
+            [(name, adv, alias) for adv, alias in aliases],
         )
         # seq: the import order, after every row already stored (the reader's order within a package).
         (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM feed_affected").fetchone()
+        conn.executemany(_AFFECTED_INSERT, [(*row, int(last) + n) for n, row in enumerate(affected, 1)])
         conn.executemany(
-            "INSERT INTO feed_affected (feed, advisory, release, package, introduced, fixed,"
-            " last_affected, severity, note, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*row, int(last) + n) for n, row in enumerate(affected, 1)],
-        )
-        conn.executemany(
-            "INSERT INTO feed_releases VALUES (?, ?, ?, ?)",
+            "INSERT INTO feed_releases (feed, release, ecosystem, rows) VALUES (?, ?, ?, ?)",
             [(name, rel, eco, count) for (rel, eco), count in releases.items()],
         )
         conn.execute(
-            "INSERT INTO feed_sources VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO feed_sources (name, kind, source, imported_at, feed_date, advisories, sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (name, kind, source, imported_at, newest, len(advisories), sha256),
         )
     per_release: dict[str, int] = {}
@@ -549,7 +748,7 @@ def import_osv_records(
 ) -> ImportResult:
     """Import OSV records as feed ``name`` (default ``osv:<ecosystems>``)."""
     parsed = [p for p in (osv_rows(r) for r in records if isinstance(r, dict)) if p is not None]
-    ecosystems = {eco for _adv, rows in parsed for eco, _rel, _row in rows}
+    ecosystems = {row.ecosystem for _adv, rows in parsed for row in rows}
     return _store(
         conn,
         parsed,
@@ -585,6 +784,42 @@ def import_debian_tracker(
         imported_at=now or _now(),
         feed_date=feed_date,
         sha256=sha256,
+    )
+
+
+def import_alpine_secdb(
+    conn: sqlite3.Connection,
+    data: Mapping[str, Any],
+    *,
+    name: str | None = None,
+    source: str = "",
+    feed_date: str | None = None,
+    now: str | None = None,
+    sha256: str | None = None,
+) -> ImportResult:
+    """Import one Alpine secdb file as feed ``name`` (default ``alpine-secdb:<branch>-<repo>``).
+
+    secdb carries no dates: ``feed_date`` (the file's modification time when
+    imported from a path) stands for the feed's own date.
+    """
+    default = f"alpine-secdb:{data.get('distroversion')}-{data.get('reponame') or 'main'}"
+    return _store(
+        conn,
+        alpine_secdb_rows(data),
+        name=name or default,
+        kind="alpine-secdb",
+        source=source,
+        imported_at=now or _now(),
+        feed_date=feed_date,
+        sha256=sha256,
+    )
+
+
+def _looks_like_secdb(data: object) -> bool:
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("distroversion"), str)
+        and isinstance(data.get("packages"), list)
     )
 
 
@@ -648,23 +883,129 @@ def import_path(
     sha = _sha256(target)
     if target.is_file() and not zipfile.is_zipfile(target):
         data = json.loads(target.read_bytes())
+        mtime = dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC)
+        file_date = mtime.isoformat(timespec="seconds")
+        options: dict[str, Any] = {
+            "name": name, "source": source, "now": now, "sha256": sha, "feed_date": file_date,
+        }
         if _looks_like_tracker(data):
-            mtime = dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC)
-            return import_debian_tracker(
-                conn,
-                data,
-                name=name,
-                source=source,
-                feed_date=mtime.isoformat(timespec="seconds"),
-                now=now,
-                sha256=sha,
-            )
+            return import_debian_tracker(conn, data, **options)
+        if _looks_like_secdb(data):
+            return import_alpine_secdb(conn, data, **options)
+        if eol_cycles(data, target.stem) is not None:
+            return import_eol(conn, data, product=target.stem, **options)
         records = list(_records_of(data))
     else:
         records = list(_json_records(target))
     if not records or not any("id" in r for r in records):
-        raise FeedFormatError(f"{target}: no OSV records and not a Debian tracker JSON file")
+        raise FeedFormatError(
+            f"{target}: not an OSV, Debian tracker, Alpine secdb or endoflife.date JSON file"
+        )
     return import_osv_records(conn, records, name=name, source=source, now=now, sha256=sha)
+
+
+# ------------------------------------------------------------------ end of life
+
+
+class EolCycle(NamedTuple):
+    """One release cycle of an endoflife.date product; dates are ISO days or None."""
+
+    product: str
+    cycle: str
+    codename: str | None
+    release_date: str | None
+    eol: str | None
+    extended_support: str | None
+    lts: bool
+    latest: str | None
+
+
+def _eol_date(value: object) -> str | None:
+    """An endoflife.date field: a date string is the date; ``true``/``false`` carry none."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(value[:10]).isoformat()
+    return None
+
+
+def eol_cycles(data: object, product: str) -> list[EolCycle] | None:
+    """Release cycles of an endoflife.date API answer, or None when ``data`` is not one.
+
+    Two shapes: the release-cycle list (``/api/<product>.json``: ``[{"cycle": "12",
+    "eol": "2026-06-10", "extendedSupport": "2028-06-30", ...}]``, the product named
+    by the file) and the v1 product answer (``{"result": {"name": ..., "releases":
+    [{"name": "12", "eolFrom": ..., "eoesFrom": ...}]}}``).
+    """
+    if isinstance(data, dict) and isinstance(data.get("result"), dict):
+        result = data["result"]
+        releases = result.get("releases")
+        if not isinstance(releases, list) or not isinstance(result.get("name"), str):
+            return None
+        out = []
+        for rel in releases:
+            if isinstance(rel, dict) and isinstance(rel.get("name"), str):
+                latest = rel.get("latest")
+                out.append(
+                    EolCycle(
+                        result["name"], rel["name"], _str_or_none(rel.get("codename")),
+                        _eol_date(rel.get("releaseDate")), _eol_date(rel.get("eolFrom")),
+                        _eol_date(rel.get("eoesFrom")), bool(rel.get("isLts")),
+                        _str_or_none(latest.get("name") if isinstance(latest, dict) else None),
+                    )
+                )
+        return out
+    if not isinstance(data, list) or not data:
+        return None
+    if not all(isinstance(c, dict) and "cycle" in c and "eol" in c and "id" not in c for c in data):
+        return None
+    return [
+        EolCycle(
+            product, str(c["cycle"]), _str_or_none(c.get("codename")),
+            _eol_date(c.get("releaseDate")), _eol_date(c.get("eol")),
+            _eol_date(c.get("extendedSupport")), bool(c.get("lts")), _str_or_none(c.get("latest")),
+        )
+        for c in data
+    ]
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def import_eol(
+    conn: sqlite3.Connection,
+    data: object,
+    *,
+    product: str,
+    name: str | None = None,
+    source: str = "",
+    feed_date: str | None = None,
+    now: str | None = None,
+    sha256: str | None = None,
+) -> ImportResult:
+    """Import endoflife.date release cycles as feed ``name`` (default ``eol:<product>``)."""
+    cycles = eol_cycles(data, product)
+    if cycles is None:
+        raise FeedFormatError(f"{source or product}: not an endoflife.date release-cycle list")
+    product = cycles[0].product if cycles else product
+    feed = name or f"eol:{product}"
+    imported_at = now or _now()
+    with _atomic(conn):
+        for table, column in (("feed_eol", "feed"), ("feed_releases", "feed"), ("feed_sources", "name")):
+            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (feed,))
+        conn.executemany(
+            "INSERT INTO feed_eol (feed, product, cycle, codename, release_date, eol, "
+            "extended_support, lts, latest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(feed, c.product, c.cycle, c.codename, c.release_date, c.eol, c.extended_support,
+              int(c.lts), c.latest) for c in {c.cycle: c for c in cycles}.values()],
+        )
+        conn.execute(
+            "INSERT INTO feed_sources (name, kind, source, imported_at, feed_date, advisories, sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (feed, "eol", source, imported_at, feed_date, len(cycles), sha256),
+        )
+    info = FeedInfo(feed, "eol", source, imported_at, feed_date, len(cycles))
+    return ImportResult(info, 0, {})
 
 
 # ------------------------------------------------------------------ reading

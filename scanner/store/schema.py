@@ -245,10 +245,78 @@ def _m8_trackers(conn: Any) -> None:
     _script(conn, TRACKER_TABLES)
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_m1, _m2, _m3, _m4, _m5, _m6, _m7_feed_order, _m8_trackers]
+FEED_SEMANTICS_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("feed_affected", "state", "TEXT"),
+    ("feed_affected", "urgency", "TEXT"),
+    ("feed_affected", "range_type", "TEXT"),
+    ("feed_advisories", "canonical", "TEXT"),
+    ("feed_advisories", "cvss_vector", "TEXT"),
+    ("feed_advisories", "cvss_score", "REAL"),
+)
+"""Columns the feed-semantics migration adds: the tracker's state and urgency of each
+affected row, the range kind, each advisory's canonical id and its CVSS vector and score."""
+
+FEED_SEMANTICS_TABLES = """
+CREATE TABLE IF NOT EXISTS feed_aliases (
+    feed TEXT NOT NULL,
+    advisory TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    PRIMARY KEY (feed, advisory, alias)
+);
+CREATE INDEX IF NOT EXISTS feed_aliases_by_alias ON feed_aliases (alias);
+CREATE TABLE IF NOT EXISTS feed_fetches (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    fetched_at TEXT NOT NULL,
+    checked_at TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed_eol (
+    feed TEXT NOT NULL,
+    product TEXT NOT NULL,
+    cycle TEXT NOT NULL,
+    codename TEXT,
+    release_date TEXT,
+    eol TEXT,
+    extended_support TEXT,
+    lts INTEGER NOT NULL,
+    latest TEXT,
+    PRIMARY KEY (feed, product, cycle)
+);
+"""
+"""Aliases of each advisory (one row per alias), the HTTP validators of each downloaded
+feed (``civiscan feeds update``) and end-of-life dates by product and release cycle."""
+
+
+def _columns(conn: Any, table: str) -> set[str]:
+    """A table's column names, read the portable DB-API way (the cursor's description)."""
+    return {column[0] for column in conn.execute(f"SELECT * FROM {table} LIMIT 0").description}
+
+
+def add_feed_semantics(conn: Any) -> None:
+    """Add the feed-semantics columns and tables where missing (an older import may hold them)."""
+    for table, column, kind in FEED_SEMANTICS_COLUMNS:
+        if column not in _columns(conn, table):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    _script(conn, FEED_SEMANTICS_TABLES)
+
+
+def _m9_feed_semantics(conn: Any) -> None:
+    add_feed_semantics(conn)
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [
+    _m1, _m2, _m3, _m4, _m5, _m6, _m7_feed_order, _m8_trackers, _m9_feed_semantics,
+]
 
 DATASETS: Mapping[str, tuple[str, ...]] = {
-    "advisories": ("feed_sources", "feed_releases", "feed_advisories", "feed_affected"),
+    "advisories": (
+        "feed_sources", "feed_releases", "feed_advisories", "feed_affected",
+        "feed_aliases", "feed_fetches", "feed_eol",
+    ),
     "trackers": ("tracker_sources", "tracker_domains"),
 }
 """Each dataset a store holds for plugins, with its tables."""
@@ -261,3 +329,5 @@ def ensure_advisory_tables(conn: sqlite3.Connection) -> None:
     if "seq" not in {row[1] for row in conn.execute("PRAGMA table_info(feed_affected)")}:
         with conn:
             _m7_feed_order(conn)
+    with conn:
+        add_feed_semantics(conn)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from scanner.plugins.packages import feeds
+from scanner.store import DATASETS
 
 OSV_DIR, TRACKER = feeds.sample_feed_paths()
 
@@ -25,7 +26,7 @@ def conn() -> sqlite3.Connection:
 def test_ensure_schema_is_idempotent(conn: sqlite3.Connection) -> None:
     feeds.ensure_schema(conn)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"feed_sources", "feed_releases", "feed_advisories", "feed_affected"}
+    assert tables == set(DATASETS["advisories"])
 
 
 def test_osv_directory_import_records_feed_metadata(conn: sqlite3.Connection) -> None:
@@ -148,7 +149,7 @@ def test_osv_ranges_become_intervals() -> None:
     }
     parsed = feeds.osv_rows(record)
     assert parsed is not None
-    intervals = [(r.introduced, r.fixed, r.last_affected) for _e, _r, r in parsed[1]]
+    intervals = [(p.row.introduced, p.row.fixed, p.row.last_affected) for p in parsed[1]]
     assert intervals == [("0", "1.0-1", None), ("2.0-1", None, "2.0-5"), ("3.0-1", None, None)]
 
 
