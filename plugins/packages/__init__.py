@@ -25,7 +25,7 @@ from scanner.models import Asset
 from scanner.plugin import CheckRequest, Context, Dataset, DatasetUnavailable, Rows, needed
 
 from . import feeds, match, versions
-from .checks import FEED, OS_CHECKS, PACKAGES_CHECKS
+from .checks import EOL_PRODUCTS, FEED, OS_CHECKS, PACKAGES_CHECKS, end_of_support, release_candidates
 from .collect import collect_host_facts
 
 HostFacts = Callable[[Asset, Context], Awaitable[dict[str, Any]]]
@@ -124,6 +124,31 @@ def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]
     out["matches"] = match.build_matches(hits, advisories)
     out["unreadable_feed_rows"] = hits.unreadable
     return out
+
+
+def eol_facts(index: Dataset | None, os_facts: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The end of support of the host's release from an imported endoflife.date feed, or None.
+
+    Blocking (runs in the pool). ``{feed, date, product, cycle, end}``: the facts keep
+    the date judged against, so re-evaluating needs no feed. The most specific
+    cycle wins (VERSION_ID, then major.minor, then major).
+    """
+    os_id = str((os_facts or {}).get("id") or "").lower()
+    product = EOL_PRODUCTS.get(os_id)
+    if index is None or product is None:
+        return None
+    candidates = release_candidates(os_facts or {})
+    try:
+        with index.read() as conn:
+            rows = feeds.eol_rows(conn, product, candidates)
+    except DatasetUnavailable:
+        return None
+    for candidate in candidates:
+        for feed, date, cycle, eol, extended in rows:
+            end = end_of_support(os_id, eol, extended)
+            if cycle == candidate and end:
+                return {"feed": feed, "date": date, "product": product, "cycle": cycle, "end": end}
+    return None
 
 
 class _ReleaseIndex:
@@ -240,9 +265,11 @@ class OsPlugin:
     ) -> dict[str, Any]:
         del requests
         host = await _host_facts(self._collect_host, asset, ctx)
+        eol = await ctx.run_blocking(eol_facts, ctx.dataset("advisories"), host.get("os"))
         return {
             "collected_at": host.get("collected_at") or _now(),
             "os": _os_summary(host.get("os")),
+            "eol": eol,
             "kernel": host.get("kernel"),
             "reboot_required": host.get("reboot_required"),
             "last_update": host.get("last_update"),

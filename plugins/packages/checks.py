@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
+import importlib.resources
+import json
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from scanner.models import AssetKind, ErrorReason, Outcome, PluginReason, Severity, severity_rank
@@ -85,7 +89,7 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
             FEED,
             f"Cannot evaluate: the advisory feed for {release} is {age_days:.0f} days old "
             f"(dated {feed_date.date().isoformat()}); at most {max_age} days are allowed. "
-            "Import a fresh feed.",
+            "Run: civiscan feeds update",
             feed=feed,
             feed_age_days=round(age_days, 1),
         )
@@ -410,39 +414,48 @@ LAST_UPDATE_AGE = Check(
 )
 
 
-# End of free security support (Debian including LTS; Ubuntu standard support,
-# not ESM; Alpine main repository; RHEL-family maintenance support). Known as of
-# 2026-11; the ``eol`` option overrides or extends it.
-BUILTIN_EOL: dict[str, dict[str, str]] = {
-    "debian": {
-        "9": "2022-06-30",
-        "10": "2024-06-30",
-        "11": "2026-08-31",
-        "12": "2028-06-30",
-        "13": "2030-06-30",
-    },
-    "ubuntu": {
-        "18.04": "2023-05-31",
-        "20.04": "2025-05-31",
-        "22.04": "2027-06-01",
-        "24.04": "2029-05-31",
-    },
-    "alpine": {
-        "3.17": "2024-11-22",
-        "3.18": "2025-05-09",
-        "3.19": "2025-11-01",
-        "3.20": "2026-04-01",
-        "3.21": "2026-11-01",
-        "3.22": "2027-05-01",
-    },
-    "rhel": {"7": "2024-06-30", "8": "2029-05-31", "9": "2032-05-31"},
-    "rocky": {"8": "2029-05-31", "9": "2032-05-31"},
-    "almalinux": {"8": "2029-05-31", "9": "2032-05-31"},
-}
+# endoflife.date products by os-release ID, and the date that ends free security
+# support: Debian counts its LTS (``extendedSupport``); Ubuntu standard support
+# without ESM, Alpine main and the RHEL family's maintenance support are ``eol``.
+EOL_PRODUCTS: Mapping[str, str] = MappingProxyType({
+    "debian": "debian",
+    "ubuntu": "ubuntu",
+    "alpine": "alpine-linux",
+    "rhel": "rhel",
+    "rocky": "rocky-linux",
+    "almalinux": "almalinux",
+})
+_EXTENDED_IS_FREE = frozenset({"debian"})
+EOL_SNAPSHOT_DATE = "2026-08-22"
+"""The date of the bundled endoflife.date snapshot (plugins/packages/data/eol/)."""
+
+
+def end_of_support(os_id: str, eol: str | None, extended: str | None) -> str | None:
+    """The day free security support ends for a release cycle of ``os_id``."""
+    if os_id in _EXTENDED_IS_FREE and extended:
+        return extended
+    return eol
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_eol() -> Mapping[str, Mapping[str, str]]:
+    """``{os id: {cycle: end of support}}`` from the bundled endoflife.date snapshot."""
+    from .feeds import eol_cycles
+
+    base = importlib.resources.files("scanner.plugins.packages") / "data" / "eol"
+    table: dict[str, dict[str, str]] = {}
+    for os_id, product in EOL_PRODUCTS.items():
+        cycles = eol_cycles(json.loads((base / f"{product}.json").read_text("utf-8")), product) or []
+        table[os_id] = {
+            c.cycle: end
+            for c in cycles
+            if (end := end_of_support(os_id, c.eol, c.extended_support)) is not None
+        }
+    return table
 
 
 def _eol_table(option: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    table = {os_id: dict(rel) for os_id, rel in BUILTIN_EOL.items()}
+    table: dict[str, dict[str, Any]] = {}
     for key, value in option.items():
         if isinstance(value, Mapping):
             table.setdefault(str(key).lower(), {}).update({str(k): v for k, v in value.items()})
@@ -452,7 +465,8 @@ def _eol_table(option: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return table
 
 
-def _release_candidates(os_facts: Mapping[str, Any]) -> list[str]:
+def release_candidates(os_facts: Mapping[str, Any]) -> list[str]:
+    """Release cycles to look up, most specific first: VERSION_ID, major.minor, major."""
     from .feeds import DEBIAN_CODENAMES
 
     version = str(os_facts.get("version_id") or "")
@@ -463,13 +477,41 @@ def _release_candidates(os_facts: Mapping[str, Any]) -> list[str]:
     return [c for i, c in enumerate(candidates) if c and c not in candidates[:i]]
 
 
+def _end_of_life(
+    os_id: str, candidates: Sequence[str], option: Mapping[str, Any], feed: Mapping[str, Any] | None
+) -> tuple[str, Any, dict[str, Any]] | None:
+    """(cycle, end date, where it came from): the ``eol`` option, then the imported
+    feed the facts carry, then the bundled snapshot."""
+    table = _eol_table(option).get(os_id, {})
+    for candidate in candidates:
+        if candidate in table:
+            return candidate, table[candidate], {"eol_source": "policy option eol"}
+    if isinstance(feed, Mapping) and feed.get("end"):
+        return str(feed.get("cycle")), feed["end"], {
+            "eol_source": f"feed {feed.get('feed')}", "eol_feed_date": feed.get("date"),
+        }
+    bundled = bundled_eol().get(os_id, {})
+    for candidate in candidates:
+        if candidate in bundled:
+            return candidate, bundled[candidate], {
+                "eol_source": "bundled endoflife.date snapshot", "eol_feed_date": EOL_SNAPSHOT_DATE,
+            }
+    return None
+
+
 def evaluate_supported_release(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
     """The operating system release is still within its vendor's security support.
 
-    Options: ``eol`` (map, default ``{}``): end-of-life dates that extend or
-    override the built-in table, either nested ``{debian: {"10": 2024-06-30}}``
-    or flat ``{"debian:10": 2024-06-30}``. The release is looked up by
-    VERSION_ID, then major.minor, then major.
+    End-of-life dates come from endoflife.date release cycles: an imported
+    feed (``civiscan feeds import debian.json``, recorded in the facts at
+    collection) or else the bundled snapshot; the evidence names the source
+    and its date. Debian counts its free LTS; Ubuntu standard support without
+    ESM; Alpine main; the RHEL family's maintenance support.
+
+    Options: ``eol`` (map, default ``{}``): end-of-life dates that override
+    both, either nested ``{debian: {"10": 2024-06-30}}`` or flat
+    ``{"debian:10": 2024-06-30}``. The release is looked up by VERSION_ID,
+    then major.minor, then major.
 
     PASS: Debian 12 scanned 2026-11-10 (support until 2028-06-30).
     FAIL: Debian 10 scanned 2026-11-10 ("Debian GNU/Linux 10 (buster) reached
@@ -481,34 +523,32 @@ def evaluate_supported_release(facts: Mapping[str, Any], options: Mapping[str, A
     collected = _collected_at(facts)
     if not os_id or collected is None:
         return Outcome.error(ErrorReason.NO_DATA, "The operating system release is unknown.")
-    table = _eol_table(options["eol"]).get(os_id, {})
-    for candidate in _release_candidates(os_facts):
-        if candidate in table:
-            end = parse_timestamp(table[candidate])
-            if end is None:
-                return Outcome.error(
-                    ErrorReason.NOT_SUPPORTED,
-                    f"The end-of-life date {table[candidate]!r} for {os_id} {candidate} is not a date.",
-                )
-            evidence = {
-                "os": os_id,
-                "release": candidate,
-                "eol": end.date().isoformat(),
-                "scanned": collected.date().isoformat(),
-            }
-            if collected.date() > end.date():
-                return Outcome.failed(
-                    f"{name} reached end of support on {end.date().isoformat()}.", **evidence
-                )
-            return Outcome.passed(
-                f"{name} is supported until {end.date().isoformat()}.", **evidence
-            )
-    return Outcome.error(
-        ErrorReason.NO_DATA,
-        f"No end-of-life date is known for {name}; add it to the eol option.",
-        os=os_id,
-        version=os_facts.get("version_id"),
-    )
+    found = _end_of_life(os_id, release_candidates(os_facts), options["eol"], facts.get("eol"))
+    if found is None:
+        return Outcome.error(
+            ErrorReason.NO_DATA,
+            f"No end-of-life date is known for {name}; add it to the eol option "
+            "or import an endoflife.date list (civiscan feeds import).",
+            os=os_id,
+            version=os_facts.get("version_id"),
+        )
+    candidate, value, source = found
+    end = parse_timestamp(value)
+    if end is None:
+        return Outcome.error(
+            ErrorReason.NOT_SUPPORTED,
+            f"The end-of-life date {value!r} for {os_id} {candidate} is not a date.",
+        )
+    evidence = {
+        "os": os_id,
+        "release": candidate,
+        "eol": end.date().isoformat(),
+        "scanned": collected.date().isoformat(),
+        **source,
+    }
+    if collected.date() > end.date():
+        return Outcome.failed(f"{name} reached end of support on {end.date().isoformat()}.", **evidence)
+    return Outcome.passed(f"{name} is supported until {end.date().isoformat()}.", **evidence)
 
 
 SUPPORTED_RELEASE = Check(
@@ -516,7 +556,7 @@ SUPPORTED_RELEASE = Check(
     title="The OS release is still supported",
     kinds=_HOST,
     evaluate=evaluate_supported_release,
-    options={"eol": Option("map", "extra end-of-life dates by OS and release", default={})},
+    options={"eol": Option("map", "end-of-life dates by OS and release that override the feed and the bundled snapshot", default={})},
 )
 
 

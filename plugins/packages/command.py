@@ -10,12 +10,16 @@ from __future__ import annotations
 import zipfile
 from importlib.metadata import entry_points
 from typing import Any
+from pathlib import Path
 
 import click
 
 from scanner.cli import Fail, db_option, open_store
+from scanner.errors import ExitCode
+from scanner.store import default_db_path, is_url
 
 from . import feeds as feedlib
+from . import update as updatelib
 
 FORMATS_GROUP = "civiscan.feed_formats"
 """Entry points of other datasets' importers: objects with ``dataset``, ``recognises(path)``,
@@ -86,3 +90,46 @@ def feeds_list(db: str | None) -> None:
         click.echo(f"{info.name:<30} {info.kind:<16} {info.advisories:>8} advisories  dated {info.feed_date or '?'}  imported {info.imported_at}")
     for line in others:
         click.echo(line)
+
+
+@feeds.command("update")
+@click.option(
+    "--feed", "feed_specs", multiple=True, metavar="NAME=URL",
+    help="A feed to download (repeatable): the allow-list, usually the 'feed' list of [feeds.update] in civiscan.toml.",
+)
+@click.option("--dir", "directory", metavar="DIR", help="Where downloads are kept (default: a 'feeds' folder beside the store).")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=updatelib.DEFAULT_MAX_BYTES, show_default=True, help="Largest download accepted, in bytes.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=updatelib.DEFAULT_TIMEOUT, show_default=True, help="Seconds each network step may take (connect, each read); a download gets ten times this in all.")
+@click.option("--ca-file", metavar="PEM", help="Extra trust anchors for the feeds' TLS certificates, added to the system store.")
+@db_option
+def feeds_update(
+    feed_specs: tuple[str, ...], directory: str | None, max_bytes: int, timeout: float,
+    ca_file: str | None, db: str | None,
+) -> None:
+    """Download the configured feeds (conditional requests) and import the ones that changed."""
+    try:
+        specs = updatelib.parse_specs(feed_specs)
+    except ValueError as exc:
+        raise Fail(f"--feed: {exc}") from None
+    if not specs:
+        raise Fail(
+            "no feeds configured: add feed = [\"NAME=URL\", ...] under [feeds.update] in civiscan.toml, "
+            "or pass --feed NAME=URL (docs/packages.md lists the usual URLs)"
+        )
+    if ca_file and not Path(ca_file).is_file():
+        raise Fail(f"{ca_file}: --ca-file not found")
+    store = open_store(db)
+    if directory:
+        folder = Path(directory)
+    elif is_url(store.location):  # a PostgreSQL store: keep downloads beside the default store
+        folder = default_db_path().parent / "feeds"
+    else:
+        folder = Path(store.location).resolve().parent / "feeds"
+    outcomes = updatelib.update(
+        store, specs, folder, ca_file=ca_file, max_bytes=max_bytes, timeout=timeout
+    )
+    failed = [o for o in outcomes if not o.ok]
+    for outcome in outcomes:
+        click.echo(outcome.line if outcome.ok else f"error: {outcome.line}", err=not outcome.ok)
+    if failed:
+        raise Fail(f"{len(failed)} of {len(outcomes)} feeds not updated", ExitCode.INCOMPLETE)

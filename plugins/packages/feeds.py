@@ -775,21 +775,30 @@ def import_debian_tracker(
     The tracker JSON carries no dates, so ``feed_date`` (the file's modification
     time when imported from a path) stands for the feed's own date.
     """
-    return _store(
-        conn,
-        debian_tracker_rows(data),
-        name=name or "debian-tracker",
-        kind="debian-tracker",
-        source=source,
-        imported_at=now or _now(),
-        feed_date=feed_date,
-        sha256=sha256,
+    return _import_undated(
+        conn, debian_tracker_rows(data), "debian-tracker", "debian-tracker", name=name,
+        source=source, feed_date=feed_date, now=now, sha256=sha256,
     )
 
 
 def import_alpine_secdb(
+    conn: sqlite3.Connection, data: Mapping[str, Any], **options: Any
+) -> ImportResult:
+    """Import one Alpine secdb file as feed ``name`` (default ``alpine-secdb:<branch>-<repo>``).
+
+    Takes :func:`import_debian_tracker`'s keywords. secdb carries no dates:
+    ``feed_date`` (the file's modification time when imported from a path)
+    stands for the feed's own date.
+    """
+    default = f"alpine-secdb:{data.get('distroversion')}-{data.get('reponame') or 'main'}"
+    return _import_undated(conn, alpine_secdb_rows(data), "alpine-secdb", default, **options)
+
+
+def _import_undated(
     conn: sqlite3.Connection,
-    data: Mapping[str, Any],
+    parsed: Iterable[tuple[Advisory, list[ParsedRow]]],
+    kind: str,
+    default_name: str,
     *,
     name: str | None = None,
     source: str = "",
@@ -797,21 +806,9 @@ def import_alpine_secdb(
     now: str | None = None,
     sha256: str | None = None,
 ) -> ImportResult:
-    """Import one Alpine secdb file as feed ``name`` (default ``alpine-secdb:<branch>-<repo>``).
-
-    secdb carries no dates: ``feed_date`` (the file's modification time when
-    imported from a path) stands for the feed's own date.
-    """
-    default = f"alpine-secdb:{data.get('distroversion')}-{data.get('reponame') or 'main'}"
     return _store(
-        conn,
-        alpine_secdb_rows(data),
-        name=name or default,
-        kind="alpine-secdb",
-        source=source,
-        imported_at=now or _now(),
-        feed_date=feed_date,
-        sha256=sha256,
+        conn, parsed, name=name or default_name, kind=kind, source=source,
+        imported_at=now or _now(), feed_date=feed_date, sha256=sha256,
     )
 
 
@@ -1170,6 +1167,24 @@ def release_advisories(
         if chosen is not None:
             out[adv_id] = chosen
     return out
+
+
+def eol_rows(
+    conn: Rows, product: str, cycles: Sequence[str]
+) -> list[tuple[str, str | None, str, str | None, str | None]]:
+    """``(feed, feed date, cycle, eol, extended support)`` of ``product``'s named cycles, by feed name."""
+    if not cycles:
+        return []
+    marks = ",".join("?" * len(cycles))
+    try:
+        return list(conn.execute(
+            "SELECT e.feed, s.feed_date, e.cycle, e.eol, e.extended_support FROM feed_eol e "
+            "JOIN feed_sources s ON s.name = e.feed "
+            f"WHERE e.product = ? AND e.cycle IN ({marks}) ORDER BY e.feed",
+            (product, *cycles),
+        ))
+    except sqlite3.OperationalError:
+        return []
 
 
 def sample_feed_paths() -> list[Path]:
