@@ -580,12 +580,15 @@ def alpine_secdb_rows(data: Mapping[str, Any]) -> Iterator[tuple[Advisory, list[
     ``secfixes`` maps a fixed version to the ids it fixes; an entry may hold several
     ids separated by spaces (``"CVE-2018-7540 XSA-252"``): the first names the
     advisory, the others are its aliases. The version ``0`` lists issues that do
-    not affect the package and gives no row.
+    not affect the package and gives no row; so does a version apk-tools refuses
+    (real files hold a few, such as ``4.10-1-r1``).
     """
     branch = str(data.get("distroversion") or "")
     ecosystem = f"Alpine:{branch}"
     release = release_of_ecosystem(ecosystem) or f"other:{ecosystem}"
     repo = str(data.get("reponame") or "")
+    from .versions import check_apk
+
     found: dict[str, tuple[Advisory, list[ParsedRow]]] = {}
     for entry in data.get("packages") or ():
         pkg = entry.get("pkg") if isinstance(entry, dict) else None
@@ -597,6 +600,10 @@ def alpine_secdb_rows(data: Mapping[str, Any]) -> Iterator[tuple[Advisory, list[
         for version, ids in fixes.items():
             if str(version) == "0" or not isinstance(ids, list):
                 continue
+            try:
+                check_apk(str(version))
+            except ValueError:
+                continue  # apk-tools refuses it (``apk version -c``): no order to judge by
             for text in ids:
                 names = str(text).split()
                 if not names:

@@ -237,7 +237,7 @@ def test_the_command_reads_its_feeds_from_civiscan_toml(server, tmp_path: Path) 
     import sys
 
     base, routes, ca = server
-    routes["/eol/debian.json"] = Served((DATA / "endoflife-debian.json").read_bytes(), etag='"e1"')
+    routes["/eol/debian.json"] = Served((DATA / "endoflife" / "debian.json").read_bytes(), etag='"e1"')
     (tmp_path / "civiscan.toml").write_text(
         f'[feeds.update]\nfeed = ["eol-debian={base}/eol/debian.json"]\nca-file = "{ca}"\ntimeout = 5\n'
     )
