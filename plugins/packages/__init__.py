@@ -106,8 +106,9 @@ def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]
                     "run civiscan feeds import"
                 )
                 return out
-            cached = _release_index(index.source, release, fmt, sources)
-            lookup = match.source_lookup(host.get("packages") or [], fmt)
+            scheme = match.version_scheme(host.get("packages") or [], fmt)
+            cached = _release_index(index.source, release, scheme, sources)
+            lookup = match.source_lookup(host.get("packages") or [], scheme)
             cached.load(conn, lookup.keys())
             hits = match.find_hits(lookup, cached.packages)
             advisories = cached.advisories(conn, hits.advisory_ids())
@@ -244,6 +245,7 @@ class PackagesPlugin:
             "arch": host.get("arch"),
             "package_count": len(packages),
             "packages": installed_versions(packages, fmt) if fmt in versions.FORMATS else {},
+            "version_scheme": match.version_scheme(packages, fmt),
             "transport": host.get("transport"),
         }
         if "feed" in needed(self.checks, requests):

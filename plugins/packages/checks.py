@@ -219,6 +219,7 @@ def evaluate_minimum_versions(facts: Mapping[str, Any], options: Mapping[str, An
     if fmt not in versions.FORMATS:
         return Outcome.error(ErrorReason.NOT_SUPPORTED, f"Unknown package format {fmt!r}.")
     installed = _installed(facts)
+    fmt = facts.get("version_scheme") or fmt  # apk3: the host's apk-tools orders by the 3.x rules
     below: list[dict[str, str]] = []
     missing: list[str] = []
     checked: list[dict[str, str]] = []

@@ -77,6 +77,18 @@ def format_for_release(release: str) -> str | None:
     return _FAMILY_FORMAT.get(release.split(":", 1)[0])
 
 
+def version_scheme(packages: Iterable[Mapping[str, Any]], fmt: str) -> str:
+    """The comparator the host itself orders versions by.
+
+    The package format's, except on apk: a host whose apk-tools package is 3.x or
+    later (Alpine 3.23+) orders by the apk-tools 3.x rules (``apk3``).
+    """
+    if fmt != "apk":
+        return fmt
+    tools = next((p.get("version") for p in packages if p.get("name") == "apk-tools"), None)
+    return versions.apk_scheme(str(tools) if tools else None)
+
+
 def describe_release(os_facts: Mapping[str, Any] | None) -> str:
     """A readable name for messages: PRETTY_NAME, else ``id version``."""
     if not os_facts:
@@ -377,4 +389,5 @@ __all__ = [
     "release_key",
     "source_lookup",
     "source_names",
+    "version_scheme",
 ]

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from typing import Any
 
 FORMATS = ("dpkg", "rpm", "apk")
+SCHEMES = (*FORMATS, "apk3")
+"""Comparators by name: the package formats, and ``apk3`` (apk-tools 3.x ordering of apk versions)."""
 _INT_MAX = 2**31 - 1
 
 # --------------------------------------------------------------------------- dpkg
@@ -420,22 +422,166 @@ def apk_compare(a: str, b: str) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- apk-tools 3.x
+
+# apk-tools 3.x (Alpine 3.23 and later) reads versions with one more token
+# (``~hash``), weighs a component with a leading zero as a string, and keeps
+# numbers of any length as (wrapping) 64-bit numbers.
+_A3_INITIAL, _A3_DIGIT, _A3_LETTER, _A3_SUFFIX, _A3_SUFFIX_NO, _A3_HASH, _A3_REVISION, _A3_END, _A3_INVALID = range(9)
+_A3_SUFFIX_NONE = 5
+_A3_SUFFIXES = {"alpha": 1, "beta": 2, "pre": 3, "rc": 4, "cvs": 6, "svn": 7, "git": 8, "hg": 9, "p": 10}
+_A3_WRAP = 1 << 64
+_A3_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_A3_HEX = frozenset("0123456789abcdef")
+# (kind, text, number, suffix rank) of one token
+_A3Token = tuple[int, str, int, int]
+
+
+def _a3_span(s: str, pos: int, allowed: frozenset[str]) -> int:
+    while pos < len(s) and s[pos] in allowed:
+        pos += 1
+    return pos
+
+
+def _a3_digits(s: str, pos: int, kind: int) -> tuple[_A3Token, int]:
+    end = pos
+    while end < len(s) and "0" <= s[end] <= "9":
+        end += 1
+    text = s[pos:end]
+    if not text:
+        return (_A3_INVALID, "", 0, 0), end
+    return (kind, text, int(text) % _A3_WRAP, 0), end
+
+
+def _apk3_tokens(s: str) -> list[_A3Token]:
+    """The tokens of ``s`` as apk-tools 3.x reads them, ending with an END or INVALID token."""
+    token, pos = _a3_digits(s, 0, _A3_INITIAL)
+    tokens = [token]
+    while token[0] < _A3_END:
+        kind = token[0]
+        if pos >= len(s) or s[pos] == "\0":
+            token = (_A3_END, "", 0, 0)
+        elif "a" <= s[pos] <= "z":
+            if kind > _A3_DIGIT:
+                token = (_A3_INVALID, "", 0, 0)
+            else:
+                token = (_A3_LETTER, s[pos], ord(s[pos]), 0)
+                pos += 1
+        elif s[pos] == "." or "0" <= s[pos] <= "9":
+            if s[pos] == ".":
+                if kind > _A3_DIGIT:
+                    tokens.append((_A3_INVALID, "", 0, 0))
+                    break
+                pos += 1
+            if kind in (_A3_INITIAL, _A3_DIGIT):
+                token, pos = _a3_digits(s, pos, _A3_DIGIT)
+            elif kind == _A3_SUFFIX:
+                token, pos = _a3_digits(s, pos, _A3_SUFFIX_NO)
+            else:
+                token = (_A3_INVALID, "", 0, 0)
+        elif s[pos] == "_":
+            end = _a3_span(s, pos + 1, _A3_LOWER)
+            rank = _A3_SUFFIXES.get(s[pos + 1 : end], 0)
+            token = (_A3_SUFFIX, s[pos + 1 : end], 0, rank) if kind <= _A3_SUFFIX_NO and rank else (_A3_INVALID, "", 0, 0)
+            pos = end
+        elif s[pos] == "~":
+            end = _a3_span(s, pos + 1, _A3_HEX)
+            ok = kind < _A3_HASH and end > pos + 1
+            token = (_A3_HASH, s[pos + 1 : end], 0, 0) if ok else (_A3_INVALID, "", 0, 0)
+            pos = end
+        elif s[pos] == "-" and kind < _A3_REVISION and s.startswith("-r", pos):
+            token, pos = _a3_digits(s, pos + 2, _A3_REVISION)
+        else:
+            token = (_A3_INVALID, "", 0, 0)
+        tokens.append(token)
+    return tokens
+
+
+def _a3_token_cmp(a: _A3Token, b: _A3Token) -> int:
+    kind = a[0]
+    if kind == _A3_DIGIT and (a[1][:1] == "0" or b[1][:1] == "0"):
+        x, y = a[1], b[1]  # a leading zero: the digits compare as a string
+    elif kind in (_A3_INITIAL, _A3_DIGIT, _A3_SUFFIX_NO, _A3_REVISION, _A3_LETTER):
+        x, y = a[2], b[2]  # type: ignore[assignment]
+    elif kind == _A3_SUFFIX:
+        x, y = a[3], b[3]  # type: ignore[assignment]
+    else:
+        x, y = a[1], b[1]
+    return -1 if x < y else (1 if x > y else 0)  # type: ignore[operator]
+
+
+def apk3_compare(a: str, b: str) -> int:
+    """Compare two Alpine package versions like apk-tools 3.x: -1, 0 or 1.
+
+    >>> apk3_compare("8.2.0015", "8.2.002")
+    -1
+    >>> apk3_compare("1.0~cafe", "1.0")
+    1
+    """
+    if not a or not b:
+        raise ValueError("version string is empty")
+    ta, tb = _apk3_tokens(a), _apk3_tokens(b)
+    index = 0
+    while True:
+        x, y = ta[index], tb[index]
+        if x[0] != y[0] or x[0] >= _A3_END:
+            break
+        result = _a3_token_cmp(x, y)
+        if result:
+            return result
+        index += 1
+    if x[0] == y[0]:
+        return 0
+    # Equal so far: the longer version is newer unless a pre-release suffix follows.
+    if x[0] == _A3_SUFFIX and x[3] < _A3_SUFFIX_NONE:
+        return -1
+    if y[0] == _A3_SUFFIX and y[3] < _A3_SUFFIX_NONE:
+        return 1
+    if x[0] > y[0]:
+        return -1
+    if y[0] > x[0]:
+        return 1
+    return 0
+
+
+def check_apk3(version: str) -> None:
+    """Raise ValueError unless apk-tools 3.x's ``apk_version_validate`` accepts ``version``."""
+    if not version or _apk3_tokens(version)[-1][0] != _A3_END:
+        raise ValueError(f"{version!r} is not a valid apk version")
+
+
+APK3_FROM = 3
+"""The apk-tools major version from which the 3.x rules order versions."""
+
+
+def apk_scheme(apk_tools_version: str | None) -> str:
+    """``apk3`` when the host's apk-tools (its package version) is 3.x or later, else ``apk``."""
+    if apk_tools_version:
+        head = apk_tools_version.split(".", 1)[0]
+        if head.isdigit() and int(head) >= APK3_FROM:
+            return "apk3"
+    return "apk"
+
+
 # --------------------------------------------------------------------------- dispatch
 
 _COMPARATORS: dict[str, Callable[[str, str], int]] = {
     "dpkg": dpkg_compare,
     "rpm": rpm_compare,
     "apk": apk_compare,
+    "apk3": apk3_compare,
 }
 _CHECKS: dict[str, Callable[[str], None]] = {
     "dpkg": check_dpkg,
     "rpm": check_rpm,
     "apk": check_apk,
+    "apk3": check_apk3,
 }
 _KEYS: dict[str, Callable[[str], Any]] = {
     "dpkg": dpkg_key,
     "rpm": rpm_key,
     "apk": functools.cmp_to_key(apk_compare),  # type: ignore[dict-item]
+    "apk3": functools.cmp_to_key(apk3_compare),  # type: ignore[dict-item]
 }
 
 
@@ -443,7 +589,7 @@ def _pick(table: dict[str, Any], fmt: str) -> Any:
     try:
         return table[fmt]
     except KeyError:
-        raise ValueError(f"unknown package format {fmt!r} (known: {', '.join(FORMATS)})") from None
+        raise ValueError(f"unknown package format {fmt!r} (known: {', '.join(SCHEMES)})") from None
 
 
 def comparator(fmt: str) -> Callable[[str, str], int]:
@@ -467,8 +613,13 @@ def check(fmt: str, version: str) -> None:
 
 
 __all__ = [
+    "APK3_FROM",
     "FORMATS",
+    "SCHEMES",
+    "apk3_compare",
     "apk_compare",
+    "apk_scheme",
+    "check_apk3",
     "check",
     "check_apk",
     "check_dpkg",
