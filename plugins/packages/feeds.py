@@ -1,4 +1,4 @@
-"""Offline advisory feeds: import OSV and Debian Security Tracker data into SQLite.
+"""Offline advisory feeds: import OSV, Debian tracker, Alpine secdb and end-of-life data into SQLite.
 
 Backend of ``civiscan feeds import PATH``. The tables (``feed_*``) are the
 store's ``advisories`` dataset, created by the store's migrations: imports
@@ -12,13 +12,16 @@ Accepted inputs (detected from the content, see :func:`import_path`):
   as ``Debian:12``, ``Ubuntu:22.04:LTS``, ``Alpine:v3.19``, ``Rocky Linux:9``,
   ``AlmaLinux:9`` and ``Red Hat:enterprise_linux:9::baseos`` are indexed by
   release (:func:`release_of_ecosystem`); others are kept but match no host.
-* The Debian Security Tracker JSON (``{source package: {CVE: {releases: ...}}}``).
+* The Debian Security Tracker JSON (``{source package: {CVE: {releases: ...}}}``),
+  with each release's state (:func:`tracker_state`) and urgency.
+* An Alpine secdb file (``secdb.alpinelinux.org/<branch>/<repo>.json``).
+* endoflife.date release cycles (:func:`eol_cycles`), for ``os.supported_release``.
 
 Every affected range becomes one row keyed by (release, source package). A feed
 re-imported under the same name replaces its previous rows, in one transaction.
 Severity is normalised to critical/high/medium/low/info or ``unknown``; the
 mapping is documented in docs/packages.md and implemented by :func:`severity_of_text`
-and :func:`cvss3_base_score`.
+and :func:`cvss_base_score` (the ``cvss`` library: CVSS v3.0, v3.1 and v4.0).
 """
 
 from __future__ import annotations
@@ -167,15 +170,6 @@ def _cvss_vector(record: Mapping[str, Any], affected: Mapping[str, Any]) -> tupl
                     if score is not None:
                         return vector, score
     return None
-
-
-def _osv_severity(record: Mapping[str, Any], affected: Mapping[str, Any]) -> str:
-    """A vendor word beats a computed CVSS score; the affected entry beats the record."""
-    word = _vendor_word(record, affected)
-    if word is not None:
-        return severity_of_text(word)
-    scored = _cvss_vector(record, affected)
-    return severity_of_score(scored[1]) if scored else "unknown"
 
 
 # ------------------------------------------------------------------ releases
@@ -437,6 +431,7 @@ def _osv_url(record: Mapping[str, Any]) -> str | None:
     return str(refs[0]["url"]) if refs else None
 
 
+@functools.lru_cache(maxsize=256)
 def _release_key_function(release: str) -> Any:
     """The sort key of a release's comparator, or None for releases no host matches."""
     from . import versions
@@ -474,10 +469,15 @@ def osv_rows(record: Mapping[str, Any]) -> tuple[Advisory, list[ParsedRow]] | No
         if not isinstance(ecosystem, str) or not isinstance(name, str):
             continue
         release = release_of_ecosystem(ecosystem) or f"other:{ecosystem}"
-        severity = _osv_severity(record, affected)
         urgency = _vendor_word(record, affected)
+        own = _cvss_vector({}, affected)
         if scored is None:
-            scored = _cvss_vector({}, affected)
+            scored = own
+        if urgency is not None:
+            severity = severity_of_text(urgency)
+        else:
+            vector = own or scored
+            severity = severity_of_score(vector[1]) if vector else "unknown"
         key = _release_key_function(release)
         intervals = list(_intervals(affected.get("ranges"), key))
         for introduced, fixed, last, kind in intervals:
@@ -1210,15 +1210,24 @@ __all__ = [
     "Advisory",
     "Affected",
     "AffectedRow",
+    "EolCycle",
     "FeedFormatError",
     "FeedInfo",
     "ImportResult",
+    "ParsedRow",
     "ReleaseFeed",
+    "alpine_secdb_rows",
+    "canonical_id",
     "cvss3_base_score",
+    "cvss_base_score",
     "debian_tracker_rows",
     "ensure_schema",
+    "eol_cycles",
+    "eol_rows",
     "feeds_for_release",
+    "import_alpine_secdb",
     "import_debian_tracker",
+    "import_eol",
     "import_osv_records",
     "import_path",
     "list_feeds",
@@ -1230,4 +1239,5 @@ __all__ = [
     "sample_feed_paths",
     "severity_of_score",
     "severity_of_text",
+    "tracker_state",
 ]
