@@ -296,3 +296,27 @@ def test_the_v1_api_shape_is_read_too() -> None:
     ]}}
     cycles = feeds.eol_cycles(data, "ignored")
     assert cycles == [feeds.EolCycle("debian", "12", "Bookworm", "2023-06-10", "2026-06-10", "2028-06-30", False, "12.11")]
+
+
+def test_a_stale_feed_names_its_one_command_remedy() -> None:
+    facts = {
+        "collected_at": "2026-11-30T00:00:00+00:00",
+        "release": "debian:12",
+        "feed": {"release": "debian:12", "date": "2026-11-01T00:00:00+00:00", "sources": []},
+        "matches": [],
+    }
+    outcome = judge("packages.vulnerable", facts)
+    assert outcome.status is Status.ERROR
+    assert outcome.message.endswith("Run: civiscan feeds update")
+
+
+# The OSV schema's own examples (ossf/osv-schema docs/schema.md), reduced to their affected part.
+def test_schema_example_last_affected_and_a_second_introduced(conn: sqlite3.Connection) -> None:
+    # "introduced 0, last_affected 1.0" then "introduced 2.0" (open): 1.0 is affected, 1.1 not, 2.0 on again.
+    record = _record([_debian([_eco({"introduced": "0"}, {"last_affected": "1.0"}), _eco({"introduced": "2.0"})])])
+    assert [bool(_affected(conn, record, v)) for v in ("0.5", "1.0", "1.1", "2.0", "3.0")] == [True, True, False, True, True]
+
+
+def test_schema_example_versions_without_ranges_are_exact(conn: sqlite3.Connection) -> None:
+    record = _record([_debian([], versions=["1.0.0", "1.0.1"])])
+    assert [bool(_affected(conn, record, v)) for v in ("1.0.0", "1.0.1", "1.0.2")] == [True, True, False]
