@@ -92,9 +92,23 @@ def feeds_list(db: str | None) -> None:
         click.echo(line)
 
 
+class _FeedSpec(click.ParamType):
+    """``NAME=URL``, checked where it is written (a bad one in civiscan.toml is reported at its line)."""
+
+    name = "feed"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> updatelib.FeedSpec:
+        if isinstance(value, updatelib.FeedSpec):
+            return value
+        try:
+            return updatelib.parse_spec(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @feeds.command("update")
 @click.option(
-    "--feed", "feed_specs", multiple=True, metavar="NAME=URL",
+    "--feed", "feed_specs", multiple=True, metavar="NAME=URL", type=_FeedSpec(),
     help="A feed to download (repeatable): the allow-list, usually the 'feed' list of [feeds.update] in civiscan.toml.",
 )
 @click.option("--dir", "directory", metavar="DIR", help="Where downloads are kept (default: a 'feeds' folder beside the store).")
@@ -103,14 +117,14 @@ def feeds_list(db: str | None) -> None:
 @click.option("--ca-file", metavar="PEM", help="Extra trust anchors for the feeds' TLS certificates, added to the system store.")
 @db_option
 def feeds_update(
-    feed_specs: tuple[str, ...], directory: str | None, max_bytes: int, timeout: float,
+    feed_specs: tuple[updatelib.FeedSpec, ...], directory: str | None, max_bytes: int, timeout: float,
     ca_file: str | None, db: str | None,
 ) -> None:
     """Download the configured feeds (conditional requests) and import the ones that changed."""
-    try:
-        specs = updatelib.parse_specs(feed_specs)
-    except ValueError as exc:
-        raise Fail(f"--feed: {exc}") from None
+    specs = list(feed_specs)
+    twice = sorted({s.name for s in specs if sum(o.name == s.name for o in specs) > 1})
+    if twice:
+        raise Fail(f"--feed: {', '.join(twice)} named twice")
     if not specs:
         raise Fail(
             "no feeds configured: add feed = [\"NAME=URL\", ...] under [feeds.update] in civiscan.toml, "

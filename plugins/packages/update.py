@@ -32,6 +32,7 @@ import ipaddress
 import os
 import re
 import socket
+import sqlite3
 import ssl
 import time
 import urllib.parse
@@ -291,7 +292,7 @@ def read_state(conn: Any, name: str) -> FetchState | None:
         row = conn.execute(
             "SELECT url, etag, last_modified FROM feed_fetches WHERE name = ?", (name,)
         ).fetchone()
-    except Exception:  # a store without the table: nothing downloaded yet
+    except sqlite3.Error:  # a store without the table: nothing downloaded yet
         return None
     return FetchState(*row) if row else None
 

@@ -255,3 +255,20 @@ def test_the_command_reads_its_feeds_from_civiscan_toml(server, tmp_path: Path) 
     assert (tmp_path / "feeds" / "eol-debian" / "debian.json").is_file()
     second = run()
     assert second.returncode == 0 and second.stdout.strip() == "eol-debian: unchanged (HTTP 304)"
+
+
+def test_a_bad_feed_in_civiscan_toml_is_reported_at_its_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "civiscan.toml").write_text('[feeds.update]\nfeed = ["debian=http://security-tracker.debian.org/tracker/data/json"]\n')
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["CIVISCAN_DB"] = str(tmp_path / "store.db")
+    env["HOME"] = str(tmp_path / "home")
+    done = subprocess.run([sys.executable, "-m", "scanner", "feeds", "update"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "civiscan.toml:2:1: --feed: http://security-tracker.debian.org/tracker/data/json: only https:// feed URLs are allowed"
+    )
