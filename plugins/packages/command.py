@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import zipfile
 from importlib.metadata import entry_points
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import click
 
