@@ -280,8 +280,11 @@ async def collect(
     return {"asset": pinned.to_json(), "refused": None, **result}
 
 
-def store_outcome(spec: RunSpec, outcome: Mapping[str, Any]) -> Asset:
-    """Judge one asset's collected facts (from :func:`collect`) and store them, replacing any earlier write."""
+Judged = tuple[Asset, dict[str, Any], dict[str, CollectError], list[Finding], CollectError | None]
+
+
+def judge_outcome(spec: RunSpec, outcome: Mapping[str, Any]) -> Judged:
+    """Judge one asset's collected facts (from :func:`collect`); checks are lent the store's datasets."""
     pinned = Asset.from_json(dict(outcome["asset"]))
     refused = CollectError.from_json(outcome["refused"]) if outcome.get("refused") else None
     if refused is not None:
@@ -291,7 +294,14 @@ def store_outcome(spec: RunSpec, outcome: Mapping[str, Any]) -> Asset:
     else:
         facts = dict(outcome["facts"])
         errors = {k: CollectError.from_json(v) for k, v in outcome["errors"].items()}
-        findings = evaluate_asset(pinned, facts, errors, spec.ruleset, spec.registry.checks, spec.started)
+        findings = evaluate_asset(pinned, facts, errors, spec.ruleset, spec.registry.checks, spec.started,
+                                  spec.store)
+    return pinned, facts, errors, findings, refused
+
+
+def store_outcome(spec: RunSpec, outcome: Mapping[str, Any], judged: Judged | None = None) -> Asset:
+    """Judge one asset's collected facts (unless ``judged`` already) and store them, replacing any earlier write."""
+    pinned, facts, errors, findings, refused = judged if judged is not None else judge_outcome(spec, outcome)
     spec.store.save_asset(spec.run_id, pinned, facts, errors, findings, dt.datetime.now(dt.UTC),
                           versions=outcome.get("versions") if refused is None else None)
     if spec.observer is not None:
@@ -319,7 +329,9 @@ async def scan_assets(spec: RunSpec) -> None:
             job = Job.build(run_id, asset, ruleset, settings, scope)
             outcome = await collect(job, registry, executor=executor, host_limits=host_limits,
                                     datasets=store, gate=gate)
-            store_outcome(spec, outcome)
+            # Checks may read the store's datasets while judging: off the event loop.
+            judged = await asyncio.get_running_loop().run_in_executor(executor, judge_outcome, spec, outcome)
+            store_outcome(spec, outcome, judged)
 
     try:
         await asyncio.gather(*(one(a) for a in spec.assets))

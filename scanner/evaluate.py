@@ -1,7 +1,10 @@
-"""The evaluator: facts + rules + waivers -> findings. Pure: no I/O, no clock.
+"""The evaluator: facts + rules + waivers -> findings. No I/O of its own, no clock.
 
 ``now`` is always passed in (the run's start time), so evaluating stored facts
-again gives the same answer tomorrow.
+again gives the same answer tomorrow. A check that declares datasets
+(``Check.datasets``, e.g. the advisory feeds) is lent them from ``datasets``
+(a store, or a :class:`~scanner.plugin.Snapshot` of one): its verdict follows
+the data as it is at evaluation time, which is the point of re-evaluating.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from .models import (
     Status,
     fingerprint,
 )
-from .plugin import Check
+from .plugin import Check, DatasetProvider, lend
 from .policy import Rule, RuleSet, Waiver
 
 
@@ -82,8 +85,9 @@ def evaluate_asset(
     ruleset: RuleSet,
     checks: Mapping[str, Check],
     now: dt.datetime,
+    datasets: DatasetProvider | None = None,
 ) -> list[Finding]:
-    """Judge every rule of ``ruleset`` on one asset."""
+    """Judge every rule of ``ruleset`` on one asset; ``datasets`` lends checks their data."""
     findings = []
     for rule in ruleset.rules:
         if not rule.applies_to.matches(asset):
@@ -91,7 +95,9 @@ def evaluate_asset(
                 Finding(asset.id, rule.id, Status.NOT_APPLICABLE, rule.severity, _not_applicable(rule, asset))
             )
             continue
-        results = tuple(_run_check(use.check_id, use.options, asset, facts, errors, checks) for use in rule.checks)
+        results = tuple(
+            _run_check(use.check_id, use.options, asset, facts, errors, checks, datasets) for use in rule.checks
+        )
         findings.append(_apply_waivers(_combine(asset, rule, results), asset, ruleset.waivers, now))
     return findings
 
@@ -120,6 +126,7 @@ def _run_check(
     facts: Mapping[str, Mapping[str, Any]],
     errors: Mapping[str, CollectError],
     checks: Mapping[str, Check],
+    datasets: DatasetProvider | None = None,
 ) -> CheckResult:
     spec = checks.get(check_id)
     if spec is None:
@@ -134,7 +141,10 @@ def _run_check(
     if plugin_facts is None:
         return CheckResult(check_id, Status.ERROR, f"No {plugin} facts were collected for this asset.", reason=ErrorReason.NO_DATA)
     try:
-        outcome = spec.evaluate(plugin_facts, options)
+        if spec.datasets:
+            outcome = spec.evaluate(plugin_facts, options, lend(spec, datasets))
+        else:
+            outcome = spec.evaluate(plugin_facts, options)
     except Exception as exc:
         return CheckResult(check_id, Status.ERROR, f"Check {check_id} failed internally: {type(exc).__name__}: {exc}", reason=ErrorReason.BUG)
     if not isinstance(outcome, Outcome):

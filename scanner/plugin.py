@@ -17,7 +17,7 @@ import contextlib
 import inspect
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -36,8 +36,10 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 Facts = Mapping[str, Any]
 """One plugin's facts about one asset: a JSON-serialisable mapping."""
 
-Evaluate = Callable[[Facts, Mapping[str, Any]], Outcome]
-"""Judge one asset's facts (of the check's own plugin) against the check's options."""
+Evaluate = Callable[..., Outcome]
+"""Judge one asset's facts (of the check's own plugin) against the check's options:
+``evaluate(facts, options)``; a check that declares :attr:`Check.datasets` is
+called ``evaluate(facts, options, datasets)`` with a :data:`Lent` mapping."""
 
 T = TypeVar("T")
 
@@ -64,6 +66,11 @@ class Check:
     """Endpoint URL schemes the check judges (``https``, ``smtp`` ...); empty: every
     scheme. On an endpoint of another scheme the check is ``not_applicable``, so a
     policy's web rules say nothing about a mail server's ``smtp://`` endpoint."""
+    datasets: tuple[str, ...] = ()
+    """Datasets (e.g. ``advisories``) the check judges the facts against. The
+    evaluator lends them as a third argument, ``{name: Dataset | None}``, at
+    every evaluation (the scan's own, ``civiscan evaluate``, the agent's), so
+    the verdict follows the data as it is when judged, not when collected."""
 
     def refusal(self, asset: Asset) -> str | None:
         """Why the check does not apply to ``asset`` (its kind or URL scheme), or None."""
@@ -192,6 +199,61 @@ class DatasetProvider(Protocol):
     """Lends datasets by name (a store; on a remote worker, whatever reaches one)."""
 
     def dataset(self, name: str) -> Dataset | None: ...
+
+
+Lent = Mapping[str, "Dataset | None"]
+"""What a check declaring :attr:`Check.datasets` receives: each declared name
+with its dataset, or None when the evaluation has no such dataset to lend."""
+
+
+def lend(check: Check, provider: DatasetProvider | None) -> Lent:
+    """The datasets ``check`` declares, from ``provider`` (None for each when there is none)."""
+    return {n: provider.dataset(n) if provider is not None else None for n in check.datasets}
+
+
+class Snapshot:
+    """Lends datasets through one read each, held for a whole evaluation.
+
+    Every asset judged with it sees the same state of the data (a feed
+    imported meanwhile applies to the next evaluation, not to half of this
+    one), and a dataset is opened once, not once per asset. Not thread-safe:
+    use it from the thread that evaluates. Close it (or use ``with``) when done.
+    """
+
+    def __init__(self, provider: DatasetProvider | None) -> None:
+        self._provider = provider
+        self._stack = contextlib.ExitStack()
+        self._held: dict[str, _HeldDataset | None] = {}
+
+    def dataset(self, name: str) -> Dataset | None:
+        if name not in self._held:
+            inner = self._provider.dataset(name) if self._provider is not None else None
+            self._held[name] = _HeldDataset(inner, self._stack) if inner is not None else None
+        return self._held[name]
+
+    def close(self) -> None:
+        self._stack.close()
+        self._held.clear()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _HeldDataset:
+    def __init__(self, inner: Dataset, stack: contextlib.ExitStack) -> None:
+        self.source = inner.source
+        self._inner = inner
+        self._stack = stack
+        self._rows: Rows | None = None
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Rows]:
+        if self._rows is None:
+            self._rows = self._stack.enter_context(self._inner.read())
+        yield self._rows
 
 
 class Context:
@@ -384,6 +446,10 @@ def plugin_problems(plugin: Any) -> list[str]:
                 problems.append(f"check {check.id}: option '{opt_name}' has unknown type {opt.type}")
         if not check.kinds:
             problems.append(f"check {check.id}: no target kinds")
+        if isinstance(check.datasets, str) or not all(
+            isinstance(d, str) and _NAME.match(d) for d in check.datasets
+        ):
+            problems.append(f"check {check.id}: datasets must be a tuple of lower_snake_case names")
     return problems + _declaration_problems(plugin.name, mine)
 
 
@@ -442,12 +508,18 @@ __all__ = [
     "CheckRequest",
     "Context",
     "Declarations",
+    "Dataset",
+    "DatasetProvider",
+    "DatasetUnavailable",
     "Facts",
     "FactsVersionError",
+    "Lent",
     "Plugin",
     "Registry",
     "Setting",
+    "Snapshot",
     "declarations",
+    "lend",
     "load_registry",
     "needed",
     "plugin_problems",

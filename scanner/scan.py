@@ -28,7 +28,7 @@ from .inventory import (
 )
 from .lease import HEARTBEAT_SECONDS
 from .models import Asset, Severity
-from .plugin import FactsVersionError, Registry
+from .plugin import FactsVersionError, Registry, Snapshot
 from .policy import RuleSet, load_policies
 from .store import AssetState, RunStatus, Store
 from .yamlpos import PATH_CHARS, quote
@@ -279,8 +279,11 @@ def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Regist
     now = dt.datetime.now(dt.UTC)
     new = store.clone_run(source_run, ruleset, now)
     findings = []
-    for asset in store.assets(new):
-        a_facts, a_errors = facts.get(asset.id, ({}, {}))
-        findings.extend(evaluate_asset(asset, a_facts, a_errors, ruleset, registry.checks, now))
+    # One snapshot of the store's datasets for the whole evaluation: every asset
+    # is judged against the same feeds, as they are now.
+    with Snapshot(store) as datasets:
+        for asset in store.assets(new):
+            a_facts, a_errors = facts.get(asset.id, ({}, {}))
+            findings.extend(evaluate_asset(asset, a_facts, a_errors, ruleset, registry.checks, now, datasets))
     store.replace_findings(new, findings)
     return new, finish(store, new, fail_on)

@@ -1,32 +1,38 @@
 """Patch-level plugins: ``packages`` (installed packages, advisories) and ``os``.
 
 Both plugins share one collection per host (``ctx.shared(("host-facts", id))``:
-one SSH round trip) and store only what their checks need:
+one SSH round trip) and store only facts:
 
 * ``packages`` facts: release, package format, ``{name: version}`` of every
-  installed package, and the advisory matches against the offline feed index
-  the store lends (``ctx.dataset("advisories")``, read-only) with the feed's
-  name and date, so ``packages.*`` checks judge stored facts without I/O;
+  installed package, the source packages with the version that counts and the
+  binaries built from them, the package manager's version and the running and
+  installed kernels. No advisory is matched at collection time;
 * ``os`` facts: os-release, kernel, reboot flag, last update, container flag.
 
-Matching happens at collection time because the feed is an input of the run,
-like the host itself; the feed's identity and date are part of the facts.
+``packages.vulnerable`` judges the facts against the advisory feeds as they
+are when it evaluates (``Check.datasets``: the evaluator lends it the store's
+``advisories`` dataset), so ``civiscan feeds import`` then ``civiscan evaluate
+RUN`` answers for a new advisory without connecting to any host. The feed's
+identity and date are part of every verdict's evidence.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 from scanner.models import Asset
-from scanner.plugin import CheckRequest, Context, Dataset, DatasetUnavailable, Rows, needed
+from scanner.plugin import CheckRequest, Context, Dataset, DatasetUnavailable, Rows
 
 from . import feeds, match, versions
 from .checks import EOL_PRODUCTS, FEED, OS_CHECKS, PACKAGES_CHECKS, end_of_support, release_candidates
 from .collect import collect_host_facts
+from .parsers import Package, kernel_packages, newest_kernel
 
 HostFacts = Callable[[Asset, Context], Awaitable[dict[str, Any]]]
 """Collect one host's raw facts (release, packages, kernel, ...) once for both plugins."""
@@ -69,22 +75,212 @@ def installed_versions(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[
     return out
 
 
-def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]:
-    """Match the host's packages against the feed index; blocking (runs in the pool).
+FACTS_VERSION = 2
+"""Version 1 carried the advisory matches made at collection time; version 2
+carries the source packages and kernels they are matched from at evaluation."""
+
+
+def source_facts(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[str, list[Any]]:
+    """``{source: [version that counts, [binaries]]}``: what matching reads from a host.
+
+    The version that counts is the lowest comparable one of the source's
+    binaries (dpkg: their source version, so a binNMU never hides a fix).
+    """
+    if fmt not in versions.FORMATS:
+        return {}
+    return {
+        src: [group.version, list(group.binaries)]
+        for src, group in sorted(match.group_by_source(packages, fmt).items())
+    }
+
+
+_MANAGER_PACKAGE = {"dpkg": "dpkg", "rpm": "rpm", "apk": "apk-tools"}
+
+
+def package_manager(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[str, Any] | None:
+    """The package manager and its version, read from its own installed package."""
+    name = _MANAGER_PACKAGE.get(fmt)
+    for pkg in packages:
+        if name and pkg.get("name") == name and pkg.get("version"):
+            return {"name": fmt, "package": name, "version": str(pkg["version"])}
+    return None
+
+
+def kernel_facts(
+    packages: Sequence[Mapping[str, Any]], fmt: str, os_id: str, kernel: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The running kernel (``uname -r``, its build line) and the installed kernel packages.
+
+    ``running_version`` is the package version of the running kernel: the
+    version of the installed package that provides it, else what the build
+    line says (Debian ``uname -v``, Ubuntu ``/proc/version_signature``) or
+    the release string itself (RHEL family, Alpine); None when unknown.
+    ``source`` is the source package kernel advisories name.
+    """
+    running = str(kernel.get("running") or "")
+    present = [p for p in packages if p.get("name") and p.get("status") not in _ABSENT_STATES]
+    images = kernel_packages(fmt, [_package(p) for p in present])
+    by_name = {str(p.get("name")): p for p in present}
+    installed = [{"name": k.name, "version": k.version, "release": k.release} for k in images]
+    newest = newest_kernel(fmt, images, running) if running else None
+    providing = next((k for k in images if k.release == running), None)
+    chosen = providing or newest
+    if chosen is not None:
+        source = kernel_source(fmt, str((by_name.get(chosen.name) or {}).get("source") or chosen.name))
+    elif fmt == "rpm":
+        source = "kernel"
+    elif fmt == "apk" and running:
+        source = f"linux-{running.rsplit('-', 1)[-1]}"
+    else:
+        source = "linux" if fmt == "dpkg" and running else None
+    # A kernel image's own version is its source's (a signed image's source
+    # package has a version of its own, ``6.1.69+1`` for ``6.1.69-1``).
+    if providing is not None:
+        version: str | None = providing.version
+    else:
+        version = running_kernel_version(
+            fmt, os_id, running, str(kernel.get("build") or ""), str(kernel.get("signature") or "")
+        )
+    return {
+        "running": running or None,
+        "build": kernel.get("build") or None,
+        "running_version": version,
+        "source": source,
+        "newest_version": newest.version if newest is not None else None,
+        "images": sorted(k.name for k in images),
+        "installed": installed,
+    }
+
+
+_DEBIAN_ARCHES = frozenset({"amd64", "arm64", "armhf", "armel", "i386", "ppc64el", "s390x", "mips64el", "riscv64"})
+
+
+def kernel_source(fmt: str, source: str) -> str:
+    """The source package kernel advisories name, for a kernel image's source. Pure.
+
+    Signed images come from a wrapper source: Debian ``linux-signed-amd64`` ->
+    ``linux``; Ubuntu ``linux-signed`` -> ``linux``, ``linux-signed-hwe-6.5`` ->
+    ``linux-hwe-6.5``. Other formats name the source as is (``kernel``,
+    ``linux-lts``).
+    """
+    if fmt != "dpkg" or not source.startswith("linux-signed"):
+        return source
+    rest = source[len("linux-signed") :].lstrip("-")
+    return "linux" if not rest or rest in _DEBIAN_ARCHES else f"linux-{rest}"
+
+
+def _package(pkg: Mapping[str, Any]) -> Package:
+    return Package(
+        name=str(pkg.get("name") or ""),
+        version=str(pkg.get("version") or ""),
+        source=str(pkg.get("source") or pkg.get("name") or ""),
+        source_version=str(pkg.get("source_version") or pkg.get("version") or ""),
+        arch=str(pkg.get("arch") or ""),
+        status=str(pkg.get("status") or "installed"),
+    )
+
+
+_DEBIAN_BUILD = re.compile(r"\bDebian (\d[A-Za-z0-9.+~:-]*)")
+_UBUNTU_SIGNATURE = re.compile(r"^Ubuntu (\d[A-Za-z0-9.+~-]*?)-[a-z][a-z0-9-]*(?: |$)")
+_UBUNTU_BUILD = re.compile(r"^#(\d+)(?:~[0-9A-Za-z.]+)?-Ubuntu\b")
+_RPM_ARCHES = (".x86_64", ".aarch64", ".ppc64le", ".s390x", ".i686", ".noarch")
+
+
+def running_kernel_version(fmt: str, os_id: str, release: str, build: str, signature: str = "") -> str | None:
+    """The package version of a running kernel from what the kernel says about itself. Pure.
+
+    * Debian: ``uname -v`` ``#1 SMP PREEMPT_DYNAMIC Debian 6.1.69-1 (2023-12-30)`` -> ``6.1.69-1``;
+    * Ubuntu: ``/proc/version_signature`` ``Ubuntu 5.15.0-91.101-generic 5.15.131`` ->
+      ``5.15.0-91.101``, else ``uname -r`` ``5.15.0-91-generic`` with ``uname -v``
+      ``#101-Ubuntu SMP ...`` -> ``5.15.0-91.101``;
+    * RHEL family: ``uname -r`` ``5.14.0-362.8.1.el9_3.x86_64`` -> ``5.14.0-362.8.1.el9_3``;
+    * Alpine: ``uname -r`` ``6.6.8-0-lts`` -> ``6.6.8-r0``.
+    """
+    release = release.strip()
+    if fmt == "dpkg":
+        if os_id == "ubuntu" or signature.startswith("Ubuntu "):
+            sig = _UBUNTU_SIGNATURE.match(signature.strip())
+            if sig:
+                return sig.group(1)
+            upload = _UBUNTU_BUILD.match(build.strip())
+            abi = re.match(r"^(\d+\.\d+\.\d+-\d+)-[a-z]", release)
+            if upload and abi:
+                return f"{abi.group(1)}.{upload.group(1)}"
+            return None
+        found = _DEBIAN_BUILD.search(build)
+        return found.group(1) if found else None
+    if fmt == "rpm":
+        plain = release.split("+", 1)[0]
+        for arch in _RPM_ARCHES:
+            if plain.endswith(arch):
+                return plain[: -len(arch)] or None
+        return None
+    if fmt == "apk":
+        found = re.match(r"^(\d[0-9.]*[0-9a-z_]*)-(\d+)-[a-z0-9]+$", release)
+        return f"{found.group(1)}-r{found.group(2)}" if found else None
+    return None
+
+
+def migrate_facts(version: int, facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Upgrade stored ``packages`` facts to the current version.
+
+    Version 1 facts hold advisory matches made at collection time and no
+    source packages: they are judged from those stored matches (the evidence
+    says so) until the host is scanned again.
+    """
+    if version != 1:
+        raise ValueError(f"unknown packages facts version {version}")
+    out = {k: v for k, v in facts.items() if k not in ("feed", "feed_problem", "matches", "unreadable_feed_rows")}
+    out["sources"] = None
+    out["kernel"] = None
+    out["package_manager"] = None
+    out["collection_matches"] = (
+        {k: facts.get(k) for k in ("feed", "feed_problem", "matches", "unreadable_feed_rows")}
+        if "feed" in facts or "matches" in facts
+        else None
+    )
+    return out
+
+
+def lookup_of(facts: Mapping[str, Any]) -> dict[str, match._Group]:
+    """The feed names a host answers to (sources; binaries too on rpm), from its facts.
+
+    The running kernel's source counts with the running kernel's version: a
+    fixed kernel installed but not booted leaves the host vulnerable.
+    """
+    fmt = str(facts.get("version_scheme") or facts.get("package_format") or "")
+    key = versions.sort_key(fmt)
+    lookup: dict[str, match._Group] = {}
+    for source, (version, binaries) in (facts.get("sources") or {}).items():
+        try:
+            lookup[source] = (source, version, key(version), tuple(binaries))
+        except ValueError:
+            continue
+    kernel = facts.get("kernel") or {}
+    ksource, kversion = kernel.get("source"), kernel.get("running_version")
+    if ksource and kversion:
+        known = lookup.get(ksource)
+        binaries = tuple(kernel.get("images") or ()) or (known[3] if known else (ksource,))
+        with contextlib.suppress(ValueError):
+            lookup[ksource] = (ksource, kversion, key(kversion), binaries)
+    if fmt == "rpm":
+        for group in list(lookup.values()):
+            for binary in group[3]:
+                lookup.setdefault(binary, group)
+    return lookup
+
+
+def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[str, Any]:
+    """Match a host's stored facts against the feeds of ``index`` as they are now.
 
     Returns ``feed`` (None when no usable feed exists, with ``feed_problem``
     saying why), ``matches`` and ``unreadable_feed_rows``.
     """
-    os_facts = host.get("os") or {}
-    release = match.release_key(os_facts)
-    fmt = str(host.get("package_format") or "")
+    os_facts = facts.get("os") or {}
+    release = facts.get("release") or match.release_key(os_facts)
+    fmt = str(facts.get("package_format") or "")
     name = match.describe_release(os_facts)
-    out: dict[str, Any] = {
-        "feed": None,
-        "feed_problem": None,
-        "matches": [],
-        "unreadable_feed_rows": 0,
-    }
+    out: dict[str, Any] = {"feed": None, "feed_problem": None, "matches": [], "unreadable_feed_rows": 0}
     if release is None:
         out["feed_problem"] = f"{name} is not a release civiscan can match against advisory feeds"
         return out
@@ -106,12 +302,12 @@ def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]
                     "run civiscan feeds import"
                 )
                 return out
-            scheme = match.version_scheme(host.get("packages") or [], fmt)
+            scheme = str(facts.get("version_scheme") or fmt)
             cached = _release_index(index.source, release, scheme, sources)
-            lookup = match.source_lookup(host.get("packages") or [], scheme)
+            lookup = lookup_of(facts)
             cached.load(conn, lookup.keys())
             hits = match.find_hits(lookup, cached.packages)
-            advisories = cached.advisories(conn, hits.advisory_ids())
+            advisories = cached.advisories(conn, hits.advisory_ids()) if hits.by_name else {}
     except DatasetUnavailable as exc:
         out["feed_problem"] = str(exc)
         return out
@@ -122,7 +318,7 @@ def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]
         # The stalest feed decides freshness: any stale source may miss advisories.
         "date": None if None in dates else min(d for d in dates if d is not None),
     }
-    out["matches"] = match.build_matches(hits, advisories)
+    out["matches"] = _kernel_notes(match.build_matches(hits, advisories), facts)
     out["unreadable_feed_rows"] = hits.unreadable
     return out
 
@@ -150,6 +346,46 @@ def eol_facts(index: Dataset | None, os_facts: Mapping[str, Any] | None) -> dict
             if cycle == candidate and end:
                 return {"feed": feed, "date": date, "product": product, "cycle": cycle, "end": end}
     return None
+
+
+def _kernel_notes(matches: list[dict[str, Any]], facts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Mark kernel matches fixed by an installed but not running kernel: vulnerable until reboot."""
+    kernel = facts.get("kernel") or {}
+    source, running = kernel.get("source"), kernel.get("running_version")
+    if not source or not running:
+        return matches
+    fmt = str(facts.get("package_format") or "")
+    newest = kernel.get("newest_version")
+    for found in matches:
+        if found["package"] != source:
+            continue
+        found["running_kernel"] = kernel.get("running")
+        fixed = found.get("fixed")
+        if newest and fixed and newest != running:
+            found["installed_kernel"] = newest
+            with contextlib.suppress(ValueError):
+                found["until_reboot"] = versions.compare(fmt, newest, fixed) >= 0
+    return matches
+
+
+def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]:
+    """Match raw host facts (collect.py's) against ``index``: collection and judging in one step.
+
+    For tools and benchmarks that start from a host's raw facts; the plugin
+    itself stores facts and matches when it evaluates (:func:`advisory_matches`).
+    """
+    fmt = str(host.get("package_format") or "")
+    packages = host.get("packages") or []
+    facts = {
+        "os": host.get("os"),
+        "release": match.release_key(host.get("os")),
+        "package_format": fmt,
+        "sources": source_facts(packages, fmt),
+        "kernel": kernel_facts(packages, fmt, str((host.get("os") or {}).get("id") or ""), host.get("kernel") or {})
+        if host.get("kernel")
+        else None,
+    }
+    return advisory_matches(index, facts)
 
 
 class _ReleaseIndex:
@@ -227,6 +463,8 @@ class PackagesPlugin:
     # Runs stored before the advisory index was lent as a dataset carry the
     # store's location as a setting.
     redact = frozenset({"db_path"})
+    facts_version = FACTS_VERSION
+    migrate_facts = staticmethod(migrate_facts)
 
     def __init__(self, collect_host: HostFacts = collect_host_facts) -> None:
         self._collect_host = collect_host
@@ -234,6 +472,7 @@ class PackagesPlugin:
     async def collect(
         self, asset: Asset, requests: Sequence[CheckRequest], ctx: Context
     ) -> dict[str, Any]:
+        del requests  # every check reads the same facts; the feed is read when judging
         host = await _host_facts(self._collect_host, asset, ctx)
         fmt = str(host.get("package_format") or "")
         packages = host.get("packages") or []
@@ -248,8 +487,10 @@ class PackagesPlugin:
             "version_scheme": match.version_scheme(packages, fmt),
             "transport": host.get("transport"),
         }
-        if "feed" in needed(self.checks, requests):
-            facts.update(await ctx.run_blocking(feed_facts, ctx.dataset("advisories"), host))
+        facts["sources"] = source_facts(packages, fmt)
+        facts["package_manager"] = package_manager(packages, fmt)
+        os_id = str((host.get("os") or {}).get("id") or "")
+        facts["kernel"] = kernel_facts(packages, fmt, os_id, host.get("kernel") or {})
         return facts
 
 
@@ -283,4 +524,18 @@ class OsPlugin:
 packages_plugin = PackagesPlugin()
 os_plugin = OsPlugin()
 
-__all__ = ["OsPlugin", "PackagesPlugin", "feed_facts", "installed_versions", "os_plugin", "packages_plugin"]
+__all__ = [
+    "FACTS_VERSION",
+    "OsPlugin",
+    "PackagesPlugin",
+    "advisory_matches",
+    "feed_facts",
+    "installed_versions",
+    "kernel_facts",
+    "kernel_source",
+    "migrate_facts",
+    "os_plugin",
+    "packages_plugin",
+    "running_kernel_version",
+    "source_facts",
+]

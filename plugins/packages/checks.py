@@ -1,8 +1,8 @@
 """The ``packages.*`` and ``os.*`` checks: pure judgements on stored host facts.
 
 ``packages.*`` checks read the facts of the ``packages`` plugin (installed
-packages, the advisory matches made at collection time, the feed they came
-from); ``os.*`` checks read the facts of the ``os`` plugin (release, kernel,
+packages and their sources, kernels); ``packages.vulnerable`` judges them
+against the advisory feeds lent at evaluation time; ``os.*`` checks read the facts of the ``os`` plugin (release, kernel,
 reboot flag, last update). Every time comparison is relative to
 ``facts["collected_at"]``, never to the wall clock, so re-evaluating stored
 facts gives the same verdict.
@@ -21,7 +21,7 @@ from typing import Any
 
 from scanner.models import AssetKind, ErrorReason, Outcome, PluginReason, Severity, severity_rank
 from scanner.options import Option
-from scanner.plugin import Check
+from scanner.plugin import Check, Lent
 from scanner.timeutil import parse_timestamp
 
 from . import versions
@@ -42,22 +42,61 @@ def _collected_at(facts: Mapping[str, Any]) -> dt.datetime | None:
 
 # ------------------------------------------------------------------ packages.vulnerable
 
+# Debian security tracker states that say "known, and deliberately not fixed
+# by a security update (yet)"; by default they inform rather than fail.
+DEBIAN_STATES = ("no-dsa", "ignored", "postponed", "end-of-life", "undetermined")
+_INFO_STATES = ("no-dsa", "ignored", "postponed")
 
-def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+
+def tracker_state(found: Mapping[str, Any]) -> str | None:
+    """The Debian tracker state of a match: ``no-dsa``, ``ignored``, ``postponed``,
+    ``end-of-life``, ``undetermined``, or None (an ordinary advisory).
+
+    Read from the match's ``state`` (and ``urgency``) when the feed stores them,
+    else from the free-text ``note`` older feeds carry (``"undetermined; postponed"``).
+    """
+    state = found.get("state")
+    if isinstance(state, str) and state in DEBIAN_STATES:
+        return state
+    if str(found.get("urgency") or "").strip().lower() == "end-of-life":
+        return "end-of-life"
+    words = [w.strip().lower() for w in str(found.get("note") or "").split(";")]
+    for candidate in ("end-of-life", "ignored", "postponed", "no-dsa", "undetermined"):
+        if candidate in words:
+            return candidate
+    return None
+
+
+def evaluate_vulnerable(
+    facts: Mapping[str, Any], options: Mapping[str, Any], datasets: Lent | None = None
+) -> Outcome:
     """No installed package is affected by a known advisory at or above a severity.
 
-    Advisories come from the offline feed (``civiscan feeds import``) matched at
-    collection time by source package and release with the distro's comparator.
+    Advisories come from the offline feeds (``civiscan feeds import``) as they
+    are when the check evaluates: the scan's own evaluation, ``civiscan
+    evaluate RUN`` and the agent's re-judging all read the store's feeds then,
+    matching the stored source packages by release with the distro's
+    comparator. A feed imported after the scan applies at the next evaluation,
+    without connecting to the host. Facts stored before judging moved to
+    evaluation (packages facts version 1) are judged on the matches they carry.
+
+    The running kernel counts with its own version: a fixed kernel installed
+    but not booted is still vulnerable, reported "vulnerable until reboot"
+    with the running and the installed kernel in the evidence.
 
     Options: ``min_severity`` (str, default ``"high"``): lowest severity that
     counts. ``grace_days`` (int, default ``0``): an advisory counts only when it
-    was published more than this many days before the scan (advisories with no
-    publication date, such as Debian tracker entries, always count).
-    ``max_feed_age_days`` (int, default ``7``): the feed's own date must be at
-    most this old at scan time, otherwise the result is an error (reason
-    ``feed``), never a pass. ``ignore_unfixed`` (bool, default ``false``): skip
-    advisories with no fixed version yet. ``unknown_severity`` (str, default
-    ``"medium"``): the level an advisory without a rating is treated as.
+    was published at least this many days before the newer of the scan and the
+    feed's date (advisories with no publication date, such as Debian tracker
+    entries, always count). ``max_feed_age_days`` (int, default ``7``): the
+    feed's own date must be at most this many days older than the facts,
+    otherwise the result is an error (reason ``feed``), never a pass.
+    ``ignore_unfixed`` (bool, default ``false``): skip advisories with no fixed
+    version yet. ``unknown_severity`` (str, default ``"medium"``): the level an
+    advisory without a rating is treated as. ``info_states`` (list[str],
+    default ``[no-dsa, ignored, postponed]``): Debian tracker states that are
+    information, listed in the evidence but never a failure; give ``[]`` to
+    count them, or add ``end-of-life`` or ``undetermined``.
 
     A host whose release has no feed, or whose feed is missing, is an error
     with reason ``feed``: it cannot be evaluated.
@@ -67,10 +106,35 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
     FAIL: the same host with openssl 3.0.11-1~deb12u1 ("openssl 3.0.11-1~deb12u1
     is affected by DSA-5532-1 (high), fixed in 3.0.11-1~deb12u2").
     """
-    feed = facts.get("feed")
+    found = judged_matches(facts, (datasets or {}).get("advisories"))
+    return judge_matches(facts, found, options)
+
+
+def judged_matches(facts: Mapping[str, Any], advisories: Any) -> Mapping[str, Any]:
+    """The matches to judge: from the lent feeds, or those version 1 facts carry."""
+    legacy = facts.get("collection_matches")
+    if facts.get("sources") is None and "collection_matches" in facts:
+        if not legacy:
+            return {
+                "feed": None,
+                "feed_problem": "these facts predate judging at evaluation time and hold no "
+                "advisory matches; scan the host again",
+                "matches": [],
+            }
+        return {**legacy, "judged": "stored matches made at collection time (facts version 1)"}
+    from . import advisory_matches  # the plugin's feed index, shared by every host judged
+
+    return advisory_matches(advisories, facts)
+
+
+def judge_matches(
+    facts: Mapping[str, Any], found: Mapping[str, Any], options: Mapping[str, Any]
+) -> Outcome:
+    """The verdict on one host's matches (:func:`judged_matches`). Pure."""
+    feed = found.get("feed")
     release = facts.get("release")
     if not feed:
-        problem = facts.get("feed_problem") or "no advisory feed is available"
+        problem = found.get("feed_problem") or "no advisory feed is available"
         return Outcome.error(FEED, f"Cannot evaluate: {problem}.", release=release)
     collected = _collected_at(facts)
     feed_date = parse_timestamp(feed.get("date"))
@@ -97,29 +161,58 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
     min_rank = Severity(options["min_severity"]).rank
     unknown_rank = Severity(options["unknown_severity"]).rank
     grace = dt.timedelta(days=int(options["grace_days"]))
+    reference = max(collected, feed_date)
+    info_states = set(options["info_states"])
     counted: list[dict[str, Any]] = []
-    for match in facts.get("matches") or ():
-        rank = severity_rank(match.get("severity"))
+    informational: list[dict[str, Any]] = []
+    for entry in found.get("matches") or ():
+        rank = severity_rank(entry.get("severity"))
         if (rank if rank >= 0 else unknown_rank) < min_rank:
             continue
-        if options["ignore_unfixed"] and match.get("fixed") is None:
+        if options["ignore_unfixed"] and entry.get("fixed") is None:
             continue
-        published = parse_timestamp(match.get("published"))
-        if published is not None and collected - published <= grace:
+        published = parse_timestamp(entry.get("published"))
+        if grace and published is not None and reference - published < grace:
             continue
-        counted.append(match)
+        state = tracker_state(entry)
+        if state is not None:
+            entry = {**entry, "state": state}
+        if state in info_states:
+            informational.append(entry)
+        else:
+            counted.append(entry)
 
-    evidence_base = {
+    evidence_base: dict[str, Any] = {
         "release": release,
         "feed": feed,
         "min_severity": options["min_severity"],
         "packages_checked": facts.get("package_count"),
     }
+    if found.get("judged"):
+        evidence_base["judged"] = found["judged"]
+    if facts.get("kernel"):
+        kernel = facts["kernel"]
+        evidence_base["kernel"] = {
+            "running": kernel.get("running"),
+            "running_version": kernel.get("running_version"),
+            "newest_installed": kernel.get("newest_version"),
+        }
+    if informational:
+        informational.sort(key=lambda m: (m["package"], m["id"]))
+        evidence_base["informational"] = [_evidence_match(m) for m in informational[:_EVIDENCE_LIMIT]]
+    source = _feed_label(feed)
     if not counted:
-        total = len(facts.get("matches") or ())
+        total = len(found.get("matches") or ())
+        note = (
+            f"; {len(informational)} more are Debian "
+            + "/".join(sorted({str(m['state']) for m in informational}))
+            + " issues, shown as information"
+            if informational
+            else ""
+        )
         return Outcome.passed(
             f"No installed package is affected by an advisory at {options['min_severity']} "
-            f"or above ({total} lower or excluded advisories matched).",
+            f"or above ({total} lower or excluded advisories matched{note}; {source}).",
             **evidence_base,
         )
     counted.sort(key=lambda m: (-severity_rank(m.get("severity")), m["package"], m["id"]))
@@ -128,7 +221,7 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
     more = f"; and {len(counted) - _SHOWN} more" if len(counted) > _SHOWN else ""
     return Outcome.failed(
         f"{len(counted)} advisories at {options['min_severity']} or above affect "
-        f"{len(packages)} installed source packages: {shown}{more}.",
+        f"{len(packages)} installed source packages: {shown}{more} ({source}).",
         **evidence_base,
         counted=len(counted),
         advisories=[_evidence_match(m) for m in counted[:_EVIDENCE_LIMIT]],
@@ -136,12 +229,21 @@ def evaluate_vulnerable(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
     )
 
 
+def _feed_label(feed: Mapping[str, Any]) -> str:
+    """``feed osv dated 2026-11-03`` / ``feeds a dated ..., b dated ...``."""
+    parts = []
+    for src in feed.get("sources") or ():
+        date = parse_timestamp(src.get("date"))
+        parts.append(f"{src.get('name')} dated {date.date().isoformat() if date else 'unknown'}")
+    return ("feed " if len(parts) == 1 else "feeds ") + ", ".join(parts) if parts else "feed of unknown name"
+
+
 VULNERABLE = Check(
     id="packages.vulnerable",
     title="No installed package has a known vulnerability",
     kinds=_HOST,
     evaluate=evaluate_vulnerable,
-    needs=frozenset({"feed"}),
+    datasets=("advisories",),
     options={
         "min_severity": Option(
             "str", "lowest severity that counts", default="high", choices=_SEVERITY_CHOICES
@@ -161,6 +263,11 @@ VULNERABLE = Check(
             default="medium",
             choices=_SEVERITY_CHOICES,
         ),
+        "info_states": Option(
+            "list[str]",
+            "Debian tracker states that inform instead of failing",
+            default=list(_INFO_STATES),
+        ),
     },
 )
 
@@ -168,10 +275,15 @@ VULNERABLE = Check(
 def _describe_match(match: Mapping[str, Any]) -> str:
     fixed = match.get("fixed")
     fix = f"fixed in {fixed}" if fixed else "no fix available yet"
-    return (
-        f"{match['package']} {match['installed']} is affected by {match['id']} "
-        f"({match.get('severity') or 'unknown'}), {fix}"
-    )
+    rating = match.get("severity") or "unknown"
+    if match.get("state"):
+        rating += f", {match['state']}"
+    text = f"{match['package']} {match['installed']} is affected by {match['id']} ({rating}), {fix}"
+    if match.get("running_kernel"):
+        text += f" (running kernel {match['running_kernel']})"
+    if match.get("until_reboot"):
+        text += f"; {match['installed_kernel']} is installed: vulnerable until reboot"
+    return text
 
 
 def _evidence_match(match: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,9 +295,14 @@ def _evidence_match(match: Mapping[str, Any]) -> dict[str, Any]:
         "installed",
         "fixed",
         "severity",
+        "state",
+        "urgency",
         "published",
         "url",
         "note",
+        "running_kernel",
+        "installed_kernel",
+        "until_reboot",
     )
     return {k: match[k] for k in keep if k in match}
 

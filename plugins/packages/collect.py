@@ -19,7 +19,7 @@ from scanner.plugin import Context
 from scanner.transports import CommandResult, Transport
 from scanner.transports.local import LocalTransport
 
-from .parsers import DPKG_FORMAT, RPM_FORMAT, build_facts, split_sections
+from .parsers import DPKG_FORMAT, RPM_FORMAT, build_facts, parse_key_values, split_sections
 
 # The script. Rules that keep it safe and portable (dash, bash, busybox ash):
 # * nothing from the target is ever evaluated: command output is only printed;
@@ -47,8 +47,11 @@ b os-release
 if [ -f "$R/etc/os-release" ]; then rd "$R/etc/os-release"; else rd "$R/usr/lib/os-release"; fi
 e os-release $?
 b uname
-printf 'machine=%s\nrelease=%s\n' "$(uname -m)" "$(uname -r)"
+printf 'machine=%s\nrelease=%s\nbuild=%s\n' "$(uname -m)" "$(uname -r)" "$(uname -v)"
 e uname $?
+b kernel-signature
+[ -r "$R/proc/version_signature" ] && head -c 512 "$R/proc/version_signature"
+e kernel-signature 0
 b clock
 date +%z
 date +%s
@@ -154,7 +157,21 @@ def facts_from_output(
             + (f" (exit status {result.exit_status})" if result.exit_status >= 0 else "")
             + (f": {detail}" if detail else ""),
         )
-    return build_facts(sections, transport, collected_at)
+    facts = build_facts(sections, transport, collected_at)
+    # What the running kernel says about its own build: its package version on
+    # Debian (``uname -v``) and Ubuntu (``/proc/version_signature``).
+    uname = parse_key_values(sections["uname"].text) if "uname" in sections else {}
+    signature = sections["kernel-signature"].text if "kernel-signature" in sections else ""
+    kernel = facts.setdefault("kernel", {})
+    kernel["build"] = _line(uname.get("build", ""))
+    kernel["signature"] = _line(signature)
+    return facts
+
+
+def _line(text: str) -> str:
+    """One line of printable text, at most 200 characters (it comes from the target)."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return "".join(c for c in first if c.isprintable())[:200]
 
 
 async def collect_host_facts(asset: Asset, ctx: Context) -> dict[str, Any]:

@@ -69,7 +69,8 @@ def materialise_host(name: str, dest: Path) -> Path:
     _stub(
         bin_dir / "uname",
         f'case "$1" in -m) echo {shlex.quote(uname["machine"])};; '
-        f"-r) echo {shlex.quote(uname['release'])};; *) echo Linux;; esac",
+        f"-r) echo {shlex.quote(uname['release'])};; "
+        f"-v) echo {shlex.quote(uname.get('build', '#1 SMP'))};; *) echo Linux;; esac",
     )
     _stub(
         bin_dir / "date",

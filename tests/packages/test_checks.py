@@ -7,12 +7,22 @@ from typing import Any
 
 import pytest
 
-from scanner.models import Status
+from scanner.models import Outcome, Status
 from scanner.plugins.packages import os_plugin, packages_plugin
-from scanner.plugins.packages.checks import FEED
+from scanner.options import validate_options
+from scanner.plugins.packages.checks import FEED, judge_matches
 from tests.conftest import judge
 
 CHECKS = {c.id: c for c in (*packages_plugin.checks, *os_plugin.checks)}
+
+
+def vuln(facts: dict[str, Any], **given: Any) -> Outcome:
+    """packages.vulnerable's verdict on matches given as data (no feed is read)."""
+    check = CHECKS["packages.vulnerable"]
+    options, problems = validate_options(check.options, given, check.id)
+    assert not problems
+    found = {k: facts.get(k) for k in ("feed", "feed_problem", "matches")}
+    return judge_matches(facts, found, options)
 
 
 def _match(
@@ -65,12 +75,12 @@ def test_every_check_documents_pass_and_fail_examples() -> None:
 
 
 def test_vulnerable_passes_without_matches(pkg_facts) -> None:
-    assert judge("packages.vulnerable", pkg_facts).status is Status.PASS
+    assert vuln(pkg_facts).status is Status.PASS
 
 
 def test_vulnerable_fails_on_high_advisory_with_evidence(pkg_facts) -> None:
     pkg_facts["matches"] = [_match("DSA-5532-1", "high")]
-    outcome = judge("packages.vulnerable", pkg_facts)
+    outcome = vuln(pkg_facts)
     assert outcome.status is Status.FAIL
     assert "openssl 1.0-1 is affected by DSA-5532-1 (high), fixed in 1.0-2" in outcome.message
     assert outcome.evidence["advisories"][0]["id"] == "DSA-5532-1"
@@ -79,14 +89,14 @@ def test_vulnerable_fails_on_high_advisory_with_evidence(pkg_facts) -> None:
 
 def test_vulnerable_ignores_advisories_below_min_severity(pkg_facts) -> None:
     pkg_facts["matches"] = [_match("X", "medium")]
-    assert judge("packages.vulnerable", pkg_facts).status is Status.PASS
-    assert judge("packages.vulnerable", pkg_facts, min_severity="medium").status is Status.FAIL
+    assert vuln(pkg_facts).status is Status.PASS
+    assert vuln(pkg_facts, min_severity="medium").status is Status.FAIL
 
 
 def test_unknown_severity_follows_the_option(pkg_facts) -> None:
     pkg_facts["matches"] = [_match("X", "unknown")]
-    assert judge("packages.vulnerable", pkg_facts).status is Status.PASS
-    assert judge("packages.vulnerable", pkg_facts, unknown_severity="high").status is Status.FAIL
+    assert vuln(pkg_facts).status is Status.PASS
+    assert vuln(pkg_facts, unknown_severity="high").status is Status.FAIL
 
 
 @pytest.mark.parametrize(
@@ -101,19 +111,19 @@ def test_unknown_severity_follows_the_option(pkg_facts) -> None:
 )
 def test_grace_days_are_relative_to_collection_time(pkg_facts, published, grace, status) -> None:
     pkg_facts["matches"] = [_match("X", "high", published=published)]
-    assert judge("packages.vulnerable", pkg_facts, grace_days=grace).status is status
+    assert vuln(pkg_facts, grace_days=grace).status is status
 
 
 def test_ignore_unfixed(pkg_facts) -> None:
     pkg_facts["matches"] = [_match("X", "critical", fixed=None)]
-    assert judge("packages.vulnerable", pkg_facts).status is Status.FAIL
-    assert judge("packages.vulnerable", pkg_facts, ignore_unfixed=True).status is Status.PASS
+    assert vuln(pkg_facts).status is Status.FAIL
+    assert vuln(pkg_facts, ignore_unfixed=True).status is Status.PASS
 
 
 def test_missing_feed_is_an_error_with_reason_feed(pkg_facts) -> None:
     pkg_facts["feed"] = None
     pkg_facts["feed_problem"] = "no imported advisory feed covers Debian GNU/Linux 13 (trixie)"
-    outcome = judge("packages.vulnerable", pkg_facts)
+    outcome = vuln(pkg_facts)
     assert outcome.status is Status.ERROR
     assert outcome.reason == FEED
     assert "trixie" in outcome.message
@@ -121,9 +131,9 @@ def test_missing_feed_is_an_error_with_reason_feed(pkg_facts) -> None:
 
 def test_stale_feed_is_an_error_never_a_pass(pkg_facts) -> None:
     pkg_facts["feed"]["date"] = "2026-10-01T00:00:00+00:00"
-    outcome = judge("packages.vulnerable", pkg_facts)
+    outcome = vuln(pkg_facts)
     assert (outcome.status, outcome.reason) == (Status.ERROR, FEED)
-    assert judge("packages.vulnerable", pkg_facts, max_feed_age_days=60).status is Status.PASS
+    assert vuln(pkg_facts, max_feed_age_days=60).status is Status.PASS
 
 
 def test_minimum_versions_uses_the_host_comparator(pkg_facts) -> None:

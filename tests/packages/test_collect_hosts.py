@@ -55,6 +55,8 @@ EXPECTED = {
             "running": "6.1.0-17-amd64",
             "installed": ["6.1.0-17-amd64", "6.1.0-18-amd64"],
             "newest": "6.1.0-18-amd64",
+            "build": "#1 SMP PREEMPT_DYNAMIC Debian 6.1.69-1 (2023-12-30)",
+            "signature": "",
         },
         "reboot_required": {
             "required": True,
@@ -82,6 +84,8 @@ EXPECTED = {
             "running": "5.15.0-88-generic",
             "installed": ["5.15.0-88-generic", "5.15.0-91-generic"],
             "newest": "5.15.0-91-generic",
+            "build": "#98-Ubuntu SMP Mon Oct 2 15:18:56 UTC 2023",
+            "signature": "",
         },
         "reboot_required": {
             "required": True,
@@ -109,6 +113,8 @@ EXPECTED = {
             "running": "5.14.0-362.13.1.el9_3.x86_64",
             "installed": ["5.14.0-362.13.1.el9_3.x86_64", "5.14.0-362.8.1.el9_3.x86_64"],
             "newest": "5.14.0-362.13.1.el9_3.x86_64",
+            "build": "#1 SMP PREEMPT_DYNAMIC Wed Jan 10 2024",
+            "signature": "",
         },
         "reboot_required": {
             "required": False,
@@ -130,7 +136,13 @@ EXPECTED = {
         },
         "arch": "x86_64",
         "package_format": "apk",
-        "kernel": {"running": "6.1.0-18-amd64", "installed": [], "newest": None},
+        "kernel": {
+            "running": "6.1.0-18-amd64",
+            "installed": [],
+            "newest": None,
+            "build": "#1 SMP",
+            "signature": "",
+        },
         "reboot_required": {"required": None, "evidence": "container"},
         "last_update": {
             "time": "2026-10-31T12:33:20+00:00",

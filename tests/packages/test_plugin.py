@@ -13,10 +13,11 @@ import pytest
 
 from scanner.models import Asset, AssetKind, Status
 from scanner.options import validate_options
-from scanner.plugin import CheckRequest, Context, Dataset, plugin_problems
+from scanner.plugin import CheckRequest, Context, Dataset, lend, plugin_problems
 from scanner.plugins.packages import (
     OsPlugin,
     PackagesPlugin,
+    advisory_matches,
     feed_facts,
     feeds,
     match,
@@ -89,19 +90,35 @@ def test_both_plugins_share_one_collection(collect_both, fake_collector, store) 
     assert fake_collector == ["it/web1"]
 
 
-def test_packages_facts_hold_matches_and_feed_identity(collect_both, fake_collector, store) -> None:
+def _vulnerable(facts: dict[str, Any], store: Path | None, **given: Any) -> Any:
+    check = packages_plugin.checks[0]
+    options, _ = validate_options(check.options, {"max_feed_age_days": 36500, **given}, check.id)
+    with contextlib.ExitStack() as stack:
+        lent = stack.enter_context(Store(store)) if store else None
+        return check.evaluate(facts, options, lend(check, lent))
+
+
+def test_packages_facts_hold_sources_and_no_judgement(collect_both, fake_collector, store) -> None:
     facts, _ = collect_both(store)
     assert facts["release"] == "debian:12"
-    assert facts["feed"]["sources"][0]["name"] == "osv"
-    assert facts["feed"]["date"] == "2026-11-03T09:12:44+00:00"
-    assert {m["id"] for m in facts["matches"]} >= {
+    assert not {"feed", "matches", "feed_problem"} & set(facts)
+    assert facts["packages"]["libc6"] == "2.36-9+deb12u4"
+    assert facts["sources"]["glibc"][0] == "2.36-9+deb12u4"
+    assert "libc6" in facts["sources"]["glibc"][1]
+    assert "oldpkg" not in facts["packages"]
+    json.dumps(facts)  # stored as JSON
+
+
+def test_the_feed_is_matched_when_judging(collect_both, fake_collector, store) -> None:
+    facts, _ = collect_both(store)
+    found = advisory_matches(_advisories(store), facts)
+    assert found["feed"]["sources"][0]["name"] == "osv"
+    assert found["feed"]["date"] == "2026-11-03T09:12:44+00:00"
+    assert {m["id"] for m in found["matches"]} >= {
         "DSA-5532-1",
         "DSA-5724-1",
         "DEBIAN-CVE-2025-32462",
     }
-    assert facts["packages"]["libc6"] == "2.36-9+deb12u4"
-    assert "oldpkg" not in facts["packages"]
-    json.dumps(facts)  # stored as JSON
 
 
 def test_os_facts_are_compact(collect_both, fake_collector, store) -> None:
@@ -113,10 +130,7 @@ def test_os_facts_are_compact(collect_both, fake_collector, store) -> None:
 
 def test_no_store_means_feed_error(collect_both, fake_collector) -> None:
     facts, _ = collect_both(None)
-    assert facts["feed"] is None
-    check = packages_plugin.checks[0]
-    options, _ = validate_options(check.options, {}, check.id)
-    outcome = check.evaluate(facts, options)
+    outcome = _vulnerable(facts, None)
     assert outcome.status is Status.ERROR and outcome.reason.value == "feed"
 
 
@@ -129,24 +143,26 @@ def test_release_without_feed_cannot_be_evaluated(collect_both, fake_collector, 
     }
     facts, _ = collect_both(store)
     # the sample feed has one Debian:13 record, so trixie is covered; an empty store is not
-    assert facts["feed"] is not None
+    assert advisory_matches(_advisories(store), facts)["feed"] is not None
     host["os"] = {"id": "ubuntu", "version_id": "24.04", "pretty_name": "Ubuntu 24.04 LTS"}
     facts, _ = collect_both(store)
-    assert facts["feed"] is None
-    assert "Ubuntu 24.04 LTS" in facts["feed_problem"]
+    found = advisory_matches(_advisories(store), facts)
+    assert found["feed"] is None
+    assert "Ubuntu 24.04 LTS" in found["feed_problem"]
 
 
 def test_end_to_end_verdict_on_the_sample_host(collect_both, fake_collector, store) -> None:
     facts, _ = collect_both(store)
-    check = packages_plugin.checks[0]
-    options, _ = validate_options(check.options, {"min_severity": "high"}, check.id)
-    outcome = check.evaluate(facts, options)
+    outcome = _vulnerable(facts, store, min_severity="high")
     assert outcome.status is Status.FAIL
     assert {a["id"] for a in outcome.evidence["advisories"]} == {
         "DSA-5532-1",
         "DSA-5724-1",
         "DEBIAN-CVE-2025-32462",
     }
+    assert "feed osv dated 2026-11-03" in outcome.message
+    first = outcome.evidence["advisories"][0]
+    assert {"id", "installed", "fixed"} <= set(first)
 
 
 # --- feed lookup through the per-release cache (feed_facts) ---------------------

@@ -16,7 +16,8 @@ import pytest
 
 from scanner.engine import ScanSettings, make_job, run_job
 from scanner.models import Asset, AssetKind
-from scanner.plugin import Context, DatasetUnavailable, Registry
+from scanner.options import validate_options
+from scanner.plugin import Context, DatasetUnavailable, Registry, lend
 from scanner.plugins.packages import PackagesPlugin, feeds
 from scanner.policy import RuleSet
 from scanner.store import MIGRATIONS, Store
@@ -122,16 +123,25 @@ def registry() -> Registry:
     return reg
 
 
-def test_a_job_matches_packages_through_the_index_its_runner_lends(tmp_path: Path, registry: Registry) -> None:
-    # The runner opens the store itself, as a worker would: nothing in the job says where it is.
+def _vulnerable(facts: dict[str, Any], lent: Store | None) -> Any:
+    check = PackagesPlugin.checks[0]
+    options, _ = validate_options(check.options, {"max_feed_age_days": 36500}, check.id)
+    return check.evaluate(facts, options, lend(check, lent))
+
+
+def test_a_job_yields_facts_and_the_evaluator_lends_the_feed(tmp_path: Path, registry: Registry) -> None:
+    # The job reads no feed: its facts are the host's, whatever store the runner lends.
     with Store(_imported(tmp_path / "c.db")) as lent:
         result = asyncio.run(run_job(_packages_job(), registry, datasets=lent))
-    facts = result["facts"]["packages"]
-    assert facts["feed"]["sources"][0]["name"] == "osv"
-    assert "DSA-5532-1" in {m["id"] for m in facts["matches"]}
+        facts = result["facts"]["packages"]
+        assert "matches" not in facts and "feed" not in facts
+        assert facts["sources"]["openssl"][0] == "3.0.11-1~deb12u1"
+        outcome = _vulnerable(facts, lent)
+    assert outcome.evidence["feed"]["sources"][0]["name"] == "osv"
+    assert "DSA-5532-1" in {m["id"] for m in outcome.evidence["advisories"]}
 
 
-def test_a_job_without_a_lent_index_has_no_feed(registry: Registry) -> None:
+def test_evaluating_without_a_lent_index_has_no_feed(registry: Registry) -> None:
     result = asyncio.run(run_job(_packages_job(), registry))
-    facts = result["facts"]["packages"]
-    assert facts["feed"] is None and "no store database" in facts["feed_problem"]
+    outcome = _vulnerable(result["facts"]["packages"], None)
+    assert outcome.reason == "feed" and "no store database" in outcome.message
