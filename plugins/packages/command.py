@@ -1,13 +1,17 @@
-"""``civiscan feeds import|list``: the offline advisory feeds the ``packages`` checks match against.
+"""``civiscan feeds import|list`` and ``civiscan affected``: advisory feeds and who they hit.
 
 Registered in the ``civiscan.commands`` entry-point group. Feeds are imported
-into the store's ``advisories`` dataset, which collection reads through
-``Context.dataset("advisories")``.
+into the store's ``advisories`` dataset, which ``packages.vulnerable`` is lent
+when it evaluates; ``affected`` judges the latest stored facts of every asset
+against it, without contacting any host.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import zipfile
+from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,9 @@ import click
 
 from scanner.cli import Fail, db_option, open_store
 from scanner.errors import ExitCode
-from scanner.store import default_db_path, is_url
+from scanner.models import Asset
+from scanner.plugin import FactsVersionError, Snapshot
+from scanner.store import Store, default_db_path, is_url
 
 from . import feeds as feedlib
 from . import update as updatelib
@@ -147,3 +153,125 @@ def feeds_update(
         click.echo(outcome.line if outcome.ok else f"error: {outcome.line}", err=not outcome.ok)
     if failed:
         raise Fail(f"{len(failed)} of {len(outcomes)} feeds not updated", ExitCode.INCOMPLETE)
+
+
+# ------------------------------------------------------------------ affected
+
+# How many of the newest runs are searched for each asset's latest facts.
+_RUNS_SEARCHED = 1000
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9._:+-]{1,99}$")
+
+
+def advisory_hits(ident: str, matches: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The matches of one host that are advisory ``ident``, by id or alias (case-insensitive). Pure."""
+    want = ident.upper()
+    out = []
+    for found in matches:
+        names = {str(found.get("id") or "").upper(), *(str(a).upper() for a in found.get("aliases") or ())}
+        if want in names:
+            out.append(
+                {
+                    k: found.get(k)
+                    for k in ("id", "aliases", "package", "installed", "fixed", "severity", "state",
+                              "running_kernel", "installed_kernel", "until_reboot")
+                    if k in found
+                }
+            )
+    return out
+
+
+def latest_facts(store: Store, registry: Any) -> list[tuple[Asset, int, Mapping[str, Any]]]:
+    """Each asset's newest stored ``packages`` facts (in the shape the plugin reads), with its run."""
+    seen: set[str] = set()
+    out: list[tuple[Asset, int, Mapping[str, Any]]] = []
+    for run in store.runs(_RUNS_SEARCHED):
+        run_id = int(run["id"])
+        stored = store.facts(run_id)
+        if not any("packages" in facts for facts, _errors in stored.values()):
+            continue
+        versions = store.facts_versions(run_id)
+        assets = {a.id: a for a in store.assets(run_id)}
+        for asset_id, (facts, _errors) in stored.items():
+            if asset_id in seen or "packages" not in facts or asset_id not in assets:
+                continue
+            try:
+                readable = registry.readable_facts("packages", versions.get((asset_id, "packages"), 1), facts["packages"])
+            except FactsVersionError:
+                continue
+            seen.add(asset_id)
+            out.append((assets[asset_id], run_id, readable))
+    return out
+
+
+@click.command("affected")
+@click.argument("advisory")
+@click.option("--department", metavar="NAME", help="Only this department's assets.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="A table per department, or JSON.")
+@db_option
+def affected(advisory: str, department: str | None, fmt: str, db: str | None) -> None:
+    """Which hosts an advisory (CVE-ID, DSA/USN/OSV id or an alias) affects, per department.
+
+    \b
+    Judged now, against the imported feeds, from each asset's latest stored
+    facts: no host is contacted. Exit code 0 when none is affected, 1 when
+    some are, 3 when none is but some hosts could not be judged (no facts of
+    theirs can be matched, e.g. no feed covers their release), 2 on bad input.
+    """
+    from scanner.cli import plugin_registry
+
+    from .checks import judged_matches
+
+    if not _ID.match(advisory):
+        raise Fail(f"{advisory!r} is not an advisory id (e.g. CVE-2024-6387, DSA-5532-1)")
+    store = open_store(db)
+    registry = plugin_registry()
+    hosts = latest_facts(store, registry)
+    if department is not None:
+        if department not in {a.department for a, _r, _f in hosts}:
+            raise Fail(f"no stored packages facts of department '{department}'")
+        hosts = [h for h in hosts if h[0].department == department]
+    found: list[dict[str, Any]] = []
+    unjudged: list[dict[str, Any]] = []
+    with Snapshot(store) as lent:
+        index = lent.dataset("advisories")
+        for asset, run_id, facts in sorted(hosts, key=lambda h: (h[0].department, h[0].id)):
+            matched = judged_matches(facts, index)
+            if not matched.get("feed"):
+                unjudged.append({"department": asset.department, "asset_id": asset.id, "run": run_id,
+                                 "problem": matched.get("feed_problem")})
+                continue
+            hits = advisory_hits(advisory, matched.get("matches") or ())
+            if hits:
+                found.append({"department": asset.department, "asset_id": asset.id, "asset": asset.name,
+                              "run": run_id, "collected_at": facts.get("collected_at"),
+                              "release": facts.get("release"), "packages": hits})
+    report = {"advisory": advisory, "hosts_judged": len(hosts) - len(unjudged), "affected": found,
+              "not_judged": unjudged}
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        _print_affected(report)
+    raise SystemExit(1 if found else 3 if unjudged else 0)
+
+
+def _print_affected(report: Mapping[str, Any]) -> None:
+    found = report["affected"]
+    click.echo(f"{report['advisory']}: {len(found)} of {report['hosts_judged']} judged hosts affected")
+    current = None
+    for host in found:
+        if host["department"] != current:
+            current = host["department"]
+            click.echo(f"\n{current}")
+        for pkg in host["packages"]:
+            fixed = pkg.get("fixed") or "no fix yet"
+            extra = ""
+            if pkg.get("state"):
+                extra += f" [{pkg['state']}]"
+            if pkg.get("until_reboot"):
+                extra += f" [vulnerable until reboot: {pkg.get('installed_kernel')} installed]"
+            click.echo(f"  {host['asset']:<30} {pkg['package']:<24} {pkg['installed']} -> {fixed}  ({pkg['id']}){extra}")
+    if report["not_judged"]:
+        click.echo(f"\nnot judged ({len(report['not_judged'])}):")
+        for host in report["not_judged"]:
+            click.echo(f"  {host['asset_id']}: {host['problem']}")
