@@ -242,32 +242,58 @@ def migrate_facts(version: int, facts: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def lookup_of(facts: Mapping[str, Any]) -> dict[str, match._Group]:
-    """The feed names a host answers to (sources; binaries too on rpm), from its facts.
+def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str, match._Group], int]:
+    """The feed names of a host that some row of ``index`` may affect, with their groups.
 
-    The running kernel's source counts with the running kernel's version: a
-    fixed kernel installed but not booted leaves the host vulnerable.
+    Names are the sources (and on rpm the binaries too: Red Hat feeds name
+    binary packages); each keeps the version that counts. A name is a
+    candidate when the feed has a range other than "fixed in X" for it, or
+    when its version is below its newest fix; every other name is past every
+    advisory, which one comparison says. The running kernel's source counts
+    with the running kernel's version: a fixed kernel installed but not booted
+    leaves the host vulnerable. Also returns the unreadable rows of all names.
     """
     fmt = str(facts.get("version_scheme") or facts.get("package_format") or "")
     key = versions.sort_key(fmt)
-    lookup: dict[str, match._Group] = {}
-    for source, (version, binaries) in (facts.get("sources") or {}).items():
-        try:
-            lookup[source] = (source, version, key(version), tuple(binaries))
-        except ValueError:
-            continue
+    sources = facts.get("sources") or {}
     kernel = facts.get("kernel") or {}
     ksource, kversion = kernel.get("source"), kernel.get("running_version")
     if ksource and kversion:
-        known = lookup.get(ksource)
-        binaries = tuple(kernel.get("images") or ()) or (known[3] if known else (ksource,))
-        with contextlib.suppress(ValueError):
-            lookup[ksource] = (ksource, kversion, key(kversion), binaries)
-    if fmt == "rpm":
-        for group in list(lookup.values()):
-            for binary in group[3]:
-                lookup.setdefault(binary, group)
-    return lookup
+        known = sources.get(ksource)
+        binaries = list(kernel.get("images") or ()) or (known[1] if known else [ksource])
+        sources = {**sources, ksource: [kversion, binaries]}
+    tops, always = index.tops, index.always
+    get = tops.get
+    found: dict[str, match._Group] = {}
+    rpm = fmt == "rpm"
+    for source, entry in sources.items():
+        names = (source, *entry[1]) if rpm else (source,)
+        for name in names:
+            top = get(name)
+            if top is None and name not in always:
+                continue
+            try:
+                vkey = key(entry[0])
+            except ValueError:
+                break
+            if (top is None or vkey < top) and name not in found:
+                found[name] = (source, entry[0], vkey, tuple(entry[1]))
+    bad = index.unreadable
+    unreadable = sum(bad[n] for n in bad.keys() & sources.keys()) if bad else 0
+    return found, unreadable
+
+
+def _names(facts: Mapping[str, Any]) -> set[str]:
+    """Every feed name a host answers to (with the running kernel's source)."""
+    sources = facts.get("sources") or {}
+    names = set(sources)
+    if facts.get("package_format") == "rpm":
+        for entry in sources.values():
+            names.update(entry[1])
+    source = (facts.get("kernel") or {}).get("source")
+    if source:
+        names.add(source)
+    return names
 
 
 def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,8 +330,8 @@ def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[st
                 return out
             scheme = str(facts.get("version_scheme") or fmt)
             cached = _release_index(index.source, release, scheme, sources)
-            lookup = lookup_of(facts)
-            cached.load(conn, lookup.keys())
+            cached.load(conn, _names(facts))
+            lookup, unreadable = candidates(facts, cached)
             hits = match.find_hits(lookup, cached.packages)
             advisories = cached.advisories(conn, hits.advisory_ids()) if hits.by_name else {}
     except DatasetUnavailable as exc:
@@ -319,7 +345,7 @@ def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[st
         "date": None if None in dates else min(d for d in dates if d is not None),
     }
     out["matches"] = _kernel_notes(match.build_matches(hits, advisories), facts)
-    out["unreadable_feed_rows"] = hits.unreadable
+    out["unreadable_feed_rows"] = unreadable
     return out
 
 
@@ -368,23 +394,34 @@ def _kernel_notes(matches: list[dict[str, Any]], facts: Mapping[str, Any]) -> li
     return matches
 
 
+def packages_facts(host: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``packages`` facts of one host's raw facts (collect.py's). Pure."""
+    fmt = str(host.get("package_format") or "")
+    packages = host.get("packages") or []
+    os_id = str((host.get("os") or {}).get("id") or "")
+    return {
+        "collected_at": host.get("collected_at") or _now(),
+        "os": _os_summary(host.get("os")),
+        "release": match.release_key(host.get("os")),
+        "package_format": fmt,
+        "arch": host.get("arch"),
+        "package_count": len(packages),
+        "packages": installed_versions(packages, fmt) if fmt in versions.FORMATS else {},
+        "version_scheme": match.version_scheme(packages, fmt),
+        "sources": source_facts(packages, fmt),
+        "package_manager": package_manager(packages, fmt),
+        "kernel": kernel_facts(packages, fmt, os_id, host.get("kernel") or {}),
+        "transport": host.get("transport"),
+    }
+
+
 def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]:
     """Match raw host facts (collect.py's) against ``index``: collection and judging in one step.
 
     For tools and benchmarks that start from a host's raw facts; the plugin
     itself stores facts and matches when it evaluates (:func:`advisory_matches`).
     """
-    fmt = str(host.get("package_format") or "")
-    packages = host.get("packages") or []
-    facts = {
-        "os": host.get("os"),
-        "release": match.release_key(host.get("os")),
-        "package_format": fmt,
-        "sources": source_facts(packages, fmt),
-        "kernel": kernel_facts(packages, fmt, str((host.get("os") or {}).get("id") or ""), host.get("kernel") or {})
-        if host.get("kernel")
-        else None,
-    }
+    facts = packages_facts(host)
     return advisory_matches(index, facts)
 
 
@@ -400,6 +437,12 @@ class _ReleaseIndex:
         self.release = release
         self.fmt = fmt
         self.packages: dict[str, match.PackageRows] = {}
+        # Per name: the key of its newest fix when every row says "fixed in X"
+        # (a version at or above it is past them all), else a member of
+        # ``always`` (ranges that need a look at every row); and its unreadable rows.
+        self.tops: dict[str, Any] = {}
+        self.always: set[str] = set()
+        self.unreadable: dict[str, int] = {}
         self._loaded: set[str] = set()
         self._advisories: dict[str, feeds.Advisory | None] = {}
         self._lock = threading.Lock()
@@ -411,7 +454,13 @@ class _ReleaseIndex:
             if not missing:
                 return
             for package, rows in feeds.package_rows(conn, self.release, missing).items():
-                self.packages[package] = match.prepare_rows(rows, self.fmt)
+                prepared = self.packages[package] = match.prepare_rows(rows, self.fmt)
+                if prepared.other:
+                    self.always.add(package)
+                elif prepared.fixed_keys:
+                    self.tops[package] = prepared.fixed_keys[-1]
+                if prepared.unreadable:
+                    self.unreadable[package] = prepared.unreadable
             self._loaded.update(missing)
 
     def advisories(self, conn: Rows, ids: set[str]) -> dict[str, feeds.Advisory]:
@@ -474,24 +523,7 @@ class PackagesPlugin:
     ) -> dict[str, Any]:
         del requests  # every check reads the same facts; the feed is read when judging
         host = await _host_facts(self._collect_host, asset, ctx)
-        fmt = str(host.get("package_format") or "")
-        packages = host.get("packages") or []
-        facts: dict[str, Any] = {
-            "collected_at": host.get("collected_at") or _now(),
-            "os": _os_summary(host.get("os")),
-            "release": match.release_key(host.get("os")),
-            "package_format": fmt,
-            "arch": host.get("arch"),
-            "package_count": len(packages),
-            "packages": installed_versions(packages, fmt) if fmt in versions.FORMATS else {},
-            "version_scheme": match.version_scheme(packages, fmt),
-            "transport": host.get("transport"),
-        }
-        facts["sources"] = source_facts(packages, fmt)
-        facts["package_manager"] = package_manager(packages, fmt)
-        os_id = str((host.get("os") or {}).get("id") or "")
-        facts["kernel"] = kernel_facts(packages, fmt, os_id, host.get("kernel") or {})
-        return facts
+        return packages_facts(host)
 
 
 class OsPlugin:
@@ -535,6 +567,7 @@ __all__ = [
     "kernel_source",
     "migrate_facts",
     "os_plugin",
+    "packages_facts",
     "packages_plugin",
     "running_kernel_version",
     "source_facts",

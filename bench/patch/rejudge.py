@@ -1,0 +1,168 @@
+"""Re-judging stored facts against a new feed: 1,000 hosts x 2,000 packages vs 300,000 advisories.
+
+Run:  .venv/bin/python bench/patch/rejudge.py [--hosts 1000] [--packages 2000] [--advisories 300000]
+
+Setup (timed apart, not part of the figure): generates (seeded, the generator
+of bench/patch/eval.py) a Debian:12 feed, imports it into a fresh SQLite
+store, and stores one run holding every host's ``packages`` facts as the
+plugin collects them (sources, versions, kernel), judged by no feed yet.
+
+Then, in a fresh process each, so the peak RSS is the evaluation's own:
+
+* ``judge``: ``packages.vulnerable`` on every host's facts, already in memory,
+  through one snapshot of the store's feeds (what every evaluation does per
+  host; the feed index is built once per evaluation, not per host);
+* ``evaluate``: ``scanner.scan.reevaluate`` of the stored run, what
+  ``civiscan evaluate RUN`` does: read the facts from the store, clone the
+  run, judge, write the findings, close the run.
+
+Prints wall time, peak RSS (ru_maxrss) and a digest of the verdicts; nothing
+asserts on them. Results: bench/patch/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from eval import make_host, make_records  # noqa: E402  (bench/patch/eval.py)
+
+from scanner.models import Asset, AssetKind  # noqa: E402
+from scanner.plugins.packages import feeds, packages_facts, packages_plugin  # noqa: E402
+from scanner.store import Store  # noqa: E402
+
+POLICY = """
+policy: {id: patch-bench, version: "1", title: Patch bench}
+rules:
+  - id: no-high-vulns
+    title: No high vulnerabilities
+    severity: high
+    checks: [{check: packages.vulnerable, options: {min_severity: high, max_feed_age_days: 36500}}]
+"""
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def setup(db: Path, hosts: int, packages: int, advisories: int, seed: int) -> None:
+    from scanner.policy import load_policies
+    from scanner.plugin import load_registry
+
+    start = time.perf_counter()
+    store = Store(db)
+    with store.write_dataset("advisories") as conn:
+        result = feeds.import_osv_records(conn, make_records(advisories, seed), name="osv:Debian")
+    print(
+        f"setup: imported {result.feed.advisories:,} advisories ({result.affected_rows:,} rows) "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+    start = time.perf_counter()
+    policy = db.parent / "policy.yaml"
+    policy.write_text(POLICY)
+    ruleset = load_policies([str(policy)], load_registry())
+    assets = [
+        Asset(id=f"dept{i % 20}/host{i}", name=f"host{i}", kind=AssetKind.HOST, department=f"dept{i % 20}",
+              address=f"127.63.{i // 250}.{i % 250 + 1}")
+        for i in range(hosts)
+    ]
+    now = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    run_id = store.create_run(ruleset, assets, {}, now, None, ())
+    for i, asset in enumerate(assets):
+        facts = packages_facts(make_host(i, packages, seed))
+        store.save_asset(run_id, asset, {"packages": facts}, {}, [], now,
+                         versions={"packages": packages_plugin.facts_version})
+    store.finish_run(run_id, *_complete(), now)
+    print(f"setup: stored run {run_id}, {hosts:,} hosts x {packages:,} packages in {time.perf_counter() - start:.1f} s")
+
+
+def _complete() -> tuple[Any, int]:
+    from scanner.store import RunStatus
+
+    return RunStatus.COMPLETE, 0
+
+
+def judge(db: Path) -> None:
+    from scanner.options import validate_options
+    from scanner.plugin import Snapshot, lend
+
+    store = Store(db)
+    run_id = int(store.runs(1)[0]["id"])
+    facts = [f["packages"] for f, _e in store.facts(run_id).values()]
+    check = packages_plugin.checks[0]
+    options, _ = validate_options(check.options, {"max_feed_age_days": 36500}, check.id)
+    loaded = _rss_mb()
+    start = time.perf_counter()
+    with Snapshot(store) as lent:
+        datasets = lend(check, lent)
+        outcomes = [check.evaluate(f, options, datasets) for f in facts]
+    took = time.perf_counter() - start
+    failed = sum(o.status.value == "fail" for o in outcomes)
+    counted = sum(int(o.evidence.get("counted") or 0) for o in outcomes)
+    digest = hashlib.sha256(
+        json.dumps([[o.status.value, o.evidence.get("advisories")] for o in outcomes], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    print(
+        f"judge: {len(facts):,} hosts in {took:.2f} s ({took / len(facts) * 1000:.2f} ms/host); "
+        f"{failed} hosts fail, {counted} advisories counted (sha256 {digest}); "
+        f"peak RSS {_rss_mb():.0f} MB ({loaded:.0f} MB with the facts loaded, before judging)"
+    )
+
+
+def evaluate(db: Path) -> None:
+    from scanner.models import Severity
+    from scanner.policy import load_policies
+    from scanner.plugin import load_registry
+    from scanner.scan import reevaluate
+
+    registry = load_registry()
+    store = Store(db)
+    run_id = int(store.runs(1)[0]["id"])
+    ruleset = load_policies([str(db.parent / "policy.yaml")], registry)
+    before = _rss_mb()
+    start = time.perf_counter()
+    new, code = reevaluate(store, run_id, ruleset, registry, Severity.LOW)
+    took = time.perf_counter() - start
+    failed = sum(f["status"] == "fail" for f in store.findings(new))
+    print(
+        f"evaluate: run {run_id} -> run {new} (exit {int(code)}) in {took:.2f} s: store read, judge, "
+        f"findings written; {failed} failures; peak RSS {_rss_mb():.0f} MB ({before:.0f} MB before)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--packages", type=int, default=2000)
+    parser.add_argument("--advisories", type=int, default=300_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--phase", choices=("judge", "evaluate"), help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "judge":
+        judge(args.db)
+        return 0
+    if args.phase == "evaluate":
+        evaluate(args.db)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "civiscan.db"
+        setup(db, args.hosts, args.packages, args.advisories, args.seed)
+        for phase in ("judge", "evaluate"):
+            subprocess.run([sys.executable, __file__, "--phase", phase, "--db", str(db)], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
