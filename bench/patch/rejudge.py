@@ -148,7 +148,7 @@ def main() -> int:
     parser.add_argument("--advisories", type=int, default=300_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--phase", choices=("judge", "evaluate"), help=argparse.SUPPRESS)
-    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help="keep the generated store here (reused when it exists)")
     args = parser.parse_args()
     if args.phase == "judge":
         judge(args.db)
@@ -157,8 +157,9 @@ def main() -> int:
         evaluate(args.db)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "civiscan.db"
-        setup(db, args.hosts, args.packages, args.advisories, args.seed)
+        db = args.db or Path(tmp) / "civiscan.db"
+        if not db.exists():
+            setup(db, args.hosts, args.packages, args.advisories, args.seed)
         for phase in ("judge", "evaluate"):
             subprocess.run([sys.executable, __file__, "--phase", phase, "--db", str(db)], check=True)
     return 0

@@ -265,19 +265,30 @@ def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str
     tops, always = index.tops, index.always
     get = tops.get
     found: dict[str, match._Group] = {}
-    rpm = fmt == "rpm"
-    for source, entry in sources.items():
-        names = (source, *entry[1]) if rpm else (source,)
-        for name in names:
-            top = get(name)
-            if top is None and name not in always:
+    if fmt != "rpm":
+        # The hot loop of re-judging a city: one lookup and one comparison per source.
+        for source, entry in sources.items():
+            top = get(source)
+            if top is None and source not in always:
                 continue
             try:
                 vkey = key(entry[0])
             except ValueError:
-                break
-            if (top is None or vkey < top) and name not in found:
-                found[name] = (source, entry[0], vkey, tuple(entry[1]))
+                continue
+            if top is None or vkey < top:
+                found[source] = (source, entry[0], vkey, tuple(entry[1]))
+    else:
+        for source, entry in sources.items():
+            for name in (source, *entry[1]):
+                top = get(name)
+                if top is None and name not in always:
+                    continue
+                try:
+                    vkey = key(entry[0])
+                except ValueError:
+                    break
+                if (top is None or vkey < top) and name not in found:
+                    found[name] = (source, entry[0], vkey, tuple(entry[1]))
     bad = index.unreadable
     unreadable = sum(bad[n] for n in bad.keys() & sources.keys()) if bad else 0
     return found, unreadable

@@ -37,7 +37,7 @@ _AGENT_KEYS = ("db", "grace", "on_interrupted", "metrics_file", "reports")
 _SCHEDULE_KEYS = (
     "cron", "timezone", "interval", "jitter", "overlap", "policies", "inventory", "departments",
     "targets", "scope", "db", "reports", "formats", "fail_on", "scan", "keep_runs", "keep_days",
-    "notifications",
+    "notifications", "rejudge",
 )
 _SCAN_KEYS = ("timeout", "concurrency", "per_host", "settings", "engine", "broker")
 
@@ -74,6 +74,9 @@ class Schedule:
     keep_days: int | None = None
     # What scanner.notify.load_config made of the `notifications:` node (None: none configured).
     notifications: Any = None
+    # Re-judge instead of scanning: at each slot, evaluate the latest run of this
+    # schedule or of the named one again when the datasets its checks read changed.
+    rejudge: str | None = None
 
     def slot_after(self, moment: dt.datetime) -> dt.datetime:
         """The first scheduled moment strictly after ``moment`` (UTC).
@@ -191,7 +194,12 @@ def _schedule(
     if departments and inventory is None:
         r.error(body.key_pos("departments"), f"'departments' of {what} needs an 'inventory'")
     targets = tuple(r.strings(body, "targets", what))
-    if inventory is None and not targets:
+    rejudge = r.string(body, "rejudge", what)
+    if rejudge is not None and not SCHEDULE_NAME.match(rejudge):
+        r.error(body.value_pos("rejudge"), f"'rejudge' of {what} must name a schedule, got {quote(rejudge)}")
+    if rejudge is not None and (inventory is not None or targets):
+        r.error(body.key_pos("rejudge"), f"{what} re-judges stored facts; it takes no 'inventory' or 'targets'")
+    if rejudge is None and inventory is None and not targets:
         r.error(body.here(), f"{what} needs an 'inventory' or 'targets'")
     scope = tuple(r.strings(body, "scope", what))
     formats = tuple(r.strings(body, "formats", what)) or ("html", "json")
@@ -215,7 +223,7 @@ def _schedule(
     return Schedule(
         name, policies, cron, timezone, interval, jitter or 0.0, overlap or "skip", inventory, departments,
         targets, scope, _path(r, body, "db", what, base) or db, reports, formats, Severity(fail_on or "low"),
-        scan, keep_runs, keep_days, notifications,
+        scan, keep_runs, keep_days, notifications, rejudge,
     )
 
 

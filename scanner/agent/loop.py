@@ -26,6 +26,7 @@ from types import FrameType
 from ..errors import ConfigError, ExitCode
 from ..lease import HEARTBEAT_SECONDS
 from ..plugin import Registry
+from ..policy import load_policies
 from ..scan import ScanRequest, prepare
 from ..store import RunStatus, Store
 from . import locks, runner
@@ -45,6 +46,9 @@ def load(path: str, registry: Registry) -> AgentConfig:
     """
     config = load_config(path, registry, runner.notify_loader())
     for schedule in config.schedules:
+        if schedule.rejudge is not None:
+            load_policies(schedule.policies, registry)
+            continue
         prepare(ScanRequest(schedule.policies, schedule.inventory, schedule.targets, schedule.scope, {},
                             schedule.departments), registry)
     return config
@@ -209,6 +213,9 @@ class Agent:
             if outcome.error:
                 self.log("run.failed", f"schedule {schedule.name}: {outcome.error}", level="error",
                          schedule=schedule.name)
+            elif outcome.note:
+                self.log("run.skipped", f"schedule {schedule.name}: {outcome.note}", schedule=schedule.name,
+                         run=outcome.run_id)
             else:
                 self.log("run.finished", f"run {outcome.run_id} of schedule {schedule.name}: {outcome.code.name.lower()}",
                          schedule=schedule.name, run=outcome.run_id, exit_code=int(outcome.code))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import json
 import logging
 import os
 import secrets
@@ -26,8 +28,9 @@ from ..errors import ConfigError, ExitCode
 from ..evaluate import Finding
 from ..inventory import Department, load_inventory
 from ..models import Asset
-from ..plugin import Registry
-from ..store import RunHeld, RunStatus, Store, default_db_path, is_url
+from ..plugin import FactsVersionError, Registry
+from ..policy import RuleSet
+from ..store import DATASETS, RunHeld, RunStatus, Store, default_db_path, is_url
 from .config import NotifyLoader, Schedule
 from .logs import Log
 
@@ -92,6 +95,7 @@ class Outcome:
     run_id: int | None
     code: ExitCode
     error: str | None = None
+    note: str | None = None  # nothing was done, and why (a re-judging schedule with nothing new)
 
 
 def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cutter: Cutter,
@@ -104,6 +108,8 @@ def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cut
                 "publishing and notifying it now", schedule=schedule.name, run=resume_id)
             after(store, schedule, resume_id, log)
             return Outcome(resume_id, ExitCode(store.run(resume_id).exit_code or 0))
+        if schedule.rejudge is not None:
+            return rejudge(schedule, slot, registry, log)
         try:
             if resume_id is not None:
                 runner = lib.engine_runner(lib.run_engine(store, resume_id), schedule.scan.broker)
@@ -115,8 +121,10 @@ def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cut
                 settings = ScanSettings(timeout=opts.timeout, concurrency=opts.concurrency,
                                         per_host=opts.per_host, plugin_settings=dict(opts.settings))
                 runner = lib.engine_runner(opts.engine, opts.broker)
+                stamp = datasets_stamp(store, _datasets_of(plan.ruleset, registry))
                 spec = lib.start(store, plan, registry, settings, fail_on=schedule.fail_on, observer=cutter,
                                  engine=opts.engine)
+                store.update_settings(spec.run_id, {**store.run(spec.run_id).settings, STAMP: stamp})
                 store.add_schedule_run(spec.run_id, schedule.name, slot)
         except (ConfigError, RunHeld) as exc:
             return Outcome(None, ExitCode.CONFIG, str(exc))
@@ -126,6 +134,76 @@ def run(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log, cut
         code = lib.execute(spec)
         after(store, schedule, spec.run_id, log)
         return Outcome(spec.run_id, code)
+
+
+# The run setting that records the state of the datasets a run was judged against.
+STAMP = "datasets_stamp"
+
+
+def _datasets_of(ruleset: RuleSet, registry: Registry) -> set[str]:
+    """The datasets the checks of ``ruleset`` are lent when they evaluate."""
+    return {
+        name
+        for rule in ruleset.rules
+        for use in rule.checks
+        if (check := registry.check(use.check_id)) is not None
+        for name in check.datasets
+    }
+
+
+def datasets_stamp(store: Store, names: set[str]) -> str:
+    """A digest of the state of datasets ``names``, to tell whether they changed.
+
+    A dataset's first table is its catalogue (the store's ``DATASETS``): every
+    import rewrites its row there (for the advisory feeds, ``feed_sources``:
+    each feed's name, import time, date and size), so its rows tell the state.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        tables = DATASETS.get(name) or ()
+        digest.update(name.encode() + b"\0")
+        dataset = store.dataset(name) if tables else None
+        if dataset is not None:
+            with dataset.read() as conn:
+                for row in conn.execute(f"SELECT * FROM {tables[0]} ORDER BY 1"):
+                    digest.update(json.dumps(list(row), default=str).encode() + b"\n")
+    return digest.hexdigest()[:32]
+
+
+def rejudge(schedule: Schedule, slot: dt.datetime, registry: Registry, log: Log) -> Outcome:
+    """Evaluate the latest run of ``schedule`` or of the schedule it names again, if the data changed.
+
+    The source is the newest complete run of either schedule. When the state of
+    the datasets the policies' checks read (:func:`datasets_stamp`) is the one
+    that run was judged against, nothing is done; otherwise its stored facts are
+    judged again as a new run of this schedule (no host is contacted), which is
+    then published, pruned and notified like a scan.
+    """
+    from ..policy import load_policies
+
+    with Store(store_path(schedule)) as store:
+        try:
+            ruleset = load_policies(schedule.policies, registry)
+        except ConfigError as exc:
+            return Outcome(None, ExitCode.CONFIG, str(exc))
+        complete = [int(r["id"]) for name in {schedule.name, schedule.rejudge}
+                    for r in store.schedule_runs(name) if r["status"] == RunStatus.COMPLETE.value]
+        if not complete:
+            return Outcome(None, ExitCode.COMPLIANT, note=f"schedule {schedule.rejudge} has no complete run to re-judge")
+        source = max(complete)
+        stamp = datasets_stamp(store, _datasets_of(ruleset, registry))
+        if store.run(source).settings.get(STAMP) == stamp:
+            return Outcome(source, ExitCode.COMPLIANT, note=f"the data run {source} was judged against is unchanged")
+        try:
+            new, code = lib.reevaluate(store, source, ruleset, registry, schedule.fail_on)
+        except FactsVersionError as exc:
+            return Outcome(None, ExitCode.CONFIG, f"cannot re-judge run {source}: {exc}")
+        store.update_settings(new, {**store.run(new).settings, STAMP: stamp})
+        store.add_schedule_run(new, schedule.name, slot)
+        log("run.rejudged", f"run {new} of schedule {schedule.name}: run {source} judged again", schedule=schedule.name,
+            run=new, source=source)
+        after(store, schedule, new, log)
+        return Outcome(new, code)
 
 
 def after(store: Store, schedule: Schedule, run_id: int, log: Log) -> None:
