@@ -267,15 +267,15 @@ def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Regist
     """Judge the stored facts of ``source_run`` under another policy, as a new run.
 
     Raises :class:`FactsVersionError` (before any new run exists) when the
-    loaded plugins cannot read the stored facts' schema versions.
+    loaded plugins cannot read the stored facts' schema versions. Facts are
+    read one asset at a time, so memory stays that of one asset's facts (and
+    what the checks keep, such as a feed index), whatever the run's size.
     """
-    facts = store.facts(source_run)
-    for (asset_id, plugin), version in sorted(store.facts_versions(source_run).items()):
-        a_facts = facts[asset_id][0]
-        try:
-            a_facts[plugin] = dict(registry.readable_facts(plugin, version, a_facts[plugin]))
-        except FactsVersionError as exc:
-            raise FactsVersionError(f"run {source_run}, asset {asset_id}: {exc}") from None
+    versions = store.facts_versions(source_run)
+    # Facts that need an upgrade are upgraded once first, so a failure leaves no new run behind.
+    for asset_id in sorted({a for (a, plugin), version in versions.items()
+                            if registry.declared.get(plugin) and version != registry.declared[plugin].facts_version}):
+        _readable(store, source_run, asset_id, versions, registry)
     now = dt.datetime.now(dt.UTC)
     new = store.clone_run(source_run, ruleset, now)
     findings = []
@@ -283,7 +283,23 @@ def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Regist
     # is judged against the same feeds, as they are now.
     with Snapshot(store) as datasets:
         for asset in store.assets(new):
-            a_facts, a_errors = facts.get(asset.id, ({}, {}))
+            a_facts, a_errors = _readable(store, source_run, asset.id, versions, registry)
             findings.extend(evaluate_asset(asset, a_facts, a_errors, ruleset, registry.checks, now, datasets))
     store.replace_findings(new, findings)
     return new, finish(store, new, fail_on)
+
+
+def _readable(
+    store: Store, run_id: int, asset_id: str, versions: Mapping[tuple[str, str], int], registry: Registry
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One asset's stored facts and errors, in the shape the loaded plugins read."""
+    a_facts, a_errors = store.facts(run_id, asset_id).get(asset_id, ({}, {}))
+    for plugin in list(a_facts):
+        version = versions.get((asset_id, plugin))
+        if version is None:
+            continue
+        try:
+            a_facts[plugin] = dict(registry.readable_facts(plugin, version, a_facts[plugin]))
+        except FactsVersionError as exc:
+            raise FactsVersionError(f"run {run_id}, asset {asset_id}: {exc}") from None
+    return a_facts, a_errors

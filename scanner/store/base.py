@@ -175,7 +175,10 @@ class Store(abc.ABC):
     def asset_states(self, run_id: int) -> dict[str, AssetState]: ...
 
     @abc.abstractmethod
-    def facts(self, run_id: int) -> dict[str, tuple[dict[str, Any], dict[str, CollectError]]]: ...
+    def facts(
+        self, run_id: int, asset_id: str | None = None
+    ) -> dict[str, tuple[dict[str, Any], dict[str, CollectError]]]:
+        """``{asset id: (facts by plugin, errors by plugin)}`` of a run (of one asset only, if given)."""
 
     @abc.abstractmethod
     def facts_versions(self, run_id: int) -> dict[tuple[str, str], int]: ...

@@ -357,12 +357,16 @@ class SqlStore(Store):
         rows = self._conn.execute(sql + " ORDER BY seq", args).fetchall()
         return [Asset.from_json(json.loads(r[0])) for r in rows]
 
-    def facts(self, run_id: int) -> dict[str, tuple[dict[str, Any], dict[str, CollectError]]]:
+    def facts(
+        self, run_id: int, asset_id: str | None = None
+    ) -> dict[str, tuple[dict[str, Any], dict[str, CollectError]]]:
         out: dict[str, tuple[dict[str, Any], dict[str, CollectError]]] = {}
-        for row in self._conn.execute(
-            "SELECT asset_id, plugin, data_json, error_json FROM facts WHERE run_id=? ORDER BY asset_id, plugin",
-            (run_id,),
-        ):
+        sql = "SELECT asset_id, plugin, data_json, error_json FROM facts WHERE run_id=?"
+        args: list[Any] = [run_id]
+        if asset_id is not None:
+            sql += " AND asset_id=?"
+            args.append(asset_id)
+        for row in self._conn.execute(sql + " ORDER BY asset_id, plugin", args):
             facts, errors = out.setdefault(row[0], ({}, {}))
             if row[2] is not None:
                 facts[row[1]] = json.loads(row[2])
