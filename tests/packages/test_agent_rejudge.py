@@ -84,6 +84,6 @@ def test_a_rejudge_schedule_evaluates_the_latest_run_when_the_feeds_change(tmp_p
         assert "DSA-9902-1" not in _advisories(store, first.run_id)
         assert "DSA-9902-1" in _advisories(store, evening.run_id)
         assert store.run(evening.run_id).settings["evaluated_from_run"] == first.run_id
-        made = [r[0] for r in store.query("SELECT run_id FROM agent_runs WHERE schedule='feeds' ORDER BY run_id")]
+        made = [r["id"] for r in store.schedule_runs("feeds")]
     assert made == [first.run_id, evening.run_id]
     assert [json.loads(line)["event"] for line in lines.getvalue().splitlines()].count("run.rejudged") == 2

@@ -299,13 +299,11 @@ def test_the_v1_api_shape_is_read_too() -> None:
 
 
 def test_a_stale_feed_names_its_one_command_remedy() -> None:
-    facts = {
-        "collected_at": "2026-11-30T00:00:00+00:00",
-        "release": "debian:12",
-        "feed": {"release": "debian:12", "date": "2026-11-01T00:00:00+00:00", "sources": []},
-        "matches": [],
-    }
-    outcome = judge("packages.vulnerable", facts)
+    from scanner.plugins.packages.checks import judge_matches
+
+    facts = {"collected_at": "2026-11-30T00:00:00+00:00", "release": "debian:12"}
+    found = {"feed": {"release": "debian:12", "date": "2026-11-01T00:00:00+00:00", "sources": []}, "matches": []}
+    outcome = judge_matches(facts, found, {"max_feed_age_days": 7})
     assert outcome.status is Status.ERROR
     assert outcome.message.endswith("Run: civiscan feeds update")
 
