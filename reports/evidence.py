@@ -12,16 +12,26 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.plugin import load_registry
+from scanner.plugin import EvidenceRenderer, Registry, load_registry
 
 CORE_KEYS = frozenset({"ca_file", "key_file", "known_hosts", "password_env", "passphrase_env"})
 """Keys of the core's own settings that name files or secrets' variables on the scanning machine."""
 
 
 @functools.cache
+def _registry() -> Registry:
+    return load_registry()
+
+
+@functools.cache
 def local_keys() -> frozenset[str]:
     """:data:`CORE_KEYS` and the keys every installed plugin declares (``Plugin.redact``)."""
-    return CORE_KEYS | load_registry().redact_keys()
+    return CORE_KEYS | _registry().redact_keys()
+
+
+@functools.cache
+def _renderers() -> dict[str, EvidenceRenderer]:
+    return _registry().evidence_renderers()
 
 REDACTED = "[omitted: local setting of the scanning machine]"
 
@@ -29,6 +39,7 @@ MAX_FACTS = 24
 MAX_TEXT = 400
 MAX_ITEMS = 12
 MAX_RAW = 4000
+MAX_LINES = 12
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -121,12 +132,16 @@ def facts(evidence: Any) -> list[tuple[str, str]]:
             pairs.append((key, _show(value)))
     if len(pairs) > MAX_FACTS:
         extra = len(pairs) - MAX_FACTS
-        pairs = pairs[:MAX_FACTS] + [("…", f"{extra} more facts in the raw evidence")]
+        pairs = [*pairs[:MAX_FACTS], ("…", f"{extra} more facts in the raw evidence")]
     return pairs
 
 
-def summary(evidence: Any, limit: int = 600) -> str:
-    """One line of key facts, for formats without structure (JUnit, CSV)."""
+def summary(evidence: Any, check_id: str = "", limit: int = 600) -> str:
+    """One line of the evidence, for formats without structure (JUnit): the
+    plugin's own lines for *check_id* (:func:`readable`), else the key facts."""
+    lines = readable(check_id, evidence) if check_id else []
+    if lines:
+        return clip("; ".join(lines), limit)
     return clip("; ".join(f"{k}: {v}" for k, v in facts(evidence)), limit)
 
 
@@ -147,3 +162,25 @@ def options_text(options: Mapping[str, Any] | None) -> str:
     if not options:
         return "default options"
     return "; ".join(f"{k} = {_show(v)}" for k, v in redact(options).items())
+
+
+def readable(check_id: str, evidence: Any) -> list[str]:
+    """*evidence* of check *check_id* as its plugin renders it for people (``Plugin.evidence``).
+
+    Redacted before the plugin sees it; at most :data:`MAX_LINES` plain-text
+    lines of at most :data:`MAX_TEXT` characters (templates escape them). Empty
+    when the plugin declares no renderer or has nothing to say, and when its
+    renderer fails: stored evidence is untrusted and may not have the shape the
+    plugin expects, and a report must still render (with the generic key facts).
+    """
+    render = _renderers().get(check_id.split(".", 1)[0])
+    if render is None or not isinstance(evidence, Mapping):
+        return []
+    try:
+        lines = render(check_id, redact(evidence)) or []
+        shown = [clip(" ".join(line.split())) for line in lines if isinstance(line, str) and line]
+    except Exception:
+        return []
+    if len(shown) > MAX_LINES:
+        shown = [*shown[:MAX_LINES], f"… {len(shown) - MAX_LINES} more lines in the raw evidence"]
+    return shown

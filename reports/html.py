@@ -25,10 +25,12 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from scanner.history import Point, Trends, deadline, trend
 from scanner.rundoc import RunStatus
+from scanner.timeutil import readable_time
 
 from . import evidence
 from .analysis import (
@@ -110,7 +112,45 @@ def environment() -> Environment:
     )
     env.filters["score"] = format_score
     env.filters["clip"] = lambda text: evidence.clip(str(text or ""), 300)
+    env.filters["when"] = readable_time
+    env.filters["markdown"] = markdown_html
     return env
+
+
+def _link_open(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    return '<span class="link">'
+
+
+def _link_close(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """Close a link as its text followed by the address as text: pages never link out."""
+    level = tokens[idx].level
+    opening = next(t for t in reversed(tokens[:idx]) if t.type == "link_open" and t.level == level)
+    return f' (<span class="url">{escape(opening.attrGet("href") or "")}</span>)</span>'
+
+
+def _markdown() -> MarkdownIt:
+    """CommonMark with raw HTML off (it shows as text), no images (they would
+    fetch) and links shown as text with their address (nothing leaves the page)."""
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    parser.disable("image")
+    parser.add_render_rule("link_open", _link_open)
+    parser.add_render_rule("link_close", _link_close)
+    return parser
+
+
+_MARKDOWN = _markdown()
+
+
+@lru_cache(maxsize=4096)
+def markdown_html(text: str) -> Markup:
+    """A policy's remediation (or rationale) Markdown as safe HTML.
+
+    Inline code, emphasis, lists and code blocks render; a link shows its text
+    and its address as text; raw HTML is escaped and shown as text, images stay
+    text, and markdown-it refuses ``javascript:`` and other unsafe link targets.
+    Each rule's text is rendered once.
+    """
+    return Markup(_MARKDOWN.render(str(text or "")))
 
 
 @lru_cache(maxsize=1)
@@ -160,6 +200,8 @@ class CheckView:
     status: str
     message: str
     facts: list[tuple[str, str]]
+    lines: list[str] = field(default_factory=list)
+    """The plugin's own rendering of the evidence (``Plugin.evidence``), when it has one."""
 
 
 @dataclass(frozen=True)
@@ -221,8 +263,8 @@ def _waiver_text(waiver: Mapping[str, Any] | None) -> str:
         return ""
     state = waiver.get("state", "")
     if state == "active":
-        return f"waived until {waiver.get('expires')} ({waiver.get('id')})"
-    return f"waiver {waiver.get('id')} {state} on {waiver.get('expires')}"
+        return f"waived until {readable_time(waiver.get('expires'))} ({waiver.get('id')})"
+    return f"waiver {waiver.get('id')} {state} on {readable_time(waiver.get('expires'))}"
 
 
 def _waiver_people(waiver: Mapping[str, Any] | None) -> str:
@@ -268,15 +310,7 @@ class _Viewer:
         checks: list[CheckView] = []
         raw = ""
         if detailed:
-            checks = [
-                CheckView(
-                    check=str(c.get("check", "")),
-                    status=str(c.get("status", "")),
-                    message=evidence.clip(str(c.get("message") or "")),
-                    facts=evidence.facts(c.get("evidence")),
-                )
-                for c in finding.get("checks") or ()
-            ]
+            checks = [_check_view(c) for c in finding.get("checks") or ()]
             raw = evidence.raw([c.get("evidence") for c in finding.get("checks") or ()])
         severity = severity_of(finding.get("severity", "")).value
         due = None
@@ -294,7 +328,7 @@ class _Viewer:
             message=evidence.clip(str(finding.get("message") or ""), 1000 if detailed else 300),
             reason=str(finding.get("reason") or ""),
             change=change.label if change else "",
-            first_seen=str(finding.get("first_seen") or ""),
+            first_seen=readable_time(finding.get("first_seen")),
             waiver=_waiver_text(waiver),
             deadline=due.text if due else "",
             overdue=due.overdue if due else False,
@@ -322,6 +356,19 @@ class _Viewer:
         return Table([], per_rule, len(findings))
 
 
+def _check_view(check: Mapping[str, Any]) -> CheckView:
+    """One check's result; its evidence as the plugin renders it, else as generic key facts."""
+    check_id = str(check.get("check", ""))
+    lines = evidence.readable(check_id, check.get("evidence"))
+    return CheckView(
+        check=check_id,
+        status=str(check.get("status", "")),
+        message=evidence.clip(str(check.get("message") or "")),
+        facts=[] if lines else evidence.facts(check.get("evidence")),
+        lines=lines,
+    )
+
+
 def _escaped(text: str) -> int:
     """Bytes *text* takes in the page once escaped: a string full of ``<`` or
     quotes grows fivefold, and budgets must hold for hostile text too."""
@@ -337,7 +384,9 @@ def _size(view: FindingView) -> int:
         + _escaped(view.asset_name)
         + _escaped(view.where)
         + sum(
-            _escaped(c.message) + sum(_escaped(k) + _escaped(v) + 40 for k, v in c.facts)
+            _escaped(c.message)
+            + sum(_escaped(k) + _escaped(v) + 40 for k, v in c.facts)
+            + sum(_escaped(line) + 12 for line in c.lines)
             for c in view.checks
         )
     )
@@ -443,7 +492,7 @@ def trend_chart(points: Sequence[Point], scope: str) -> TrendChart | None:
                 x=round(TREND_LEFT + i * step, 2),
                 y=round(TREND_BOTTOM - value * (TREND_BOTTOM - TREND_TOP) / 100, 2),
                 run_id=p.run_id,
-                label=f"run {p.run_id} ({p.started[:10]}): {format_score(value)}",
+                label=f"run {p.run_id} ({readable_time(p.started)}): {format_score(value)}",
             )
         )
     return TrendChart(

@@ -43,7 +43,7 @@ def _details(finding: Mapping[str, Any], rule: Mapping[str, Any], change: str) -
     for check in finding.get("checks") or ():
         lines.append(
             f"{check.get('check')}: {check.get('status')}: "
-            f"{evidence.summary(check.get('evidence'))}"
+            f"{evidence.summary(check.get('evidence'), str(check.get('check') or ''))}"
         )
     if change:
         lines.append(f"change since previous run: {change}")

@@ -1,19 +1,21 @@
 """A short Markdown summary for CI job pages (e.g. $GITHUB_STEP_SUMMARY).
 
 Job-summary renderers accept HTML and fetch images, so every string from the
-document is escaped both ways: HTML special characters become entities and
-Markdown punctuation is backslash-escaped, so a target cannot add a link, an
-image (a tracking pixel) or markup to the summary.
+document is escaped for Markdown: every punctuation character that could start
+markup, an HTML tag, an entity, a link, an image (a tracking pixel), a table
+cell or an autolink is backslash-escaped (CommonMark escapes any ASCII
+punctuation), so the text shows as written (``profile's``, not an HTML entity)
+and a target cannot add anything but text to the summary.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
 from scanner.models import Status
 from scanner.rundoc import RunStatus
+from scanner.timeutil import readable_time
 
 from .analysis import (
     Change,
@@ -26,15 +28,17 @@ from .analysis import (
 )
 
 TOP = 10
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|!~])")
+# Emphasis, code, links and images, tables, strikethrough, raw HTML and entities,
+# math, headings, and the ``://``, ``@`` and ``www.`` that GFM autolinks start from.
+_MD_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#!|~&$@]|(?<=[wW]{3})\.|:(?=//)")
 
 
 def md(value: Any, limit: int = 200) -> str:
-    """*value* as inert inline Markdown text on one line."""
+    """*value* as inert inline Markdown text on one line, shown exactly as written."""
     text = " ".join(str("" if value is None else value).split())
     if len(text) > limit:
         text = text[:limit] + "…"
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
 def render(index: Index, previous: Index | None, comparison: Comparison) -> str:
@@ -46,7 +50,7 @@ def render(index: Index, previous: Index | None, comparison: Comparison) -> str:
     lines = [
         f"## civiscan run {md(run.get('id'))}: {format_score(overall.value)} compliant",
         "",
-        f"Status **{md(run.get('status'))}**, started {md(run.get('started'))}, "
+        f"Status **{md(run.get('status'))}**, started {md(readable_time(run.get('started')))}, "
         + f"policies {policies or 'none'}.",
         "",
     ]

@@ -138,6 +138,11 @@ class Setting(Option):
 FactsMigration = Callable[[int, Facts], Facts]
 """Turn facts stored under an older schema version into the current shape."""
 
+EvidenceRenderer = Callable[[str, Mapping[str, Any]], Sequence[str] | None]
+"""``(check_id, evidence) -> lines``: one check's evidence as a few lines of plain
+text in the words of the people reading a report; None or no lines when the
+plugin has nothing better than the generic key facts. Reports escape every line."""
+
 
 @dataclass(frozen=True)
 class Declarations:
@@ -156,6 +161,8 @@ class Declarations:
     facts_version: int = 1
     migrate_facts: FactsMigration | None = None
     """Upgrade facts of an older ``facts_version``; raise ValueError if it cannot."""
+    evidence: EvidenceRenderer | None = None
+    """Render this family's evidence for reports (:data:`EvidenceRenderer`)."""
 
 
 def declarations(plugin: Any) -> Declarations:
@@ -167,6 +174,7 @@ def declarations(plugin: Any) -> Declarations:
         redact=frozenset(getattr(plugin, "redact", None) or ()),
         facts_version=getattr(plugin, "facts_version", 1),
         migrate_facts=getattr(plugin, "migrate_facts", None),
+        evidence=getattr(plugin, "evidence", None),
     )
 
 
@@ -396,6 +404,10 @@ class Registry:
     def redact_keys(self) -> frozenset[str]:
         return frozenset(k for d in self.declared.values() for k in d.redact)
 
+    def evidence_renderers(self) -> dict[str, EvidenceRenderer]:
+        """Plugin name -> its declared evidence renderer, for plugins that declare one."""
+        return {n: d.evidence for n, d in self.declared.items() if d.evidence is not None}
+
     def option_types(self) -> dict[str, OptionType]:
         """The core option types and every plugin's, by name."""
         found = dict(CORE_TYPES)
@@ -469,6 +481,8 @@ def _declaration_problems(name: str, mine: Declarations) -> list[str]:
         problems.append(f"plugin {name}: option types {sorted(clash)} are core types")
     if not isinstance(mine.facts_version, int) or mine.facts_version < 1:
         problems.append(f"plugin {name}: facts_version must be a positive integer")
+    if mine.evidence is not None and not callable(mine.evidence):
+        problems.append(f"plugin {name}: evidence must be a function (check_id, evidence) -> lines")
     return problems
 
 
@@ -511,6 +525,7 @@ __all__ = [
     "Dataset",
     "DatasetProvider",
     "DatasetUnavailable",
+    "EvidenceRenderer",
     "Facts",
     "FactsVersionError",
     "Lent",

@@ -23,3 +23,31 @@ def parse_timestamp(value: object) -> dt.datetime | None:
     else:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def readable_time(value: object) -> str:
+    """A moment as people read it, in UTC: ``1 Dec 2026, 22:40 UTC``.
+
+    A date alone (``2026-12-01``) reads ``1 Dec 2026``. Text that is no
+    timestamp is returned unchanged, so a report never hides what it was given;
+    None and the empty string give ``""``. Month names are fixed English
+    abbreviations, whatever the machine's locale. Machine formats keep ISO 8601.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+        return readable_time(day)
+    moment = parse_timestamp(value)
+    if moment is None:
+        return str(value)
+    moment = moment.astimezone(dt.UTC)
+    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"

@@ -34,6 +34,7 @@ from scanner.plugin import CheckRequest, Context, Setting, needed
 
 from .checks import HTTP_CHECKS
 from .client import Target, fetch_head
+from .evidence import render as render_evidence
 from .parse import (
     ResponseHead,
     header_map,
@@ -125,6 +126,7 @@ class HttpPlugin:
     """Collects one HTTPS response head (and the port-80 answer) per endpoint."""
 
     name = "http"
+    evidence = staticmethod(render_evidence)
     checks = HTTP_CHECKS
     settings = SETTINGS
 

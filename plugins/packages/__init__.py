@@ -33,6 +33,7 @@ from . import feeds, match, versions
 from .checks import EOL_PRODUCTS, FEED, OS_CHECKS, PACKAGES_CHECKS, end_of_support, release_candidates
 from .collect import collect_host_facts
 from .parsers import Package, kernel_packages, newest_kernel
+from .evidence import render as render_evidence
 
 HostFacts = Callable[[Asset, Context], Awaitable[dict[str, Any]]]
 """Collect one host's raw facts (release, packages, kernel, ...) once for both plugins."""
@@ -516,6 +517,7 @@ class PackagesPlugin:
     """Installed packages and their advisory matches; ``collect_host`` reads the host."""
 
     name = "packages"
+    evidence = staticmethod(render_evidence)
     checks = PACKAGES_CHECKS
     reasons: Mapping[str, str] = MappingProxyType(
         {FEED: "no usable advisory feed: none imported for the release, or too old"}

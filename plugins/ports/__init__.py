@@ -17,11 +17,13 @@ from scanner.plugin import CheckRequest, Context
 from . import ranges as r
 from .backends import SETTINGS, make_scanner
 from .checks import CHECKS, to_probe
+from .evidence import render as render_evidence
 from .facts import PortScanResult
 
 
 class _Ports:
     name = "ports"
+    evidence = staticmethod(render_evidence)
     checks = CHECKS
     settings = SETTINGS
     option_types = (r.PORTS,)

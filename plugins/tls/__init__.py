@@ -28,6 +28,7 @@ from . import certchecks, checks, dhparams, handshake, probe, revocation, startt
 from . import records as R
 from . import suites as S
 from .certs import describe_chain, load_trust_store
+from .evidence import render as render_evidence
 
 FACTS_VERSION = 2
 """Version of the facts schema: 2 since collection stopped recording verdicts."""
@@ -125,6 +126,7 @@ class TLSPlugin:
     """Raw-socket TLS enumeration of HTTPS endpoints."""
 
     name = "tls"
+    evidence = staticmethod(render_evidence)
     facts_version = FACTS_VERSION
     reasons = MappingProxyType(starttls.REASONS)
     checks: tuple[Check, ...] = checks.CHECKS + certchecks.CHECKS + vulnchecks.CHECKS

@@ -24,6 +24,7 @@ from scanner.plugins.http.parse import effective_referrer_policy, parse_hsts
 
 from .checks import WEB_CHECKS
 from .client import Budget, Fetcher, Response, user_agent
+from .evidence import render as render_evidence
 from .exposure import PROBES, is_listing, judge_probe, parse_security_txt
 from .limits import BUDGET_REASON, MAX_BODY, MAX_HOPS, MAX_LINKS, MAX_REQUESTS, PROBE_BODY
 from .page import parse_page, short
@@ -197,6 +198,7 @@ class WebPlugin:
     """Collects one endpoint's page, its third parties and the web privacy probes."""
 
     name = "web"
+    evidence = staticmethod(render_evidence)
     checks = WEB_CHECKS
     settings = SETTINGS
     reasons = MappingProxyType({BUDGET_REASON: "the endpoint's request budget was spent"})

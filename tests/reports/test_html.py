@@ -125,8 +125,8 @@ def test_summary_lists_expiring_expired_and_stale_waivers(waiver_doc, tmp_path):
 
 def test_waived_findings_show_until_when(waiver_doc, tmp_path):
     text = pages(waiver_doc, tmp_path)["dept-parks.html"]
-    assert "waived until 2026-12-10 (w-soon)" in text
-    assert "waiver w-old expired on 2026-11-01" in text
+    assert "waived until 10 Dec 2026 (w-soon)" in text
+    assert "waiver w-old expired on 1 Nov 2026" in text
 
 
 def test_an_empty_run_renders(empty_doc, tmp_path):

@@ -1,0 +1,38 @@
+"""The packages family's evidence for people: installed -> fixed version, with the advisory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _advisory(match: Mapping[str, Any]) -> str:
+    fixed = match.get("fixed")
+    target = f"fixed in {fixed}" if fixed else "no fix yet"
+    severity = f", {match['severity']}" if match.get("severity") else ""
+    return (
+        f"{match.get('package')} {match.get('installed')} -> {target} "
+        f"({match.get('id')}{severity})"
+    )
+
+
+def render(check_id: str, evidence: Mapping[str, Any]) -> Sequence[str] | None:
+    """One line per advisory, package below its minimum or forbidden package found."""
+    lines = [_advisory(m) for m in evidence.get("advisories") or () if isinstance(m, Mapping)]
+    if evidence.get("truncated"):
+        lines.append(f"{evidence.get('counted')} advisories in all; the raw evidence lists the first")
+    for entry in evidence.get("below") or ():
+        if isinstance(entry, Mapping):
+            lines.append(
+                f"{entry.get('package')} {entry.get('installed')} -> at least {entry.get('minimum')}"
+            )
+    for entry in evidence.get("found") or ():
+        if isinstance(entry, Mapping):
+            lines.append(f"Forbidden, installed: {entry.get('package')} {entry.get('version')}")
+    if evidence.get("release"):
+        checked = evidence.get("packages_checked")
+        lines.append(
+            f"{evidence['release']}"
+            + (f", {checked} packages checked" if checked is not None else "")
+        )
+    return lines or None
