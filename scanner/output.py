@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from .evaluate import Finding
 from .models import Asset, Severity, Status
+from .timeutil import readable_time
 
 # C0 controls (newline included), DEL, C1 controls (0x9b alone is a CSI to many
 # terminals), and the bidirectional overrides and isolates that reorder what is shown.
@@ -70,7 +71,7 @@ def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: 
     run = doc["run"]
     counts = doc["summary"]["findings"]
     lines = [
-        f"civiscan run {run['id']} ({run['status']}), started {run['started']}",
+        f"civiscan run {run['id']} ({run['status']}), started {readable_time(run['started'])}",
         "policies: " + ", ".join(f"{p['id']} {p['version']}" for p in run["policies"]),
         f"assets: {doc['summary']['assets']}, assessed fully: {doc['summary']['assessed']}"
         + (f", pending: {doc['summary']['pending']}" if doc["summary"].get("pending") else ""),
@@ -113,7 +114,7 @@ def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: 
         lines.append(f"({hidden} below severity {min_severity.value if min_severity else ''} not shown)")
     stale = [w for w in doc.get("waivers", []) if w["state"] in ("stale", "expired")]
     for w in stale:
-        lines.append(f"waiver {w['id']} ({w['rule']}): {w['state']}" + (f", expired {w['expires']}" if w["state"] == "expired" else ", matches nothing"))
+        lines.append(f"waiver {w['id']} ({w['rule']}): {w['state']}" + (f", expired {readable_time(w['expires'])}" if w["state"] == "expired" else ", matches nothing"))
     return inert_lines(lines)
 
 
@@ -124,7 +125,7 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
     for r in runs:
         exit_code = "" if r["exit_code"] is None else str(r["exit_code"])
         lines.append(
-            f"{r['id']:>5}  {r['started'][:25]:<25} {r['status']:<12} {exit_code:>4} "
+            f"{r['id']:>5}  {readable_time(r['started']):<25} {r['status']:<12} {exit_code:>4} "
             f"{str(r['done']) + '/' + str(r['assets']):>9} {r['failures']:>6} {r['errors']:>6}  {r['policy_key']}"
         )
     return inert_lines(lines)

@@ -32,7 +32,7 @@ def report(scanned_city, tmp_path):
 def test_each_page_draws_its_own_trend_without_csp_violations(chromium, report, page, expected):
     result = chromium.open(report / page, then=DOTS, screenshot=f"history-{page}.png")
     assert result.errors == [] and result.requests == [result.url]
-    shown = [[run, re.sub(r"\(\d{4}-\d\d-\d\d\)", "(DAY)", label)] for run, label in result.extra]
+    shown = [[run, re.sub(r"\(\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC\)", "(DAY)", label)] for run, label in result.extra]
     assert shown == expected
 
 
