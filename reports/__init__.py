@@ -23,6 +23,7 @@ from scanner.policy import DEFAULT_REMEDIATION_SLA
 
 from . import html, junit, manifest, markdown, sarif, tabular
 from .analysis import DocumentError, Index, compare, subset
+from .frameworks import Framework, tallies
 
 FORMATS = ("html", "json", "junit", "sarif", "csv", "markdown")
 
@@ -47,6 +48,7 @@ def render(
     now: datetime | None = None,
     trends: Trends | None = None,
     remediation_sla: Mapping[str, int] | None = None,
+    frameworks: Sequence[Framework] = (),
 ) -> list[Path]:
     """Write *formats* of run *doc* into *outdir*; return every path written.
 
@@ -60,7 +62,10 @@ def render(
     * ``trends``: the score over the last runs of the same scope
       (:func:`scanner.history.load_trends`), drawn on the HTML pages;
     * ``remediation_sla``: days to fix a failing finding per severity (default:
-      the policy language's defaults, :data:`scanner.policy.DEFAULT_REMEDIATION_SLA`).
+      the policy language's defaults, :data:`scanner.policy.DEFAULT_REMEDIATION_SLA`);
+    * ``frameworks``: mappings (:func:`scanner.reports.frameworks.load`) whose
+      controls the HTML pages (city-wide and per department) and the Markdown
+      summary list with their rules' pass/fail counts.
 
     The manifest covers exactly the files of this call: render every format
     you want sealed together in one call.
@@ -76,6 +81,7 @@ def render(
         return _render(
             doc, formats, outdir, previous, department, signing_key, now, trends or Trends(),
             DEFAULT_REMEDIATION_SLA if remediation_sla is None else remediation_sla,
+            tuple(frameworks),
         )
 
 
@@ -106,10 +112,12 @@ def _render(
     now: datetime,
     trends: Trends,
     remediation_sla: Mapping[str, int],
+    frameworks: Sequence[Framework],
 ) -> list[Path]:
     if department is not None:
         doc = subset(doc, department)
     index = Index(doc)
+    counts = tallies(doc["findings"], index.department_of) if frameworks else None
     previous_index = Index(previous) if previous is not None else None
     comparison = compare(doc, previous)
     # Load the key before writing anything: a bad key must not leave an unsealed folder.
@@ -122,6 +130,7 @@ def _render(
             for name, page in html.render(
                 index, previous_index, comparison, now, department=department,
                 trends=trends, remediation_sla=remediation_sla,
+                frameworks=frameworks, counts=counts,
             ):
                 with atomic_open(outdir / name) as out:
                     out.write(page)
@@ -137,7 +146,7 @@ def _render(
             elif fmt == "csv":
                 tabular.write(index, comparison, out)
             elif fmt == "markdown":
-                out.write(markdown.render(index, previous_index, comparison))
+                out.write(markdown.render(index, previous_index, comparison, frameworks, counts))
         written.append(outdir / FILE_NAMES[fmt])
     written += manifest.write(
         outdir,

@@ -51,6 +51,7 @@ from .analysis import (
     slug,
     top_failing_rules,
 )
+from .frameworks import Framework, FrameworkView, Tallies, view
 
 SCRIPT = """(function () {
   var box = document.getElementById("filter");
@@ -530,6 +531,7 @@ def render_index(
     comparison: Comparison,
     now: datetime,
     trends: Trends,
+    frameworks: Sequence[FrameworkView] = (),
 ) -> str:
     rows = []
     for name in index.departments:
@@ -583,6 +585,7 @@ def render_index(
         expired=expired,
         stale=stale,
         window=EXPIRY_WINDOW_DAYS,
+        frameworks=frameworks,
     )
 
 
@@ -635,6 +638,7 @@ def render_department(
     now: datetime,
     trends: Trends,
     sla: Mapping[str, int],
+    frameworks: Sequence[FrameworkView] = (),
 ) -> str:
     findings = index.findings_by_department[name]
     viewer = _Viewer(index, comparison, sla, now)
@@ -679,6 +683,7 @@ def render_department(
         fixed=viewer.table(fixed),
         passing=viewer.table(by_status[PASS]),
         not_applicable=viewer.table(by_status[NOT_APPLICABLE]),
+        frameworks=frameworks,
     )
 
 
@@ -700,21 +705,31 @@ def render(
     department: str | None = None,
     trends: Trends | None = None,
     remediation_sla: Mapping[str, int] | None = None,
+    frameworks: Sequence[Framework] = (),
+    counts: Tallies | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(file name, page) for the summary and every department, or for one department.
 
-    A generator, so only one page is held in memory at a time.
+    A generator, so only one page is held in memory at a time. *frameworks*
+    add a framework section, from *counts* (:func:`scanner.reports.frameworks.tallies`).
     """
     trends = trends or Trends()
     sla = remediation_sla or {}
+    counts = counts or Tallies()
+
+    def views(scope: str | None) -> list[FrameworkView]:
+        return [view(fw, index.rules, counts.of(scope)) for fw in frameworks]
+
     if department is not None:
         yield (
             department_file(department),
-            render_department(index, department, previous, comparison, now, trends, sla),
+            render_department(
+                index, department, previous, comparison, now, trends, sla, views(department)
+            ),
         )
         return
-    yield "index.html", render_index(index, previous, comparison, now, trends)
+    yield "index.html", render_index(index, previous, comparison, now, trends, views(None))
     for name in index.departments:
         yield department_file(name), render_department(
-            index, name, previous, comparison, now, trends, sla
+            index, name, previous, comparison, now, trends, sla, views(name)
         )

@@ -11,6 +11,7 @@ and a target cannot add anything but text to the summary.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from scanner.models import Status
@@ -26,6 +27,7 @@ from .analysis import (
     score,
     top_failing_rules,
 )
+from .frameworks import Framework, FrameworkView, Tallies, view
 
 TOP = 10
 # Emphasis, code, links and images, tables, strikethrough, raw HTML and entities,
@@ -41,7 +43,13 @@ def md(value: Any, limit: int = 200) -> str:
     return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
-def render(index: Index, previous: Index | None, comparison: Comparison) -> str:
+def render(
+    index: Index,
+    previous: Index | None,
+    comparison: Comparison,
+    frameworks: Sequence[Framework] = (),
+    counts: Tallies | None = None,
+) -> str:
     run = index.run
     overall = score(index.doc["findings"])
     policies = ", ".join(
@@ -109,6 +117,8 @@ def render(index: Index, previous: Index | None, comparison: Comparison) -> str:
             lines.append(
                 f"| {md(row.rule_id, 80)}: {md(row.title)} | {row.severity} | {row.failing} |"
             )
+    for fw in frameworks:
+        lines += _framework(view(fw, index.rules, (counts or Tallies()).of(None)))
     unassessed = index.unassessed()
     if unassessed:
         noun = "asset" if len(unassessed) == 1 else "assets"
@@ -117,3 +127,29 @@ def render(index: Index, previous: Index | None, comparison: Comparison) -> str:
             f"**{len(unassessed)} {noun} could not be fully assessed**; see the HTML report.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _framework(fv: FrameworkView) -> list[str]:
+    """A framework's controls, city-wide: failing and not assessed ones, then a count of the rest."""
+    fw = fv.framework
+    tally = fv.tally()
+    lines = [
+        "",
+        f"### {md(fw.title)} (version {md(fw.version)})",
+        "",
+        f"{tally.get('failing', 0)} controls failing, {tally.get('not assessed', 0)} not assessed, "
+        f"{tally.get('passing', 0)} passing, {tally.get('not evaluated', 0)} not evaluated.",
+    ]
+    attention = [row for row in fv.controls if row.status in ("failing", "not assessed")]
+    if attention:
+        lines += ["", "| Control | Status | Failing | Passing | Rules |", "|---|---|---:|---:|---|"]
+        for row in attention[:TOP * 3]:
+            c = row.counts
+            rules = ", ".join(md(r.rule_id, 80) for r in row.rules if r.counts.get("fail"))
+            lines.append(
+                f"| {md(row.control.id, 40)} {md(row.control.title, 120)} | {row.status} | "
+                f"{c.get('fail', 0)} | {c.get('pass', 0)} | {rules} |"
+            )
+        if len(attention) > TOP * 3:
+            lines.append(f"\n{len(attention) - TOP * 3} more; see the HTML report.")
+    return lines

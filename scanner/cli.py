@@ -533,7 +533,7 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
 
 
 def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[str], outdir: Path,
-            department: str | None, signing_key: str | None) -> list[Path]:
+            department: str | None, signing_key: str | None, frameworks: Sequence[Any] = ()) -> list[Path]:
     try:
         from .reports import render
     except ImportError as exc:
@@ -546,7 +546,8 @@ def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[st
     return list(
         render(doc, list(formats), outdir, previous=previous, department=department,
                signing_key=Path(signing_key) if signing_key else None,
-               trends=load_trends(store, run_id), remediation_sla=store.run(run_id).ruleset.remediation_sla)
+               trends=load_trends(store, run_id), remediation_sla=store.run(run_id).ruleset.remediation_sla,
+               frameworks=frameworks)
     )
 
 
@@ -561,6 +562,8 @@ def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
     from .agent.config import AGENT_SHAPE
     from .inventory import INVENTORY_SHAPE, load_inventory
     from .policy import POLICY_SHAPE, load_policies
+    from .reports.frameworks import FRAMEWORK_SHAPE
+    from .reports.frameworks import parse as parse_framework
     from .yamlpos import PosDict, either, load_file
 
     registry = plugin_registry(disabled)
@@ -572,8 +575,11 @@ def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
                 rs = load_policies([name], registry)
                 click.echo(f"builtin:{name}: ok (policy: {len(rs.rules)} rules, {len(rs.waivers)} waivers)")
                 continue
-            data = load_file(name, either([POLICY_SHAPE, INVENTORY_SHAPE, AGENT_SHAPE])).data
-            if isinstance(data, PosDict) and "agent" in data and "policy" not in data:
+            data = load_file(name, either([POLICY_SHAPE, INVENTORY_SHAPE, AGENT_SHAPE, FRAMEWORK_SHAPE])).data
+            if isinstance(data, PosDict) and ("framework" in data or "controls" in data) and "policy" not in data:
+                fw = parse_framework(data, name, registry.checks)
+                click.echo(f"{name}: ok (framework mapping: {fw.title} version {fw.version}, {len(fw.controls)} controls)")
+            elif isinstance(data, PosDict) and "agent" in data and "policy" not in data:
                 from .agent.loop import load
 
                 agent = load(name, registry)
@@ -674,20 +680,27 @@ def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
 @click.option("--department", metavar="NAME", help="Only this department's report.")
 @click.option("-o", "--output", "outdir", metavar="DIR", default="civiscan-report", show_default=True, help="Directory the report files are written to.")
 @click.option("--sign-key", metavar="PEM", envvar="CIVISCAN_SIGN_KEY", help="Ed25519 private key to sign the manifest.")
-def report(run: str, db: str | None, formats: tuple[str, ...], department: str | None, outdir: str, sign_key: str | None) -> None:
+@click.option("--framework", "framework_refs", multiple=True, metavar="NAME|FILE", help="Add a framework view: each control of this mapping (shipped name or file) with its rules' pass/fail counts, printed and in the HTML and Markdown reports (repeatable).")
+def report(run: str, db: str | None, formats: tuple[str, ...], department: str | None, outdir: str, sign_key: str | None, framework_refs: tuple[str, ...]) -> None:
     """Render reports of a stored run (never rescans)."""
+    from .reports.frameworks import load as load_framework
+    from .reports.frameworks import print_views
+
+    frameworks = [load_framework(ref, plugin_registry(()).checks) for ref in framework_refs]
     store = open_store(db)
     run_id = _run_id(store, run)
     doc = store.document(run_id)
     if department and department not in doc["departments"]:
         raise Fail(f"run {run_id} has no department '{department}' (it has: {', '.join(doc['departments'])})")
     try:
-        paths = _render(store, run_id, doc, list(formats) or ["html"], Path(outdir), department, sign_key)
+        paths = _render(store, run_id, doc, list(formats) or ["html"], Path(outdir), department, sign_key, frameworks)
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         raise Fail(f"{where}cannot write the report: {exc.strerror or exc}", ExitCode.OUTPUT) from None
     for p in paths:
         click.echo(str(p))
+    for line in print_views(doc, frameworks, department):
+        click.echo(inert(line))
 
 
 @cli.command()
