@@ -4,8 +4,8 @@ Each page carries its own CSS and a few lines of optional script, both pinned
 by hash in a Content-Security-Policy that forbids loading anything else, so a
 report opened from a mail attachment or a file share fetches nothing and an
 injected string could not run even if escaping ever failed. Pages read fully
-with scripts off; the script only adds a filter box and opens every
-``<details>`` before printing.
+with scripts off; the script only adds a filter box. On paper, folded sections
+stay folded and the raw evidence JSON is never printed (print CSS).
 
 Department files stay bounded: failing findings are shown in full until a
 byte budget is spent, then as compact rows, then counted; long passing and
@@ -65,9 +65,6 @@ SCRIPT = """(function () {
       });
     });
   }
-  window.addEventListener("beforeprint", function () {
-    document.querySelectorAll("details").forEach(function (d) { d.open = true; });
-  });
 })();"""
 
 # Page budgets, in bytes of escaped text: together they keep a department page
