@@ -22,7 +22,7 @@ from scanner.history import Trends
 from scanner.policy import DEFAULT_REMEDIATION_SLA
 
 from . import html, junit, manifest, markdown, sarif, tabular
-from .analysis import DocumentError, Index, compare, subset
+from .analysis import DocumentError, Index, compare, previous_document, subset
 from .frameworks import Framework, tallies
 
 FORMATS = ("html", "json", "junit", "sarif", "csv", "markdown")
@@ -53,7 +53,8 @@ def render(
     """Write *formats* of run *doc* into *outdir*; return every path written.
 
     * ``previous``: the document of the previous comparable run, for change
-      status (new / still failing / fixed / regressed) and trends;
+      status (new / still failing / fixed / regressed) and trends; the whole
+      document or, to save memory, :func:`load_previous`'s slim one;
     * ``department``: render only that department: one HTML file, and the other
       formats restricted to its assets (raises :class:`DocumentError` if unknown);
     * ``signing_key``: PEM Ed25519 private key; signs ``manifest.json``;
@@ -159,6 +160,17 @@ def _render(
     return written
 
 
+def load_previous(store: Any, run_id: int) -> dict[str, Any]:
+    """Run *run_id* of *store* as the ``previous`` of :func:`render`, read finding by
+    finding (:func:`scanner.reports.analysis.previous_document`): never the whole document."""
+    record = store.run(run_id)
+    return previous_document(
+        {"id": record.id, "started": record.started.isoformat(), "status": record.status.value},
+        ((a.id, a.department) for a in store.assets(run_id)),
+        store.findings(run_id),
+    )
+
+
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
@@ -187,4 +199,4 @@ def write_document(doc: Mapping[str, Any], out: TextIO) -> None:
     out.write("}\n")
 
 
-__all__ = ["FILE_NAMES", "FORMATS", "DocumentError", "render", "write_document"]
+__all__ = ["FILE_NAMES", "FORMATS", "DocumentError", "load_previous", "render", "write_document"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -45,7 +46,7 @@ __all__ = [
     "ERROR", "FAIL", "MAX_REASON", "MAX_REASONS", "NOT_APPLICABLE", "PASS", "SCHEMA", "SCHEMA_VERSION",
     "WAIVED", "WEIGHTS", "Change", "Comparison", "DocumentError", "Index", "RuleRow", "Score",
     "Unassessed", "check_document", "compare", "format_delta", "format_score", "parse_day",
-    "parse_time", "score", "severity_of", "slug", "subset", "top_failing_rules",
+    "parse_time", "previous_document", "score", "severity_of", "slug", "subset", "top_failing_rules",
 ]
 
 Doc = Mapping[str, Any]
@@ -272,4 +273,59 @@ def subset(doc: Doc, department: str) -> dict[str, Any]:
         "findings": findings,
         "waivers": waivers,
         "summary": summary,
+    }
+
+
+PREVIOUS_MESSAGE = 300
+"""Characters of a previous failing finding's message kept (shown for findings no longer evaluated)."""
+
+
+def previous_document(
+    run: Mapping[str, Any],
+    asset_departments: Iterable[tuple[str, str]],
+    findings: Iterable[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The previous run as renderers need it, built from a stream of its findings.
+
+    Comparison and "since the previous run" need, per finding, only its
+    fingerprint, asset, rule, status and severity, and for a failing or waived
+    one its message and waiver: a fifth of the whole document. Reading the
+    findings one at a time (``store.findings(run_id)``) never holds the whole
+    previous document, which for a city-sized run is hundreds of megabytes.
+    Repeated strings (ids, statuses) are interned, so each is stored once.
+    """
+    intern = sys.intern
+    departments: dict[str, str] = {}
+    assets = []
+    for asset_id, department in asset_departments:
+        departments[asset_id] = department
+        assets.append({"id": intern(asset_id), "department": intern(department)})
+    slim = []
+    for f in findings:
+        status = intern(str(f.get("status", "")))
+        kept: dict[str, Any] = {
+            "fingerprint": f["fingerprint"],
+            "asset_id": intern(f["asset_id"]),
+            "rule_id": intern(f["rule_id"]),
+            "status": status,
+            "severity": intern(str(f.get("severity", ""))),
+        }
+        if status in (FAIL, WAIVED):
+            kept["message"] = clip(str(f.get("message") or ""), PREVIOUS_MESSAGE)
+            waiver = f.get("waiver")
+            if isinstance(waiver, Mapping):
+                kept["waiver"] = {"id": waiver.get("id"), "expires": waiver.get("expires")}
+        if kept["asset_id"] not in departments:
+            departments[kept["asset_id"]] = ""
+            assets.append({"id": kept["asset_id"], "department": ""})
+        slim.append(kept)
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "run": {"id": run.get("id"), "started": run.get("started"), "status": run.get("status")},
+        "departments": sorted({d for d in departments.values() if d}),
+        "assets": assets,
+        "rules": [],
+        "findings": slim,
+        "waivers": [],
     }

@@ -11,7 +11,7 @@ by logical location (its id) and, for endpoints, by artifact URI (its URL).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
@@ -100,20 +100,36 @@ def _location(asset: Mapping[str, Any]) -> dict[str, Any]:
     return location
 
 
+_RESULTS = "civiscan:results-go-here"
+
+
 def write(index: Index, comparison: Comparison, out: TextIO) -> None:
-    """The SARIF log, compact: ``json`` encodes in C only through ``dumps``
+    """The SARIF log, compact, one result at a time: a city-sized run has tens
+    of thousands of results, which as one object tree would take several times
+    the file's size in memory. ``json`` encodes in C only through ``dumps``
     without indentation (``json.dump`` to a file falls back to pure Python)."""
-    out.write(json.dumps(build(index, comparison), ensure_ascii=False))
-    out.write("\n")
+    envelope = json.dumps(_envelope(index, _RESULTS), ensure_ascii=False)
+    head, tail = envelope.split(json.dumps(_RESULTS), 1)
+    out.write(head + "[")
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    for i, result in enumerate(_results(index, comparison)):
+        out.write(("," if i else "") + evidence.redacted_json(result, encode))
+    out.write("]" + tail + "\n")
 
 
 def build(index: Index, comparison: Comparison) -> dict[str, Any]:
-    run = index.run
+    """The SARIF log as one object (:func:`write` streams the same log)."""
+    return _envelope(index, [evidence.redact(r) for r in _results(index, comparison)])
+
+
+def _rules(index: Index) -> list[Mapping[str, Any]]:
     rules = sorted(index.rules.values(), key=lambda r: str(r["id"]))
     used = {f["rule_id"] for f in index.doc["findings"]} - set(index.rules)
-    rules += [index.rule(rule_id) for rule_id in sorted(used)]
-    rule_index = {str(r["id"]): i for i, r in enumerate(rules)}
-    results = []
+    return rules + [index.rule(rule_id) for rule_id in sorted(used)]
+
+
+def _results(index: Index, comparison: Comparison) -> Iterator[dict[str, Any]]:
+    rule_index = {str(r["id"]): i for i, r in enumerate(_rules(index))}
     for finding in index.doc["findings"]:
         status = finding.get("status")
         if status not in (FAIL, WAIVED, ERROR):
@@ -142,7 +158,7 @@ def build(index: Index, comparison: Comparison) -> dict[str, Any]:
                     {
                         "check": c.get("check"),
                         "status": c.get("status"),
-                        "evidence": evidence.redact(c.get("evidence")),
+                        "evidence": c.get("evidence"),  # redacted as it is written
                     }
                     for c in finding.get("checks") or ()
                 ],
@@ -163,7 +179,12 @@ def build(index: Index, comparison: Comparison) -> dict[str, Any]:
                     },
                 }
             ]
-        results.append(result)
+        yield result
+
+
+def _envelope(index: Index, results: Any) -> dict[str, Any]:
+    run = index.run
+    rules = _rules(index)
     invocation: dict[str, Any] = {
         "executionSuccessful": run.get("status") == RunStatus.COMPLETE,
         "properties": {"status": run.get("status"), "inventoryDigest": run.get("inventory_digest")},

@@ -67,46 +67,53 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
     """Rows to *out*, which must be opened with ``newline=""``."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    run_id = index.run.get("id")
-    references = {rule_id: _references(index.rule(rule_id)) for rule_id in index.rules}
+    run_id = cell(index.run.get("id"))
+    # Cells that depend only on the rule or the asset are made once, not per finding.
+    rule_cells: dict[str, tuple[str, ...]] = {}
+    asset_cells: dict[str, tuple[str, ...]] = {}
+    encode = _JSON.encode
     for department in index.departments:
+        department_cell = cell(department)
         for finding in index.findings_by_department[department]:
-            asset = index.assets[finding["asset_id"]]
-            rule = index.rule(finding["rule_id"])
+            rule_id = finding["rule_id"]
+            by_rule = rule_cells.get(rule_id)
+            if by_rule is None:
+                rule = index.rule(rule_id)
+                by_rule = rule_cells[rule_id] = (
+                    cell(rule.get("title")), cell(rule.get("policy")), cell(rule.get("remediation")),
+                    cell(_references(rule)),
+                )
+            by_asset = asset_cells.get(finding["asset_id"])
+            if by_asset is None:
+                asset = index.assets[finding["asset_id"]]
+                by_asset = asset_cells[finding["asset_id"]] = tuple(
+                    cell(asset.get(k)) for k in ("id", "name", "kind", "address", "url")
+                )
             waiver = finding.get("waiver") or {}
             change = comparison.changes.get(finding["fingerprint"])
             proof = [
-                {
-                    "check": c.get("check"),
-                    "status": c.get("status"),
-                    "evidence": evidence.redact(c.get("evidence")),
-                }
+                {"check": c.get("check"), "status": c.get("status"), "evidence": c.get("evidence")}
                 for c in finding.get("checks") or ()
             ]
-            row = (
+            writer.writerow((
                 run_id,
-                department,
-                asset["id"],
-                asset.get("name"),
-                asset.get("kind"),
-                asset.get("address"),
-                asset.get("url"),
-                finding["rule_id"],
-                rule.get("title"),
-                rule.get("policy"),
-                finding.get("severity"),
-                finding.get("status"),
+                department_cell,
+                *by_asset,
+                cell(rule_id),
+                by_rule[0],
+                by_rule[1],
+                cell(finding.get("severity")),
+                cell(finding.get("status")),
                 change.value if change else "",
-                finding.get("message"),
-                finding.get("reason"),
-                waiver.get("id"),
-                waiver.get("state"),
-                waiver.get("expires"),
-                waiver.get("ticket"),
-                finding.get("first_seen"),
-                finding["fingerprint"],
-                rule.get("remediation"),
-                references.get(finding["rule_id"], ""),
-                _JSON.encode(proof),
-            )
-            writer.writerow([cell(v) for v in row])
+                cell(finding.get("message")),
+                cell(finding.get("reason")),
+                cell(waiver.get("id")),
+                cell(waiver.get("state")),
+                cell(waiver.get("expires")),
+                cell(waiver.get("ticket")),
+                cell(finding.get("first_seen")),
+                cell(finding["fingerprint"]),
+                by_rule[2],
+                by_rule[3],
+                cell(evidence.redacted_json(proof, encode)),
+            ))

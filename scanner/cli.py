@@ -535,13 +535,13 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
 def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[str], outdir: Path,
             department: str | None, signing_key: str | None, frameworks: Sequence[Any] = ()) -> list[Path]:
     try:
-        from .reports import render
+        from .reports import load_previous, render
     except ImportError as exc:
         raise Fail(f"report renderers are not available: {exc}") from None
     from .history import load_trends
 
     previous_id = store.previous_run(run_id)
-    previous = store.document(previous_id) if previous_id else None
+    previous = load_previous(store, previous_id) if previous_id else None
     outdir.mkdir(parents=True, exist_ok=True)
     return list(
         render(doc, list(formats), outdir, previous=previous, department=department,

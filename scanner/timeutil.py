@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 
 def parse_timestamp(value: object) -> dt.datetime | None:
@@ -38,14 +39,26 @@ def readable_time(value: object) -> str:
     """
     if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        return _readable_text(value)
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
-    if isinstance(value, str) and len(value) == 10:
+    return _readable_moment(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _readable_text(value: str) -> str:
+    """Reports show the same few timestamps (run starts, first seen) thousands of times."""
+    if len(value) == 10:
         try:
             day = dt.date.fromisoformat(value)
         except ValueError:
             return value
         return readable_time(day)
+    return _readable_moment(value)
+
+
+def _readable_moment(value: object) -> str:
     moment = parse_timestamp(value)
     if moment is None:
         return str(value)

@@ -22,6 +22,7 @@ from typing import Any
 
 from scanner.models import fingerprint
 from scanner.reports import FORMATS, render
+from scanner.reports.analysis import previous_document
 
 STARTED = "2026-11-25T10:00:00+00:00"
 SEVERITIES = ("critical", "high", "high", "medium", "medium", "medium", "low", "low", "info")
@@ -39,11 +40,8 @@ UNREACHABLE = 0.02  # share of assets whose every check errs, as when a host is 
 REASONS = ("timeout", "refused", "auth", "host_key")
 
 
-def document(assets: int, findings: int, departments: int, seed: int = 1) -> dict[str, Any]:
-    """A synthetic run document shaped like the store's export, deterministic per seed."""
-    rng = random.Random(seed)
-    per_asset = max(1, findings // assets)
-    rules = [
+def _rules(per_asset: int) -> list[dict[str, Any]]:
+    return [
         {
             "id": f"rule-{i:03d}",
             "policy": "baseline",
@@ -61,45 +59,53 @@ def document(assets: int, findings: int, departments: int, seed: int = 1) -> dic
         }
         for i in range(per_asset)
     ]
-    waiver = {
-        "id": "w-1",
-        "state": "active",
-        "expires": "2026-12-10",
-        "justification": "Vendor appliance.",
-        "owner": "ops",
-        "approver": "ciso",
-        "ticket": "SEC-1",
+
+
+WAIVER = {
+    "id": "w-1",
+    "state": "active",
+    "expires": "2026-12-10",
+    "justification": "Vendor appliance.",
+    "owner": "ops",
+    "approver": "ciso",
+    "ticket": "SEC-1",
+}
+
+
+def _asset(a: int, departments: int, down: bool) -> dict[str, Any]:
+    department = f"department-{a % departments:02d}"
+    name = f"host-{a:05d}"
+    endpoint = a % 2 == 0
+    return {
+        "id": f"{department}/{name}",
+        "name": name,
+        "kind": "endpoint" if endpoint else "host",
+        "department": department,
+        "address": None if endpoint else f"127.0.{a // 250}.{a % 250 + 1}",
+        "url": f"https://{name}.{department}.example/" if endpoint else None,
+        "tags": ["web"] if endpoint else ["linux"],
+        "state": "done",
+        "facts": {},
+        "errors": {"tls": {"reason": "timeout", "message": "no answer within 5 s"}} if down else {},
     }
-    names = [f"department-{d:02d}" for d in range(departments)]
-    asset_list, finding_list = [], []
-    for a in range(assets):
-        department = names[a % departments]
-        name = f"host-{a:05d}"
-        asset_id = f"{department}/{name}"
-        endpoint = a % 2 == 0
-        down = rng.random() < UNREACHABLE
-        errors = {"tls": {"reason": "timeout", "message": "no answer within 5 s"}} if down else {}
-        asset_list.append(
-            {
-                "id": asset_id,
-                "name": name,
-                "kind": "endpoint" if endpoint else "host",
-                "department": department,
-                "address": None if endpoint else f"127.0.{a // 250}.{a % 250 + 1}",
-                "url": f"https://{name}.{department}.example/" if endpoint else None,
-                "tags": ["web"] if endpoint else ["linux"],
-                "state": "done",
-                "facts": {},
-                "errors": errors,
-            }
-        )
-        for rule in rules:
-            status = "error" if down else rng.choice(STATUSES)
-            message = f"{rule['title']}: observed value {rng.randint(0, 999)} on {name}"
-            finding_list.append(
-                {
-                    "fingerprint": fingerprint(asset_id, rule["id"]),
-                    "asset_id": asset_id,
+
+
+def _run(assets: int, findings: int, departments: int, seed: int):
+    """Rules, assets and a generator of findings, deterministic per seed: the run as a
+    store yields it (``store.findings(run_id)`` is an iterator)."""
+    rng = random.Random(seed)
+    rules = _rules(max(1, findings // assets))
+    asset_list = [_asset(a, departments, rng.random() < UNREACHABLE) for a in range(assets)]
+
+    def stream():
+        for asset in asset_list:
+            down = bool(asset["errors"])
+            for rule in rules:
+                status = "error" if down else rng.choice(STATUSES)
+                message = f"{rule['title']}: observed value {rng.randint(0, 999)} on {asset['name']}"
+                yield {
+                    "fingerprint": fingerprint(asset["id"], rule["id"]),
+                    "asset_id": asset["id"],
                     "rule_id": rule["id"],
                     "status": status,
                     "severity": rule["severity"],
@@ -114,14 +120,20 @@ def document(assets: int, findings: int, departments: int, seed: int = 1) -> dic
                             "evidence": {
                                 "observed": rng.randint(0, 999),
                                 "accepted": ["TLSv1.0", "TLSv1.2"],
-                                "cert": {"subject": f"CN={name}", "not_after": "2027-01-01"},
+                                "cert": {"subject": f"CN={asset['name']}", "not_after": "2027-01-01"},
                             },
                         }
                     ],
-                    "waiver": dict(waiver) if status == "waived" else None,
+                    "waiver": dict(WAIVER) if status == "waived" else None,
                     "first_seen": "2026-10-01T10:00:00+00:00",
                 }
-            )
+
+    return rules, asset_list, stream()
+
+
+def document(assets: int, findings: int, departments: int, seed: int = 1) -> dict[str, Any]:
+    """A synthetic run document shaped like the store's export, deterministic per seed."""
+    rules, asset_list, stream = _run(assets, findings, departments, seed)
     return {
         "schema": "civiscan/run",
         "schema_version": 1,
@@ -137,13 +149,21 @@ def document(assets: int, findings: int, departments: int, seed: int = 1) -> dic
             "inventory_digest": "0" * 64,
             "exit_code": 1,
         },
-        "departments": names,
+        "departments": [f"department-{d:02d}" for d in range(departments)],
         "assets": asset_list,
         "rules": rules,
-        "findings": finding_list,
-        "waivers": [{**waiver, "rule": rules[0]["id"], "assets": {"names": ["*"]}, "matched": 1}],
+        "findings": list(stream),
+        "waivers": [{**WAIVER, "rule": rules[0]["id"], "assets": {"names": ["*"]}, "matched": 1}],
         "summary": {},
     }
+
+
+def previous_run(assets: int, findings: int, departments: int) -> dict[str, Any]:
+    """The previous run as ``civiscan report`` reads it from the store: finding by finding,
+    into the slim document the renderers need (:func:`scanner.reports.load_previous`)."""
+    _, asset_list, stream = _run(assets, findings, departments, seed=2)
+    run = {"id": 1, "started": "2026-11-18T10:00:00+00:00", "status": "complete"}
+    return previous_document(run, ((a["id"], a["department"]) for a in asset_list), stream)
 
 
 def peak_rss_mb() -> float:
@@ -166,11 +186,7 @@ def main() -> int:
 
     began = time.perf_counter()
     doc = document(args.assets, args.findings, args.departments)
-    previous = (
-        document(args.assets, args.findings, args.departments, seed=2) if args.previous else None
-    )
-    if previous is not None:
-        previous["run"].update(id=1, started="2026-11-18T10:00:00+00:00")
+    previous = previous_run(args.assets, args.findings, args.departments) if args.previous else None
     generated = time.perf_counter() - began
     rss_after_generation = peak_rss_mb()
 

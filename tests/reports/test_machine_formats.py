@@ -220,3 +220,11 @@ def test_json_has_sorted_keys_and_one_finding_per_line(city_doc, tmp_path):
 def test_json_for_one_department_holds_only_that_department(city_doc, tmp_path):
     doc = json.loads(output(city_doc, "json", tmp_path, department="water"))
     assert {a["department"] for a in doc["assets"]} == {"water"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "sarif", "junit"])
+def test_local_settings_never_reach_a_machine_format_but_json(hostile_doc, tmp_path, fmt):
+    written = output(hostile_doc, fmt, tmp_path)
+    assert b"/home/scanner/secret" not in written
+    if fmt != "junit":  # JUnit shows evidence in words only
+        assert b"[omitted: local setting of the scanning machine]" in written

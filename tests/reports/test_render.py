@@ -66,3 +66,19 @@ def test_rendering_is_deterministic(city_doc, tmp_path):
 def test_previous_run_must_be_a_run_document(city_doc, tmp_path):
     with pytest.raises(DocumentError, match="expected schema"):
         render(city_doc, ["html"], tmp_path, previous={"schema": "nope"}, now=NOW)
+
+
+def test_a_slim_previous_run_renders_exactly_as_the_whole_document(changed_runs, tmp_path):
+    from scanner.reports.analysis import previous_document
+
+    before, after = changed_runs
+    slim = previous_document(
+        before["run"], ((a["id"], a["department"]) for a in before["assets"]), iter(before["findings"])
+    )
+    formats = ["html", "json", "junit", "sarif", "csv", "markdown"]
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    whole = render(after, formats, tmp_path / "whole", previous=before, now=now)
+    light = render(after, formats, tmp_path / "slim", previous=slim, now=now)
+    assert [p.name for p in whole] == [p.name for p in light]
+    for a, b in zip(whole, light, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
