@@ -128,8 +128,12 @@ def _link_close(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str
 
 def _markdown() -> MarkdownIt:
     """CommonMark with raw HTML off (it shows as text), no images (they would
-    fetch) and links shown as text with their address (nothing leaves the page)."""
-    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    fetch) and links shown as text with their address (nothing leaves the page).
+    A line break stays a line break (``breaks``): remediation text is written
+    line by line (``nginx: ...`` then ``Apache: ...``)."""
+    parser = MarkdownIt(
+        "commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True}
+    )
     parser.disable("image")
     parser.add_render_rule("link_open", _link_open)
     parser.add_render_rule("link_close", _link_close)

@@ -71,11 +71,16 @@ def test_remediation_markdown_renders_code_lists_and_emphasis():
     assert "the guide (<span class=\"url\">https://ssl-config.mozilla.org/</span>)" in html
 
 
+def test_remediation_keeps_its_line_breaks():
+    html = str(markdown_html("nginx: ssl_protocols TLSv1.2;\nApache: SSLProtocol -all +TLSv1.2"))
+    assert html == "<p>nginx: ssl_protocols TLSv1.2;<br />\nApache: SSLProtocol -all +TLSv1.2</p>\n"
+
+
 def test_remediation_never_passes_html_links_or_images_through():
     html = str(markdown_html(HOSTILE_REMEDIATION))
     parser = _Tags()
     parser.feed(html)
-    assert {t for t, _ in parser.tags} <= {"p", "ul", "li", "code", "strong", "span"}
+    assert {t for t, _ in parser.tags} <= {"p", "ul", "li", "code", "strong", "span", "br"}
     assert all(name == "class" for _, attrs in parser.tags for name, _ in attrs)
     assert "&lt;script&gt;" in html and "&lt;img src=x" in html
 
@@ -102,9 +107,8 @@ def _summary(make_run, tmp_path: Path) -> str:
     b = make_run()
     b.rule("r1", title=PAYLOAD)
     b.finding(b.asset(PAYLOAD, "www"), "r1", "fail")
-    return (tmp_path / "summary.md").read_text() if render(
-        b.build(), ["markdown"], tmp_path, now=NOW
-    ) else ""
+    render(b.build(), ["markdown"], tmp_path, now=NOW)
+    return (tmp_path / "summary.md").read_text()
 
 
 def _rendered(text: str) -> str:
