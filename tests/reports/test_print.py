@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
 MAX_PAGES = 4
-"""Two assets of the full city baseline (39 rules), a dozen failing, print on at most this many A4/Letter pages."""
+"""Two assets under every shipped rule, ten failing, print on at most this many Letter pages."""
 
 FAILING = {
     "tls-protocols": {"accepted": ["TLSv1.0", "TLSv1.1", "TLSv1.2"], "forbidden_accepted": ["TLSv1.0", "TLSv1.1"],
