@@ -9,11 +9,15 @@ from typing import Any
 def _advisory(match: Mapping[str, Any]) -> str:
     fixed = match.get("fixed")
     target = f"fixed in {fixed}" if fixed else "no fix yet"
-    severity = f", {match['severity']}" if match.get("severity") else ""
-    return (
+    severity = ", ".join(str(match[k]) for k in ("severity", "state") if match.get(k))
+    line = (
         f"{match.get('package')} {match.get('installed')} -> {target} "
-        f"({match.get('id')}{severity})"
+        f"({match.get('id')}{', ' + severity if severity else ''})"
     )
+    if match.get("until_reboot"):
+        line += (f"; the fix is installed ({match.get('installed_kernel')}) but kernel "
+                 f"{match.get('running_kernel')} still runs: vulnerable until reboot")
+    return line
 
 
 def render(check_id: str, evidence: Mapping[str, Any]) -> Sequence[str] | None:
