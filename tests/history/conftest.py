@@ -13,18 +13,19 @@ import pytest
 
 from scanner.lab.servers import Lab
 from tests.core.conftest import fake_plugin, registry, write  # noqa: F401  (fixtures)
-from tests.core.test_cli import BANNER_POLICY, civiscan  # noqa: F401  (fixtures)
+from tests.core.test_cli import BANNER_POLICY, NET, civiscan  # noqa: F401  (fixtures)
 from tests.reports.conftest import RunBuilder, chromium  # noqa: F401  (fixture)
 
-# 127.0.171.0/24 is this folder's own loopback block.
-PARKS_WWW, PARKS_SHOP, WATER_DB = "127.0.171.1", "127.0.171.2", "127.0.171.3"
+# NET.171.0/24 is this folder's own loopback block; NET is the test process's own
+# 127.N/16, so parallel checkouts never compete for the banner port 2525.
+PARKS_WWW, PARKS_SHOP, WATER_DB = f"{NET}.171.1", f"{NET}.171.2", f"{NET}.171.3"
 VERSIONED, PLAIN = b"220 ExampleMTA 4.2 ready\r\n", b"220 hello\r\n"
 # A name a target's owner chose: bidi override and Markdown that would make a link.
 HOSTILE_NAME = "shop\u202e[pay](javascript:alert(1))*"
 
 _YAML_NAME = HOSTILE_NAME.replace("\u202e", "\\u202e")  # a YAML double-quoted escape
 INVENTORY = f"""
-scope: {{networks: [127.0.171.0/24]}}
+scope: {{networks: [{NET}.171.0/24]}}
 departments:
   parks:
     assets:
