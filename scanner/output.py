@@ -114,7 +114,7 @@ def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: 
         lines.append(f"({hidden} below severity {min_severity.value if min_severity else ''} not shown)")
     stale = [w for w in doc.get("waivers", []) if w["state"] in ("stale", "expired")]
     for w in stale:
-        lines.append(f"waiver {w['id']} ({w['rule']}): {w['state']}" + (f", expired {readable_time(w['expires'])}" if w["state"] == "expired" else ", matches nothing"))
+        lines.append(f"waiver {w['id']} ({w['rule']}): {w['state']}" + (f" on {readable_time(w['expires'])}" if w["state"] == "expired" else ", matches nothing"))
     return inert_lines(lines)
 
 
