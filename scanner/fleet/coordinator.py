@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -171,11 +172,22 @@ class Coordinator:
             while self._store(self._pop(wait=False)):
                 pass
             self._enqueue(app)
+            # A worker killed between taking a job and recording it as unacknowledged loses
+            # it for good (the broker's restore never sees it). After a silence that long the
+            # unfinished jobs are sent again; a duplicate outcome is dropped by _store.
+            resend_after = max(30.0, 2 * self.config.visibility_timeout)
+            heard = time.monotonic()
             while self.waiting:
                 if spec.stop is not None and spec.stop.is_set():
                     stopped = True
                     break
-                self._store(await asyncio.to_thread(self._pop))
+                if self._store(await asyncio.to_thread(self._pop)):
+                    heard = time.monotonic()
+                elif time.monotonic() - heard > resend_after:
+                    log.warning("run %s: no outcome for %.0f s; sending the %d unfinished jobs again",
+                                spec.run_id, resend_after, len(self.waiting))
+                    self._enqueue(app)
+                    heard = time.monotonic()
             if stopped:
                 self._cancel()
             else:
