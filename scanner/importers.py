@@ -22,6 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -362,35 +363,25 @@ def duplicates(imported: Imported, path: str) -> list[ConfigProblem]:
     return out
 
 
+def scope_of(values: Iterable[str]) -> dict[str, list[str]]:
+    """A ``scope`` mapping from addresses, CIDRs and names: IPs and networks go to ``networks``,
+    the rest to ``domains``, each once and in order."""
+    networks: dict[str, None] = {}
+    domains: dict[str, None] = {}
+    for value in values:
+        try:
+            networks[str(ipaddress.ip_network(value, strict=False))] = None
+        except ValueError:
+            domains[value] = None
+    return {k: list(v) for k, v in (("networks", networks), ("domains", domains)) if v}
+
+
 def derived_scope(imported: Imported) -> dict[str, list[str]]:
     """The narrowest scope holding every imported asset: each address, and each endpoint's host name."""
-    networks: list[str] = []
-    domains: list[str] = []
+    names = []
     for asset in imported.assets:
-        for address in (asset.host, asset.address):
-            if address and address != "local" and not ip_problem(address):
-                net = str(ipaddress.ip_network(address))
-                if net not in networks:
-                    networks.append(net)
-        if asset.host and host_problem(asset.host) is None and ip_problem(asset.host) and asset.host != "local":
-            if asset.host not in domains:
-                domains.append(asset.host)
-        if asset.endpoint:
-            from urllib.parse import urlsplit
-
-            host = urlsplit(asset.endpoint).hostname or ""
-            if host and ip_problem(host) and host not in domains:
-                domains.append(host)
-            elif host and not ip_problem(host):
-                net = str(ipaddress.ip_network(host))
-                if net not in networks:
-                    networks.append(net)
-    scope: dict[str, list[str]] = {}
-    if networks:
-        scope["networks"] = networks
-    if domains:
-        scope["domains"] = domains
-    return scope
+        names += [asset.host, asset.address, urlsplit(asset.endpoint).hostname if asset.endpoint else None]
+    return scope_of(n for n in names if n and n != "local")
 
 
 def inventory_yaml(imported: Imported, scope: Mapping[str, Sequence[str]], source: str, fmt: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tempfile
 from pathlib import Path
@@ -77,7 +76,7 @@ def import_command(fmt: str, source: str, output: str, department: str | None, t
     if not imported.assets:
         raise click.ClickException(f"{source}: no asset to import" + (
             f" ({len(imported.skipped)} skipped: {'; '.join(imported.skipped[:5])})" if imported.skipped else ""))
-    chosen = _scope(scope) if scope else importers.derived_scope(imported)
+    chosen = importers.scope_of(scope) if scope else importers.derived_scope(imported)
     text = importers.inventory_yaml(imported, chosen, source, fmt)
     _validate(text, output)
     if output == "-":
@@ -89,16 +88,6 @@ def import_command(fmt: str, source: str, output: str, department: str | None, t
                + (f"; {len(imported.skipped)} skipped" if imported.skipped else ""), err=True)
     for reason in imported.skipped[:20]:
         click.echo(f"  skipped {reason}", err=True)
-
-
-def _scope(values: tuple[str, ...]) -> dict[str, list[str]]:
-    networks, domains = [], []
-    for value in values:
-        try:
-            networks.append(str(ipaddress.ip_network(value, strict=False)))
-        except ValueError:
-            domains.append(value)
-    return {k: v for k, v in (("networks", networks), ("domains", domains)) if v}
 
 
 def _validate(text: str, output: str) -> None:
