@@ -37,8 +37,9 @@ class Baseline:
     fingerprints: frozenset[str]
     source: str
 
-    def __contains__(self, finding: object) -> bool:
-        return isinstance(finding, Mapping) and finding.get("fingerprint") in self.fingerprints
+    def forgives(self, finding: Mapping[str, Any]) -> bool:
+        """A failure the baseline knows (an error is never forgiven)."""
+        return finding.get("status") == Status.FAIL.value and finding.get("fingerprint") in self.fingerprints
 
 
 def from_document(doc: Mapping[str, Any], source: str) -> Baseline:
@@ -92,7 +93,7 @@ def parse(text: str, path: str) -> Baseline:
 
 def new_failures(findings: Iterable[Mapping[str, Any]], baseline: Baseline) -> list[Mapping[str, Any]]:
     """The failing findings the baseline does not know."""
-    return [f for f in findings if f.get("status") == Status.FAIL.value and f not in baseline]
+    return [f for f in findings if f.get("status") == Status.FAIL.value and not baseline.forgives(f)]
 
 
 def gate(code: ExitCode, findings: Iterable[Mapping[str, Any]], fail_on: Severity, baseline: Baseline) -> ExitCode:
@@ -104,4 +105,4 @@ def gate(code: ExitCode, findings: Iterable[Mapping[str, Any]], fail_on: Severit
     """
     if code not in (ExitCode.COMPLIANT, ExitCode.FAILURES, ExitCode.INCOMPLETE):
         return code
-    return exit_code((f for f in findings if not (f.get("status") == Status.FAIL.value and f in baseline)), fail_on)
+    return exit_code((f for f in findings if not baseline.forgives(f)), fail_on)

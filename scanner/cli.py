@@ -26,6 +26,7 @@ from click.shell_completion import CompletionItem
 
 from . import __version__
 from .errors import ConfigError, ExitCode
+from .inventory_command import inventory_group
 from .models import Severity
 
 if TYPE_CHECKING:
@@ -893,13 +894,7 @@ def hosts_enrol(address: str, port: int, known_hosts: str | None, replace: bool,
 # --- policies / docs / completion ----------------------------------------------------
 
 
-def _inventory_commands() -> None:
-    from .inventory_command import inventory_group
-
-    cli.add_command(inventory_group)
-
-
-_inventory_commands()
+cli.add_command(inventory_group)
 
 
 @cli.command("policies")
