@@ -259,7 +259,7 @@ def _start(lab: Lab, pki: LabPKI) -> None:
 
 def _since_previous(store: Store, doc: dict, echo: Callable[[str], None], cmd: str) -> None:
     """What changed since the previous demo run, when the store has one."""
-    from scanner.history import diff
+    from scanner.history import diff, load_findings
 
     run_id = doc["run"]["id"]
     previous = store.previous_run(run_id)
@@ -268,7 +268,7 @@ def _since_previous(store: Store, doc: dict, echo: Callable[[str], None], cmd: s
         if not earlier:
             return
         previous = int(earlier[0]["id"])
-    counts = diff(store.document(previous), doc).counts()
+    counts = diff(load_findings(store, previous), doc).counts()  # the findings, without facts
     parts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n)
     echo(f"since the previous demo run (run {previous}): {parts or 'no change'}")
     echo(f"  details: {cmd} diff {previous} {run_id} --db {store.location}")
