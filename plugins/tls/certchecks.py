@@ -428,7 +428,8 @@ def _evidence(cert: Mapping[str, Any], leaf: Mapping[str, Any]) -> dict[str, Any
     }
 
 
-def _view(cert: Mapping[str, Any]) -> ChainView | None:
+def chain_view(cert: Mapping[str, Any]) -> ChainView | None:
+    """The view the rules judge, or None when the facts name no decoded leaf."""
     certificates = cert.get("certificates") or []
     leaf = cert.get("leaf")
     if not isinstance(leaf, int) or not 0 <= leaf < len(certificates) or "error" in certificates[leaf]:
@@ -486,7 +487,7 @@ def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -
             ErrorReason.NO_DATA,
             "These certificate facts have an older shape (tls facts version 1); rescan to judge them.",
         )
-    chain = _view(cert)
+    chain = chain_view(cert)
     if chain is None:
         return _unreadable(cert)
     evidence = _evidence(cert, chain.leaf)
@@ -606,7 +607,7 @@ def evaluate_ocsp_stapling(facts: Mapping[str, Any], options: Mapping[str, Any])
         return Outcome.error(ErrorReason.NO_DATA, "OCSP stapling was not measured.")
     if stapled:
         return _judge_staple(facts, options)
-    view = _view(facts["certificate"]) if isinstance(facts.get("certificate"), Mapping) else None
+    view = chain_view(facts["certificate"]) if isinstance(facts.get("certificate"), Mapping) else None
     if view is not None and view.leaf.get("must_staple"):
         return Outcome.failed(
             "The certificate demands OCSP Must-Staple but the server staples no OCSP response, "
@@ -680,7 +681,7 @@ def evaluate_certificate_transparency(facts: Mapping[str, Any],
     response); the policy wants 2.``
     """
     cert = facts.get("certificate")
-    view = _view(cert) if isinstance(cert, Mapping) else None
+    view = chain_view(cert) if isinstance(cert, Mapping) else None
     if view is None:
         return Outcome.error(ErrorReason.NO_DATA, "No decodable leaf certificate was seen.")
     embedded = int(view.leaf.get("sct_count") or 0)

@@ -64,6 +64,31 @@ def _names(suites: Iterable[Mapping[str, Any]] | None) -> list[str]:
     return [str(s.get("iana") or s.get("name") or s.get("code")) for s in suites or ()]
 
 
+def _certificate_lines(cert: Mapping[str, Any]) -> list[str]:
+    """The leaf as the certificate checks find it (by links and host name, not served position)."""
+    from .certchecks import chain_view, rule_chain_order
+
+    served = cert.get("certificates") or []
+    if not served:
+        return []
+    view = chain_view(cert)
+    if view is None:
+        return [f"  certificate: none of the {len(served)} served could be read as the host's"]
+    leaf = view.leaf
+    key = leaf.get("key") or {}
+    verified = (cert.get("verification") or {}).get("verified")
+    lines = [
+        f"  certificate: {leaf.get('subject')}",
+        f"    issuer: {leaf.get('issuer')}",
+        f"    valid until: {leaf.get('not_after')} ({leaf.get('days_left')} days left)",
+        "    key: " + " ".join(str(v) for v in key.values() if v is not None),
+        f"    signature: {leaf.get('signature_algorithm')}   sha256: {leaf.get('sha256')}",
+        f"    chain served: {len(served)} certificate(s), verified: {verified}",
+    ]
+    lines.extend(f"    {p['message']}" for p in rule_chain_order(view, {"chain_order": True}))
+    return lines
+
+
 def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError | None) -> str:
     """A readable block of facts for one endpoint."""
     head = f"{asset.url} ({asset.connect_address})"
@@ -98,17 +123,7 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
     if isinstance(early, dict):
         lines.append(f"  TLS 1.3 early data: {early.get('offered')} ({early.get('seen')})")
     cert = facts.get("certificate") or {}
-    chain = cert.get("certificates") or []
-    if chain:
-        leaf = chain[0]
-        key = leaf.get("key") or {}
-        lines.append(f"  certificate: {leaf.get('subject')}")
-        lines.append(f"    issuer: {leaf.get('issuer')}")
-        lines.append(f"    valid until: {leaf.get('not_after')} ({leaf.get('days_left')} days left)")
-        lines.append("    key: " + " ".join(str(v) for v in key.values() if v is not None))
-        lines.append(f"    signature: {leaf.get('signature_algorithm')}   sha256: {leaf.get('sha256')}")
-        verified = (cert.get("verification") or {}).get("verified")
-        lines.append(f"    chain served: {len(chain)} certificate(s), verified: {verified}")
+    lines.extend(_certificate_lines(cert))
     for key in ("verification", "trust_verification"):
         if (cert.get(key) or {}).get("error"):
             lines.append(f"    verifier ({key}): {cert[key]['error']}")

@@ -66,7 +66,7 @@ def test_tls_description_escapes_certificate_text() -> None:
     asset = Asset(id="adhoc/x", name="x", kind=AssetKind.ENDPOINT, department="adhoc",
                   url="https://x.test/", address="127.0.0.1")
     facts = {"protocols": {"TLSv1.3": True},
-             "certificate": {"certificates": [{"subject": f"CN={HOSTILE}", "issuer": HOSTILE}],
+             "certificate": {"certificates": [{"subject": f"CN={HOSTILE}", "issuer": HOSTILE}], "leaf": 0,
                              "verification": {"error": HOSTILE}}}
     text = describe(asset, facts, None)
     assert not RAW.search(text.replace("\n", ""))

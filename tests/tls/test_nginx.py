@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,6 +190,32 @@ def test_reversed_chain_is_misordered_not_a_ca_leaf(nginx: dict[str, Any], pki: 
     assert outcome.status is Status.FAIL
     assert [p["code"] for p in outcome.evidence["problems"]] == ["misordered_chain"]
     assert outcome.evidence["subject"] == f"CN={HOST}"
+
+
+def tls_command(site: Any, pki: Any) -> subprocess.CompletedProcess[str]:
+    """``civiscan tls`` at a terminal, by name at the site's address."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", "tls", "--timeout", "3", "--ca-file", str(pki.ca),
+         "--resolve", f"{HOST}:{site.port}:{site.address}", f"{HOST}:{site.port}"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_tls_command_shows_the_leaf_of_a_reversed_chain_and_says_the_order_is_wrong(
+        nginx: dict[str, Any], pki: Any) -> None:
+    proc = tls_command(nginx["reversed_chain"], pki)
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    assert f"certificate: CN={HOST}" in lines
+    assert "issuer: CN=civiscan test CA" in lines
+    assert any(line.startswith("The server sends its chain out of order: the certificate for the host is "
+                               "number 1 of 2") for line in lines), proc.stdout
+
+
+def test_tls_command_says_nothing_of_order_for_a_chain_served_leaf_first(nginx: dict[str, Any], pki: Any) -> None:
+    proc = tls_command(nginx["tls13_only"], pki)
+    assert f"certificate: CN={HOST}" in [line.strip() for line in proc.stdout.splitlines()]
+    assert "out of order" not in proc.stdout
 
 
 def test_stapled_revoked_response_fails_both_checks(nginx: dict[str, Any], pki: Any) -> None:
