@@ -29,6 +29,7 @@ from . import records as R
 from . import suites as S
 from .certs import describe_chain, load_trust_store
 from .evidence import render as render_evidence
+from .migration import migrate_facts
 
 FACTS_VERSION = 2
 """Version of the facts schema: 2 since collection stopped recording verdicts."""
@@ -128,6 +129,7 @@ class TLSPlugin:
     name = "tls"
     evidence = staticmethod(render_evidence)
     facts_version = FACTS_VERSION
+    migrate_facts = staticmethod(migrate_facts)
     reasons = MappingProxyType(starttls.REASONS)
     checks: tuple[Check, ...] = checks.CHECKS + certchecks.CHECKS + vulnchecks.CHECKS
 

@@ -481,12 +481,6 @@ def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -
     cert = facts.get("certificate")
     if not isinstance(cert, Mapping):
         return Outcome.error(ErrorReason.NO_DATA, "No certificate was collected from the server.")
-    if "checked_at" not in cert:
-        # Version 1 facts mixed verdicts into what was seen; they cannot be re-judged.
-        return Outcome.error(
-            ErrorReason.NO_DATA,
-            "These certificate facts have an older shape (tls facts version 1); rescan to judge them.",
-        )
     chain = chain_view(cert)
     if chain is None:
         return _unreadable(cert)

@@ -143,13 +143,6 @@ def test_bad_key_types_value_is_a_configuration_error() -> None:
     assert "'rsa': expected an integer" in problems[0].message
 
 
-def test_version_1_facts_are_an_error_not_a_verdict() -> None:
-    old = {"hostname": "x.lab.test", "certificates": [{"index": 0}], "trusted": True, "problems": []}
-    outcome = run("tls.certificate", {"certificate": old})
-    assert (outcome.status, outcome.reason) == (Status.ERROR, ErrorReason.NO_DATA)
-    assert "rescan" in outcome.message
-
-
 def test_no_certificate_facts_is_an_error() -> None:
     outcome = run("tls.certificate", {})
     assert (outcome.status, outcome.reason) == (Status.ERROR, ErrorReason.NO_DATA)
