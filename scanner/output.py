@@ -20,10 +20,7 @@ from typing import Any, TextIO
 from .evaluate import Finding
 from .models import Asset, Severity, Status
 from .timeutil import readable_time
-
-# C0 controls (newline included), DEL, C1 controls (0x9b alone is a CSI to many
-# terminals), and the bidirectional overrides and isolates that reorder what is shown.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from .yamlpos import UNSAFE_CHARACTERS as _UNSAFE
 
 
 def _escape(match: re.Match[str]) -> str:

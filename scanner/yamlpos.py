@@ -67,6 +67,18 @@ _excerpt_repr.maxlist = _excerpt_repr.maxtuple = _excerpt_repr.maxset = _excerpt
 _excerpt_repr.maxlevel = 2
 
 
+# C0 controls (newline included), DEL, C1 controls (0x9b alone is a CSI to many
+# terminals), and the bidirectional overrides and isolates that reorder what is shown.
+UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""What terminal output escapes (``scanner.output.inert``) and inventory free text may not hold."""
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first character of ``text`` in :data:`UNSAFE_CHARACTERS`, as ``U+001B``; None if none."""
+    found = UNSAFE_CHARACTERS.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
 def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     """A short, inert rendering of an input value for an error message.
 

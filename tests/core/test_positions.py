@@ -96,3 +96,48 @@ def test_cli_prints_position_and_exits_2(civiscan_bounded, write, text, expected
     assert proc.returncode == 2
     assert "internal error" not in proc.stderr
     assert "p.yaml:" in proc.stderr and expected in proc.stderr
+
+
+INVENTORY = (
+    "scope: {{networks: [127.0.0.0/8], domains: [city.test]}}\n"
+    "departments:\n"
+    "  parks:\n"
+    "    title: {title}\n"
+    "    assets:\n"
+    "      - {{host: 127.0.0.1, name: {name}, tags: [db, {tag}]}}\n"
+)
+CONTROL_CASES = {
+    "escape-in-name": ({"name": '"parks\\e[31mdb"'}, "inv.yaml:6:33: 'name' of an asset contains the control character U+001B"),
+    "newline-in-name": ({"name": '"parks\\ndb"'}, "inv.yaml:6:33: 'name' of an asset contains the control character U+000A"),
+    "bell-in-tag": ({"tag": '"web\\a"'}, "inv.yaml:6:54: 'tags' of an asset contains the control character U+0007"),
+    "bidi-override-in-title": ({"title": '"Parks \\u202eevil"'}, "inv.yaml:4:12: 'title' of department 'parks' contains the control character U+202E"),
+    "c1-csi-in-name": ({"name": '"a\\x9bb"'}, "inv.yaml:6:33: 'name' of an asset contains the control character U+009B"),
+}
+
+
+def inventory(**given: str) -> str:
+    return INVENTORY.format(**({"title": "Parks", "name": "parks-db", "tag": "web"} | given))
+
+
+def inventory_problems(path: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_inventory(path)
+    return [f"{Path(p.where.path).name}:{p.where.line}:{p.where.col}: {p.message}" for p in info.value.problems]
+
+
+def test_plain_inventory_free_text_loads(write):
+    (asset,) = load_inventory(write("inv.yaml", inventory(name='"Parks DB (north)"'))).assets
+    assert (asset.name, asset.tags) == ("Parks DB (north)", ("db", "web"))
+
+
+@pytest.mark.parametrize(("given", "expected"), CONTROL_CASES.values(), ids=CONTROL_CASES.keys())
+def test_control_characters_in_inventory_free_text_are_refused_at_their_position(write, given, expected):
+    found = inventory_problems(write("inv.yaml", inventory(**given)))
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_cli_refuses_a_control_character_in_an_asset_name_with_exit_2(civiscan_bounded, write):
+    proc = civiscan_bounded("validate", write("inv.yaml", inventory(name='"parks\\e]0;owned\\adb"')))
+    assert proc.returncode == 2, proc.stderr
+    assert "inv.yaml:6:33: 'name' of an asset contains the control character U+001B" in proc.stderr
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr

@@ -18,11 +18,6 @@ def test_diff_table_shows_each_change_once(scanned_city):
     assert "parks/shop" in new and "pass -> fail" in new
 
 
-def test_diff_table_makes_target_strings_inert(scanned_city):
-    out = scanned_city["civiscan"]("diff", "1", "2", check_exit=0).stdout
-    assert "\u202e" not in out and "shop\\u202e[pay]" in out
-
-
 def test_diff_json_follows_the_schema(scanned_city):
     doc = json.loads(scanned_city["civiscan"]("diff", "1", "last", "-f", "json", check_exit=0).stdout)
     assert (doc["schema"], doc["before"]["id"], doc["after"]["id"]) == ("civiscan/diff", 1, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scanner.history import diff, diff_lines, diff_markdown, markdown_text
+from scanner.output import inert_lines
 
 BEFORE = "2026-11-18T10:00:00+00:00"
 AFTER = "2026-11-25T10:00:00+00:00"
@@ -97,6 +98,17 @@ def test_markdown_table_rows_carry_names_inert(make_run):
     page = diff_markdown(diff(*docs))
     assert r"parks\/a\|b\[x\]\(y\)" in page and "[x](y)" not in page
     assert "&lt;" not in page and "&amp;" not in page
+
+
+def test_table_rows_are_inert_on_a_terminal(make_run):
+    docs = []
+    for run_id, started, status in ((6, BEFORE, "pass"), (7, AFTER, "fail")):
+        b = make_run(run_id, started)
+        b.rule("tls-protocols")
+        b.finding(b.asset("parks", "shop\u202e[pay]\x1b]0;x\x07"), "tls-protocols", status, first_seen=AFTER)
+        docs.append(b.build())
+    out = inert_lines(diff_lines(diff(*docs)))
+    assert "\u202e" not in out and "\x1b" not in out and "shop\\u202e[pay]\\x1b]0;x\\x07" in out
 
 
 def test_table_lists_sections_with_counts(make_run):
