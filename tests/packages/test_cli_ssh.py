@@ -17,7 +17,10 @@ from tests.packages.sshd_lab import SSHDLab
 
 pytestmark = pytest.mark.integration
 
-HOSTS = {"127.0.43.1": "debian12", "127.0.43.2": "rocky9"}
+# A loopback network of this process's own (as NET in tests/core/test_cli.py), so suites run side by side.
+NET = f"127.{100 + os.getpid() % 100}.43"
+DEBIAN, ROCKY = f"{NET}.1", f"{NET}.2"
+HOSTS = {DEBIAN: "debian12", ROCKY: "rocky9"}
 
 POLICY = """
 policy: {id: patch-test, version: "1", title: Patch test}
@@ -58,7 +61,7 @@ def write_inventory(tmp_path: Path, lab: SSHDLab) -> Path:
         for address in HOSTS
     )
     path = tmp_path / "inventory.yaml"
-    path.write_text(f"scope: {{networks: [127.0.43.0/24]}}\ndepartments:\n  lab:\n    assets:\n{hosts}")
+    path.write_text(f"scope: {{networks: [{NET}.0/24]}}\ndepartments:\n  lab:\n    assets:\n{hosts}")
     return path
 
 
@@ -77,9 +80,9 @@ def test_unknown_hosts_are_refused_until_enrolled(
     assert first.returncode == 3, first.stderr
     findings = json.loads(first.stdout)["findings"]
     assert {(f["status"], f["reason"]) for f in findings} == {("error", "host_key")}
-    assert f"civiscan hosts enrol 127.0.43.1 --port {lab.port}" in findings[0]["message"]
+    assert f"civiscan hosts enrol {DEBIAN} --port {lab.port}" in findings[0]["message"]
 
-    enrolled = civiscan("hosts", "enrol", "127.0.43.1", "--port", str(lab.port), "--known-hosts", str(known))
+    enrolled = civiscan("hosts", "enrol", DEBIAN, "--port", str(lab.port), "--known-hosts", str(known))
     assert enrolled.returncode == 0, enrolled.stderr
     assert lab.fingerprint in enrolled.stdout
 
@@ -87,9 +90,9 @@ def test_unknown_hosts_are_refused_until_enrolled(
     doc = json.loads(second.stdout)
     check_run_document(doc)
     by_key = {(f["asset_id"], f["rule_id"]): f for f in doc["findings"]}
-    debian = by_key[("lab/127.0.43.1", "no-high-vulns")]
+    debian = by_key[(f"lab/{DEBIAN}", "no-high-vulns")]
     assert debian["status"] in ("pass", "fail") and debian["reason"] is None
-    assert by_key[("lab/127.0.43.1", "supported-release")]["status"] == "pass"
-    assert by_key[("lab/127.0.43.2", "no-high-vulns")]["reason"] == "host_key"
-    facts = {a["id"]: a["facts"] for a in doc["assets"]}["lab/127.0.43.1"]
+    assert by_key[(f"lab/{DEBIAN}", "supported-release")]["status"] == "pass"
+    assert by_key[(f"lab/{ROCKY}", "no-high-vulns")]["reason"] == "host_key"
+    facts = {a["id"]: a["facts"] for a in doc["assets"]}[f"lab/{DEBIAN}"]
     assert facts["os"]["os"]["id"] == "debian"
