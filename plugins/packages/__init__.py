@@ -57,7 +57,11 @@ def _os_summary(os_facts: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def installed_versions(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[str, str]:
-    """``{binary name: version}``; with several architectures, the lowest version."""
+    """``{binary name: version}``; with several architectures, the lowest version.
+
+    ``fmt`` is the host's own ordering (:func:`match.version_scheme`: ``apk3`` on a
+    host whose apk-tools is 3.x), so "lowest" is what the host itself would say.
+    """
     out: dict[str, str] = {}
     for pkg in packages:
         name = pkg.get("name")
@@ -87,7 +91,7 @@ def source_facts(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[str, l
     The version that counts is the lowest comparable one of the source's
     binaries (dpkg: their source version, so a binNMU never hides a fix).
     """
-    if fmt not in versions.FORMATS:
+    if fmt not in versions.SCHEMES:
         return {}
     return {
         src: [group.version, list(group.binaries)]
@@ -411,6 +415,7 @@ def packages_facts(host: Mapping[str, Any]) -> dict[str, Any]:
     fmt = str(host.get("package_format") or "")
     packages = host.get("packages") or []
     os_id = str((host.get("os") or {}).get("id") or "")
+    scheme = match.version_scheme(packages, fmt)
     return {
         "collected_at": host.get("collected_at") or _now(),
         "os": _os_summary(host.get("os")),
@@ -418,9 +423,9 @@ def packages_facts(host: Mapping[str, Any]) -> dict[str, Any]:
         "package_format": fmt,
         "arch": host.get("arch"),
         "package_count": len(packages),
-        "packages": installed_versions(packages, fmt) if fmt in versions.FORMATS else {},
-        "version_scheme": match.version_scheme(packages, fmt),
-        "sources": source_facts(packages, fmt),
+        "packages": installed_versions(packages, scheme) if fmt in versions.FORMATS else {},
+        "version_scheme": scheme,
+        "sources": source_facts(packages, scheme),
         "package_manager": package_manager(packages, fmt),
         "kernel": kernel_facts(packages, fmt, os_id, host.get("kernel") or {}),
         "transport": host.get("transport"),
