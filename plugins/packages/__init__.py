@@ -32,7 +32,7 @@ from scanner.plugin import CheckRequest, Context, Dataset, DatasetUnavailable, R
 from . import feeds, match, versions
 from .checks import EOL_PRODUCTS, FEED, OS_CHECKS, PACKAGES_CHECKS, end_of_support, release_candidates
 from .collect import collect_host_facts
-from .parsers import Package, kernel_packages, newest_kernel
+from .parsers import Package, is_module_build, kernel_packages, newest_kernel
 from .evidence import render as render_evidence
 
 HostFacts = Callable[[Asset, Context], Awaitable[dict[str, Any]]]
@@ -299,6 +299,26 @@ def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str
     return found, unreadable
 
 
+def _default_stream_hits(hits: match.Hits) -> match.Hits:
+    """``hits`` without the module-stream fixes of packages that are not module builds.
+
+    A module stream's packages (release ``...module+el9.4.0+...``) are updated by
+    builds of that stream only, and a package outside every stream by builds
+    outside them: an advisory fixed in ``3.3.1-2.module+el9.4.0+20787+4c237fd3``
+    (stream ruby:3.3) says nothing about the default ``ruby-3.0.4-160.el9_0``.
+    The other way round is kept: a module build below a plain fix stays reported.
+    """
+    kept = []
+    for group, rows in hits.by_name:
+        if is_module_build(group.version):
+            kept.append((group, rows))
+            continue
+        plain = tuple(r for r in rows if r.fixed is None or not is_module_build(r.fixed))
+        if plain:
+            kept.append((group, plain))
+    return match.Hits(tuple(kept), hits.unreadable)
+
+
 def _names(facts: Mapping[str, Any]) -> set[str]:
     """Every feed name a host answers to (with the running kernel's source)."""
     sources = facts.get("sources") or {}
@@ -349,6 +369,8 @@ def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[st
             cached.load(conn, _names(facts))
             lookup, unreadable = candidates(facts, cached)
             hits = match.find_hits(lookup, cached.packages)
+            if fmt == "rpm":
+                hits = _default_stream_hits(hits)
             advisories = cached.advisories(conn, hits.advisory_ids()) if hits.by_name else {}
     except DatasetUnavailable as exc:
         out["feed_problem"] = str(exc)

@@ -242,6 +242,16 @@ def parse_rpm_qa(text: str) -> list[Package]:
     return packages
 
 
+# A module stream's build: ``3.3.1-2.module+el9.4.0+20787+4c237fd3`` (RHEL, Rocky),
+# ``18.20.2-2.module_el8.10.0+3784+...`` (AlmaLinux), ``...module_f38...`` (Fedora).
+_MODULE_BUILD = re.compile(r"\.module[+_]")
+
+
+def is_module_build(evr: str) -> bool:
+    """Whether an rpm version-release is a build of a module stream (EL8+ modularity)."""
+    return _MODULE_BUILD.search(evr) is not None
+
+
 def parse_apk_installed(text: str) -> list[Package]:
     """Packages from Alpine's installed database (``P:``/``V:``/``A:``/``o:`` records)."""
     packages: list[Package] = []
