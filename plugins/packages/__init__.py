@@ -299,23 +299,46 @@ def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str
     return found, unreadable
 
 
-def _default_stream_hits(hits: match.Hits) -> match.Hits:
-    """``hits`` without the module-stream fixes of packages that are not module builds.
+def module_streams(packages: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """``{binary name: name:stream}`` of the installed rpm packages that belong to a module stream."""
+    return {
+        str(p["name"]): str(p["module"])
+        for p in packages
+        if p.get("module") and p.get("name") and p.get("status") not in _ABSENT_STATES
+    }
+
+
+def _stream_hits(
+    hits: match.Hits, advisories: Mapping[str, feeds.Advisory], streams: Mapping[str, str]
+) -> match.Hits:
+    """``hits`` without the module-stream fixes that are not for the installed package's stream.
 
     A module stream's packages (release ``...module+el9.4.0+...``) are updated by
     builds of that stream only, and a package outside every stream by builds
     outside them: an advisory fixed in ``3.3.1-2.module+el9.4.0+20787+4c237fd3``
-    (stream ruby:3.3) says nothing about the default ``ruby-3.0.4-160.el9_0``.
-    The other way round is kept: a module build below a plain fix stays reported.
+    (RLSA-2024:3671, "ruby:3.3") says nothing about the default ``ruby-3.0.4-160.el9_0``,
+    nor about ruby from the ``ruby:3.1`` stream (``streams``, from MODULARITYLABEL).
+    Kept: a module build below a plain fix, and a module fix whose stream either
+    side does not name (an advisory title without ``name:stream``, a host whose
+    rpm predates module labels).
     """
+
+    def applies(row: feeds.Affected, modular: bool, host: set[str]) -> bool:
+        if row.fixed is None or not is_module_build(row.fixed):
+            return True
+        if not modular:
+            return False
+        advisory = advisories.get(row.advisory)
+        named = feeds.module_streams(advisory.summary) if advisory else frozenset()
+        return not (host and named and host.isdisjoint(named))
+
     kept = []
     for group, rows in hits.by_name:
-        if is_module_build(group.version):
-            kept.append((group, rows))
-            continue
-        plain = tuple(r for r in rows if r.fixed is None or not is_module_build(r.fixed))
-        if plain:
-            kept.append((group, plain))
+        modular = is_module_build(group.version)
+        host = {streams[b] for b in group.binaries if b in streams}
+        chosen = tuple(r for r in rows if applies(r, modular, host))
+        if chosen:
+            kept.append((group, chosen))
     return match.Hits(tuple(kept), hits.unreadable)
 
 
@@ -369,9 +392,9 @@ def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[st
             cached.load(conn, _names(facts))
             lookup, unreadable = candidates(facts, cached)
             hits = match.find_hits(lookup, cached.packages)
-            if fmt == "rpm":
-                hits = _default_stream_hits(hits)
             advisories = cached.advisories(conn, hits.advisory_ids()) if hits.by_name else {}
+            if fmt == "rpm":
+                hits = _stream_hits(hits, advisories, facts.get("module_streams") or {})
     except DatasetUnavailable as exc:
         out["feed_problem"] = str(exc)
         return out
@@ -448,6 +471,7 @@ def packages_facts(host: Mapping[str, Any]) -> dict[str, Any]:
         "packages": installed_versions(packages, scheme) if fmt in versions.FORMATS else {},
         "version_scheme": scheme,
         "sources": source_facts(packages, scheme),
+        "module_streams": module_streams(packages) if fmt == "rpm" else {},
         "package_manager": package_manager(packages, fmt),
         "kernel": kernel_facts(packages, fmt, os_id, host.get("kernel") or {}),
         "transport": host.get("transport"),
@@ -606,6 +630,7 @@ __all__ = [
     "kernel_facts",
     "kernel_source",
     "migrate_facts",
+    "module_streams",
     "os_plugin",
     "packages_facts",
     "packages_plugin",

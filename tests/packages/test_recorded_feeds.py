@@ -51,10 +51,17 @@ def _rpm(*lines: str) -> list[Any]:
     return parse_rpm_qa("".join(line.replace(" ", "\t") + "\n" for line in lines))
 
 
-def _matches(store: Store, host: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _matches(store: Store, host: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     found = advisory_matches(store.dataset("advisories"), packages_facts(host))
     assert found["feed_problem"] is None, found["feed_problem"]
-    return {(m["id"], m["package"]): m for m in found["matches"]}  # type: ignore[misc]
+    return {(m["id"], m["package"]): m for m in found["matches"]}
+
+
+def _rows(store: Store, sql: str) -> list[Any]:
+    dataset = store.dataset("advisories")
+    assert dataset is not None
+    with dataset.read() as conn:
+        return list(conn.execute(sql))
 
 
 def _verdict(store: Store, host: dict[str, Any]) -> Any:
@@ -75,8 +82,7 @@ MODULE_BUILD = "module+el9.4.0+20787+4c237fd3"
 def test_rocky_records_are_indexed_by_major_release(store: Store) -> None:
     result = _import(store, DATA / "rocky-osv", "rocky")
     assert result.releases == {"rocky:8": 1, "rocky:9": 3}
-    with store.dataset("advisories").read() as conn:
-        rows = sorted(conn.execute("SELECT advisory, package, fixed, urgency, severity FROM feed_affected"))
+    rows = sorted(_rows(store, "SELECT advisory, package, fixed, urgency, severity FROM feed_affected"))
     assert rows == [
         ("RLSA-2021:3891", "java-11-openjdk", "1:11.0.13.0.8-1.el8_4", "Important", "high"),
         ("RLSA-2024:3671", "ruby", RUBY_FIX, "Moderate", "medium"),
@@ -210,8 +216,8 @@ def test_the_tracker_excerpt_gives_rows_per_numbered_release(store: Store) -> No
     assert result.feed.kind == "debian-tracker"
     # "sid" has no number and CVE-2007-2383 is "fixed_version 0" (never affected) everywhere.
     assert result.releases == {"debian:8": 2, "debian:9": 2, "debian:10": 2, "debian:11": 2}
-    with store.dataset("advisories").read() as conn:
-        rows = set(conn.execute("SELECT advisory, package, fixed, state, urgency, severity FROM feed_affected WHERE release = 'debian:10'"))
+    rows = set(_rows(store, "SELECT advisory, package, fixed, state, urgency, severity FROM feed_affected "
+                           "WHERE release = 'debian:10'"))
     assert rows == {
         ("CVE-2008-7220", "prototypejs", "1.6.0.2-1", "resolved", "high**", "high"),
         ("CVE-2013-4251", "python-scipy", "0.12.0-3", "resolved", "not yet assigned", "unknown"),
