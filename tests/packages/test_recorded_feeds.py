@@ -241,6 +241,32 @@ def test_a_buster_host_is_judged_by_source_package(store: Store) -> None:
     assert _matches(store, fixed) == {}
 
 
+# ------------------------------------------------------------------ Debian (OSV, a DSA)
+
+WHEEZY = {"id": "debian", "version_id": "7", "codename": "wheezy", "pretty_name": "Debian GNU/Linux 7 (wheezy)"}
+
+
+@pytest.mark.parametrize(
+    ("version", "hit"),
+    [("1.2.1-2.2+wheezy2", True), ("1.2.1-2.2", True), ("1.2.1-2.2+wheezy3", False), ("1.2.1-2.2+wheezy10", False)],
+)
+def test_a_wheezy_host_against_dsa_3029_1(store: Store, version: str, hit: bool) -> None:
+    result = _import(store, DATA / "debian-osv", "debian")
+    assert result.releases == {"debian:7": 1}
+    host = _host(WHEEZY, "dpkg", _dpkg(
+        f"nginx-full|{version}|nginx|{version}|ii |amd64",
+        f"nginx-common|{version}|nginx|{version}|ii |all",
+    ), "3.2.0-4-amd64")
+    found = _matches(store, host)
+    assert (("DSA-3029-1", "nginx") in found) is hit
+    if hit:
+        match = found[("DSA-3029-1", "nginx")]
+        assert (match["fixed"], match["aliases"], match["binaries"]) == (
+            "1.2.1-2.2+wheezy3", ["CVE-2014-3616"], ["nginx-common", "nginx-full"])
+        assert match["severity"] == "unknown"  # the record carries no rating
+        assert match["url"] == "https://www.debian.org/security/2014/dsa-3029"
+
+
 def test_readme_names_the_source_of_every_recorded_file() -> None:
     readme = (DATA / "README.md").read_text()
     for path in [*DATA.glob("*.json"), *DATA.glob("*/*.json")]:
