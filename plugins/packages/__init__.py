@@ -32,7 +32,7 @@ from scanner.plugin import CheckRequest, Context, Dataset, DatasetUnavailable, R
 from . import feeds, match, versions
 from .checks import EOL_PRODUCTS, FEED, OS_CHECKS, PACKAGES_CHECKS, end_of_support, release_candidates
 from .collect import collect_host_facts
-from .parsers import Package, kernel_packages, newest_kernel
+from .parsers import Package, is_module_build, kernel_packages, newest_kernel
 from .evidence import render as render_evidence
 
 HostFacts = Callable[[Asset, Context], Awaitable[dict[str, Any]]]
@@ -57,7 +57,11 @@ def _os_summary(os_facts: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def installed_versions(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[str, str]:
-    """``{binary name: version}``; with several architectures, the lowest version."""
+    """``{binary name: version}``; with several architectures, the lowest version.
+
+    ``fmt`` is the host's own ordering (:func:`match.version_scheme`: ``apk3`` on a
+    host whose apk-tools is 3.x), so "lowest" is what the host itself would say.
+    """
     out: dict[str, str] = {}
     for pkg in packages:
         name = pkg.get("name")
@@ -87,7 +91,7 @@ def source_facts(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[str, l
     The version that counts is the lowest comparable one of the source's
     binaries (dpkg: their source version, so a binNMU never hides a fix).
     """
-    if fmt not in versions.FORMATS:
+    if fmt not in versions.SCHEMES:
         return {}
     return {
         src: [group.version, list(group.binaries)]
@@ -295,6 +299,49 @@ def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str
     return found, unreadable
 
 
+def module_streams(packages: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """``{binary name: name:stream}`` of the installed rpm packages that belong to a module stream."""
+    return {
+        str(p["name"]): str(p["module"])
+        for p in packages
+        if p.get("module") and p.get("name") and p.get("status") not in _ABSENT_STATES
+    }
+
+
+def _stream_hits(
+    hits: match.Hits, advisories: Mapping[str, feeds.Advisory], streams: Mapping[str, str]
+) -> match.Hits:
+    """``hits`` without the module-stream fixes that are not for the installed package's stream.
+
+    A module stream's packages (release ``...module+el9.4.0+...``) are updated by
+    builds of that stream only, and a package outside every stream by builds
+    outside them: an advisory fixed in ``3.3.1-2.module+el9.4.0+20787+4c237fd3``
+    (RLSA-2024:3671, "ruby:3.3") says nothing about the default ``ruby-3.0.4-160.el9_0``,
+    nor about ruby from the ``ruby:3.1`` stream (``streams``, from MODULARITYLABEL).
+    Kept: a module build below a plain fix, and a module fix whose stream either
+    side does not name (an advisory title without ``name:stream``, a host whose
+    rpm predates module labels).
+    """
+
+    def applies(row: feeds.Affected, modular: bool, host: set[str]) -> bool:
+        if row.fixed is None or not is_module_build(row.fixed):
+            return True
+        if not modular:
+            return False
+        advisory = advisories.get(row.advisory)
+        named = feeds.module_streams(advisory.summary) if advisory else frozenset()
+        return not (host and named and host.isdisjoint(named))
+
+    kept = []
+    for group, rows in hits.by_name:
+        modular = is_module_build(group.version)
+        host = {streams[b] for b in group.binaries if b in streams}
+        chosen = tuple(r for r in rows if applies(r, modular, host))
+        if chosen:
+            kept.append((group, chosen))
+    return match.Hits(tuple(kept), hits.unreadable)
+
+
 def _names(facts: Mapping[str, Any]) -> set[str]:
     """Every feed name a host answers to (with the running kernel's source)."""
     sources = facts.get("sources") or {}
@@ -346,6 +393,8 @@ def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[st
             lookup, unreadable = candidates(facts, cached)
             hits = match.find_hits(lookup, cached.packages)
             advisories = cached.advisories(conn, hits.advisory_ids()) if hits.by_name else {}
+            if fmt == "rpm":
+                hits = _stream_hits(hits, advisories, facts.get("module_streams") or {})
     except DatasetUnavailable as exc:
         out["feed_problem"] = str(exc)
         return out
@@ -411,6 +460,7 @@ def packages_facts(host: Mapping[str, Any]) -> dict[str, Any]:
     fmt = str(host.get("package_format") or "")
     packages = host.get("packages") or []
     os_id = str((host.get("os") or {}).get("id") or "")
+    scheme = match.version_scheme(packages, fmt)
     return {
         "collected_at": host.get("collected_at") or _now(),
         "os": _os_summary(host.get("os")),
@@ -418,9 +468,10 @@ def packages_facts(host: Mapping[str, Any]) -> dict[str, Any]:
         "package_format": fmt,
         "arch": host.get("arch"),
         "package_count": len(packages),
-        "packages": installed_versions(packages, fmt) if fmt in versions.FORMATS else {},
-        "version_scheme": match.version_scheme(packages, fmt),
-        "sources": source_facts(packages, fmt),
+        "packages": installed_versions(packages, scheme) if fmt in versions.FORMATS else {},
+        "version_scheme": scheme,
+        "sources": source_facts(packages, scheme),
+        "module_streams": module_streams(packages) if fmt == "rpm" else {},
         "package_manager": package_manager(packages, fmt),
         "kernel": kernel_facts(packages, fmt, os_id, host.get("kernel") or {}),
         "transport": host.get("transport"),
@@ -579,6 +630,7 @@ __all__ = [
     "kernel_facts",
     "kernel_source",
     "migrate_facts",
+    "module_streams",
     "os_plugin",
     "packages_facts",
     "packages_plugin",

@@ -19,7 +19,14 @@ from scanner.plugin import Context
 from scanner.transports import CommandResult, Transport
 from scanner.transports.local import LocalTransport
 
-from .parsers import DPKG_FORMAT, RPM_FORMAT, build_facts, parse_key_values, split_sections
+from .parsers import (
+    DPKG_FORMAT,
+    RPM_FORMAT,
+    RPM_MODULAR_FORMAT,
+    build_facts,
+    parse_key_values,
+    split_sections,
+)
 
 # The script. Rules that keep it safe and portable (dash, bash, busybox ash):
 # * nothing from the target is ever evaluated: command output is only printed;
@@ -68,7 +75,9 @@ b rpm
 rc=0
 if command -v rpm >/dev/null 2>&1; then
   if [ -n "$R" ]; then set -- --root "$R"; else set --; fi
-  rpm "$@" -qa --qf '@RPM_FORMAT@' 2>/dev/null
+  # MODULARITYLABEL exists from rpm 4.14 (EL8); an older rpm prints nothing for an unknown tag.
+  if rpm --querytags 2>/dev/null | grep -qx MODULARITYLABEL; then f='@RPM_MODULAR_FORMAT@'; else f='@RPM_FORMAT@'; fi
+  rpm "$@" -qa --qf "$f" 2>/dev/null
   rc=$?
 fi
 e rpm $rc
@@ -123,6 +132,7 @@ def build_script(nonce: str, sudo: bool = False) -> str:
         _SCRIPT.replace("@NONCE@", nonce)
         .replace("@SUDO@", "1" if sudo else "0")
         .replace("@DPKG_FORMAT@", DPKG_FORMAT)
+        .replace("@RPM_MODULAR_FORMAT@", RPM_MODULAR_FORMAT)
         .replace("@RPM_FORMAT@", RPM_FORMAT)
     )
 

@@ -133,6 +133,18 @@ _VENDOR_KEYS = ("urgency", "severity", "priority", "ubuntu_priority")
 _IMPACT_PREFIX = ("Critical", "Important", "Moderate", "Low")
 
 
+# A module stream in a Red Hat family advisory title: "Moderate: ruby:3.3 security update",
+# "Important: virt:rhel and virt-devel:rhel security update" (name:stream, no further colon).
+_MODULE_STREAM = re.compile(r"(?<![\w.+:-])([A-Za-z0-9][\w.+-]*):([\w.+-]+)(?![\w.+:-])")
+
+
+def module_streams(summary: str) -> frozenset[str]:
+    """The module streams (``name:stream``) an advisory's title names; empty for most advisories."""
+    head, sep, rest = summary.partition(":")
+    text = rest if sep and head.strip() in _IMPACT_PREFIX else summary
+    return frozenset(f"{name}:{stream}" for name, stream in _MODULE_STREAM.findall(text))
+
+
 def _vendor_word(record: Mapping[str, Any], affected: Mapping[str, Any]) -> str | None:
     """The vendor's own rating word: the affected entry beats the record; an Ubuntu entry; a title prefix."""
     for holder in (affected, record):
@@ -1232,6 +1244,7 @@ __all__ = [
     "import_path",
     "list_feeds",
     "load_release",
+    "module_streams",
     "osv_rows",
     "package_rows",
     "release_advisories",

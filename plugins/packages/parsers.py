@@ -150,9 +150,10 @@ class Package:
     arch: str
     status: str = "installed"
     installed_at: int | None = None  # rpm INSTALLTIME (epoch seconds); not exported
+    module: str = ""  # rpm MODULARITYLABEL's stream (``ruby:3.3``); "" outside every module
 
     def to_json(self) -> dict[str, str]:
-        return {
+        out = {
             "name": self.name,
             "version": self.version,
             "source": self.source,
@@ -160,6 +161,9 @@ class Package:
             "arch": self.arch,
             "status": self.status,
         }
+        if self.module:
+            out["module"] = self.module
+        return out
 
 
 DPKG_FORMAT = (
@@ -199,6 +203,8 @@ def parse_dpkg_query(text: str) -> list[Package]:
 RPM_FORMAT = (
     r"%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\t%{INSTALLTIME}\n"
 )
+RPM_MODULAR_FORMAT = RPM_FORMAT[:-2] + r"\t%{MODULARITYLABEL}\n"
+"""RPM_FORMAT with the module label (rpm 4.14+, EL8+); older rpm refuses the tag."""
 
 
 def evr(epoch: str, version: str, release: str) -> str:
@@ -208,19 +214,29 @@ def evr(epoch: str, version: str, release: str) -> str:
     return f"{head}{version}-{release}" if release else f"{head}{version}"
 
 
+def module_stream(label: str) -> str:
+    """``name:stream`` of an rpm MODULARITYLABEL (``ruby:3.3:9040020240517091218:9b9d7f0e``), or ""."""
+    parts = label.strip().split(":")
+    if len(parts) < 2 or not parts[0] or not parts[1] or label.strip() == "(none)":
+        return ""
+    return f"{parts[0]}:{parts[1]}"
+
+
 def parse_rpm_qa(text: str) -> list[Package]:
-    """Packages from ``rpm -qa --qf RPM_FORMAT``; versions as EVR strings.
+    """Packages from ``rpm -qa --qf RPM_MODULAR_FORMAT`` (or ``RPM_FORMAT``); versions as EVR strings.
 
     The source package name and version come from SOURCERPM
-    (``openssl-3.0.7-24.el9.src.rpm``). ``gpg-pubkey`` pseudo-packages are
+    (``openssl-3.0.7-24.el9.src.rpm``), the module stream from MODULARITYLABEL
+    (``(none)`` outside every module). ``gpg-pubkey`` pseudo-packages are
     skipped: they are imported signing keys, not software.
     """
     packages: list[Package] = []
     for line in text.splitlines():
         fields = line.split("\t")
-        if len(fields) != 7:
+        if len(fields) not in (7, 8):
             continue
-        name, epoch, version, release, arch, source_rpm, installed = fields
+        name, epoch, version, release, arch, source_rpm, installed = fields[:7]
+        module = module_stream(fields[7]) if len(fields) == 8 else ""
         if not name or not version or name == "gpg-pubkey":
             continue
         full = evr(epoch, version, release)
@@ -237,9 +253,20 @@ def parse_rpm_qa(text: str) -> list[Package]:
                 source_version,
                 arch,
                 installed_at=int(installed) if installed.isdigit() else None,
+                module=module,
             )
         )
     return packages
+
+
+# A module stream's build: ``3.3.1-2.module+el9.4.0+20787+4c237fd3`` (RHEL, Rocky),
+# ``18.20.2-2.module_el8.10.0+3784+...`` (AlmaLinux), ``...module_f38...`` (Fedora).
+_MODULE_BUILD = re.compile(r"\.module[+_]")
+
+
+def is_module_build(evr: str) -> bool:
+    """Whether an rpm version-release is a build of a module stream (EL8+ modularity)."""
+    return _MODULE_BUILD.search(evr) is not None
 
 
 def parse_apk_installed(text: str) -> list[Package]:
