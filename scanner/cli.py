@@ -113,18 +113,33 @@ db_option = click.option("--db", metavar="PATH|URL", envvar="CIVISCAN_DB", help=
 
 
 class _Tree(click.Group):
-    """The core commands plus those of the ``civiscan.commands`` entry-point group."""
+    """The core commands plus those of the ``civiscan.commands`` entry-point group.
 
-    _extra: dict[str, click.Command] | None = None
+    A plugin command is imported when it runs; ``civiscan --help`` lists it
+    with the summary its source states (:func:`_summary`), so listing imports
+    none of them unless a source does not say plainly.
+    """
 
-    def _plugin_commands(self) -> dict[str, click.Command]:
-        if self._extra is None:
+    _extra: dict[str, click.Command | None] | None = None
+    _found: dict[str, list[Any]] | None = None
+
+    def _entry_points(self) -> dict[str, list[Any]]:
+        if self._found is None:
             from importlib.metadata import entry_points
 
             from .plugin import COMMANDS_GROUP
 
-            self._extra = {}
+            self._found = {}
             for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+                self._found.setdefault(ep.name, []).append(ep)
+        return self._found
+
+    def _plugin_command(self, name: str) -> click.Command | None:
+        if self._extra is None:
+            self._extra = {}
+        if name not in self._extra:
+            self._extra[name] = None
+            for ep in self._entry_points().get(name, []):
                 dist = ep.dist.name if ep.dist is not None else "unknown distribution"
                 try:
                     command = ep.load()
@@ -132,17 +147,89 @@ class _Tree(click.Group):
                     click.echo(f"warning: command '{ep.name}' from {dist} failed to load: {type(exc).__name__}: {exc}", err=True)
                     continue
                 if isinstance(command, click.Command) and ep.name not in self.commands:
-                    self._extra[ep.name] = command
+                    self._extra[name] = command
                 else:
                     click.echo(f"warning: command '{ep.name}' from {dist} is not a new click command", err=True)
-        return self._extra
+        return self._extra[name]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self._plugin_commands()})
+        return sorted({*super().list_commands(ctx), *self._entry_points()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = super().get_command(ctx, cmd_name) or self._plugin_commands().get(cmd_name)
+        command = super().get_command(ctx, cmd_name) or self._plugin_command(cmd_name)
         return _with_common_options(command) if command is not None else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: list[tuple[str, click.Command]] = []
+        plugins = self._entry_points()
+        for name in self.list_commands(ctx):
+            command = super().get_command(ctx, name)
+            if command is None and (self._extra or {}).get(name) is None and len(plugins.get(name, [])) == 1:
+                text = _summary(plugins[name][0].value)
+                command = click.Command(name, help=text) if text is not None else None
+            command = command or self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in rows])
+
+
+_PLAIN_KEYWORDS = frozenset({"name", "context_settings", "invoke_without_command", "no_args_is_help", "chain",
+                             "options_metavar", "add_help_option", "epilog"})
+
+
+def _summary(target: str) -> str | None:
+    """The help of the click command ``module:function`` names, read from its source unrun.
+
+    None (so the command is imported and asked) unless the function is in the
+    module's own source, decorated by one plain ``command``/``group`` call (no
+    ``help``, ``short_help``, ``hidden``, ``deprecated`` or ``cls``), and has
+    a docstring. The source is found the way an import would find it, but no
+    package on the way is executed, so nothing it says can be stale.
+    """
+    import ast
+
+    module, _, attr = target.partition(":")
+    spec = _find_spec_unrun(module.strip())
+    if not attr.strip().isidentifier() or spec is None or not str(spec.origin or "").endswith(".py"):
+        return None
+    try:
+        tree = ast.parse(Path(str(spec.origin)).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    node = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == attr.strip()), None)
+    if node is None:
+        return None
+    makers = [d for d in node.decorator_list if isinstance(d, ast.Call)
+              and (d.func.attr if isinstance(d.func, ast.Attribute) else getattr(d.func, "id", "")) in ("command", "group")]
+    doc = ast.get_docstring(node, clean=False)
+    if len(makers) != 1 or not {k.arg for k in makers[0].keywords} <= _PLAIN_KEYWORDS or not doc:
+        return None
+    return doc  # as click takes it: the function's __doc__
+
+
+def _find_spec_unrun(name: str) -> Any:
+    """The import spec of module ``name`` from the meta path finders, importing no parent package."""
+    spec, path = None, None
+    for depth, _ in enumerate(name.split(".")):
+        part = ".".join(name.split(".")[: depth + 1])
+        spec = sys.modules[part].__spec__ if part in sys.modules else None
+        if spec is None:
+            spec = next((found for finder in sys.meta_path if hasattr(finder, "find_spec")
+                         for found in [_try_find(finder, part, path)] if found is not None), None)
+        if spec is None:
+            return None
+        path = spec.submodule_search_locations
+    return spec
+
+
+def _try_find(finder: Any, name: str, path: Any) -> Any:
+    try:
+        return finder.find_spec(name, path)
+    except (ImportError, ValueError, AttributeError):
+        return None
 
 
 def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:

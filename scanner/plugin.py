@@ -12,7 +12,6 @@ entry-point group, ``civiscan.plugins``; extra commands through
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import re
@@ -21,11 +20,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from .gate import Gate
 from .models import Asset, AssetKind, ErrorReason, Outcome
 from .options import CORE_TYPES, Option, OptionType
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .gate import Gate
+
+# asyncio and the gate (and through it the inventory and YAML loaders) are imported by the
+# Context that uses them, so the command line lists commands and plugins without them.
 
 ENTRY_POINT_GROUP = "civiscan.plugins"
 COMMANDS_GROUP = "civiscan.commands"
@@ -300,7 +306,11 @@ class Context:
     ) -> None:
         self.timeout = timeout
         self.settings: Mapping[str, Any] = dict(settings or {})
-        self.gate = gate or Gate.from_settings(None, self.settings, timeout)
+        if gate is None:
+            from .gate import Gate
+
+            gate = Gate.from_settings(None, self.settings, timeout)
+        self.gate = gate
         self._datasets = datasets
         self._per_host = per_host
         self._host_limits: dict[str, asyncio.Semaphore] = (
@@ -313,6 +323,8 @@ class Context:
         return self._datasets.dataset(name) if self._datasets is not None else None
 
     async def shared(self, key: Any, factory: Callable[[], Awaitable[T]]) -> T:
+        import asyncio
+
         task = self._shared.get(key)
         if task is None:
             task = self._shared[key] = asyncio.ensure_future(factory())
@@ -320,6 +332,8 @@ class Context:
 
     @contextlib.asynccontextmanager
     async def host_slot(self, address: str) -> AsyncIterator[None]:
+        import asyncio
+
         sem = self._host_limits.get(address)
         if sem is None:
             sem = self._host_limits[address] = asyncio.Semaphore(self._per_host)
@@ -327,6 +341,8 @@ class Context:
             yield
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
 

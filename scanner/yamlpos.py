@@ -1,10 +1,13 @@
 """YAML loading that remembers where every key and item came from, within firm limits.
 
 ``yaml.safe_load`` forgets positions, so a policy error could only say "somewhere
-in the file". This loader subclasses PyYAML's SafeLoader (so it constructs
-exactly what safe_load would: no Python object tags) and returns ``PosDict`` /
-``PosList`` containers that know the line and column of their keys and items.
-Duplicate keys, which safe_load silently collapses, are reported.
+in the file". This loader constructs exactly what safe_load would (PyYAML's
+SafeConstructor: no Python object tags) but returns ``PosDict`` / ``PosList``
+containers that know the line and column of their keys and items.
+Duplicate keys, which safe_load silently collapses, are reported. Text is
+parsed by libyaml's C parser when PyYAML has it, else by PyYAML's pure-Python
+one; whatever the C path cannot compose is read again on the pure-Python path,
+so both give the same data, positions and errors.
 
 Policies arrive in pull requests and may name other files (``extends:``), so a
 file is hostile until proven otherwise. Reading and parsing are bounded:
@@ -41,8 +44,9 @@ import yaml
 from .errors import ConfigError, ConfigProblem, Position
 
 # A shipped policy is about 10 KiB and an inventory of 10,000 assets about
-# 600 KiB. Parsing is the cost: the worst 1 MiB file (a flow list of 500,000
-# one-character items) takes about 400 MB while it is composed.
+# 600 KiB. Parsing is the cost: the worst 1 MiB file (a flow list of 520,000
+# one-character items) takes about 2.5 s of CPU and 210 MB with libyaml's
+# parser, 30 s and 480 MB on the pure-Python path.
 MAX_BYTES = 1024 * 1024
 # Anchors share option blocks or SSH settings; a real file has tens of aliases.
 MAX_ALIASES = 10_000
@@ -184,54 +188,11 @@ class _Limit(yaml.MarkedYAMLError):
         super().__init__(problem=problem, problem_mark=mark)
 
 
-class _Loader(yaml.SafeLoader):
+class _Constructor(yaml.constructor.SafeConstructor):
+    """SafeLoader's construction, into :class:`PosDict` / :class:`PosList`, with duplicates reported."""
+
     source_path = ""
     duplicates: list[ConfigProblem]
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.aliases = 0
-        self.depth = 0
-        # (expanded node count, expanded height) per composed node, by id; a
-        # node being composed has no entry yet, which is how a recursive alias
-        # (an alias inside its own anchor) shows.
-        self.sizes: dict[int, tuple[int, int]] = {}
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                raise _Limit(f"more than {MAX_ALIASES} aliases", event.start_mark)
-            node: yaml.Node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
-            if id(node) not in self.sizes:
-                raise _Limit("an alias inside its own anchor (a recursive structure)", event.start_mark)
-            return node
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise _Limit(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
-        node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
-        self.depth -= 1
-        if isinstance(node, yaml.SequenceNode):
-            children: list[yaml.Node] = node.value
-        elif isinstance(node, yaml.MappingNode):
-            children = [n for pair in node.value for n in pair]
-        else:
-            children = []
-        count, height = 1, 1
-        for child in children:
-            child_count, child_height = self.sizes[id(child)]
-            count += child_count
-            height = max(height, child_height + 1)
-        if count > MAX_NODES:
-            raise _Limit(
-                f"expands to more than {MAX_NODES:,} nodes (aliases repeat what they refer to)",
-                node.start_mark,
-            )
-        if height > MAX_DEPTH:
-            raise _Limit(f"nested more than {MAX_DEPTH} levels deep once aliases are expanded", node.start_mark)
-        self.sizes[id(node)] = (count, height)
-        return node
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -304,20 +265,78 @@ def _tag_name(tag: str) -> str:
     return short if short in ("int", "float", "bool", "null", "timestamp", "binary") else "value of its tag"
 
 
-def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+def _timestamp(loader: _Constructor, node: yaml.ScalarNode) -> Any:
     # An impossible date (2026-13-45) would raise a bare ValueError with no
     # position; keep the text so the reader reports it where it stands.
     try:
-        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)  # type: ignore[no-untyped-call]
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)  # type: ignore[no-untyped-call]
     except ValueError:
         return loader.construct_scalar(node)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)  # type: ignore[arg-type]
-_Loader.add_constructor(None, _Loader.construct_undefined)  # type: ignore[arg-type]
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)  # type: ignore[arg-type]
+_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_mapping)  # type: ignore[arg-type]
+_Constructor.add_constructor("tag:yaml.org,2002:seq", _Constructor.construct_sequence)  # type: ignore[arg-type]
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)  # type: ignore[arg-type]
+_Constructor.add_constructor(None, _Constructor.construct_undefined)  # type: ignore[arg-type]
+
+
+class _Loader(
+    yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+    _Constructor, yaml.resolver.Resolver,
+):
+    """The pure-Python loader: PyYAML's SafeLoader with the limits checked while composing."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Constructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self.aliases = 0
+        self.depth = 0
+        # (expanded node count, expanded height) per composed node, by id; a
+        # node being composed has no entry yet, which is how a recursive alias
+        # (an alias inside its own anchor) shows.
+        self.sizes: dict[int, tuple[int, int]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _Limit(f"more than {MAX_ALIASES} aliases", event.start_mark)
+            node: yaml.Node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+            if id(node) not in self.sizes:
+                raise _Limit("an alias inside its own anchor (a recursive structure)", event.start_mark)
+            return node
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Limit(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+        node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        self.depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            children: list[yaml.Node] = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        count, height = 1, 1
+        for child in children:
+            child_count, child_height = self.sizes[id(child)]
+            count += child_count
+            height = max(height, child_height + 1)
+        if count > MAX_NODES:
+            raise _Limit(
+                f"expands to more than {MAX_NODES:,} nodes (aliases repeat what they refer to)",
+                node.start_mark,
+            )
+        if height > MAX_DEPTH:
+            raise _Limit(f"nested more than {MAX_DEPTH} levels deep once aliases are expanded", node.start_mark)
+        self.sizes[id(node)] = (count, height)
+        return node
+
 
 
 def _top_level_fits(node: yaml.Node | None, shape: Shape) -> bool:
@@ -349,8 +368,139 @@ _TOKEN = re.compile(r"<[a-z ]+>")  # PyYAML's token names: '<block end>', '<scal
 _HINTS = ("\\t", "\\n", "\\r")
 
 
-def load_text(text: str, path: str, shape: Shape) -> Any:
-    """Parse YAML text whose top level has ``shape``; raise ConfigError with file:line:col."""
+LIBYAML: bool = bool(getattr(yaml, "__with_libyaml__", False))
+"""Whether PyYAML has libyaml's C parser; without it every file takes the pure-Python path."""
+
+
+class _Fallback(Exception):
+    """The C path met something only the pure-Python path words exactly (any error or limit)."""
+
+
+def _compose_c(text: str) -> yaml.Node | None:
+    """The single document of ``text`` as nodes, from libyaml's events, with the loader's limits.
+
+    Composition is a loop over an explicit stack, so no nesting can exhaust a
+    stack. It raises :class:`_Fallback` on any syntax error, undefined,
+    duplicate or recursive anchor, second document or limit (never more
+    lenient than :meth:`_Loader.compose_node`): :func:`load_text` then
+    parses the text again on the pure-Python path, which says what is wrong
+    in exactly its words and at its position. Nodes carry the same tags,
+    values and start marks as the pure-Python composer's.
+    """
+    parser = yaml._yaml.CParser(text)
+    resolve = _RESOLVER.resolve
+    get_event = parser.get_event
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    seq_start, map_start = yaml.SequenceStartEvent, yaml.MappingStartEvent
+    scalar_node, seq_node, map_node = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+    anchors: dict[str, yaml.Node] = {}
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (expanded count, height), once composed
+    # One frame per open collection: [node, count, height, anchor, pending mapping key].
+    stack: list[list[Any]] = []
+    aliases = 0
+    root: yaml.Node | None = None
+    try:
+        get_event()  # StreamStartEvent
+        event = get_event()
+        if isinstance(event, yaml.StreamEndEvent):
+            return None
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is alias_event:
+                aliases += 1
+                size = sizes.get(event.anchor)
+                if aliases > MAX_ALIASES or size is None:
+                    raise _Fallback
+                node: yaml.Node = anchors[event.anchor]
+                count, height = size
+            elif kind is scalar_event or kind is seq_start or kind is map_start:
+                anchor = event.anchor
+                if len(stack) >= MAX_DEPTH or (anchor is not None and anchor in anchors):
+                    raise _Fallback
+                tag = event.tag
+                if kind is scalar_event:
+                    if tag is None or tag == "!":
+                        tag = resolve(scalar_node, event.value, event.implicit)
+                    # No end mark: nothing reads it, and a 1 MiB flow list holds 520,000 scalars.
+                    node = scalar_node(tag, event.value, event.start_mark, None, style=event.style)
+                    if anchor is not None:
+                        anchors[anchor] = node
+                        sizes[anchor] = (1, 1)
+                    count, height = 1, 1
+                else:
+                    cls = seq_node if kind is seq_start else map_node
+                    if tag is None or tag == "!":
+                        tag = resolve(cls, None, event.implicit)
+                    node = cls(tag, [], event.start_mark, None, flow_style=event.flow_style)
+                    if anchor is not None:
+                        anchors[anchor] = node
+                    stack.append([node, 1, 1, anchor, None])
+                    continue
+            elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+                node, count, height, anchor, _ = stack.pop()
+                node.end_mark = event.end_mark
+                if count > MAX_NODES or height > MAX_DEPTH:
+                    raise _Fallback
+                if anchor is not None:
+                    sizes[anchor] = (count, height)
+            else:  # pragma: no cover - libyaml sends no other event inside a document
+                raise _Fallback
+            if not stack:
+                root = node
+                break
+            frame = stack[-1]
+            frame[1] += count
+            frame[2] = max(frame[2], height + 1)
+            parent = frame[0]
+            if parent.__class__ is seq_node:
+                parent.value.append(node)
+            elif frame[4] is None:
+                frame[4] = node
+            else:
+                parent.value.append((frame[4], node))
+                frame[4] = None
+        get_event()  # DocumentEndEvent
+        if not isinstance(get_event(), yaml.StreamEndEvent):
+            raise _Fallback  # a second document: the pure-Python path refuses it in its words
+    except (yaml.YAMLError, KeyError) as exc:
+        raise _Fallback from exc
+    finally:
+        parser.dispose()
+    return root
+
+
+class _Builder(_Constructor, yaml.resolver.Resolver):
+    """Constructs the C path's nodes exactly as :class:`_Loader` constructs its own."""
+
+    def __init__(self) -> None:
+        _Constructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def load_text(text: str, path: str, shape: Shape, *, libyaml: bool | None = None) -> Any:
+    """Parse YAML text whose top level has ``shape``; raise ConfigError with file:line:col.
+
+    With libyaml (:data:`LIBYAML`, or ``libyaml=True``) the text is parsed in C
+    and composed by :func:`_compose_c`; a text it does not compose, or one
+    with characters PyYAML's reader refuses, takes the pure-Python path,
+    which gives every error its position and words. Both paths give the same
+    data and positions, and the same errors.
+    """
+    use_c = LIBYAML if libyaml is None else libyaml
+    if use_c and not yaml.reader.Reader.NON_PRINTABLE.search(text):
+        try:
+            node = _compose_c(text)
+        except _Fallback:
+            pass
+        else:
+            builder = _Builder()
+            builder.source_path = path
+            builder.duplicates = []
+            return _construct(builder, node, path, shape, text)
     try:
         # The reader refuses unprintable characters as soon as it is made.
         loader = _Loader(text)
@@ -359,12 +509,21 @@ def load_text(text: str, path: str, shape: Shape) -> Any:
     loader.source_path = path
     loader.duplicates = []
     try:
-        node = loader.get_single_node()
+        return _construct(loader, None, path, shape, text)
+    finally:
+        loader.dispose()
+
+
+def _construct(builder: _Constructor, node: yaml.Node | None, path: str, shape: Shape, text: str) -> Any:
+    """Check the top level of ``node`` (composed by ``builder`` when None) and construct it."""
+    try:
+        if isinstance(builder, _Loader):
+            node = builder.get_single_node()
         if node is None:
             raise ConfigError.at(Position(path, 1, 1), "file holds no YAML document")
         if not _top_level_fits(node, shape):
             raise ConfigError.at(Position(path, *_mark(node)), shape.problem())
-        data = loader.construct_document(node)
+        data = builder.construct_document(node)
     except _Limit as exc:
         assert exc.problem_mark is not None
         where = Position(path, exc.problem_mark.line + 1, exc.problem_mark.column + 1)
@@ -380,10 +539,8 @@ def load_text(text: str, path: str, shape: Shape) -> Any:
         raise ConfigError.at(where, f"YAML syntax error: {_syntax_problem(exc)}") from None
     except yaml.reader.ReaderError as exc:
         raise _unprintable(exc, text, path) from None
-    finally:
-        loader.dispose()
-    if loader.duplicates:
-        raise ConfigError(loader.duplicates)
+    if builder.duplicates:
+        raise ConfigError(builder.duplicates)
     return data
 
 

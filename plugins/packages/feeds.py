@@ -41,9 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cvss import CVSS3, CVSS4
-from cvss.exceptions import CVSSError
-
 from scanner.plugin import Rows
 from scanner.store import ensure_advisory_tables
 from scanner.timeutil import parse_timestamp
@@ -98,6 +95,9 @@ def severity_of_text(text: object) -> str:
 @functools.lru_cache(maxsize=4096)
 def cvss_base_score(vector: str) -> float | None:
     """Base score of a CVSS v3.0/v3.1 or v4.0 vector (FIRST's formulas, via the ``cvss`` library), or None."""
+    from cvss import CVSS3, CVSS4  # imported when a feed is imported or scored
+    from cvss.exceptions import CVSSError
+
     text = vector.strip()
     try:
         if text.startswith("CVSS:3."):

@@ -16,7 +16,6 @@ from scanner.plugin import Setting
 
 from .connect import DEFAULT_PARALLELISM, ConnectScanner
 from .facts import PortScanner
-from .nmapscan import NmapScanner
 
 SETTINGS: Mapping[str, Setting] = {
     "port_scanner": Setting(
@@ -46,6 +45,8 @@ def make_scanner(settings: Mapping[str, Any], versions: bool = False) -> PortSca
         details = "; ".join(p.message for p in problems)
         raise CollectFailed(ErrorReason.NOT_SUPPORTED, f"bad port scan settings: {details}")
     if values["port_scanner"] == "nmap":
+        from .nmapscan import NmapScanner  # python-nmap: imported when nmap scans
+
         return NmapScanner(versions=versions)
     return ConnectScanner(parallelism=values["port_parallelism"])
 

@@ -24,10 +24,9 @@ from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason
 from scanner.netutil import is_ip
 from scanner.plugin import Check, CheckRequest, Context
 
-from . import certchecks, checks, dhparams, handshake, probe, revocation, starttls, vulnchecks
+from . import certchecks, checks, dhparams, handshake, probe, starttls, vulnchecks
 from . import records as R
 from . import suites as S
-from .certs import describe_chain, load_trust_store
 from .evidence import render as render_evidence
 from .migration import migrate_facts
 
@@ -145,6 +144,8 @@ class TLSPlugin:
         facts["dh_groups"] = await ctx.run_blocking(
             functools.partial(dhparams.describe_all, result.dh_params))
         if result.chain:
+            from .certs import describe_chain  # cryptography: imported when a chain is read
+
             ca_file = ctx.settings.get("ca_file") or asset.ca_file
             facts["certificate"] = await ctx.run_blocking(functools.partial(
                 describe_chain, list(result.chain), asset.hostname, ca_file=ca_file,
@@ -212,6 +213,9 @@ async def _revocation(asset: Asset, ctx: Context, chain: Sequence[bytes], leaf_i
     from cryptography import x509
 
     from scanner.plugins.web.client import Budget, Fetcher, user_agent
+
+    from . import revocation
+    from .certs import load_trust_store
 
     ca_file = ctx.settings.get("ca_file") or asset.ca_file
     served = [c for c in (_certificate(der) for der in chain) if c is not None]

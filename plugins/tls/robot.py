@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import struct
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import records as R
@@ -64,6 +63,8 @@ def client_flight(ciphertext: bytes, version: int) -> bytes:
 def rsa_public_key(der: bytes) -> tuple[int, int] | None:
     """(modulus, exponent) of a DER certificate's RSA key; None if it is not RSA or unreadable."""
     try:
+        from cryptography import x509  # imported when a certificate is read
+
         key = x509.load_der_x509_certificate(der).public_key()
     except ValueError:
         return None

@@ -9,13 +9,14 @@ nothing here fetches anything, third-party URLs are only recorded.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-
-from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .limits import MAX_RESOURCES
 from .sites import site_of
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborNode
 
 URL_LIMIT = 300
 _SRI = re.compile(r"^\s*sha(256|384|512)-[A-Za-z0-9+/_-]+={0,2}\s*$")
@@ -95,6 +96,8 @@ def _resource(kind: str, url: str, node: LexborNode) -> dict[str, Any]:
 def parse_page(body: bytes, url: str, charset: str | None = None) -> dict[str, Any]:
     """Facts about the HTML ``body`` served at ``url``."""
     text = body.decode(charset or "utf-8", "replace") if charset else body.decode("utf-8", "replace")
+    from selectolax.lexbor import LexborHTMLParser  # imported when a page is read
+
     tree = LexborHTMLParser(text)
     base = url
     base_node = tree.css_first("base[href]")

@@ -1,0 +1,109 @@
+"""Heavy libraries are imported by the code that uses them, not by every command.
+
+``civiscan --help``, ``scan --help`` and ``checks`` read no certificate,
+parse no HTML, score no CVSS vector and run no nmap, so they import none of
+cryptography's X.509 code, selectolax, cvss, python-nmap, jinja2 or
+markdown-it; a scan imports only what its checks' collection uses. Each case
+runs the real command line in a fresh interpreter and reads ``sys.modules``
+at exit (``--version`` imports even less: tests/tls/test_import_cost.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scanner.lab.servers import Lab
+
+NET = f"127.{100 + (os.getpid() + 37) % 100}"
+
+HEAVY = ("cryptography.x509", "selectolax", "cvss", "nmap", "jinja2", "markdown_it")
+
+# Runs the command line, then writes the names of the imported modules to argv[1].
+DRIVER = """
+import atexit, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
+sys.argv[0] = "civiscan"
+from scanner.cli import main
+main()
+"""
+
+
+def imported(tmp_path: Path, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    out = tmp_path / "modules.txt"
+    env = {**os.environ, "CIVISCAN_DB": str(tmp_path / "s.db")}
+    env.pop("CIVISCAN_CONFIG", None)
+    proc = subprocess.run([sys.executable, "-c", DRIVER, str(out), "--no-config", *args], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    return set(out.read_text().split()), proc
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in {h.split(".")[0] for h in HEAVY}
+                  and any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["scan", "--help"], ["checks"]], ids=["help", "scan-help", "checks"])
+def test_commands_that_read_nothing_import_no_heavy_library(tmp_path, args):
+    modules, proc = imported(tmp_path, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert heavy(modules) == []
+
+
+def test_help_still_lists_every_command_with_its_summary(tmp_path):
+    modules, proc = imported(tmp_path, "--help")
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines()[proc.stdout.splitlines().index("Commands:") + 1:]
+             if line.strip()}
+    for name in ("tls", "feeds", "affected", "demo", "notify", "agent", "worker", "scan"):
+        assert name in lines and len(lines[name].split()) > 1, proc.stdout
+
+
+def test_a_port_scan_imports_no_certificate_html_cvss_or_nmap_code(tmp_path):
+    policy = tmp_path / "p.yaml"
+    policy.write_text('policy: {id: p, version: "1", title: Ports}\nrules:\n'
+                      "  - {id: r, title: No telnet, severity: low, checks: [{check: ports.forbidden, options: {ports: [23]}}]}\n")
+    with Lab() as lab:
+        lab.tcp(f"{NET}.93.1", 2525, greeting=b"220 hello\r\n")
+        modules, proc = imported(tmp_path, "scan", "-p", str(policy), f"{NET}.93.1", "-q", "--timeout", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "scanner.plugins.ports.connect" in modules
+    assert heavy(modules) == []
+
+
+def test_each_listed_summary_is_the_loaded_commands_own():
+    """What ``--help`` reads from a command's source is what the imported command says."""
+    from importlib.metadata import entry_points
+
+    import click
+
+    from scanner.cli import _summary
+
+    read = 0
+    for ep in entry_points(group="civiscan.commands"):
+        text = _summary(ep.value)
+        if text is not None:
+            read += 1
+            loaded = ep.load()
+            assert click.Command(ep.name, help=text).get_short_help_str(60) == loaded.get_short_help_str(60)
+            assert text == loaded.help
+    assert read >= 6
+
+
+def test_a_command_whose_source_is_not_plain_is_imported_for_its_summary(tmp_path, monkeypatch):
+    from scanner.cli import _summary
+
+    (tmp_path / "odd_cmds.py").write_text(
+        "import click\n\n"
+        "@click.command(short_help='Short words')\ndef odd():\n    '''Long words.'''\n\n"
+        "@click.command()\ndef plain():\n    '''Plain words.\n\n    More.\n    '''\n\n"
+        "other = click.Command('other', help='Made, not decorated.')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _summary("odd_cmds:odd") is None
+    assert _summary("odd_cmds:other") is None
+    assert _summary("odd_cmds:missing") is None
+    assert _summary("odd_cmds:plain") == "Plain words.\n\n    More.\n    "
