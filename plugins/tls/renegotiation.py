@@ -13,7 +13,8 @@ lets a man in the middle splice its own prefix into the client's connection
 The client speaks what legacy servers speak, so that they are answered too:
 
 * key exchange ECDHE (the TLS 1.3 key-share groups), DHE (the server's own
-  group, RFC 5246 section 8.1.2) or static RSA (RFC 5246 section 7.4.7.1);
+  group, RFC 5246 section 8.1.2), both also anonymous, or static RSA (RFC
+  5246 section 7.4.7.1);
 * AES-GCM (RFC 5288), ChaCha20-Poly1305 (RFC 7905) and AES-CBC with
   HMAC-SHA1/SHA256/SHA384, MAC-then-encrypt, with the TLS 1.0 implicit IV
   (RFC 2246 section 6.2.3.2) or the TLS 1.1+ explicit one (RFC 4346);
@@ -54,6 +55,7 @@ from . import tls13
 
 VERSIONS = {S.Protocol.TLSv1_2: 0x0303, S.Protocol.TLSv1_1: 0x0302, S.Protocol.TLSv1_0: 0x0301}
 _KEX = ("ECDHE", "DHE", "RSA")
+_AUTH = ("RSA", "ECDSA", "DSS", "anon")  # no signature is checked, so anonymous DH costs nothing
 _CIPHERS = {"AES_128_GCM": ("gcm", 16), "AES_256_GCM": ("gcm", 32),
             "CHACHA20_POLY1305": ("chacha", 32),
             "AES_128_CBC": ("cbc", 16), "AES_256_CBC": ("cbc", 32)}
@@ -73,6 +75,7 @@ class Suite:
     mac: str | None  # HMAC hash of a CBC suite
     prf: str  # TLS 1.2 PRF hash
     tls12: bool  # valid in TLS 1.2 only
+    anonymous: bool  # offered last: a server must not pick it for want of others
 
 
 @functools.cache
@@ -80,19 +83,19 @@ def spoken() -> Mapping[int, Suite]:
     """Every suite of the registry the probe speaks, by code."""
     found: dict[int, Suite] = {}
     for code, suite in S.cipher_suites().items():
-        if (suite.kex not in _KEX or suite.auth not in ("RSA", "ECDSA", "DSS")
+        if (suite.kex not in _KEX or suite.auth not in _AUTH
                 or suite.cipher not in _CIPHERS or suite.mac not in _MACS
                 or "export" in suite.categories):
             continue
         cipher, key_len = _CIPHERS[suite.cipher]
         found[code] = Suite(code, suite.iana, suite.kex, cipher, key_len, _MACS[suite.mac],
                             "sha384" if suite.iana.endswith("_SHA384") else "sha256",
-                            S.Protocol.TLSv1_0 not in suite.versions)
+                            S.Protocol.TLSv1_0 not in suite.versions, suite.auth == "anon")
     return found
 
 
-def _preference(suite: Suite) -> tuple[int, int]:
-    return _KEX.index(suite.kex), ("gcm", "chacha", "cbc").index(suite.cipher)
+def _preference(suite: Suite) -> tuple[bool, int, int]:
+    return suite.anonymous, _KEX.index(suite.kex), ("gcm", "chacha", "cbc").index(suite.cipher)
 
 
 def offer(version: int) -> tuple[int, ...]:

@@ -106,9 +106,14 @@ def s_server(lab: Any, pki: Any) -> Iterator[Callable[..., tuple[str, int]]]:
     (("-tls1_1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"), "TLSv1.1",
      "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
     (("-tls1_1", "-cipher", "AES256-SHA:@SECLEVEL=0"), "TLSv1.1", "TLS_RSA_WITH_AES_256_CBC_SHA"),
+    (("-cipher", "ADH-AES128-GCM-SHA256:@SECLEVEL=0"), "TLSv1.2",
+     "TLS_DH_anon_WITH_AES_128_GCM_SHA256"),
+    (("-tls1", "-cipher", "AECDH-AES256-SHA:@SECLEVEL=0"), "TLSv1.0",
+     "TLS_ECDH_anon_WITH_AES_256_CBC_SHA"),
 ], ids=["rsa-aes128-sha", "rsa-aes256-sha256", "rsa-aes256-gcm-sha384", "dhe-aes128-sha",
         "dhe-aes256-gcm", "ecdhe-aes128-sha", "ecdhe-aes256-sha384", "ecdhe-chacha20",
-        "dhe-chacha20", "tls1.0-rsa-cbc", "tls1.0-dhe-cbc", "tls1.1-ecdhe-cbc", "tls1.1-rsa-cbc"])
+        "dhe-chacha20", "tls1.0-rsa-cbc", "tls1.0-dhe-cbc", "tls1.1-ecdhe-cbc", "tls1.1-rsa-cbc",
+        "anonymous-dh-gcm", "tls1.0-anonymous-ecdh-cbc"])
 def test_openssl_allowing_client_renegotiation_is_caught_on_every_suite_it_speaks(
         s_server: Callable[..., tuple[str, int]], options: tuple[str, ...], protocol: str,
         suite: str) -> None:
