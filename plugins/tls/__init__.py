@@ -26,6 +26,7 @@ from scanner.plugin import Check, CheckRequest, Context
 
 from . import certchecks, checks, dhparams, handshake, probe, starttls, vulnchecks
 from . import records as R
+from . import renegotiation as RN
 from . import suites as S
 from .evidence import render as render_evidence
 from .migration import migrate_facts
@@ -169,8 +170,13 @@ async def _handshake_probes(endpoint: probe.Endpoint, ctx: Context, wanted: froz
                             facts: dict[str, Any]) -> None:
     """Client renegotiation and early data: one connection each, for the versions accepted."""
     runs: dict[str, Callable[..., Awaitable[handshake.Answer]]] = {}
-    if "client_renegotiation" in wanted and facts["protocols"].get("TLSv1.2"):
-        runs["client_renegotiation"] = handshake.client_renegotiation
+    if "client_renegotiation" in wanted:
+        version, why = RN.choose_version(facts)
+        if version is not None:
+            runs["client_renegotiation"] = functools.partial(
+                RN.client_renegotiation, version=version)
+        elif why is not None:
+            facts["errors"]["client_renegotiation"] = why
     if "early_data" in wanted and facts["protocols"].get("TLSv1.3"):
         runs["early_data"] = handshake.early_data
 
@@ -185,8 +191,8 @@ async def _handshake_probes(endpoint: probe.Endpoint, ctx: Context, wanted: froz
     answers = dict(zip(runs, await asyncio.gather(*(one(r) for r in runs.values())), strict=True))
     facts["connections"] += len(answers)
     reneg = answers.get("client_renegotiation")
-    if reneg is not None and reneg.value is not None:
-        facts["client_renegotiation"] = {"accepted": reneg.value, "answer": reneg.why}
+    if isinstance(reneg, RN.Answer) and reneg.value is not None:
+        facts["client_renegotiation"] = reneg.fact()
     elif reneg is not None:
         facts["errors"]["client_renegotiation"] = reneg.why
     early = answers.get("early_data")

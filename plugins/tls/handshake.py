@@ -1,15 +1,10 @@
-"""Two probes that need a completed handshake: client renegotiation and TLS 1.3 early data.
+"""Probes that need a completed handshake: their connection, and TLS 1.3 early data.
 
-The enumeration never finishes a handshake; these two must, each on one
-connection of its own:
+The enumeration never finishes a handshake; these two probes must, each on
+one connection of its own:
 
-* **Client-initiated renegotiation** (TLS 1.2): a full ECDHE + AES-GCM
-  handshake (RFC 5246, RFC 5288, extended master secret when the server
-  agrees), then a second ClientHello inside the encrypted connection, carrying
-  ``renegotiation_info`` with the client's verify_data (RFC 5746). A
-  ServerHello in answer means the server renegotiates on the client's request
-  (a CPU-exhaustion lever, testssl.sh's "client-initiated renegotiation"); an
-  alert (``no_renegotiation``) or a hang-up means it refuses.
+* **Client-initiated renegotiation** (TLS 1.0 to 1.2): in :mod:`.renegotiation`,
+  on this module's connection and record reading.
 * **Early data** (TLS 1.3): a full handshake (RFC 8446 key schedule), the
   client Finished, then the server's NewSessionTicket messages: an
   ``early_data`` extension in a ticket announces how many bytes of 0-RTT data
@@ -38,14 +33,10 @@ from . import tls13
 READ_CHUNK = 65536
 MAX_BYTES = 1 << 20  # a server sending more than this during a probe is answered with a hang-up
 
-# TLS 1.2 ECDHE suites with AES-GCM: (PRF hash, key length)
-TLS12_SUITES = {0xC02F: ("sha256", 16), 0xC02B: ("sha256", 16),
-                0xC030: ("sha384", 32), 0xC02C: ("sha384", 32)}
 TLS13_SUITES = {0x1301: ("sha256", 16), 0x1302: ("sha384", 32), 0x1303: ("sha256", 32)}
 GROUPS = (29, 23, 24)
 SIGNATURE_SCHEMES = (0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601,
                      0x0807, 0x0808)
-NO_RENEGOTIATION = 100
 
 Open = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
@@ -63,45 +54,7 @@ class Answer:
     detail: int | None = None  # early data: max_early_data_size
 
 
-# ------------------------------------------------------------------ key derivation (pure)
-
-
-def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:
-    """The TLS 1.2 PRF (RFC 5246 section 5): P_hash over label + seed."""
-    out, a = b"", label + seed
-    while len(out) < length:
-        a = hmac.new(secret, a, hash_name).digest()
-        out += hmac.new(secret, a + label + seed, hash_name).digest()
-    return out[:length]
-
-
-@dataclass
-class _Gcm12:
-    """One direction of a TLS 1.2 AES-GCM record layer (RFC 5288)."""
-
-    key: bytes
-    salt: bytes
-    seq: int = 0
-
-    def seal(self, content_type: int, payload: bytes) -> bytes:
-        explicit = self.seq.to_bytes(8, "big")
-        aad = explicit + struct.pack("!BHH", content_type, 0x0303, len(payload))
-        sealed = AESGCM(self.key).encrypt(self.salt + explicit, payload, aad)
-        self.seq += 1
-        return struct.pack("!BHH", content_type, 0x0303, 8 + len(sealed)) + explicit + sealed
-
-    def open(self, rec: R.Record) -> bytes:
-        if len(rec.fragment) < 8 + 16:
-            raise ProbeFailed("an encrypted TLS 1.2 record is too short")
-        explicit, sealed = rec.fragment[:8], rec.fragment[8:]
-        aad = self.seq.to_bytes(8, "big") + struct.pack(
-            "!BHH", rec.content_type, rec.version, len(sealed) - 16)
-        try:
-            plain = AESGCM(self.key).decrypt(self.salt + explicit, sealed, aad)
-        except InvalidTag:
-            raise ProbeFailed("a TLS 1.2 record failed to decrypt") from None
-        self.seq += 1
-        return plain
+# ------------------------------------------------------------------ records (pure)
 
 
 @dataclass
@@ -217,20 +170,11 @@ async def _plain_flight(conn: _Conn, until: int) -> list[tuple[int, bytes]]:
                 return messages
 
 
-def _hello(version_13: bool, sni: str | None, suites: tuple[int, ...],
-           shares: tuple[tuple[int, bytes], ...] = (), renegotiation: bytes = b"") -> R.ClientHelloSpec:
+def _hello13(sni: str | None, shares: tuple[tuple[int, bytes], ...]) -> R.ClientHelloSpec:
     return R.ClientHelloSpec(
-        version=0x0304 if version_13 else 0x0303, suites=suites, sni=sni, groups=GROUPS,
-        signature_schemes=SIGNATURE_SCHEMES, tls13=version_13, key_shares=shares,
-        status_request=False, session_id=os.urandom(32) if version_13 else b"",
-        renegotiation=renegotiation)
-
-
-def _server_point(ske: bytes) -> tuple[int, bytes]:
-    if len(ske) < 4 or ske[0] != 3:
-        raise ProbeFailed("the ServerKeyExchange does not name a curve")
-    group = int.from_bytes(ske[1:3], "big")
-    return group, ske[4:4 + ske[3]]
+        version=0x0304, suites=tuple(TLS13_SUITES), sni=sni, groups=GROUPS,
+        signature_schemes=SIGNATURE_SCHEMES, tls13=True, key_shares=shares,
+        status_request=False, session_id=os.urandom(32))
 
 
 async def _probe(open_connection: Open, body: Callable[[_Conn], Awaitable[Answer]],
@@ -248,77 +192,6 @@ async def _probe(open_connection: Open, body: Callable[[_Conn], Awaitable[Answer
         writer.transport.abort()
 
 
-async def client_renegotiation(open_connection: Open, sni: str | None, timeout: float) -> Answer:
-    """Does the server renegotiate when the client asks, on an established TLS 1.2 connection?"""
-    return await _probe(open_connection, lambda conn: _renegotiate(conn, sni, timeout), timeout)
-
-
-async def _renegotiate(conn: _Conn, sni: str | None, timeout: float) -> Answer:
-    spec = _hello(False, sni, tuple(TLS12_SUITES))
-    hello = R.client_hello_body(spec)
-    await conn.send(R.record(R.ContentType.HANDSHAKE, 0x0301, hello))
-    flight = await _plain_flight(conn, R.HandshakeType.SERVER_HELLO_DONE)
-    sh = R.parse_server_hello(flight[0][1])
-    if sh.version != 0x0303 or sh.cipher not in TLS12_SUITES:
-        raise ProbeFailed("the server chose no TLS 1.2 ECDHE AES-GCM suite")
-    hash_name, key_len = TLS12_SUITES[sh.cipher]
-    messages = dict(flight)
-    group, point = _server_point(messages.get(R.HandshakeType.SERVER_KEY_EXCHANGE, b""))
-    if group not in tls13.SUPPORTED_GROUPS:
-        raise ProbeFailed(f"the server chose curve {group}, which the probe cannot compute")
-    share = tls13.KeyShare(group)
-    premaster = share.shared_secret(point)
-    transcript = hello + b"".join(_message(t, b) for t, b in flight)
-    out = b""
-    if 13 in messages:  # CertificateRequest: answer with no certificate
-        out += _message(11, b"\x00\x00\x00")
-    public = share.public()
-    out += _message(16, bytes([len(public)]) + public)
-    transcript += out
-    if sh.ext(R.Ext.EXTENDED_MASTER_SECRET) is not None:
-        master = prf(hash_name, premaster, b"extended master secret",
-                     hashlib.new(hash_name, transcript).digest(), 48)
-    else:
-        master = prf(hash_name, premaster, b"master secret", spec.random + sh.random, 48)
-    block = prf(hash_name, master, b"key expansion", sh.random + spec.random, 2 * key_len + 8)
-    client = _Gcm12(block[:key_len], block[2 * key_len:2 * key_len + 4])
-    server = _Gcm12(block[key_len:2 * key_len], block[2 * key_len + 4:2 * key_len + 8])
-    verify = prf(hash_name, master, b"client finished",
-                 hashlib.new(hash_name, transcript).digest(), 12)
-    await conn.send(R.record(R.ContentType.HANDSHAKE, 0x0303, out)
-                    + R.record(R.ContentType.CHANGE_CIPHER_SPEC, 0x0303, b"\x01")
-                    + client.seal(R.ContentType.HANDSHAKE, _message(20, verify)))
-    # The server's ChangeCipherSpec, then its encrypted Finished (a ticket may come first).
-    while True:
-        rec = await conn.record()
-        if rec is None:
-            raise ProbeFailed("the server closed the connection instead of finishing the handshake")
-        if rec.content_type == R.ContentType.ALERT:
-            raise ProbeFailed(f"the server ended the handshake with {_alert_text(rec.fragment)}")
-        if rec.content_type == R.ContentType.CHANGE_CIPHER_SPEC:
-            break
-    rec = await conn.record()
-    if rec is None or rec.content_type != R.ContentType.HANDSHAKE:
-        raise ProbeFailed("no Finished from the server")
-    server.open(rec)
-    again = _hello(False, sni, tuple(TLS12_SUITES), renegotiation=verify)
-    await conn.send(client.seal(R.ContentType.HANDSHAKE, R.client_hello_body(again)))
-    try:
-        rec = await asyncio.wait_for(conn.record(), timeout / 2)
-    except TimeoutError:
-        return Answer(False, "the server ignored the renegotiation request")
-    if rec is None:
-        return Answer(False, "the server closed the connection")
-    plain = server.open(rec)
-    if rec.content_type == R.ContentType.ALERT:
-        return Answer(False, _alert_text(plain))
-    if rec.content_type == R.ContentType.HANDSHAKE and plain[:1] == b"\x02":
-        return Answer(True, "the server answered with a ServerHello")
-    if rec.content_type == R.ContentType.HANDSHAKE and plain[:1] == b"\x00":
-        return Answer(None, "the server sent a HelloRequest instead of answering")
-    return Answer(None, f"record type {rec.content_type} in answer to the renegotiation")
-
-
 async def early_data(open_connection: Open, sni: str | None, timeout: float) -> Answer:
     """Does a TLS 1.3 session ticket announce early data (``detail``: max_early_data_size)?"""
     return await _probe(open_connection, lambda conn: _tickets(conn, sni, timeout), timeout)
@@ -326,7 +199,7 @@ async def early_data(open_connection: Open, sni: str | None, timeout: float) -> 
 
 async def _tickets(conn: _Conn, sni: str | None, timeout: float) -> Answer:
     shares = {g: tls13.KeyShare(g) for g in (29, 23)}
-    spec = _hello(True, sni, tuple(TLS13_SUITES), tuple((g, s.public()) for g, s in shares.items()))
+    spec = _hello13(sni, tuple((g, s.public()) for g, s in shares.items()))
     hello = R.client_hello_body(spec)
     await conn.send(R.record(R.ContentType.HANDSHAKE, 0x0301, hello))
     [(_, body)] = await _plain_flight(conn, R.HandshakeType.SERVER_HELLO)
@@ -403,4 +276,4 @@ async def _tickets(conn: _Conn, sni: str | None, timeout: float) -> Answer:
     return Answer(None, "the server issued no TLS 1.3 session ticket")
 
 
-__all__ = ["Answer", "client_renegotiation", "early_data", "early_data_size", "prf"]
+__all__ = ["Answer", "early_data", "early_data_size"]

@@ -455,26 +455,32 @@ NEEDS[SESSION_RESUMPTION.id] = Plan.nothing()
 
 # ------------------------------------------------------------------ tls.client_renegotiation
 
-# Probes that complete a handshake (plugins/tls/handshake.py), one connection
+# Probes that complete a handshake (plugins/tls/handshake.py, renegotiation.py), one connection
 # each, run after the enumeration for the checks that read them.
 PROBES: dict[str, frozenset[str]] = {}
 
 
 def evaluate_client_renegotiation(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
-    """The server refuses to renegotiate when the client asks (TLS 1.2 and below).
+    """The server refuses to renegotiate when the client asks, and never renegotiates insecurely.
 
-    Fact ``client_renegotiation``: after a full TLS 1.2 handshake, a second
-    ClientHello (with RFC 5746 renegotiation_info) inside the encrypted
-    connection: ``{"accepted": true, "answer": ...}`` the server answered with
-    a ServerHello, ``accepted: false`` it refused (``alert no_renegotiation``,
-    another alert, a hang-up, or ignored it); ``null`` unknown
-    (``errors.client_renegotiation``) or TLS 1.2 refused. A server that lets
-    clients renegotiate at will can be made to spend a full handshake's CPU per
-    request (testssl.sh, sslyze).
+    Fact ``client_renegotiation``: after a full handshake at the highest
+    accepted version from TLS 1.0 to 1.2 (ECDHE, DHE or RSA key exchange;
+    AES-GCM, ChaCha20-Poly1305 or AES-CBC), a second ClientHello (with RFC
+    5746 renegotiation_info) inside the encrypted connection:
+    ``{"accepted": true, "secure": ..., ...}`` the server answered with a
+    ServerHello, ``accepted: false`` it refused (``alert no_renegotiation``,
+    another alert, a hang-up, or ignored it); ``secure`` says whether that
+    ServerHello echoed both Finished verify_data as RFC 5746 requires;
+    ``null`` unknown (``errors.client_renegotiation``) or nothing below TLS
+    1.3 accepted. A server that lets clients renegotiate at will can be made
+    to spend a full handshake's CPU per request (testssl.sh, sslyze); one that
+    renegotiates without RFC 5746 lets a man in the middle prefix the
+    client's traffic (CVE-2009-3555).
 
     Options:
 
-    * ``allowed`` (bool, default ``false``): pass a server that renegotiates.
+    * ``allowed`` (bool, default ``false``): pass a server that renegotiates
+      securely on request (insecure renegotiation always fails).
 
     PASS: ``The server refuses client-initiated renegotiation (alert
     no_renegotiation).``
@@ -483,11 +489,18 @@ def evaluate_client_renegotiation(facts: Mapping[str, Any], options: Mapping[str
     """
     found = facts.get("client_renegotiation")
     if not isinstance(found, Mapping):
-        if (facts.get("protocols") or {}).get("TLSv1.2") is False:
-            return Outcome.not_applicable("TLS 1.2 is refused; TLS 1.3 has no renegotiation.")
+        protocols = facts.get("protocols") or {}
+        if not protocols.get("SSLv3") and all(
+                protocols.get(p) is False for p in ("TLSv1.0", "TLSv1.1", "TLSv1.2")):
+            return Outcome.not_applicable("Nothing below TLS 1.3 is accepted; TLS 1.3 has no "
+                                          "renegotiation.")
         return Outcome.error(ErrorReason.NO_DATA, "Client-initiated renegotiation was not "
                              f"measured{_why(facts, 'client_renegotiation')}.")
     evidence = {"client_renegotiation": dict(found)}
+    if found.get("accepted") and found.get("secure") is False:
+        return Outcome.failed("The server renegotiates on the client's request without RFC 5746 "
+                              "secure renegotiation, so a man in the middle can prefix the "
+                              "client's traffic (CVE-2009-3555).", **evidence)
     if found.get("accepted") and not options["allowed"]:
         return Outcome.failed("The server renegotiates whenever the client asks, which lets one "
                               "client make it repeat expensive handshakes.", **evidence)
@@ -503,7 +516,7 @@ CLIENT_RENEGOTIATION = Check(
     title="Client-initiated renegotiation is refused",
     kinds=_ENDPOINT,
     evaluate=evaluate_client_renegotiation,
-    options={"allowed": Option("bool", "pass a server that renegotiates on request",
+    options={"allowed": Option("bool", "pass a server that renegotiates securely on request",
                                default=False)},
 )
 NEEDS[CLIENT_RENEGOTIATION.id] = Plan.nothing()
