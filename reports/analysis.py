@@ -34,6 +34,7 @@ from scanner.history import (
     format_score,
     parse_time,
     score,
+    score_counts,
 )
 from scanner.models import Severity, Status
 from scanner.rundoc import SCHEMA, SCHEMA_VERSION, AssetState
@@ -45,7 +46,7 @@ from .evidence import clip
 __all__ = [
     "ERROR", "FAIL", "MAX_REASON", "MAX_REASONS", "NOT_APPLICABLE", "PASS", "SCHEMA", "SCHEMA_VERSION",
     "WAIVED", "WEIGHTS", "Change", "Comparison", "DocumentError", "Index", "RuleRow", "Score",
-    "Unassessed", "check_document", "compare", "format_delta", "format_score", "parse_day",
+    "Unassessed", "check_document", "compare", "counted_score", "format_delta", "format_score", "parse_day",
     "parse_time", "previous_document", "score", "severity_of", "slug", "subset", "top_failing_rules",
 ]
 
@@ -140,6 +141,13 @@ def top_failing_rules(index: Index, limit: int) -> list[RuleRow]:
     ]
 
 
+def counted_score(findings: Iterable[Mapping[str, Any]]) -> Score:
+    """:func:`score` of *findings*, the same value, with the counting done by
+    :class:`~collections.Counter` in C: scores are taken over every finding of
+    a run, and of the previous run, once per department and once overall."""
+    return score_counts(Counter((f.get("status", ""), f.get("severity", "")) for f in findings))
+
+
 # --- the indexed document -----------------------------------------------------------
 
 
@@ -185,12 +193,19 @@ class Index:
         self.asset_counts: Counter[str] = Counter(a["department"] for a in doc["assets"])
         self._unassessed: list[Unassessed] | None = None
         self._scores: dict[str, Score] = {}
+        self._overall: Score | None = None
 
     def score(self, department: str) -> Score:
         """The department's :func:`score`, computed once."""
         if department not in self._scores:
-            self._scores[department] = score(self.findings_by_department.get(department, ()))
+            self._scores[department] = counted_score(self.findings_by_department.get(department, ()))
         return self._scores[department]
+
+    def overall(self) -> Score:
+        """The :func:`score` of the whole run, computed once."""
+        if self._overall is None:
+            self._overall = counted_score(self.doc["findings"])
+        return self._overall
 
     def department_of(self, finding: Mapping[str, Any]) -> str:
         return str(self.assets[finding["asset_id"]]["department"])

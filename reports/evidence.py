@@ -166,13 +166,16 @@ def summary(evidence: Any, check_id: str = "", limit: int = 600) -> str:
     return clip("; ".join(f"{k}: {v}" for k, v in facts(evidence)), limit)
 
 
+_RAW_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+
+
 def raw(evidence: Any, limit: int = MAX_RAW) -> str:
     """Redacted JSON of *evidence* on one line, cut at *limit* characters.
 
     No indentation: only then does ``json`` use its C encoder, and a department
     page may hold thousands of these.
     """
-    text = json.dumps(redact(evidence), sort_keys=True, ensure_ascii=False, default=str)
+    text = redacted_json(evidence, _RAW_JSON.encode)
     if len(text) <= limit:
         return text
     return text[:limit] + " … (cut here; the JSON report has the full evidence)"

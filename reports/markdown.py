@@ -24,7 +24,6 @@ from .analysis import (
     Index,
     format_delta,
     format_score,
-    score,
     top_failing_rules,
 )
 from .frameworks import Framework, FrameworkView, Tallies, view
@@ -51,7 +50,7 @@ def render(
     counts: Tallies | None = None,
 ) -> str:
     run = index.run
-    overall = score(index.doc["findings"])
+    overall = index.overall()
     policies = ", ".join(
         f"{md(p.get('id'))} v{md(p.get('version'))}" for p in run.get("policies") or []
     )
@@ -71,7 +70,7 @@ def render(
         tally = comparison.tally(f["fingerprint"] for f in index.doc["findings"])
         lines += [
             f"Since run {md(comparison.previous_run)}: "
-            f"{format_delta(overall.value, score(previous.doc['findings']).value)}; "
+            f"{format_delta(overall.value, previous.overall().value)}; "
             + ", ".join(f"{tally.get(c, 0)} {c.label}" for c in Change)
             + ".",
             "",
@@ -81,7 +80,7 @@ def render(
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in index.departments:
-        s = score(index.findings_by_department[name])
+        s = index.score(name)
         lines.append(
             f"| {md(name)} | {format_score(s.value)} | "
             + " | ".join(

@@ -1,16 +1,16 @@
 """CSV: one row per finding, RFC 4180 quoting, safe to open in a spreadsheet.
 
-The ``csv`` module quotes every field that holds a comma, quote or line break,
-so remediation text with all three survives a round trip. A cell that starts
+Every field that holds a comma, quote or line break is quoted, as the ``csv``
+module quotes it (:func:`field`), so remediation text with all three survives a round trip. A cell that starts
 with ``=``, ``+``, ``-``, ``@``, tab or carriage return is prefixed with an
 apostrophe: spreadsheets would otherwise run a target's string as a formula.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from . import evidence
@@ -63,57 +63,111 @@ def _references(rule: Mapping[str, Any]) -> str:
     )
 
 
+_NEEDS_QUOTES = re.compile('[",\r\n]')
+ROWS_PER_WRITE = 2_000
+
+
+def field(text: str) -> str:
+    """*text* as one CSV field, quoted exactly as ``csv.writer`` quotes it (minimal
+    quoting, doubled quotes, ``\r\n`` rows): only when it holds ``,``, ``"`` or a line
+    break. ``str.replace`` and one regular-expression search run in C over the text
+    at once, where ``csv.writer`` tests every character for each of its specials."""
+    if _NEEDS_QUOTES.search(text) is None:
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+def row(cells: Sequence[str]) -> str:
+    """One CSV line of *cells* (each already a :func:`cell`), as ``csv.writer`` writes it
+    (which quotes a lone empty field, or the line would read as no field at all)."""
+    if len(cells) == 1 and not cells[0]:
+        return '""\r\n'
+    return ",".join(map(field, cells)) + "\r\n"
+
+
 def write(index: Index, comparison: Comparison, out: TextIO) -> None:
-    """Rows to *out*, which must be opened with ``newline=""``."""
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    """Rows to *out*, which must be opened with ``newline=""``.
+
+    Byte for byte what ``csv.writer(out, lineterminator="\r\n")`` writes, in
+    a fraction of the time (:func:`field`): a city-sized run is 120 MB of CSV.
+    Fields that depend only on the asset or the rule are quoted once; rows are
+    written a few thousand at a time.
+    """
+    out.write(row(COLUMNS))
     run_id = cell(index.run.get("id"))
-    # Cells that depend only on the rule or the asset are made once, not per finding.
-    rule_cells: dict[str, tuple[str, ...]] = {}
-    asset_cells: dict[str, tuple[str, ...]] = {}
+    # Fields that depend only on the rule or the asset are made once, not per finding.
+    rule_head: dict[str, str] = {}  # rule_id, rule_title, policy
+    rule_tail: dict[str, str] = {}  # remediation, references
+    short: dict[str, str] = {}  # fields of few distinct values (severity, status, waiver...)
+    changes = comparison.changes
     encode = _JSON.encode
+
+    def few(value: Any) -> str:
+        if type(value) is not str:
+            return field(cell(value))
+        text = short.get(value)
+        if text is None:
+            text = short[value] = field(cell(value))
+        return text
+
+    chunk: list[str] = []
     for department in index.departments:
-        department_cell = cell(department)
+        department_field = field(cell(department))
+        asset_head: dict[str, str] = {}  # run_id, department, the asset's five cells
         for finding in index.findings_by_department[department]:
             rule_id = finding["rule_id"]
-            by_rule = rule_cells.get(rule_id)
-            if by_rule is None:
+            head = rule_head.get(rule_id)
+            if head is None:
                 rule = index.rule(rule_id)
-                by_rule = rule_cells[rule_id] = (
-                    cell(rule.get("title")), cell(rule.get("policy")), cell(rule.get("remediation")),
-                    cell(_references(rule)),
+                head = rule_head[rule_id] = ",".join(
+                    map(field, (cell(rule_id), cell(rule.get("title")), cell(rule.get("policy"))))
                 )
-            by_asset = asset_cells.get(finding["asset_id"])
-            if by_asset is None:
-                asset = index.assets[finding["asset_id"]]
-                by_asset = asset_cells[finding["asset_id"]] = tuple(
-                    cell(asset.get(k)) for k in ("id", "name", "kind", "address", "url")
+                rule_tail[rule_id] = ",".join(
+                    map(field, (cell(rule.get("remediation")), cell(_references(rule))))
                 )
-            waiver = finding.get("waiver") or {}
-            change = comparison.changes.get(finding["fingerprint"])
+            asset_id = finding["asset_id"]
+            where = asset_head.get(asset_id)
+            if where is None:
+                asset = index.assets[asset_id]
+                where = asset_head[asset_id] = ",".join(
+                    (
+                        field(run_id),
+                        department_field,
+                        *(field(cell(asset.get(k))) for k in ("id", "name", "kind", "address", "url")),
+                    )
+                )
+            waiver = finding.get("waiver")
+            if waiver:
+                waiver_fields = ",".join((
+                    few(waiver.get("id")), few(waiver.get("state")),
+                    few(waiver.get("expires")), few(waiver.get("ticket")),
+                ))
+            else:
+                waiver_fields = ",,,"
+            change = changes.get(finding["fingerprint"])
+            reason = finding.get("reason")
             proof = [
                 {"check": c.get("check"), "status": c.get("status"), "evidence": c.get("evidence")}
                 for c in finding.get("checks") or ()
             ]
-            writer.writerow((
-                run_id,
-                department_cell,
-                *by_asset,
-                cell(rule_id),
-                by_rule[0],
-                by_rule[1],
-                cell(finding.get("severity")),
-                cell(finding.get("status")),
-                change.value if change else "",
-                cell(finding.get("message")),
-                cell(finding.get("reason")),
-                cell(waiver.get("id")),
-                cell(waiver.get("state")),
-                cell(waiver.get("expires")),
-                cell(waiver.get("ticket")),
-                cell(finding.get("first_seen")),
-                cell(finding["fingerprint"]),
-                by_rule[2],
-                by_rule[3],
-                cell(evidence.redacted_json(proof, encode)),
-            ))
+            chunk.append(
+                ",".join((
+                    where,
+                    head,
+                    few(finding.get("severity")),
+                    few(finding.get("status")),
+                    change.value if change else "",
+                    field(cell(finding.get("message"))),
+                    "" if reason is None else few(reason),
+                    waiver_fields,
+                    few(finding.get("first_seen")),
+                    field(cell(finding["fingerprint"])),
+                    rule_tail[rule_id],
+                    field(cell(evidence.redacted_json(proof, encode))),
+                ))
+                + "\r\n"
+            )
+            if len(chunk) >= ROWS_PER_WRITE:
+                out.write("".join(chunk))
+                chunk.clear()
+    out.write("".join(chunk))
