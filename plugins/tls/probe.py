@@ -642,6 +642,8 @@ class VersionScan:
     # TLS 1.3: the hellos asking for an unseen group are over (refused, or failed)
     groups_done: bool = False
     groups_failed: bool = False
+    tail_first: bool = False  # a group hello's pick came from a one-suite tail (_group_step)
+    alone_refused: bool = False  # a group hello offering the pending suites alone was refused
     # (accepted suites offered reversed after the pending ones, the server's pick)
     tail_picks: list[tuple[frozenset[int], int]] = field(default_factory=list)
     client_order: bool | None = None  # TLS <= 1.2: what such a tail showed
@@ -1182,20 +1184,32 @@ class Scanner:
         refused. Any other accepted pick says nothing about the pending ones.
         A client-order server thus finds a new group and a new suite per
         connection, and the reversed tail tells its order and ends the suites.
+
+        A server that picks from the tail although pending suites came first
+        (its own order, or no pending suite left) is offered the pending
+        suites alone: with its own order it names a new suite and a new group
+        at once. A refusal of such a hello means no pending suite or no unseen
+        group; the next hello, with the tail, tells which (a group from the
+        same unseen ones: the pending suites are refused).
         """
         seen = {r.group for r in scan.results if r.status is Status.ACCEPTED and r.group}
         unseen = [g for g in TLS13_GROUPS if g not in seen]
         if not unseen:
             scan.groups_done = True
             return
-        tail = scan.picks[::-1]
+        alone = bool(pending) and not scan.alone_refused and (
+            scan.client_order is False or scan.tail_first)
+        tail = [] if alone else scan.picks[::-1]
         window = [*pending[: max(self.max_suites - len(tail), 1)], *tail]
         result = await self._offer(scan, window, groups=unseen)
         if result.status is Status.ERROR:
             self.group_errors["TLSv1.3 groups"] = result.why
             scan.groups_done = scan.groups_failed = True
         elif result.status is Status.REJECTED:
-            scan.groups_done = True
+            if alone:
+                scan.alone_refused = True
+            else:
+                scan.groups_done = True
         elif result.version != scan.protocol.wire or result.cipher not in window \
                 or result.group not in unseen:
             self.anomalies.append(
@@ -1206,9 +1220,16 @@ class Scanner:
         elif result.cipher in pending:
             scan.picks.append(result.cipher)
             pending.remove(result.cipher)
+            scan.tail_first = False
+        elif scan.alone_refused:
+            # The same unseen groups, and one of them works: the pending suites were refused.
+            scan.alone_refused = False
+            pending[:] = [s for s in pending if s not in window]
         elif len(tail) > 1 and result.cipher is not None:
             if self._tail_pick(scan, tuple(tail), result.cipher):
                 pending[:] = [s for s in pending if s not in window]
+        else:
+            scan.tail_first = True
 
     async def _order(self, scan: VersionScan, groups: Sequence[int] | None = None,
                      reversed_pick: int | None = None) -> None:
