@@ -402,7 +402,7 @@ def main() -> int:
     finally:
         lab_.close()
         shutil.rmtree(work, ignore_errors=True)
-    report(runs, singles, len(lab_.endpoints), len(lab_.silent), args.repeat)
+    report(lab_module, runs, singles, len(lab_.endpoints), len(lab_.silent), args.repeat)
     if args.compare:
         print_differences(json.loads(args.compare.read_text()), facts)
     print(f"\nciviscan --version: median {statistics.median(version) * 1000:.0f} ms of 10")
@@ -499,7 +499,7 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before.get(name, 0) for name in after}
 
 
-def report(runs: list[Run], singles: list[Single], endpoints: int, silent: int,
+def report(lab: Any, runs: list[Run], singles: list[Single], endpoints: int, silent: int,
            repeat: int) -> None:
     base = runs[0]
     print(f"\n{endpoints} nginx endpoints + {silent} silent endpoints on loopback, every tool once\n")
@@ -513,9 +513,15 @@ def report(runs: list[Run], singles: list[Single], endpoints: int, silent: int,
         print(f"{run.tool:<11} {run.seconds:>8.2f} {ratio:>10.1f} {run.connections:>9} "
               f"{run.spread():>36} {run.rss_mb:>11.1f} {run.protocols:>8} {run.suites:>6}  "
               f"{run.note}")
-    print("\nciviscan's connections per endpoint (relay counts):")
+    print("\nciviscan's connections per endpoint (relay counts) and the budget of each:")
     for name, count in sorted(base.per_endpoint.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<18} {count:>4}")
+        budget = lab.connection_budget(name)
+        print(f"  {name:<18} {count:>4}  {budget:>3}{'  over' if count > budget else ''}")
+    for title, names in (("Mozilla-style", [n for n in base.per_endpoint if n in lab.MOZILLA_STYLE]),
+                         ("legacy", [n for n in base.per_endpoint if n not in lab.MOZILLA_STYLE])):
+        worst = max(names, key=lambda n: base.per_endpoint[n])
+        print(f"  maximum of one {title} endpoint: {base.per_endpoint[worst]} ({worst}), "
+              f"budget {lab.connection_budget(worst)}")
     nmap = next((s for s in singles if s.tool.startswith("nmap")), None)
     print(f"\none endpoint ({SINGLE}), median of {repeat} (testssl.sh: 1 run)\n")
     header = (f"{'tool':<22} {'median s':>8} {'runs s':>22} {'x nmap':>6} {'TCP conns':>9} "
