@@ -6,7 +6,7 @@ Starts one nginx with the TLS server blocks of tests/tls/conftest.py's
 ``lab_sites`` (modern, legacy, weak, DHE-1024, TLS 1.3 only, ...) on
 127.77.x.y:8443 plus two silent endpoints (a listening socket that never
 accepts, so the TCP handshake succeeds and nothing answers), and puts a
-counting relay (``CountingRelay``, on 127.65.1.N:8443) in front of each nginx
+counting relay (``CountingRelay``, on 127.65.P.N:8443, P from the process id) in front of each nginx
 endpoint: the exact number of TCP connections every tool opens to every
 endpoint. Then, in one run:
 
@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import re
 import shutil
 import socket
@@ -53,7 +54,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PORT = 8443
 HOST = "tls.lab.test"
-RELAY_PREFIX = "127.65.1"  # the counting relays' addresses: 127.65.1.N
+# The counting relays' addresses, 127.65.P.N: P from the process id, so two runs at once
+# (the machine is shared) do not collide.
+RELAY_PREFIX = f"127.65.{os.getpid() % 250 + 1}"
 SINGLE = "intermediate-1"
 
 
@@ -350,6 +353,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--only", default="", help="comma-separated peers (civiscan always runs)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool on one endpoint")
+    parser.add_argument("--facts", type=Path, help="write civiscan's facts per endpoint here (JSON)")
+    parser.add_argument("--compare", type=Path,
+                        help="an earlier --facts file: print every fact that differs from it")
     parser.add_argument("--civiscan-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.civiscan_child:
@@ -367,6 +373,10 @@ def main() -> int:
     singles: list[Single] = []
     try:
         runs.append(_whole_lab_civiscan(lab_, work, args.timeout))
+        by_address = civiscan_facts(work)[2]
+        facts = {n: by_address[a].get("facts") for n, a in lab_.endpoints.items()}
+        if args.facts:
+            args.facts.write_text(json.dumps(facts, indent=1, sort_keys=True))
         for tool in peers:
             runs.append(_whole_lab_peer(lab_, tool, work, args.timeout))
         address = lab_.direct[SINGLE]
@@ -392,7 +402,9 @@ def main() -> int:
     finally:
         lab_.close()
         shutil.rmtree(work, ignore_errors=True)
-    report(runs, singles, len(lab_.endpoints), len(lab_.silent), args.repeat)
+    report(lab_module, runs, singles, len(lab_.endpoints), len(lab_.silent), args.repeat)
+    if args.compare:
+        print_differences(json.loads(args.compare.read_text()), facts)
     print(f"\nciviscan --version: median {statistics.median(version) * 1000:.0f} ms of 10")
     return 0
 
@@ -444,11 +456,50 @@ def _single(lab_: Lab, name: str, repeat: int, command: Callable[[], list[str]],
     return Single(name, times, conns, rss, note)
 
 
+# What differs from run to run on its own: each run makes a new PKI and new DH
+# parameters on new addresses, and each scan counts its own connections.
+_VOLATILE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}|\d{4}-\d\d-\d\dT[\d:]+Z|/tmp/.*|127\..*)$")
+
+
+def _normalised(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _normalised(v) for k, v in value.items() if k != "connections"}
+    if isinstance(value, list):
+        return [_normalised(v) for v in value]
+    if isinstance(value, str) and _VOLATILE.match(value):
+        return "<varies>"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1 << 64:
+        return "<DH number>"
+    return value
+
+
+def differences(before: Any, after: Any, path: str = "") -> list[str]:
+    """Every fact (a path into the JSON) that differs, once the run-to-run values are set aside."""
+    before, after = _normalised(before), _normalised(after)
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [line for key in sorted(set(before) | set(after))
+                for line in differences(before.get(key, "<absent>"), after.get(key, "<absent>"),
+                                        f"{path}.{key}" if path else key)]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [line for i, (b, a) in enumerate(zip(before, after, strict=True))
+                for line in differences(b, a, f"{path}[{i}]")]
+    return [] if before == after else [f"{path}: {json.dumps(before)} -> {json.dumps(after)}"]
+
+
+def print_differences(before: dict[str, Any], after: dict[str, Any]) -> None:
+    lines = differences(before, after)
+    print(f"\nfacts compared with the earlier run, {len(after)} endpoints "
+          f"(connections, addresses, PKI and DH numbers, times set aside): "
+          f"{len(lines)} differences")
+    for line in lines:
+        print(f"  {line[:300]}")
+
+
 def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before.get(name, 0) for name in after}
 
 
-def report(runs: list[Run], singles: list[Single], endpoints: int, silent: int,
+def report(lab: Any, runs: list[Run], singles: list[Single], endpoints: int, silent: int,
            repeat: int) -> None:
     base = runs[0]
     print(f"\n{endpoints} nginx endpoints + {silent} silent endpoints on loopback, every tool once\n")
@@ -462,9 +513,15 @@ def report(runs: list[Run], singles: list[Single], endpoints: int, silent: int,
         print(f"{run.tool:<11} {run.seconds:>8.2f} {ratio:>10.1f} {run.connections:>9} "
               f"{run.spread():>36} {run.rss_mb:>11.1f} {run.protocols:>8} {run.suites:>6}  "
               f"{run.note}")
-    print("\nciviscan's connections per endpoint (relay counts):")
+    print("\nciviscan's connections per endpoint (relay counts) and the budget of each:")
     for name, count in sorted(base.per_endpoint.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<18} {count:>4}")
+        budget = lab.connection_budget(name)
+        print(f"  {name:<18} {count:>4}  {budget:>3}{'  over' if count > budget else ''}")
+    for title, names in (("Mozilla-style", [n for n in base.per_endpoint if n in lab.MOZILLA_STYLE]),
+                         ("legacy", [n for n in base.per_endpoint if n not in lab.MOZILLA_STYLE])):
+        worst = max(names, key=lambda n: base.per_endpoint[n])
+        print(f"  maximum of one {title} endpoint: {base.per_endpoint[worst]} ({worst}), "
+              f"budget {lab.connection_budget(worst)}")
     nmap = next((s for s in singles if s.tool.startswith("nmap")), None)
     print(f"\none endpoint ({SINGLE}), median of {repeat} (testssl.sh: 1 run)\n")
     header = (f"{'tool':<22} {'median s':>8} {'runs s':>22} {'x nmap':>6} {'TCP conns':>9} "

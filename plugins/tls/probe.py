@@ -7,8 +7,9 @@ TLS 1.3 probe that derives the handshake keys to read the encrypted
 certificate chain (:mod:`tls13`).
 
 Enumeration is "offer everything, remove the chosen suite, repeat" (the
-reference's section 7.3): S + k probes per version for S accepted suites and
-k windows of at most ``MAX_SUITES`` suites. The server's order falls out of
+reference's section 7.3): S + 1 probes per version for S accepted suites, as
+one hello carries every untried suite (S + k for k windows of at most
+``MAX_SUITES`` on a server that fails on such a hello). The server's order falls out of
 the pick sequence; the accepted suites offered reversed after the pending
 ones (:meth:`Scanner._tail`) tell whether the server enforces it, usually on
 a hello that ends a window anyway. TLS 1.3 groups come from
@@ -52,6 +53,7 @@ from . import records as R
 from . import robot, starttls, tls13
 from . import suites as S
 
+WHOLE = 32767  # every untried suite in one hello: a ClientHello can carry that many
 MAX_SUITES = 127  # testssl.sh: some servers fail on hellos with >= 128 suites
 SMALL_SUITES = 24  # a browser-sized hello, for servers that hang up on big ones
 READ_CHUNK = 65536
@@ -392,6 +394,19 @@ def _unseen_first(scan: VersionScan) -> tuple[int, ...] | None:
     return (*(g for g in base if g not in seen), *(g for g in base if g in seen))
 
 
+REFUSALS = (40, 70, 71)  # handshake_failure, protocol_version, insufficient_security
+
+
+def _odd_failure(result: HelloResult) -> bool:
+    """No ServerHello, and not the way a server refuses a version or suites: a hang-up,
+    another alert, or a malformed answer (a hello too large for it, perhaps)."""
+    if result.status is Status.ERROR:
+        return result.error is not None and result.error.reason is ErrorReason.PROTOCOL
+    if result.status is Status.REJECTED:
+        return result.alert is None or result.alert.description not in REFUSALS
+    return False
+
+
 def _failure(exc: BaseException, endpoint: Endpoint) -> CollectFailed:
     if isinstance(exc, CollectFailed):
         return exc  # already says where (connect: a refused STARTTLS)
@@ -627,10 +642,24 @@ class VersionScan:
     # TLS 1.3: the hellos asking for an unseen group are over (refused, or failed)
     groups_done: bool = False
     groups_failed: bool = False
+    tail_first: bool = False  # a group hello's pick came from a one-suite tail (_group_step)
+    alone_refused: bool = False  # a group hello offering the pending suites alone was refused
     # (accepted suites offered reversed after the pending ones, the server's pick)
     tail_picks: list[tuple[frozenset[int], int]] = field(default_factory=list)
     client_order: bool | None = None  # TLS <= 1.2: what such a tail showed
     no_tail: bool = False  # the server's pick from a tail fits neither order
+
+    @property
+    def shown_order(self) -> int | None:
+        """The server's pick from the last tail, when it told which order rules.
+
+        The tail may have held fewer accepted suites than were found later;
+        the answer (the client's last suite, or the server's first choice) is
+        the same as that of a hello offering them all reversed.
+        """
+        if self.tail_picks and self.client_order is not None and not self.no_tail:
+            return self.tail_picks[-1][1]
+        return None
 
     def fail(self, result: HelloResult) -> None:
         self.complete = False
@@ -733,7 +762,8 @@ class Scanner:
     def __init__(self, prober: Prober, plan: Plan = Plan()) -> None:
         self.p = prober
         self.plan = plan
-        self.max_suites = MAX_SUITES
+        self.max_suites = WHOLE
+        self.large_hellos = False  # a hello of more than MAX_SUITES suites had a ServerHello
         self.anomalies: list[str] = []
         self.group_errors: dict[str, str] = {}
         self._ccs_follow: FollowUp | None = None
@@ -747,6 +777,8 @@ class Scanner:
         ride = _Ride(self, tls12)
         first = await self.p.hello(self.p.spec(S.Protocol.TLSv1_2, first_window), after=ride)
         ride.keep(first)
+        tls12.results.append(first)
+        first, first_window = await self._retry_small(tls12, first_window, first)
         if first.status is Status.ERROR:
             assert first.error is not None
             raise first.error
@@ -755,13 +787,13 @@ class Scanner:
         negotiates = first.status is Status.ACCEPTED and first.version == tls12.protocol.wire
         tasks = [
             self._sslv2(versions[S.Protocol.SSLv2]),
-            self._suites(versions[S.Protocol.SSLv3]),
-            self._tls10_11(versions[S.Protocol.TLSv1_0], versions[S.Protocol.TLSv1_1], negotiates),
+            self._below_12(versions[S.Protocol.SSLv3], versions[S.Protocol.TLSv1_0],
+                           versions[S.Protocol.TLSv1_1], negotiates),
             self._suites(tls12, first=(first_window, first)),
             self._tls13(versions[S.Protocol.TLSv1_3]),
         ]
         outcomes = await asyncio.gather(*tasks)
-        groups = outcomes[4]
+        groups = outcomes[3]
         curves, fallback, heartbleed, weak, robot_answers = await asyncio.gather(
             self._curves(versions), self._fallback(versions), self._heartbleed(versions),
             self._weak_signature(versions), self._robot(versions))
@@ -945,10 +977,30 @@ class Scanner:
     async def _retry_small(self, scan: VersionScan, window: Sequence[int], result: HelloResult,
                            full13: bool = False, groups: Sequence[int] | None = None,
                            ) -> tuple[HelloResult, Sequence[int]]:
-        """Some servers hang up on long hellos; a browser-sized one tells them apart.
+        """Some servers fail on long hellos; shorter ones tell them apart.
 
-        Returns the result that counts and the suites that hello offered.
+        Until a hello of more than ``MAX_SUITES`` suites has had a ServerHello,
+        one that gets no answer a refusing server gives (see
+        :func:`_odd_failure`) is tried again with ``MAX_SUITES``; a hang-up on
+        that, with a browser-sized one. Whatever
+        works becomes the window size for the rest of the endpoint, and the
+        intolerance is an anomaly. Returns the result that counts and the
+        suites that hello offered.
         """
+        if result.status is Status.ACCEPTED and len(window) > MAX_SUITES:
+            self.large_hellos = True
+        if len(window) > MAX_SUITES and not self.large_hellos and _odd_failure(result):
+            shorter = window[:MAX_SUITES]
+            retried = await self.p.hello(self.p.spec(scan.protocol, shorter, groups),
+                                         full13=full13)
+            scan.results.append(retried)
+            if not _odd_failure(retried):
+                self.anomalies.append(
+                    f"the server fails on ClientHellos with {len(window)} cipher suites "
+                    f"({result.why}); probing with {MAX_SUITES} at a time")
+                self.max_suites = min(self.max_suites, MAX_SUITES)
+                return retried, shorter
+            result, window = retried, shorter
         if not result.closed or len(window) <= SMALL_SUITES:
             return result, window
         small_window = window[:SMALL_SUITES]
@@ -974,8 +1026,7 @@ class Scanner:
                 await self._group_step(scan, pending)
                 continue
             if first is not None:
-                scan.results.append(first[1])
-                result, window = await self._retry_small(scan, first[0], first[1])
+                window, result = first  # in ``scan.results`` already, tried smaller if need be
                 first = None
             else:
                 tail = self._tail(scan)
@@ -1033,30 +1084,38 @@ class Scanner:
         if scan.accepted is None:
             scan.accepted = False
         if scan.accepted and self.plan.order and scan.protocol is not S.Protocol.TLSv1_3:
-            # A tail's pick shows the order already (on fewer suites, when more came later).
-            shown = scan.tail_picks[-1][1] if scan.tail_picks and scan.client_order is not None \
-                and not scan.no_tail else None
-            await self._order(scan, reversed_pick=shown)
+            await self._order(scan, reversed_pick=scan.shown_order)
 
     def _tail(self, scan: VersionScan) -> tuple[int, ...]:
-        """Accepted suites to offer after the pending ones of a TLS <= 1.2 enumeration hello.
+        """Accepted suites to offer after the pending ones of an enumeration hello.
+
+        (TLS 1.3: once the group probes, which carry a tail of their own, are over.)
 
         Until the server's order is known: every accepted suite, reversed. A
         server that picks a pending suite is unaffected (it prefers that one,
         or the client lists it first). One that picks the first of the tail
         honours the client's order, so none of the pending suites is accepted:
         the hello is both a refusal of the window and the reversed-order
-        probe. One that picks its own first choice enforces its order. Once
-        the client's order is known to rule, ROBOT's suite alone is the tail,
-        so the hellos that end a window carry ROBOT variants.
+        probe. One that picks its own first choice enforces its order. ROBOT's
+        suite leads the tail while variants are left to send (unless it is
+        the server's first choice, which must stay apart from the tail's
+        head), so a client-order server picks it where the window ends and the
+        hello carries a variant; once the client's order is known to rule,
+        ROBOT's suite alone is the tail.
         """
-        if scan.protocol in (S.Protocol.TLSv1_3, S.Protocol.SSLv2) or scan.no_tail:
+        if scan.protocol is S.Protocol.SSLv2 or scan.no_tail:
             return ()
-        if scan.client_order is None:
-            return tuple(scan.picks[::-1]) if self.plan.order and len(scan.picks) > 1 else ()
         ride = self._robot_rides.get(scan.protocol)
-        if scan.client_order and ride is not None and len(ride[2]) < len(robot.VARIANTS):
-            return (ride[0],)
+        robot_suite = ride[0] if ride is not None and len(ride[2]) < len(robot.VARIANTS) else None
+        if scan.client_order is None:
+            if not self.plan.order or len(scan.picks) < 2:
+                return ()
+            tail = scan.picks[::-1]
+            if robot_suite in tail and robot_suite != scan.picks[0]:
+                tail = [robot_suite, *(s for s in tail if s != robot_suite)]
+            return tuple(tail)
+        if scan.client_order and robot_suite is not None:
+            return (robot_suite,)
         return ()
 
     def _tail_pick(self, scan: VersionScan, tail: tuple[int, ...], pick: int) -> bool:
@@ -1073,33 +1132,42 @@ class Scanner:
             scan.no_tail = True
         return False
 
-    async def _tls10_11(self, tls10: VersionScan, tls11: VersionScan, negotiates: bool) -> None:
-        """TLS 1.1 and 1.0, from one hello when the server refuses both (the usual case).
+    async def _below_12(self, ssl3: VersionScan, tls10: VersionScan, tls11: VersionScan,
+                        negotiates: bool) -> None:
+        """TLS 1.1, 1.0 and SSL 3.0, from one hello when the server refuses them all (the usual case).
 
         A server that answered a TLS 1.2 hello with TLS 1.2 negotiates versions
         as RFC 5246 (appendix E.1) says: offered at most TLS 1.1, it answers
-        with the highest version it has up to that one. A version refusal (or
-        a hang-up, even on a browser-sized hello) then means neither version,
-        and a TLS 1.0 answer means TLS 1.0 but not 1.1. Any other answer, or a
-        server that did not negotiate TLS 1.2, gets one enumeration per version.
+        with the highest version it has up to that one. A version refusal
+        (protocol_version) then means none of the three; a hang-up (even on a
+        browser-sized hello) neither TLS version, SSL 3.0 getting its own
+        hello; a TLS 1.0 answer means TLS 1.0 but not 1.1. Any other answer,
+        or a server that did not negotiate TLS 1.2, gets one enumeration per
+        version.
         """
         if not negotiates:
-            await asyncio.gather(self._suites(tls10), self._suites(tls11))
+            await asyncio.gather(self._suites(ssl3), self._suites(tls10), self._suites(tls11))
             return
         window = S.candidates(tls11.protocol)[: self.max_suites]
         result = await self.p.hello(self.p.spec(tls11.protocol, window, _unseen_first(tls11)))
         tls11.results.append(result)
         result, window = await self._retry_small(tls11, window, result)
         refused = result.alert is not None and result.alert.description == 70
-        if result.status is Status.REJECTED and (refused or result.closed):
+        if result.status is Status.REJECTED and refused:
+            ssl3.accepted = tls10.accepted = tls11.accepted = False
+            return
+        if result.status is Status.REJECTED and result.closed:
             tls10.accepted = tls11.accepted = False
+            await self._suites(ssl3)
             return
-        tls11.results.remove(result)
         if result.status is Status.ACCEPTED and result.version == tls10.protocol.wire:
+            tls11.results.remove(result)
+            tls10.results.append(result)
             tls11.accepted = False
-            await self._suites(tls10, first=(window, result))
+            await asyncio.gather(self._suites(tls10, first=(window, result)), self._suites(ssl3))
             return
-        await asyncio.gather(self._suites(tls11, first=(window, result)), self._suites(tls10))
+        await asyncio.gather(self._suites(tls11, first=(window, result)), self._suites(tls10),
+                             self._suites(ssl3))
 
     async def _group_step(self, scan: VersionScan, pending: list[int]) -> None:
         """One TLS 1.3 hello that asks for a group no answer has named, and for a suite.
@@ -1108,24 +1176,40 @@ class Scanner:
         the unseen groups. Since an accepted suite is always on offer (TLS 1.3
         suites do not depend on the group), a refusal means no unseen group is
         supported: the group enumeration is over. A pending suite the server
-        picks is accepted; picking an accepted one says nothing about the
-        pending ones (the server may prefer it), so nothing is removed from
-        ``pending`` here. A client-order server thus finds a new group and a
-        new suite per connection, and the reversed tail tells its order.
+        picks is accepted. Picking the head of the tail (the suite found
+        last) is what a server that follows the client's order does when no
+        pending suite is acceptable, and what a server with its own order
+        never does (it picks its first choice, which is in the tail too), as
+        for TLS <= 1.2 (:meth:`_tail`): the window's pending suites are
+        refused. Any other accepted pick says nothing about the pending ones.
+        A client-order server thus finds a new group and a new suite per
+        connection, and the reversed tail tells its order and ends the suites.
+
+        A server that picks from the tail although pending suites came first
+        (its own order, or no pending suite left) is offered the pending
+        suites alone: with its own order it names a new suite and a new group
+        at once. A refusal of such a hello means no pending suite or no unseen
+        group; the next hello, with the tail, tells which (a group from the
+        same unseen ones: the pending suites are refused).
         """
         seen = {r.group for r in scan.results if r.status is Status.ACCEPTED and r.group}
         unseen = [g for g in TLS13_GROUPS if g not in seen]
         if not unseen:
             scan.groups_done = True
             return
-        tail = scan.picks[::-1]
+        alone = bool(pending) and not scan.alone_refused and (
+            scan.client_order is False or scan.tail_first)
+        tail = [] if alone else scan.picks[::-1]
         window = [*pending[: max(self.max_suites - len(tail), 1)], *tail]
         result = await self._offer(scan, window, groups=unseen)
         if result.status is Status.ERROR:
             self.group_errors["TLSv1.3 groups"] = result.why
             scan.groups_done = scan.groups_failed = True
         elif result.status is Status.REJECTED:
-            scan.groups_done = True
+            if alone:
+                scan.alone_refused = True
+            else:
+                scan.groups_done = True
         elif result.version != scan.protocol.wire or result.cipher not in window \
                 or result.group not in unseen:
             self.anomalies.append(
@@ -1136,8 +1220,16 @@ class Scanner:
         elif result.cipher in pending:
             scan.picks.append(result.cipher)
             pending.remove(result.cipher)
+            scan.tail_first = False
+        elif scan.alone_refused:
+            # The same unseen groups, and one of them works: the pending suites were refused.
+            scan.alone_refused = False
+            pending[:] = [s for s in pending if s not in window]
         elif len(tail) > 1 and result.cipher is not None:
-            scan.tail_picks.append((frozenset(tail), result.cipher))
+            if self._tail_pick(scan, tuple(tail), result.cipher):
+                pending[:] = [s for s in pending if s not in window]
+        else:
+            scan.tail_first = True
 
     async def _order(self, scan: VersionScan, groups: Sequence[int] | None = None,
                      reversed_pick: int | None = None) -> None:
@@ -1197,8 +1289,7 @@ class Scanner:
         found = list(dict.fromkeys(g for g in known if g is not None))
         remaining = [g for g in TLS13_GROUPS if g not in found]
         offered = [s for s in S.candidates(scan.protocol) if s in scan.picks]
-        reversed_pick = next((pick for tail, pick in scan.tail_picks
-                              if tail == frozenset(scan.picks)), None)
+        reversed_pick = scan.shown_order
         complete = not scan.groups_failed
         while remaining and self.plan.groups and not scan.groups_done:
             suites = offered[::-1] if reversed_pick is None else offered

@@ -389,6 +389,11 @@ MOZILLA_STYLE = ("intermediate-1", "intermediate-2", "intermediate-3", "intermed
 """The lab's endpoints configured after Mozilla's modern or intermediate profile."""
 
 
+def connection_budget(name: str) -> int:
+    """The most TCP connections a full scan of the lab endpoint ``name`` may open."""
+    return 30 if name in MOZILLA_STYLE else 40
+
+
 def lab_sites(pki: Pki) -> list[tuple[str, str]]:
     """The nginx server blocks of bench/tls (name, directives), also used by the budget test."""
     rsa = f"ssl_certificate {pki.rsa_chain}; ssl_certificate_key {pki.rsa_key};"

@@ -16,6 +16,7 @@ import pytest
 from scanner.models import Asset, AssetKind, CollectFailed, ErrorReason, Status
 from scanner.plugin import CheckRequest, Context
 from scanner.plugins.tls import plugin
+from scanner.plugins.tls import suites as S
 
 pytestmark = pytest.mark.integration
 
@@ -231,22 +232,63 @@ class TestHostileServers:
         err = self.failure(endpoint(serve(malformed)))
         assert err.reason is ErrorReason.PROTOCOL and "ServerHello: random needs 32 bytes" in err.message
 
-    def test_server_that_resets_large_hellos(self, pki: Pki, serve: Serve, lab: Any) -> None:
+    @pytest.mark.parametrize(("limit", "fail", "anomaly", "over"), [
+        (64, "reset", "hangs up on ClientHellos with 127 cipher suites", 2),
+        (127, "reset", "fails on ClientHellos with 342 cipher suites", 1),
+        (127, "decode_error", "fails on ClientHellos with 342 cipher suites", 1),
+    ], ids=["resets-above-64", "resets-above-127", "decode-error-above-127"])
+    def test_server_that_fails_on_large_hellos(self, pki: Pki, serve: Serve, lab: Any, limit: int,
+                                               fail: str, anomaly: str, over: int) -> None:
         ctx = lab.server_context(pki)
         inner = lab.tls_handler(ctx)
+        sizes: list[int] = []
 
         def intolerant(conn: socket.socket) -> None:
             hello = peek_hello(conn)
-            if hello[:1] == b"\x16" and suite_count(hello) > 64:
-                reset(conn)
-                return
+            if hello[:1] == b"\x16":
+                sizes.append(suite_count(hello))
+                if sizes[-1] > limit:
+                    if fail == "reset":
+                        reset(conn)
+                    else:
+                        conn.sendall(bytes.fromhex("15030300020232"))  # alert decode_error
+                        conn.close()
+                    return
             inner(conn)
 
         reference = collect(endpoint(serve(lab.tls_handler(ctx))))
         facts = collect(endpoint(serve(intolerant)))
         assert facts["protocols"] == reference["protocols"]
         assert facts["ciphers"]["TLSv1.2"] == reference["ciphers"]["TLSv1.2"]
-        assert any("hangs up" in a for a in facts["anomalies"])
+        assert any(anomaly in a for a in facts["anomalies"])
+        # The first hellos tell; every later one stays within the limit.
+        assert len([n for n in sizes if n > limit]) == over
+
+    @staticmethod
+    def recorded(pki: Pki, serve: Serve, lab: Any) -> tuple[dict[str, Any], list[bytes]]:
+        """The facts of a modern server, and the first record of every connection it got."""
+        hellos: list[bytes] = []
+        inner = lab.tls_handler(lab.server_context(pki))
+
+        def recording(conn: socket.socket) -> None:
+            hellos.append(peek_hello(conn))
+            inner(conn)
+
+        return collect(endpoint(serve(recording))), hellos
+
+    def test_one_hello_carries_every_suite_when_the_server_takes_it(
+            self, pki: Pki, serve: Serve, lab: Any) -> None:
+        facts, hellos = self.recorded(pki, serve, lab)
+        assert facts["anomalies"] == []
+        assert suite_count(hellos[0]) == len(S.candidates(S.Protocol.TLSv1_2))
+
+    def test_ssl3_refused_with_tls10_and_11_by_one_version_refusal(
+            self, pki: Pki, serve: Serve, lab: Any) -> None:
+        facts, hellos = self.recorded(pki, serve, lab)
+        assert facts["protocols"]["SSLv3"] is False
+        assert facts["protocols"]["TLSv1.0"] is False
+        # No SSL 3.0 hello: the TLS 1.1 one's protocol_version alert said it.
+        assert b"\x03\x00" not in [h[9:11] for h in hellos if h[:1] == b"\x16"]
 
     def test_version_that_times_out_is_unknown_not_refused(self, pki: Pki, serve: Serve, lab: Any) -> None:
         inner = lab.tls_handler(lab.server_context(pki))
