@@ -41,7 +41,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import dh, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -353,6 +352,8 @@ def _dhe(ske: bytes) -> tuple[bytes, bytes]:
 
 
 def _rsa(certificate: bytes | None, client_version: int) -> tuple[bytes, bytes]:
+    from cryptography import x509  # here, not at import: listing commands must not load X.509
+
     if certificate is None:
         raise H.ProbeFailed("the server sent no certificate for RSA key exchange")
     for der in R.parse_certificate(certificate).chain:
