@@ -129,7 +129,7 @@ def _vec8(data: bytes) -> bytes:
     return _u8(len(data)) + data
 
 
-def _vec16(data: bytes) -> bytes:
+def vec16(data: bytes) -> bytes:
     return _u16(len(data)) + data
 
 
@@ -138,7 +138,7 @@ def _vec24(data: bytes) -> bytes:
 
 
 def _ext(ext_type: int, data: bytes) -> bytes:
-    return _u16(ext_type) + _vec16(data)
+    return _u16(ext_type) + vec16(data)
 
 
 def sni_name(host: str | None) -> str | None:
@@ -195,11 +195,11 @@ def client_hello_body(spec: ClientHelloSpec) -> bytes:
         _u16(legacy_version)
         + spec.random
         + _vec8(spec.session_id)
-        + _vec16(suites)
+        + vec16(suites)
         + _vec8(bytes(spec.compression))
     )
     if spec.extensions:
-        body += _vec16(_extensions(spec, len(body)))
+        body += vec16(_extensions(spec, len(body)))
     return _u8(HandshakeType.CLIENT_HELLO) + _vec24(body)
 
 
@@ -208,15 +208,15 @@ def _extensions(spec: ClientHelloSpec, body_so_far: int) -> bytes:
     name = sni_name(spec.sni)
     if name:
         encoded = name.encode("idna") if not name.isascii() else name.encode()
-        exts += _ext(Ext.SERVER_NAME, _vec16(b"\x00" + _vec16(encoded)))
+        exts += _ext(Ext.SERVER_NAME, vec16(b"\x00" + vec16(encoded)))
     if spec.status_request:
         exts += _ext(Ext.STATUS_REQUEST, b"\x01" + _u16(0) + _u16(0))
     if spec.groups:
-        exts += _ext(Ext.SUPPORTED_GROUPS, _vec16(b"".join(_u16(g) for g in spec.groups)))
+        exts += _ext(Ext.SUPPORTED_GROUPS, vec16(b"".join(_u16(g) for g in spec.groups)))
         exts += _ext(Ext.EC_POINT_FORMATS, _vec8(b"\x00"))
     if spec.signature_schemes and (spec.tls13 or spec.version >= 0x0303):
         exts += _ext(Ext.SIGNATURE_ALGORITHMS,
-                     _vec16(b"".join(_u16(s) for s in spec.signature_schemes)))
+                     vec16(b"".join(_u16(s) for s in spec.signature_schemes)))
     exts += _ext(Ext.EXTENDED_MASTER_SECRET, b"")
     if spec.session_ticket:
         exts += _ext(Ext.SESSION_TICKET, b"")
@@ -228,8 +228,8 @@ def _extensions(spec: ClientHelloSpec, body_so_far: int) -> bytes:
     if spec.tls13:
         exts += _ext(Ext.SUPPORTED_VERSIONS, _vec8(_u16(0x0304)))
         exts += _ext(Ext.PSK_KEY_EXCHANGE_MODES, _vec8(b"\x01"))
-        shares = b"".join(_u16(g) + _vec16(key) for g, key in spec.key_shares)
-        exts += _ext(Ext.KEY_SHARE, _vec16(shares))
+        shares = b"".join(_u16(g) + vec16(key) for g, key in spec.key_shares)
+        exts += _ext(Ext.KEY_SHARE, vec16(shares))
         if spec.cookie is not None:
             exts += _ext(Ext.COOKIE, spec.cookie)
     # RFC 7685 padding: hellos of 256-511 bytes hang some F5 load balancers.
@@ -245,7 +245,7 @@ def record(content_type: int, version: int, payload: bytes) -> bytes:
     out = b""
     for start in range(0, max(len(payload), 1), 2**14):
         chunk = payload[start : start + 2**14]
-        out += _u8(content_type) + _u16(version) + _vec16(chunk)
+        out += _u8(content_type) + _u16(version) + vec16(chunk)
     return out
 
 

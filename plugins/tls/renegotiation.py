@@ -316,10 +316,6 @@ def _ecdhe(ske: bytes) -> tuple[bytes, bytes]:
     return share.shared_secret(point), bytes([len(public)]) + public
 
 
-def _vec16(data: bytes) -> bytes:
-    return len(data).to_bytes(2, "big") + data
-
-
 def _dhe(ske: bytes) -> tuple[bytes, bytes]:
     values: list[int] = []
     pos = 0
@@ -348,7 +344,7 @@ def _dhe(ske: bytes) -> tuple[bytes, bytes]:
         mine = pow(generator, secret, prime)
         shared = pow(server_y, secret, prime).to_bytes((prime.bit_length() + 7) // 8, "big")
     # RFC 5246 section 8.1.2: the leading zero bytes of Z are stripped.
-    return shared.lstrip(b"\x00"), _vec16(mine.to_bytes((mine.bit_length() + 7) // 8, "big"))
+    return shared.lstrip(b"\x00"), R.vec16(mine.to_bytes((mine.bit_length() + 7) // 8, "big"))
 
 
 def _rsa(certificate: bytes | None, client_version: int) -> tuple[bytes, bytes]:
@@ -363,7 +359,7 @@ def _rsa(certificate: bytes | None, client_version: int) -> tuple[bytes, bytes]:
             continue
         if isinstance(key, rsa.RSAPublicKey):
             premaster = client_version.to_bytes(2, "big") + os.urandom(46)
-            return premaster, _vec16(key.encrypt(premaster, padding.PKCS1v15()))
+            return premaster, R.vec16(key.encrypt(premaster, padding.PKCS1v15()))
     raise H.ProbeFailed("the server's certificate has no RSA key for RSA key exchange")
 
 
