@@ -52,12 +52,13 @@ def tracker_state(found: Mapping[str, Any]) -> str | None:
     """The Debian tracker state of a match: ``no-dsa``, ``ignored``, ``postponed``,
     ``end-of-life``, ``undetermined``, or None (an ordinary advisory).
 
-    Read from the match's ``state`` (and ``urgency``) when the feed stores them,
-    else from the free-text ``note`` older feeds carry (``"undetermined; postponed"``).
+    Read from the match's ``state`` when the feed stores one (``resolved`` and
+    ``open`` are ordinary advisories), else from its ``urgency`` and the free-text
+    ``note`` older imports and stored matches carry (``"undetermined; postponed"``).
     """
     state = found.get("state")
-    if isinstance(state, str) and state in DEBIAN_STATES:
-        return state
+    if isinstance(state, str) and state:
+        return state if state in DEBIAN_STATES else None
     if str(found.get("urgency") or "").strip().lower() == "end-of-life":
         return "end-of-life"
     words = [w.strip().lower() for w in str(found.get("note") or "").split(";")]

@@ -223,6 +223,9 @@ class Affected(NamedTuple):
 
     A named tuple, so a plain row tuple in the same field order (what
     :func:`package_rows` returns) becomes one with ``Affected._make(row)``.
+    ``state`` and ``urgency`` are what the store keeps of the vendor's own
+    judgement (:class:`ParsedRow`: a Debian tracker state such as ``no-dsa``,
+    the tracker's urgency ``high**``); None for rows parsed but not stored yet.
     """
 
     advisory: str
@@ -232,11 +235,15 @@ class Affected(NamedTuple):
     last_affected: str | None
     severity: str
     note: str | None = None
+    state: str | None = None
+    urgency: str | None = None
 
 
 # An Affected as a plain tuple. The matcher keeps ~100,000 of these per release:
 # the garbage collector stops tracking a plain tuple of strings, not a named one.
-AffectedRow = tuple[str, str, str | None, str | None, str | None, str, str | None]
+AffectedRow = tuple[
+    str, str, str | None, str | None, str | None, str, str | None, str | None, str | None
+]
 
 
 @dataclass(frozen=True)
@@ -1065,7 +1072,7 @@ def feeds_for_release(conn: Rows, release: str) -> tuple[FeedInfo, ...]:
 
 _CHUNK = 500
 # Column order of Affected: a row from SQLite is an AffectedRow.
-_AFFECTED_COLUMNS = "advisory, package, introduced, fixed, last_affected, severity, note"
+_AFFECTED_COLUMNS = "advisory, package, introduced, fixed, last_affected, severity, note, state, urgency"
 
 
 def _chunks(values: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
