@@ -42,6 +42,9 @@ def _formats() -> list[Any]:
     return found
 
 
+_WARNINGS_SHOWN = 20
+
+
 @click.group()
 def feeds() -> None:
     """Offline feeds: advisories (OSV, Debian Security Tracker) and plugins' datasets (tracker lists)."""
@@ -72,6 +75,10 @@ def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> No
         info = result.feed
         releases = ", ".join(f"{r} ({n})" for r, n in sorted(result.releases.items())) or "none"
         click.echo(f"{path}: feed '{info.name}' ({info.kind}), {info.advisories} advisories, dated {info.feed_date or 'unknown'}; releases: {releases}")
+        for line in result.warnings[:_WARNINGS_SHOWN]:
+            click.echo(f"warning: {path}: {line}", err=True)
+        if len(result.warnings) > _WARNINGS_SHOWN:
+            click.echo(f"warning: {path}: and {len(result.warnings) - _WARNINGS_SHOWN} more such records", err=True)
 
 
 @feeds.command("list")
