@@ -26,6 +26,7 @@ from scanner.store import Store, default_db_path, is_url
 
 from . import feeds as feedlib
 from . import update as updatelib
+from .checks import tracker_state
 
 FORMATS_GROUP = "civiscan.feed_formats"
 """Entry points of other datasets' importers: objects with ``dataset``, ``recognises(path)``,
@@ -180,7 +181,7 @@ def advisory_hits(ident: str, matches: Iterable[Mapping[str, Any]]) -> list[dict
                 {
                     k: found.get(k)
                     for k in ("id", "aliases", "package", "installed", "fixed", "severity", "state",
-                              "running_kernel", "installed_kernel", "until_reboot")
+                              "urgency", "running_kernel", "installed_kernel", "until_reboot")
                     if k in found
                 }
             )
@@ -273,8 +274,9 @@ def _print_affected(report: Mapping[str, Any]) -> None:
         for pkg in host["packages"]:
             fixed = pkg.get("fixed") or "no fix yet"
             extra = ""
-            if pkg.get("state"):
-                extra += f" [{pkg['state']}]"
+            state = tracker_state(pkg)
+            if state:
+                extra += f" [{state}]"
             if pkg.get("until_reboot"):
                 extra += f" [vulnerable until reboot: {pkg.get('installed_kernel')} installed]"
             click.echo(f"  {host['asset']:<30} {pkg['package']:<24} {pkg['installed']} -> {fixed}  ({pkg['id']}){extra}")

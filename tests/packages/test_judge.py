@@ -256,6 +256,24 @@ def test_advisory_hits_resolve_aliases_either_way() -> None:
     assert advisory_hits("CVE-2023-0001", matches) == []
 
 
+def test_affected_names_tracker_states_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from scanner.plugins.packages.command import _print_affected
+
+    matches = [
+        {"id": "DSA-5532-1", "aliases": ["CVE-2023-5363"], "package": "openssl", "installed": "1", "fixed": "2",
+         "state": "resolved", "urgency": "high**"},
+        {"id": "CVE-2023-5363", "aliases": [], "package": "libxml2", "installed": "1", "fixed": None,
+         "state": "no-dsa", "urgency": "low"},
+    ]
+    hits = advisory_hits("CVE-2023-5363", matches)
+    assert [(h["state"], h["urgency"]) for h in hits] == [("resolved", "high**"), ("no-dsa", "low")]
+    _print_affected({"advisory": "CVE-2023-5363", "hosts_judged": 1, "not_judged": [],
+                     "affected": [{"department": "water", "asset": "web1", "packages": hits}]})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].endswith("(DSA-5532-1)")  # an ordinary advisory: no state shown
+    assert lines[-1].endswith("(CVE-2023-5363) [no-dsa]")
+
+
 def test_version_1_facts_are_judged_on_the_matches_they_carry() -> None:
     old = {"collected_at": "2026-11-10T08:00:00+00:00", "release": "debian:12", "package_format": "dpkg",
            "packages": {"openssl": "3.0.11-1~deb12u1"}, "feed_problem": None, "unreadable_feed_rows": 0,
