@@ -236,7 +236,10 @@ def test_a_buster_host_is_judged_by_source_package(store: Store) -> None:
     match = found[("CVE-2008-7220", "prototypejs")]
     assert (match["installed"], match["fixed"], match["severity"]) == ("1.6.0.1-1", "1.6.0.2-1", "high")
     assert match["binaries"] == ["libjs-prototype"]
-    assert _verdict(store, host).status is Status.FAIL
+    assert (match["state"], match["urgency"]) == ("resolved", "high**")
+    outcome = _verdict(store, host)
+    assert outcome.status is Status.FAIL
+    assert "prototypejs 1.6.0.1-1 is affected by CVE-2008-7220 (high, urgency high**), fixed in 1.6.0.2-1" in outcome.message
     fixed = _host(BUSTER, "dpkg", _dpkg("libjs-prototype|1.7.1-3|prototypejs|1.7.1-3|ii |all"), "4.19.0-27-amd64")
     assert _matches(store, fixed) == {}
 
