@@ -45,19 +45,20 @@ def _collected_at(facts: Mapping[str, Any]) -> dt.datetime | None:
 # Debian security tracker states that say "known, and deliberately not fixed
 # by a security update (yet)"; by default they inform rather than fail.
 DEBIAN_STATES = ("no-dsa", "ignored", "postponed", "end-of-life", "undetermined")
-_INFO_STATES = ("no-dsa", "ignored", "postponed")
+_INFO_STATES = ("no-dsa", "ignored", "postponed", "end-of-life")
 
 
 def tracker_state(found: Mapping[str, Any]) -> str | None:
     """The Debian tracker state of a match: ``no-dsa``, ``ignored``, ``postponed``,
     ``end-of-life``, ``undetermined``, or None (an ordinary advisory).
 
-    Read from the match's ``state`` (and ``urgency``) when the feed stores them,
-    else from the free-text ``note`` older feeds carry (``"undetermined; postponed"``).
+    Read from the match's ``state`` when the feed stores one (``resolved`` and
+    ``open`` are ordinary advisories), else from its ``urgency`` and the free-text
+    ``note`` older imports and stored matches carry (``"undetermined; postponed"``).
     """
     state = found.get("state")
-    if isinstance(state, str) and state in DEBIAN_STATES:
-        return state
+    if isinstance(state, str) and state:
+        return state if state in DEBIAN_STATES else None
     if str(found.get("urgency") or "").strip().lower() == "end-of-life":
         return "end-of-life"
     words = [w.strip().lower() for w in str(found.get("note") or "").split(";")]
@@ -94,9 +95,11 @@ def evaluate_vulnerable(
     ``ignore_unfixed`` (bool, default ``false``): skip advisories with no fixed
     version yet. ``unknown_severity`` (str, default ``"medium"``): the level an
     advisory without a rating is treated as. ``info_states`` (list[str],
-    default ``[no-dsa, ignored, postponed]``): Debian tracker states that are
-    information, listed in the evidence but never a failure; give ``[]`` to
-    count them, or add ``end-of-life`` or ``undetermined``.
+    default ``[no-dsa, ignored, postponed, end-of-life]``): Debian tracker
+    states that are information (an ``info`` item, listed under
+    ``informational`` in the evidence with its state and urgency), never a
+    failure; give ``[]`` to count them all, leave out ``end-of-life`` to count
+    packages Debian no longer supports, or add ``undetermined``.
 
     A host whose release has no feed, or whose feed is missing, is an error
     with reason ``feed``: it cannot be evaluated.
@@ -199,17 +202,13 @@ def judge_matches(
         }
     if informational:
         informational.sort(key=lambda m: (m["package"], m["id"]))
-        evidence_base["informational"] = [_evidence_match(m) for m in informational[:_EVIDENCE_LIMIT]]
+        evidence_base["informational"] = [
+            {**_evidence_match(m), "level": "info"} for m in informational[:_EVIDENCE_LIMIT]
+        ]
     source = _feed_label(feed)
+    note = _information_note(informational)
     if not counted:
-        total = len(found.get("matches") or ())
-        note = (
-            f"; {len(informational)} more are Debian "
-            + "/".join(sorted({str(m['state']) for m in informational}))
-            + " issues, shown as information"
-            if informational
-            else ""
-        )
+        total = len(found.get("matches") or ()) - len(informational)
         return Outcome.passed(
             f"No installed package is affected by an advisory at {options['min_severity']} "
             f"or above ({total} lower or excluded advisories matched{note}; {source}).",
@@ -221,12 +220,22 @@ def judge_matches(
     more = f"; and {len(counted) - _SHOWN} more" if len(counted) > _SHOWN else ""
     return Outcome.failed(
         f"{len(counted)} advisories at {options['min_severity']} or above affect "
-        f"{len(packages)} installed source packages: {shown}{more} ({source}).",
+        f"{len(packages)} installed source packages: {shown}{more} ({source}{note}).",
         **evidence_base,
         counted=len(counted),
         advisories=[_evidence_match(m) for m in counted[:_EVIDENCE_LIMIT]],
         truncated=len(counted) > _EVIDENCE_LIMIT,
     )
+
+
+def _information_note(informational: Sequence[Mapping[str, Any]]) -> str:
+    """``; 2 more are Debian no-dsa/postponed issues, shown as information: ...``."""
+    if not informational:
+        return ""
+    states = "/".join(sorted({str(m["state"]) for m in informational}))
+    shown = "; ".join(_describe_match(m) for m in informational[:_SHOWN])
+    more = f"; and {len(informational) - _SHOWN} more" if len(informational) > _SHOWN else ""
+    return f"; {len(informational)} more are Debian {states} issues, shown as information: {shown}{more}"
 
 
 def _feed_label(feed: Mapping[str, Any]) -> str:
@@ -267,18 +276,32 @@ VULNERABLE = Check(
             "list[str]",
             "Debian tracker states that inform instead of failing",
             default=list(_INFO_STATES),
+            choices=DEBIAN_STATES,
         ),
     },
 )
 
 
+def rating(match: Mapping[str, Any], unrated: str = "unknown") -> str:
+    """``high``, ``high, urgency high**``, ``info, urgency unimportant, no-dsa``: the
+    level (``unrated`` when the match has none), the vendor's word when it says more
+    than the level, the tracker state."""
+    level = str(match.get("severity") or unrated)
+    state = tracker_state(match)
+    parts = [level] if level else []
+    urgency = match.get("urgency")
+    word = urgency.strip() if isinstance(urgency, str) else ""
+    if word and word.lower() not in (level, state):
+        parts.append(f"urgency {word}")
+    if state:
+        parts.append(state)
+    return ", ".join(parts)
+
+
 def _describe_match(match: Mapping[str, Any]) -> str:
     fixed = match.get("fixed")
     fix = f"fixed in {fixed}" if fixed else "no fix available yet"
-    rating = match.get("severity") or "unknown"
-    if match.get("state"):
-        rating += f", {match['state']}"
-    text = f"{match['package']} {match['installed']} is affected by {match['id']} ({rating}), {fix}"
+    text = f"{match['package']} {match['installed']} is affected by {match['id']} ({rating(match)}), {fix}"
     if match.get("running_kernel"):
         text += f" (running kernel {match['running_kernel']})"
     if match.get("until_reboot"):

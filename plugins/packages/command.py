@@ -26,6 +26,7 @@ from scanner.store import Store, default_db_path, is_url
 
 from . import feeds as feedlib
 from . import update as updatelib
+from .checks import tracker_state
 
 FORMATS_GROUP = "civiscan.feed_formats"
 """Entry points of other datasets' importers: objects with ``dataset``, ``recognises(path)``,
@@ -40,6 +41,9 @@ def _formats() -> list[Any]:
         except Exception as exc:  # a broken plugin is a warning, never a crash
             click.echo(f"warning: feed format '{ep.name}' failed to load: {type(exc).__name__}: {exc}", err=True)
     return found
+
+
+_WARNINGS_SHOWN = 20
 
 
 @click.group()
@@ -72,6 +76,10 @@ def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> No
         info = result.feed
         releases = ", ".join(f"{r} ({n})" for r, n in sorted(result.releases.items())) or "none"
         click.echo(f"{path}: feed '{info.name}' ({info.kind}), {info.advisories} advisories, dated {info.feed_date or 'unknown'}; releases: {releases}")
+        for line in result.warnings[:_WARNINGS_SHOWN]:
+            click.echo(f"warning: {path}: {line}", err=True)
+        if len(result.warnings) > _WARNINGS_SHOWN:
+            click.echo(f"warning: {path}: and {len(result.warnings) - _WARNINGS_SHOWN} more such records", err=True)
 
 
 @feeds.command("list")
@@ -173,7 +181,7 @@ def advisory_hits(ident: str, matches: Iterable[Mapping[str, Any]]) -> list[dict
                 {
                     k: found.get(k)
                     for k in ("id", "aliases", "package", "installed", "fixed", "severity", "state",
-                              "running_kernel", "installed_kernel", "until_reboot")
+                              "urgency", "running_kernel", "installed_kernel", "until_reboot")
                     if k in found
                 }
             )
@@ -266,8 +274,9 @@ def _print_affected(report: Mapping[str, Any]) -> None:
         for pkg in host["packages"]:
             fixed = pkg.get("fixed") or "no fix yet"
             extra = ""
-            if pkg.get("state"):
-                extra += f" [{pkg['state']}]"
+            state = tracker_state(pkg)
+            if state:
+                extra += f" [{state}]"
             if pkg.get("until_reboot"):
                 extra += f" [vulnerable until reboot: {pkg.get('installed_kernel')} installed]"
             click.echo(f"  {host['asset']:<30} {pkg['package']:<24} {pkg['installed']} -> {fixed}  ({pkg['id']}){extra}")

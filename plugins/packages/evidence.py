@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .checks import rating
+
 
 def _advisory(match: Mapping[str, Any]) -> str:
     fixed = match.get("fixed")
     target = f"fixed in {fixed}" if fixed else "no fix yet"
-    severity = ", ".join(str(match[k]) for k in ("severity", "state") if match.get(k))
-    line = (
-        f"{match.get('package')} {match.get('installed')} -> {target} "
-        f"({match.get('id')}{', ' + severity if severity else ''})"
-    )
+    rated = rating(match, unrated="")
+    line = f"{match.get('package')} {match.get('installed')} -> {target} ({match.get('id')}{', ' + rated if rated else ''})"
     if match.get("until_reboot"):
         line += (f"; the fix is installed ({match.get('installed_kernel')}) but kernel "
                  f"{match.get('running_kernel')} still runs: vulnerable until reboot")
@@ -21,10 +20,13 @@ def _advisory(match: Mapping[str, Any]) -> str:
 
 
 def render(check_id: str, evidence: Mapping[str, Any]) -> Sequence[str] | None:
-    """One line per advisory, package below its minimum or forbidden package found."""
+    """One line per advisory (information items too), package below its minimum or forbidden package found."""
     lines = [_advisory(m) for m in evidence.get("advisories") or () if isinstance(m, Mapping)]
     if evidence.get("truncated"):
         lines.append(f"{evidence.get('counted')} advisories in all; the raw evidence lists the first")
+    lines.extend(
+        f"Information: {_advisory(m)}" for m in evidence.get("informational") or () if isinstance(m, Mapping)
+    )
     for entry in evidence.get("below") or ():
         if isinstance(entry, Mapping):
             lines.append(

@@ -223,6 +223,9 @@ class Affected(NamedTuple):
 
     A named tuple, so a plain row tuple in the same field order (what
     :func:`package_rows` returns) becomes one with ``Affected._make(row)``.
+    ``state`` and ``urgency`` are what the store keeps of the vendor's own
+    judgement (:class:`ParsedRow`: a Debian tracker state such as ``no-dsa``,
+    the tracker's urgency ``high**``); None for rows parsed but not stored yet.
     """
 
     advisory: str
@@ -232,11 +235,15 @@ class Affected(NamedTuple):
     last_affected: str | None
     severity: str
     note: str | None = None
+    state: str | None = None
+    urgency: str | None = None
 
 
 # An Affected as a plain tuple. The matcher keeps ~100,000 of these per release:
 # the garbage collector stops tracking a plain tuple of strings, not a named one.
-AffectedRow = tuple[str, str, str | None, str | None, str | None, str, str | None]
+AffectedRow = tuple[
+    str, str, str | None, str | None, str | None, str, str | None, str | None, str | None
+]
 
 
 @dataclass(frozen=True)
@@ -311,6 +318,8 @@ class ImportResult:
     affected_rows: int
     releases: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """What the importer read otherwise than the record says (one line each, for the user)."""
 
 
 def _plain(text: object, limit: int = 300) -> str:
@@ -443,6 +452,12 @@ def _osv_url(record: Mapping[str, Any]) -> str | None:
     return str(refs[0]["url"]) if refs else None
 
 
+def _is_rpm_release(release: str) -> bool:
+    from .match import format_for_release
+
+    return format_for_release(release) == "rpm"
+
+
 @functools.lru_cache(maxsize=256)
 def _release_key_function(release: str) -> Any:
     """The sort key of a release's comparator, or None for releases no host matches."""
@@ -453,10 +468,77 @@ def _release_key_function(release: str) -> Any:
     return versions.sort_key(fmt) if fmt else None
 
 
-def osv_rows(record: Mapping[str, Any]) -> tuple[Advisory, list[ParsedRow]] | None:
+# A source RPM file name: NAME-VERSION-RELEASE.src.rpm (version and release hold no "-").
+_SRPM_FILE = re.compile(r"(?P<name>[^/\s]+)-(?P<version>[^-/\s]+)-(?P<release>[^-/\s]+)\.src\.rpm")
+
+
+def srpm_file(name: str) -> tuple[str, str] | None:
+    """``(package, version-release)`` of a source RPM file name, or None for a package name.
+
+    ``SLOF-20210217-2.module+el8.10.0+20141+6faa2812.src.rpm`` ->
+    ``("SLOF", "20210217-2.module+el8.10.0+20141+6faa2812")``. Red Hat OSV records
+    name some packages this way (ossf/osv-schema#422).
+    """
+    found = _SRPM_FILE.fullmatch(name)
+    return (found["name"], f"{found['version']}-{found['release']}") if found else None
+
+
+def rpm_evr_ok(value: str) -> bool:
+    """Whether ``value`` can be an rpm ``[epoch:]version[-release]``: an epoch is digits, and
+    no other ``:`` appears (rpm reads ``virt-devel:rhel`` as version ``virt``, which no
+    package has: it is a module stream, misplaced in a ``fixed`` event)."""
+    head, colon, rest = value.partition(":")
+    if colon and not (head.isdigit() and head.isascii()):
+        return False
+    return bool(rest if colon else head) and ":" not in rest
+
+
+def _rpm_package(
+    adv_id: str, name: str, intervals: list[Interval], warn: list[str] | None
+) -> tuple[str, list[Interval]]:
+    """The package and intervals of an rpm-family entry, read as the record means them.
+
+    A source RPM file named as the package is read as its package name; a
+    ``fixed`` event that is no version is replaced by the file's own version
+    (the build the advisory ships). Each such reading is a warning, so an entry
+    never silently matches nothing.
+    """
+    srpm = srpm_file(name)
+    package = srpm[0] if srpm else name
+    out: list[Interval] = []
+    for introduced, fixed, last, kind in intervals:
+        bad = [v for v in (introduced, fixed, last) if v not in (None, "0") and not rpm_evr_ok(v)]
+        if bad and srpm and fixed is not None and not rpm_evr_ok(fixed) and all(
+            v == fixed for v in bad
+        ):
+            if warn is not None:
+                warn.append(
+                    f"{adv_id}: package {name!r} is a source RPM file and its fixed version "
+                    f"{fixed!r} is not a version: read as {package} fixed in {srpm[1]} "
+                    "(the file's version; a package with an epoch needs it in the feed)"
+                )
+            out.append((introduced, srpm[1], last, kind))
+            continue
+        if bad:
+            if warn is not None:
+                warn.append(
+                    f"{adv_id}: {name}: {', '.join(repr(v) for v in bad)} is not an rpm version; "
+                    "this range is skipped"
+                )
+            continue
+        out.append((introduced, fixed, last, kind))
+    if srpm and warn is not None and out == intervals:
+        warn.append(f"{adv_id}: package {name!r} is a source RPM file: read as package {package}")
+    return package, out
+
+
+def osv_rows(
+    record: Mapping[str, Any], warn: list[str] | None = None
+) -> tuple[Advisory, list[ParsedRow]] | None:
     """Parse one OSV record: its advisory and its affected rows.
 
-    Withdrawn records and records without an id give None.
+    Withdrawn records and records without an id give None. ``warn`` collects
+    what was read otherwise than the record says (:func:`_rpm_package`).
     """
     adv_id = record.get("id")
     if not isinstance(adv_id, str) or record.get("withdrawn"):
@@ -492,6 +574,8 @@ def osv_rows(record: Mapping[str, Any]) -> tuple[Advisory, list[ParsedRow]] | No
             severity = severity_of_score(vector[1]) if vector else "unknown"
         key = _release_key_function(release)
         intervals = list(_intervals(affected.get("ranges"), key))
+        if _is_rpm_release(release):
+            name, intervals = _rpm_package(adv_id, name, intervals, warn)
         for introduced, fixed, last, kind in intervals:
             state = "resolved" if fixed is not None else "open"
             row = Affected(adv_id, name, introduced, fixed, last, severity)
@@ -765,10 +849,14 @@ def import_osv_records(
     now: str | None = None,
     sha256: str | None = None,
 ) -> ImportResult:
-    """Import OSV records as feed ``name`` (default ``osv:<ecosystems>``)."""
-    parsed = [p for p in (osv_rows(r) for r in records if isinstance(r, dict)) if p is not None]
+    """Import OSV records as feed ``name`` (default ``osv:<ecosystems>``).
+
+    The result's ``warnings`` list what was read otherwise than a record says.
+    """
+    warnings: list[str] = []
+    parsed = [p for p in (osv_rows(r, warnings) for r in records if isinstance(r, dict)) if p is not None]
     ecosystems = {row.ecosystem for _adv, rows in parsed for row in rows}
-    return _store(
+    result = _store(
         conn,
         parsed,
         name=name or _default_osv_name(ecosystems),
@@ -777,6 +865,8 @@ def import_osv_records(
         imported_at=now or _now(),
         sha256=sha256,
     )
+    result.warnings = warnings
+    return result
 
 
 def import_debian_tracker(
@@ -1065,7 +1155,7 @@ def feeds_for_release(conn: Rows, release: str) -> tuple[FeedInfo, ...]:
 
 _CHUNK = 500
 # Column order of Affected: a row from SQLite is an AffectedRow.
-_AFFECTED_COLUMNS = "advisory, package, introduced, fixed, last_affected, severity, note"
+_AFFECTED_COLUMNS = "advisory, package, introduced, fixed, last_affected, severity, note, state, urgency"
 
 
 def _chunks(values: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
@@ -1249,8 +1339,10 @@ __all__ = [
     "package_rows",
     "release_advisories",
     "release_of_ecosystem",
+    "rpm_evr_ok",
     "sample_feed_paths",
     "severity_of_score",
     "severity_of_text",
+    "srpm_file",
     "tracker_state",
 ]

@@ -162,7 +162,9 @@ def _merge(earlier: dict[str, Any], row: Affected, advisory: Any, identity: list
 
     Feeds differ in what they know: the Debian tracker has no dates and often
     no urgency, a DSA has both. Keep the most severe known rating, the earliest
-    publication date and a fixed version when either side has one.
+    publication date and a fixed version when either side has one (with its
+    state, ``resolved``); without a fix, a Debian tracker state (``no-dsa``,
+    ``postponed``, ...) replaces a plain ``open``. The first urgency given is kept.
     """
     for ident in identity:
         if ident != earlier["id"] and ident not in earlier["aliases"]:
@@ -174,6 +176,12 @@ def _merge(earlier: dict[str, Any], row: Affected, advisory: Any, identity: list
         earlier["published"] = published
     if earlier["fixed"] is None and row.fixed is not None:
         earlier["fixed"] = row.fixed
+        if row.state:
+            earlier["state"] = row.state  # the fix decides: "resolved"
+    elif earlier["fixed"] is None and row.state and earlier.get("state") in (None, "open"):
+        earlier["state"] = row.state  # the tracker's decision (no-dsa, ...) beats a bare "open"
+    if row.urgency and not earlier.get("urgency"):
+        earlier["urgency"] = row.urgency
     if not earlier["url"] and advisory and advisory.url:
         earlier["url"] = advisory.url
     if not earlier["summary"] and advisory:
@@ -205,7 +213,7 @@ def prepare_rows(rows: Iterable[AffectedRow], fmt: str) -> PackageRows:
     other: list[tuple[Any, Any, Any, AffectedRow]] = []
     unreadable = 0
     for row in rows:
-        _advisory, _package, introduced, fixed, last_affected, _severity, _note = row
+        introduced, fixed, last_affected = row[2], row[3], row[4]
         try:
             if fixed is not None and (introduced is None or introduced == "0"):
                 simple.append((key(fixed), row))
@@ -336,6 +344,10 @@ def build_matches(hits: Hits, advisories: Mapping[str, Advisory]) -> list[dict[s
             }
             if row.note:
                 match["note"] = row.note
+            if row.state:
+                match["state"] = row.state
+            if row.urgency:
+                match["urgency"] = row.urgency
             matches.append(match)
             for ident in identity:
                 seen[(group.source, ident)] = match
@@ -348,8 +360,10 @@ def match_packages(
     """Advisories that affect ``packages``; also the count of unreadable feed rows.
 
     Each match: ``id, aliases, package (source), binaries, installed, fixed (None
-    = no fix yet), severity, published, modified, summary, url`` and ``note``
-    when the feed gives one (``postponed``, ``no-dsa``, ``undetermined``). Two
+    = no fix yet), severity, published, modified, summary, url``; ``note``
+    when the feed gives one (``postponed``, ``no-dsa``, ``undetermined``), and
+    the feed's ``state`` (``resolved``, ``open``, a Debian tracker state) and
+    ``urgency`` (the vendor's word as published: ``high**``, ``unimportant``). Two
     advisories that share a CVE id for the same package are merged into one.
     The plugin matches many hosts through the same steps with a cache between
     them (:func:`source_lookup`, :func:`prepare_rows`, :func:`find_hits`,

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from scanner.models import Status
+from scanner.options import validate_options
 from scanner.plugins.packages import eol_facts, feeds, match
-from scanner.plugins.packages.checks import bundled_eol
+from scanner.plugins.packages.checks import VULNERABLE, bundled_eol, judge_matches
 from tests.conftest import judge
 
 DATA = Path(__file__).parent / "data"
@@ -176,6 +177,27 @@ def test_one_cve_from_the_tracker_and_osv_is_one_finding(conn: sqlite3.Connectio
     assert aliases == {("osv:Debian", "DEBIAN-CVE-2024-2511", "CVE-2024-2511")}
     canonical = dict(conn.execute("SELECT id, canonical FROM feed_advisories"))
     assert canonical == {"CVE-2024-2511": "CVE-2024-2511", "DEBIAN-CVE-2024-2511": "CVE-2024-2511"}
+
+
+def test_a_tracker_no_dsa_and_an_open_osv_record_are_one_informational_finding(conn: sqlite3.Connection) -> None:
+    tracker = {"libxml2": {"CVE-2025-6021": {"releases": {"bookworm": {
+        "status": "open", "urgency": "low", "nodsa": "Minor issue", "nodsa_reason": ""}}}}}
+    feeds.import_debian_tracker(conn, tracker, feed_date="2026-11-30T00:00:00+00:00")
+    feeds.import_osv_records(conn, [{
+        "id": "DEBIAN-CVE-2025-6021", "upstream": ["CVE-2025-6021"], "modified": "2026-11-30T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "Debian:12", "name": "libxml2"},
+                      "ranges": [_eco({"introduced": "0"})]}],
+    }])
+    pkgs = [{"name": "libxml2", "source": "libxml2", "version": "2.9.14+dfsg-1.3", "source_version": "2.9.14+dfsg-1.3"}]
+    [found], _bad = match.match_packages(pkgs, "dpkg", feeds.load_release(conn, "debian:12"))
+    assert (found["id"], found["aliases"], found["fixed"]) == ("DEBIAN-CVE-2025-6021", ["CVE-2025-6021"], None)
+    assert (found["state"], found["urgency"], found["severity"]) == ("no-dsa", "low", "low")
+    facts = {"collected_at": "2026-11-30T08:00:00+00:00", "release": "debian:12"}
+    feed = {"release": "debian:12", "date": "2026-11-30T00:00:00+00:00", "sources": []}
+    options, _problems = validate_options(VULNERABLE.options, {"min_severity": "low"}, VULNERABLE.id)
+    outcome = judge_matches(facts, {"feed": feed, "matches": [found]}, options)
+    assert outcome.status is Status.PASS
+    assert outcome.evidence["informational"][0]["state"] == "no-dsa"
 
 
 def test_canonical_id() -> None:

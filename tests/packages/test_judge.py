@@ -204,10 +204,46 @@ def test_the_policy_can_count_no_dsa_issues() -> None:
     assert "(high, no-dsa)" in outcome.message
 
 
-def test_end_of_life_counts_unless_the_policy_says_otherwise() -> None:
+def test_end_of_life_informs_unless_the_policy_counts_it() -> None:
     eol = _m("CVE-2025-1", urgency="end-of-life")
-    assert judge_matches(FACTS, _found(eol), _options()).status is Status.FAIL
-    assert judge_matches(FACTS, _found(eol), _options(info_states=["end-of-life"])).status is Status.PASS
+    assert judge_matches(FACTS, _found(eol), _options()).status is Status.PASS
+    counted = judge_matches(FACTS, _found(eol), _options(info_states=["no-dsa", "ignored", "postponed"]))
+    assert counted.status is Status.FAIL
+    assert "(high, end-of-life)" in counted.message
+
+
+def test_each_information_item_names_its_state_urgency_and_level() -> None:
+    nodsa = _m("CVE-2025-6021", state="no-dsa", urgency="high**", note="no-dsa")
+    ordinary = _m("DSA-9001-1", severity="low", fixed="2.9.15", state="resolved")
+    outcome = judge_matches(FACTS, _found(nodsa, ordinary), _options())
+    assert outcome.status is Status.PASS
+    [item] = outcome.evidence["informational"]
+    assert (item["id"], item["state"], item["urgency"], item["level"]) == ("CVE-2025-6021", "no-dsa", "high**", "info")
+    assert outcome.message.startswith("No installed package is affected by an advisory at high or above "
+                                      "(1 lower or excluded advisories matched; 1 more are Debian no-dsa issues")
+    assert "libxml2 2.9.14 is affected by CVE-2025-6021 (high, urgency high**, no-dsa), no fix available yet" in outcome.message
+
+
+def test_information_is_named_beside_a_failure() -> None:
+    nodsa = _m("CVE-2025-6021", state="postponed", urgency="low", severity="high")
+    dsa = _m("DSA-9001-1", fixed="2.9.15", state="resolved", urgency="high")
+    outcome = judge_matches(FACTS, _found(nodsa, dsa), _options())
+    assert outcome.status is Status.FAIL
+    assert [a["id"] for a in outcome.evidence["advisories"]] == ["DSA-9001-1"]
+    assert "is affected by DSA-9001-1 (high), fixed in 2.9.15" in outcome.message  # urgency = level: said once
+    assert "1 more are Debian postponed issues, shown as information" in outcome.message
+
+
+def test_a_resolved_state_outranks_an_older_note() -> None:
+    # A merged match whose fix came from another feed: the note of the first record no longer applies.
+    outcome = judge_matches(FACTS, _found(_m("DSA-9001-1", fixed="2.9.15", state="resolved", note="no-dsa")), _options())
+    assert outcome.status is Status.FAIL and "informational" not in outcome.evidence
+
+
+@pytest.mark.parametrize("given", [["no_dsa"], ["resolved"]])
+def test_info_states_are_checked_against_the_tracker_states(given: list[str]) -> None:
+    _options_out, problems = validate_options(CHECK.options, {"info_states": given}, CHECK.id)
+    assert problems and "is not one of: no-dsa, ignored, postponed, end-of-life, undetermined" in problems[0].message
 
 
 # --- aliases and old facts ------------------------------------------------------------
@@ -218,6 +254,24 @@ def test_advisory_hits_resolve_aliases_either_way() -> None:
     assert advisory_hits("cve-2023-5363", matches)[0]["id"] == "DSA-5532-1"
     assert advisory_hits("DSA-5532-1", matches)[0]["package"] == "openssl"
     assert advisory_hits("CVE-2023-0001", matches) == []
+
+
+def test_affected_names_tracker_states_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from scanner.plugins.packages.command import _print_affected
+
+    matches = [
+        {"id": "DSA-5532-1", "aliases": ["CVE-2023-5363"], "package": "openssl", "installed": "1", "fixed": "2",
+         "state": "resolved", "urgency": "high**"},
+        {"id": "CVE-2023-5363", "aliases": [], "package": "libxml2", "installed": "1", "fixed": None,
+         "state": "no-dsa", "urgency": "low"},
+    ]
+    hits = advisory_hits("CVE-2023-5363", matches)
+    assert [(h["state"], h["urgency"]) for h in hits] == [("resolved", "high**"), ("no-dsa", "low")]
+    _print_affected({"advisory": "CVE-2023-5363", "hosts_judged": 1, "not_judged": [],
+                     "affected": [{"department": "water", "asset": "web1", "packages": hits}]})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].endswith("(DSA-5532-1)")  # an ordinary advisory: no state shown
+    assert lines[-1].endswith("(CVE-2023-5363) [no-dsa]")
 
 
 def test_version_1_facts_are_judged_on_the_matches_they_carry() -> None:

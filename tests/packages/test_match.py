@@ -194,3 +194,53 @@ def test_unreadable_fixed_version_is_counted_not_matched() -> None:
     packages = [{"name": "p", "version": "1.0-1", "source": "p", "source_version": "1.0-1"}]
     found, unreadable = match.match_packages(packages, "dpkg", _snapshot([row], "debian:12"))
     assert (found, unreadable) == ([], 1)
+
+
+# --- the feed's state and urgency in the match ---------------------------------------
+
+
+def _advisory(adv_id: str, *aliases: str) -> feeds.Advisory:
+    return feeds.Advisory(adv_id, aliases, "", None, None, None)
+
+
+def _merged(*rows: feeds.Affected, advisories: dict[str, feeds.Advisory] | None = None) -> list[dict[str, Any]]:
+    packages = [{"name": "libxml2", "version": "2.9.14+dfsg-1.3", "source": "libxml2",
+                 "source_version": "2.9.14+dfsg-1.3"}]
+    snapshot = _snapshot(list(rows), "debian:12")
+    snapshot = feeds.ReleaseFeed(snapshot.release, snapshot.feeds, snapshot.affected, advisories or {})
+    found, _ = match.match_packages(packages, "dpkg", snapshot)
+    return found
+
+
+def test_the_match_carries_the_tracker_state_and_urgency() -> None:
+    row = feeds.Affected("CVE-2025-6021", "libxml2", "0", None, None, "low", "no-dsa", "no-dsa", "low")
+    [found] = _merged(row)
+    assert (found["state"], found["urgency"], found["note"]) == ("no-dsa", "low", "no-dsa")
+
+
+def test_a_match_without_state_or_urgency_has_neither_key() -> None:
+    [found] = _merged(feeds.Affected("CVE-1", "libxml2", "0", "2.9.14+dfsg-1.4", None, "high"))
+    assert "state" not in found and "urgency" not in found
+
+
+def test_the_tracker_state_replaces_a_bare_open_when_merged() -> None:
+    osv = feeds.Affected("DEBIAN-CVE-2025-6021", "libxml2", "0", None, None, "unknown", None, "open", None)
+    tracker = feeds.Affected("CVE-2025-6021", "libxml2", "0", None, None, "low", "postponed", "postponed", "low")
+    [found] = _merged(osv, tracker, advisories={"DEBIAN-CVE-2025-6021": _advisory("DEBIAN-CVE-2025-6021", "CVE-2025-6021")})
+    assert found["id"] == "DEBIAN-CVE-2025-6021"  # one finding, named after the vendor record
+    assert (found["state"], found["urgency"], found["severity"]) == ("postponed", "low", "low")
+
+
+def test_a_fix_from_either_side_makes_the_merged_match_resolved() -> None:
+    # The DSA knows a fix the host lacks; a stale tracker entry calls the issue no-dsa.
+    dsa = feeds.Affected("DSA-9001-1", "libxml2", "0", "2.9.14+dfsg-1.3+deb12u1", None, "high", None, "resolved", None)
+    tracker = feeds.Affected("CVE-2025-6021", "libxml2", "0", None, None, "low", "no-dsa", "no-dsa", "high**")
+    [found] = _merged(dsa, tracker, advisories={"DSA-9001-1": _advisory("DSA-9001-1", "CVE-2025-6021")})
+    assert (found["fixed"], found["state"], found["urgency"]) == ("2.9.14+dfsg-1.3+deb12u1", "resolved", "high**")
+
+
+def test_an_unfixed_vendor_row_does_not_undo_the_tracker_state() -> None:
+    tracker = feeds.Affected("CVE-2025-6021", "libxml2", "0", None, None, "info", "ignored", "ignored", "unimportant")
+    usn = feeds.Affected("CVE-2025-6021", "libxml2", "0", None, None, "unknown", None, "open", "medium")
+    [found] = _merged(tracker, usn)
+    assert (found["state"], found["urgency"]) == ("ignored", "unimportant")

@@ -236,7 +236,10 @@ def test_a_buster_host_is_judged_by_source_package(store: Store) -> None:
     match = found[("CVE-2008-7220", "prototypejs")]
     assert (match["installed"], match["fixed"], match["severity"]) == ("1.6.0.1-1", "1.6.0.2-1", "high")
     assert match["binaries"] == ["libjs-prototype"]
-    assert _verdict(store, host).status is Status.FAIL
+    assert (match["state"], match["urgency"]) == ("resolved", "high**")
+    outcome = _verdict(store, host)
+    assert outcome.status is Status.FAIL
+    assert "prototypejs 1.6.0.1-1 is affected by CVE-2008-7220 (high, urgency high**), fixed in 1.6.0.2-1" in outcome.message
     fixed = _host(BUSTER, "dpkg", _dpkg("libjs-prototype|1.7.1-3|prototypejs|1.7.1-3|ii |all"), "4.19.0-27-amd64")
     assert _matches(store, fixed) == {}
 
@@ -271,3 +274,89 @@ def test_readme_names_the_source_of_every_recorded_file() -> None:
     readme = (DATA / "README.md").read_text()
     for path in [*DATA.glob("*.json"), *DATA.glob("*/*.json")]:
         assert path.name in readme, f"{path.name} has no source line in data/README.md"
+
+
+# ------------------------------------------------------------------ Debian tracker states, end to end
+
+CHROMIUM_BUSTER = "89.0.4389.114-1~deb10u1"  # the buster version the recorded entry lists
+
+
+def _buster_host() -> dict[str, Any]:
+    return _host(BUSTER, "dpkg", _dpkg(
+        f"chromium|{CHROMIUM_BUSTER}|chromium|{CHROMIUM_BUSTER}|ii |amd64",
+        f"chromium-common|{CHROMIUM_BUSTER}|chromium|{CHROMIUM_BUSTER}|ii |amd64",
+        "txt2man|1.5.5-4|txt2man|1.5.5-4|ii |all",
+        "backupninja|0.8-1|backupninja|0.8-1|ii |all",
+        "libjs-prototype|1.6.0.1-1|prototypejs|1.6.0.1-1|ii |all",
+    ), "4.19.0-27-amd64")
+
+
+def _judge(store: Store, host: dict[str, Any], **given: Any) -> Any:
+    options, problems = validate_options(CHECK.options, {"max_feed_age_days": 36500, **given}, CHECK.id)
+    assert not problems
+    return CHECK.evaluate(packages_facts(host), options, {"advisories": store.dataset("advisories")})
+
+
+def test_the_vunnel_excerpt_keeps_end_of_life_and_starred_urgency(store: Store) -> None:
+    result = _import(store, DATA / "debian-tracker-vunnel.json", "tracker")
+    # chromium-browser's entry has "releases": [] (a list, empty): no row, no error.
+    assert "chromium-browser" not in {r[0] for r in _rows(store, "SELECT package FROM feed_affected")}
+    rows = sorted(_rows(store, "SELECT advisory, package, fixed, state, urgency, severity, note "
+                              "FROM feed_affected WHERE release = 'debian:10'"))
+    # CVE-2007-2383 is "fixed_version 0" (never affected): no row.
+    assert rows == [
+        ("CVE-2005-3111", "backupninja", "0.8-2", "resolved", "medium", "medium", None),
+        ("CVE-2008-7220", "prototypejs", "1.6.0.2-1", "resolved", "high**", "high", None),
+        ("CVE-2013-1444", "txt2man", "1.5.5-4.1", "resolved", "low**", "low", None),
+        ("CVE-2022-0456", "chromium", None, "end-of-life", "end-of-life", "unknown", "end-of-life"),
+    ]
+    assert result.releases["debian:10"] == 4
+    assert result.releases["debian:12"] == 2  # chromium and sope are resolved in bookworm
+
+
+def test_tracker_states_end_to_end_facts_store_matches_verdict_report(store: Store) -> None:
+    from scanner.reports.evidence import readable
+
+    _import(store, DATA / "debian-tracker-vunnel.json", "tracker")
+    host = _buster_host()
+    found = _matches(store, host)
+    chromium = found[("CVE-2022-0456", "chromium")]
+    assert (chromium["state"], chromium["urgency"], chromium["fixed"]) == ("end-of-life", "end-of-life", None)
+    assert chromium["binaries"] == ["chromium", "chromium-common"]
+    assert (found[("CVE-2008-7220", "prototypejs")]["urgency"], found[("CVE-2008-7220", "prototypejs")]["state"]) == (
+        "high**", "resolved")
+
+    # The check's default: end-of-life is information, the rest counts.
+    outcome = _judge(store, host, min_severity="low")
+    assert outcome.status is Status.FAIL
+    assert [a["id"] for a in outcome.evidence["advisories"]] == ["CVE-2008-7220", "CVE-2005-3111", "CVE-2013-1444"]
+    [info] = outcome.evidence["informational"]
+    assert (info["id"], info["state"], info["urgency"], info["level"]) == ("CVE-2022-0456", "end-of-life", "end-of-life", "info")
+    assert "prototypejs 1.6.0.1-1 is affected by CVE-2008-7220 (high, urgency high**), fixed in 1.6.0.2-1" in outcome.message
+    assert "txt2man 1.5.5-4 is affected by CVE-2013-1444 (low, urgency low**), fixed in 1.5.5-4.1" in outcome.message
+    assert ("1 more are Debian end-of-life issues, shown as information: chromium "
+            f"{CHROMIUM_BUSTER} is affected by CVE-2022-0456 (unknown, end-of-life), no fix available yet") in outcome.message
+    lines = readable(CHECK.id, outcome.evidence)
+    assert "prototypejs 1.6.0.1-1 -> fixed in 1.6.0.2-1 (CVE-2008-7220, high, urgency high**)" in lines
+    assert f"Information: chromium {CHROMIUM_BUSTER} -> no fix yet (CVE-2022-0456, unknown, end-of-life)" in lines
+
+    # The shipped patch policy counts end-of-life: no fix will come.
+    counted = _judge(store, host, min_severity="low", info_states=["no-dsa", "ignored", "postponed"])
+    assert "CVE-2022-0456" in [a["id"] for a in counted.evidence["advisories"]]
+    assert "informational" not in counted.evidence
+
+    # Only information left: a pass that still names it.
+    fixed = _host(BUSTER, "dpkg", _dpkg(f"chromium|{CHROMIUM_BUSTER}|chromium|{CHROMIUM_BUSTER}|ii |amd64"),
+                  "4.19.0-27-amd64")
+    passed = _judge(store, fixed, min_severity="low")
+    assert passed.status is Status.PASS
+    assert "0 lower or excluded advisories matched; 1 more are Debian end-of-life issues" in passed.message
+
+
+def test_the_shipped_patch_policy_counts_end_of_life_but_not_no_dsa() -> None:
+    from scanner.plugin import load_registry
+    from scanner.policy import load_policies
+
+    ruleset = load_policies(["patch-baseline"], load_registry())
+    [request] = [c for r in ruleset.rules for c in r.checks if c.check_id == CHECK.id]
+    assert request.options["info_states"] == ["no-dsa", "ignored", "postponed"]
