@@ -56,7 +56,7 @@ def feeds() -> None:
 @click.option("--name", metavar="NAME", help="Feed name (default: derived from its ecosystems).")
 @db_option
 def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> None:
-    """Import OSV advisories (directory, JSON or per-ecosystem zip), a Debian tracker JSON file, or a plugin's dataset (DuckDuckGo Tracker Radar files)."""
+    """Import OSV advisories (directory, JSON or per-ecosystem zip), a Debian tracker JSON file, Red Hat CSAF 2.0 advisories (a file or a directory), or a plugin's dataset (DuckDuckGo Tracker Radar files)."""
     store = open_store(db)
     formats = _formats()
     for path in paths:
@@ -71,7 +71,9 @@ def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> No
         try:
             with store.write_dataset("advisories") as conn:
                 result = feedlib.import_path(conn, path, name=name)
-        except (feedlib.FeedFormatError, ValueError, OSError, zipfile.BadZipFile, KeyError, TypeError) as exc:
+        except feedlib.FeedFormatError as exc:  # its message names the file (and where in it)
+            raise Fail(str(exc)) from None
+        except (ValueError, OSError, zipfile.BadZipFile, KeyError, TypeError) as exc:
             raise Fail(f"{path}: cannot import: {exc}") from None
         info = result.feed
         releases = ", ".join(f"{r} ({n})" for r, n in sorted(result.releases.items())) or "none"

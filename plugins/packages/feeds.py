@@ -16,6 +16,7 @@ Accepted inputs (detected from the content, see :func:`import_path`):
   with each release's state (:func:`tracker_state`) and urgency.
 * An Alpine secdb file (``secdb.alpinelinux.org/<branch>/<repo>.json``).
 * endoflife.date release cycles (:func:`eol_cycles`), for ``os.supported_release``.
+* Red Hat CSAF 2.0 security advisories (``RHSA-*.json``, or a directory of them): :mod:`.csaf`.
 
 Every affected range becomes one row keyed by (release, source package). A feed
 re-imported under the same name replaces its previous rows, in one transaction.
@@ -193,7 +194,8 @@ def release_of_ecosystem(ecosystem: str) -> str | None:
     ``Debian:12`` -> ``debian:12``; ``Ubuntu:22.04:LTS`` -> ``ubuntu:22.04``;
     ``Ubuntu:Pro:22.04:LTS`` -> ``ubuntu-pro:22.04``; ``Alpine:v3.19`` -> ``alpine:3.19``;
     ``Rocky Linux:9`` -> ``rocky:9``; ``AlmaLinux:9`` -> ``almalinux:9``;
-    ``Red Hat:enterprise_linux:9::appstream`` -> ``rhel:9``.
+    ``Red Hat:enterprise_linux:9::appstream`` and ``Red Hat:rhel_els:6`` -> ``rhel:9``, ``rhel:6``
+    (minor-release streams such as ``Red Hat:rhel_eus:9.2::appstream`` map to no host).
     """
     parts = ecosystem.split(":")
     base = parts[0]
@@ -210,7 +212,7 @@ def release_of_ecosystem(ecosystem: str) -> str | None:
         return f"rocky:{rest[0].split('.')[0]}"
     if base == "AlmaLinux" and rest and rest[0]:
         return f"almalinux:{rest[0].split('.')[0]}"
-    if base == "Red Hat" and len(rest) >= 2 and rest[0] == "enterprise_linux":
+    if base == "Red Hat" and len(rest) >= 2 and rest[0] in ("enterprise_linux", "rhel_els"):
         return f"rhel:{rest[1].split('.')[0]}"
     return None
 
@@ -940,17 +942,27 @@ def _looks_like_tracker(data: object) -> bool:
     return False
 
 
+def load_json(raw: bytes, where: str) -> Any:
+    """``raw`` parsed, or a :class:`FeedFormatError` naming ``where:line:col``."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise FeedFormatError(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise FeedFormatError(f"{where}:1:1: not UTF-8 JSON (byte {exc.start})") from None
+
+
 def _json_records(path: Path) -> Iterator[Mapping[str, Any]]:
     if path.is_dir():
         for file in sorted(path.rglob("*.json")):
-            yield from _records_of(json.loads(file.read_bytes()))
+            yield from _records_of(load_json(file.read_bytes(), str(file)))
     elif zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 if info.filename.endswith(".json") and not info.is_dir():
-                    yield from _records_of(json.loads(archive.read(info)))
+                    yield from _records_of(load_json(archive.read(info), f"{path}:{info.filename}"))
     else:
-        yield from _records_of(json.loads(path.read_bytes()))
+        yield from _records_of(load_json(path.read_bytes(), str(path)))
 
 
 def _records_of(data: object) -> Iterator[Mapping[str, Any]]:
@@ -971,7 +983,7 @@ def _sha256(path: Path) -> str | None:
 
 
 class FeedFormatError(ValueError):
-    """The file is neither OSV nor the Debian Security Tracker JSON."""
+    """A file no importer reads; the message starts with ``file[:line:col]:``."""
 
 
 def import_path(
@@ -981,14 +993,23 @@ def import_path(
     name: str | None = None,
     now: str | None = None,
 ) -> ImportResult:
-    """Import an OSV directory/zip/JSON file or a Debian tracker JSON file from ``path``."""
+    """Import an OSV directory/zip/JSON file, a Debian tracker, Alpine secdb, endoflife.date
+    or Red Hat CSAF 2.0 JSON file, or a directory of CSAF files, from ``path``."""
+    from . import csaf
+
     target = Path(path)
     if not target.exists():
-        raise FileNotFoundError(f"{target}: no such file or directory")
+        raise FeedFormatError(f"{target}: no such file or directory")
     source = str(target)
     sha = _sha256(target)
+    if target.is_dir():
+        files = sorted(target.rglob("*.json"))
+        if files and csaf.looks_like_csaf(load_json(files[0].read_bytes(), str(files[0]))):
+            documents = ((str(f), raw, load_json(raw, str(f))) for f in files for raw in (f.read_bytes(),))
+            return csaf.import_documents(conn, documents, name=name, source=source, now=now)
     if target.is_file() and not zipfile.is_zipfile(target):
-        data = json.loads(target.read_bytes())
+        raw = target.read_bytes()
+        data = load_json(raw, source)
         mtime = dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC)
         file_date = mtime.isoformat(timespec="seconds")
         options: dict[str, Any] = {
@@ -1000,12 +1021,14 @@ def import_path(
             return import_alpine_secdb(conn, data, **options)
         if eol_cycles(data, target.stem) is not None:
             return import_eol(conn, data, product=target.stem, **options)
+        if csaf.looks_like_csaf(data):
+            return csaf.import_documents(conn, [(source, raw, data)], **options)
         records = list(_records_of(data))
     else:
         records = list(_json_records(target))
     if not records or not any("id" in r for r in records):
         raise FeedFormatError(
-            f"{target}: not an OSV, Debian tracker, Alpine secdb or endoflife.date JSON file"
+            f"{target}: not an OSV, Debian tracker, Alpine secdb, endoflife.date or CSAF 2.0 JSON file"
         )
     return import_osv_records(conn, records, name=name, source=source, now=now, sha256=sha)
 
@@ -1333,6 +1356,7 @@ __all__ = [
     "import_osv_records",
     "import_path",
     "list_feeds",
+    "load_json",
     "load_release",
     "module_streams",
     "osv_rows",
