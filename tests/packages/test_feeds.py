@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -299,3 +302,49 @@ def test_release_advisories_pick_the_feed_load_release_picks(
     assert found["X-1"].summary == expected
     assert set(found) == {"X-1", "Y-1"}
     assert found == feeds.load_release(conn, "debian:12").advisories
+
+
+# ------------------------------------------------------------------ errors name the file once
+
+
+def _cli_import(tmp_path: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CIVISCAN_DB": str(tmp_path / "c.db")}
+    return subprocess.run([sys.executable, "-m", "scanner", "feeds", "import", str(target)],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"id": "X", "affected": [1,]}', ":1:28: not valid JSON: Expecting value"),
+        ('{"id": "X",\n  "summary": "unterminated}', ":2:14: not valid JSON: Unterminated string starting at"),
+        ('{"neither": "format"}', ": not an OSV, Debian tracker, Alpine secdb, endoflife.date or CSAF 2.0 JSON file"),
+    ],
+    ids=["bad-value", "second-line", "unknown-format"],
+)
+def test_the_import_command_names_the_file_once(tmp_path: Path, content: str, message: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = _cli_import(tmp_path, bad)
+    assert result.returncode == 2
+    assert result.stderr == f"error: {bad}{message}\n"
+
+
+def test_a_missing_path_is_named_once(tmp_path: Path) -> None:
+    result = _cli_import(tmp_path, tmp_path / "absent.json")
+    assert (result.returncode, result.stderr) == (2, f"error: {tmp_path / 'absent.json'}: no such file or directory\n")
+
+
+def test_a_broken_record_in_an_osv_directory_names_its_file(tmp_path: Path, conn: sqlite3.Connection) -> None:
+    (tmp_path / "a.json").write_text(json.dumps({"id": "A-1", "affected": []}))
+    (tmp_path / "b.json").write_text('{"id": "B-1",\n"affected": [}')
+    with pytest.raises(feeds.FeedFormatError, match=rf"^{tmp_path / 'b.json'}:2:14: not valid JSON"):
+        feeds.import_path(conn, tmp_path)
+
+
+def test_a_broken_member_of_an_osv_zip_names_the_zip_and_the_member(tmp_path: Path, conn: sqlite3.Connection) -> None:
+    dump = tmp_path / "all.zip"
+    with zipfile.ZipFile(dump, "w") as archive:
+        archive.writestr("DSA-1-1.json", '{"id": "DSA-1-1", "affected": [')
+    with pytest.raises(feeds.FeedFormatError, match=rf"^{dump}:DSA-1-1.json:1:32: not valid JSON"):
+        feeds.import_path(conn, dump)
