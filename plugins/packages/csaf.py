@@ -41,12 +41,11 @@ from .feeds import (
     FeedFormatError,
     ImportResult,
     ParsedRow,
-    _iso_utc,
-    _now,
-    _plain,
-    _store,
     cvss_base_score,
+    import_parsed,
+    iso_utc,
     load_json,
+    plain_text,
     release_of_ecosystem,
     severity_of_score,
     severity_of_text,
@@ -280,14 +279,14 @@ def csaf_rows(data: Mapping[str, Any]) -> tuple[Advisory, list[ParsedRow]]:
 
     title = document.get("title")
     text = title[len(_TITLE_PREFIX):] if isinstance(title, str) and title.startswith(_TITLE_PREFIX) else title
-    summary = _plain(text)
+    summary = plain_text(text)
     advisory = Advisory(
         id=adv_id,
         aliases=tuple(aliases),
         summary=f"{impact}: {summary}" if impact and summary else summary,
         url=_errata_url(document, [v for v in vulnerabilities if isinstance(v, dict)]),
-        published=_iso_utc(tracking.get("initial_release_date")),
-        modified=_iso_utc(tracking.get("current_release_date")),
+        published=iso_utc(tracking.get("initial_release_date")),
+        modified=iso_utc(tracking.get("current_release_date")),
         cvss_vector=vector[0] if vector else None,
         cvss_score=vector[1] if vector else None,
     )
@@ -379,8 +378,8 @@ def import_documents(
         raise FeedFormatError(f"{source}: no CSAF documents")
     dates = [adv.modified for adv, _rows in parsed if adv.modified]
     default = f"{DEFAULT_NAME}:{parsed[0][0].id}" if len(parsed) == 1 else DEFAULT_NAME
-    return _store(
-        conn, parsed, name=name or default, kind=KIND, source=source, imported_at=now or _now(),
+    return import_parsed(
+        conn, parsed, KIND, default, name=name, source=source, now=now,
         feed_date=max(dates) if dates else feed_date, sha256=sha256,
     )
 

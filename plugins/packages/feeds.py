@@ -324,7 +324,7 @@ class ImportResult:
     """What the importer read otherwise than the record says (one line each, for the user)."""
 
 
-def _plain(text: object, limit: int = 300) -> str:
+def plain_text(text: object, limit: int = 300) -> str:
     """First paragraph of a description as one line of plain text."""
     if not isinstance(text, str):
         return ""
@@ -333,7 +333,7 @@ def _plain(text: object, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _iso_utc(value: object) -> str | None:
+def iso_utc(value: object) -> str | None:
     parsed = parse_timestamp(value) if isinstance(value, str) else None
     return parsed.astimezone(dt.UTC).isoformat(timespec="seconds") if parsed else None
 
@@ -588,10 +588,10 @@ def osv_rows(
     advisory = Advisory(
         id=adv_id,
         aliases=aliases,
-        summary=_plain(record.get("summary")) or _plain(record.get("details")),
+        summary=plain_text(record.get("summary")) or plain_text(record.get("details")),
         url=_osv_url(record),
-        published=_iso_utc(record.get("published")),
-        modified=_iso_utc(record.get("modified")),
+        published=iso_utc(record.get("published")),
+        modified=iso_utc(record.get("modified")),
         cvss_vector=scored[0] if scored else None,
         cvss_score=scored[1] if scored else None,
     )
@@ -664,7 +664,7 @@ def debian_tracker_rows(data: Mapping[str, Any]) -> Iterator[tuple[Advisory, lis
                 advisory = Advisory(
                     id=str(issue_id),
                     aliases=(),
-                    summary=_plain(issue.get("description")),
+                    summary=plain_text(issue.get("description")),
                     url=f"https://security-tracker.debian.org/tracker/{issue_id}",
                     published=None,
                     modified=None,
@@ -886,7 +886,7 @@ def import_debian_tracker(
     The tracker JSON carries no dates, so ``feed_date`` (the file's modification
     time when imported from a path) stands for the feed's own date.
     """
-    return _import_undated(
+    return import_parsed(
         conn, debian_tracker_rows(data), "debian-tracker", "debian-tracker", name=name,
         source=source, feed_date=feed_date, now=now, sha256=sha256,
     )
@@ -902,10 +902,10 @@ def import_alpine_secdb(
     stands for the feed's own date.
     """
     default = f"alpine-secdb:{data.get('distroversion')}-{data.get('reponame') or 'main'}"
-    return _import_undated(conn, alpine_secdb_rows(data), "alpine-secdb", default, **options)
+    return import_parsed(conn, alpine_secdb_rows(data), "alpine-secdb", default, **options)
 
 
-def _import_undated(
+def import_parsed(
     conn: sqlite3.Connection,
     parsed: Iterable[tuple[Advisory, list[ParsedRow]]],
     kind: str,
@@ -917,6 +917,7 @@ def _import_undated(
     now: str | None = None,
     sha256: str | None = None,
 ) -> ImportResult:
+    """Store parsed advisories as feed ``name`` (default ``default_name``) of ``kind``, dated ``feed_date``."""
     return _store(
         conn, parsed, name=name or default_name, kind=kind, source=source,
         imported_at=now or _now(), feed_date=feed_date, sha256=sha256,
@@ -1354,13 +1355,16 @@ __all__ = [
     "import_debian_tracker",
     "import_eol",
     "import_osv_records",
+    "import_parsed",
     "import_path",
+    "iso_utc",
     "list_feeds",
     "load_json",
     "load_release",
     "module_streams",
     "osv_rows",
     "package_rows",
+    "plain_text",
     "release_advisories",
     "release_of_ecosystem",
     "rpm_evr_ok",
