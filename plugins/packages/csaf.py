@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import json.decoder
 import json.scanner
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -108,6 +109,20 @@ def parse_purl(purl: str) -> Component | None:
     return Component(name, evr, arch)
 
 
+# A product version id as Red Hat writes it: NAME-EPOCH:VERSION-RELEASE.ARCH.
+_NEVRA = re.compile(r"(?P<name>.+)-(?:(?P<epoch>\d+):)?(?P<version>[^-:]+)-(?P<release>[^-:]+)\.(?P<arch>[^.:-]+)")
+
+
+def parse_nevra(product_id: str) -> Component | None:
+    """``tigervnc-0:1.13.1-3.el9_3.3.src`` -> ``Component("tigervnc", "1.13.1-3.el9_3.3", "src")``, or None."""
+    found = _NEVRA.fullmatch(product_id)
+    if not found:
+        return None
+    epoch = found["epoch"]
+    evr = f"{found['version']}-{found['release']}"
+    return Component(found["name"], f"{epoch}:{evr}" if epoch and epoch != "0" else evr, found["arch"])
+
+
 def _ecosystem(cpe: str) -> str:
     """``cpe:/o:redhat:enterprise_linux:9::baseos`` -> ``Red Hat:enterprise_linux:9::baseos``."""
     parts = cpe.split(":")
@@ -126,11 +141,17 @@ def _need(value: object, kind: type, pointer: Pointer, what: str) -> Any:
 _JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
-def _product_tree(
-    tree: Mapping[str, Any],
-) -> tuple[dict[str, str], dict[str, Component | None], dict[str, tuple[str, str, Pointer]]]:
-    """Platforms (product id -> CPE), components (product id -> purl reading) and
-    relationships (product id -> (platform id, component id, where)) of a product tree."""
+class _Tree(NamedTuple):
+    known: set[str]  # every product id of the branches
+    platforms: dict[str, str]  # product id -> CPE
+    components: dict[str, Component | None]  # product id -> its rpm (None: a purl that is no rpm)
+    relationships: dict[str, tuple[str, str, Pointer]]  # product id -> (platform, component, where)
+
+
+def _product_tree(tree: Mapping[str, Any]) -> _Tree:
+    """The products of a product tree: platforms by CPE, rpm components by purl (else by a
+    NEVRA product id), and the relationships tying one to the other."""
+    known: set[str] = set()
     platforms: dict[str, str] = {}
     components: dict[str, Component | None] = {}
     stack: list[tuple[Any, Pointer]] = [(tree.get("branches") or [], ("product_tree", "branches"))]
@@ -146,10 +167,14 @@ def _product_tree(
                 pid = _need(product.get("product_id"), str, (*at, "product", "product_id"), "product_id")
                 helper = product.get("product_identification_helper") or {}
                 _need(helper, dict, (*at, "product", "product_identification_helper"), "product_identification_helper")
+                known.add(pid)
                 if isinstance(helper.get("cpe"), str):
                     platforms[pid] = helper["cpe"]
                 elif isinstance(helper.get("purl"), str):
-                    components[pid] = parse_purl(helper["purl"])
+                    purl = helper["purl"]
+                    components[pid] = parse_purl(purl) or (parse_nevra(pid) if purl.startswith("pkg:rpm/") else None)
+                elif (nevra := parse_nevra(pid)) is not None:
+                    components[pid] = nevra
             if "branches" in branch:
                 stack.append((branch["branches"], (*at, "branches")))
     relationships: dict[str, tuple[str, str, Pointer]] = {}
@@ -166,7 +191,7 @@ def _product_tree(
             "relates_to_product_reference",
         )
         relationships[pid] = (platform, component, at)
-    return platforms, components, relationships
+    return _Tree(known, platforms, components, relationships)
 
 
 def _impact(document: Mapping[str, Any], vulnerabilities: Sequence[Mapping[str, Any]]) -> str | None:
@@ -205,8 +230,13 @@ def _errata_url(document: Mapping[str, Any], vulnerabilities: Sequence[Mapping[s
     return None
 
 
-def csaf_rows(data: Mapping[str, Any]) -> tuple[Advisory, list[ParsedRow]]:
-    """Parse one Red Hat CSAF 2.0 security advisory: its advisory and its fixed rows."""
+def csaf_rows(data: Mapping[str, Any], warn: list[str] | None = None) -> tuple[Advisory, list[ParsedRow]]:
+    """Parse one Red Hat CSAF 2.0 security advisory: its advisory and its fixed rows.
+
+    Wrong JSON types and references to no product of the tree raise :class:`CsafError`;
+    a fixed product this cannot place (a platform without CPE, a package named neither by
+    an rpm purl nor by a NEVRA id) is skipped, and said once in ``warn``.
+    """
     document = _need(data.get("document"), dict, ("document",), "document")
     category = document.get("category")
     if category != "csaf_security_advisory":
@@ -218,7 +248,8 @@ def csaf_rows(data: Mapping[str, Any]) -> tuple[Advisory, list[ParsedRow]]:
     adv_id = _need(tracking.get("id"), str, ("document", "tracking", "id"), "tracking id")
     tree = _need(data.get("product_tree"), dict, ("product_tree",), "product_tree")
     vulnerabilities = _need(data.get("vulnerabilities") or [], list, ("vulnerabilities",), "vulnerabilities")
-    platforms, components, relationships = _product_tree(tree)
+    known, platforms, components, relationships = _product_tree(tree)
+    skipped: set[str] = set()
     impact = _impact(document, [v for v in vulnerabilities if isinstance(v, dict)])
     vector = _worst_vector([v for v in vulnerabilities if isinstance(v, dict)])
     if impact is not None:
@@ -232,13 +263,9 @@ def csaf_rows(data: Mapping[str, Any]) -> tuple[Advisory, list[ParsedRow]]:
     for index, vuln in enumerate(vulnerabilities):
         at: Pointer = ("vulnerabilities", index)
         _need(vuln, dict, at, "a vulnerability")
-        cve = vuln.get("cve")
+        cve = vuln.get("cve")  # its ``ids`` are Red Hat Bugzilla numbers: no alias a user types
         if isinstance(cve, str) and cve not in aliases:
             aliases.append(cve)
-        for extra in vuln.get("ids") or ():
-            text = extra.get("text") if isinstance(extra, dict) else None
-            if isinstance(text, str) and text not in aliases and text != adv_id:
-                aliases.append(text)
         status = _need(vuln.get("product_status") or {}, dict, (*at, "product_status"), "product_status")
         listed = _need(status.get("fixed") or [], list, (*at, "product_status", "fixed"), "fixed")
         for number, pid in enumerate(listed):
@@ -247,15 +274,18 @@ def csaf_rows(data: Mapping[str, Any]) -> tuple[Advisory, list[ParsedRow]]:
             if pid not in relationships:
                 raise CsafError(where, f"fixed product {pid!r} is no relationship of the product tree")
             platform, component, rel_at = relationships[pid]
-            if platform not in platforms:
-                raise CsafError(
-                    (*rel_at, "relates_to_product_reference"),
-                    f"product {platform!r} has no CPE in the product tree",
+            for ref, key in ((platform, "relates_to_product_reference"), (component, "product_reference")):
+                if ref not in known:
+                    raise CsafError((*rel_at, key), f"product {ref!r} is not in the product tree")
+            if platform not in platforms or component not in components:
+                problem = (
+                    f"platform {platform!r} has no CPE" if platform not in platforms
+                    else f"package {component!r} has no rpm purl and its id is no NEVRA"
                 )
-            if component not in components:
-                raise CsafError(
-                    (*rel_at, "product_reference"), f"product {component!r} has no purl in the product tree"
-                )
+                if warn is not None and problem not in skipped:
+                    warn.append(f"{adv_id}: {problem}: its fixes are skipped")
+                skipped.add(problem)
+                continue
             fixed[(platform, component)] = None
 
     by_platform: dict[str, list[Component]] = {}
@@ -344,12 +374,14 @@ def locate(text: str, pointer: Pointer) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
-def document_rows(raw: bytes, data: Any, where: str) -> tuple[Advisory, list[ParsedRow]]:
+def document_rows(
+    raw: bytes, data: Any, where: str, warn: list[str] | None = None
+) -> tuple[Advisory, list[ParsedRow]]:
     """:func:`csaf_rows` of one file's document, its problems as ``where:line:col: what``."""
     if not looks_like_csaf(data):
         raise FeedFormatError(f"{where}:1:1: not a CSAF 2.0 document (no document.csaf_version \"2.0\")")
     try:
-        return csaf_rows(data)
+        return csaf_rows(data, warn)
     except CsafError as exc:
         line, col = locate(raw.decode("utf-8-sig"), exc.pointer)
         path = "/" + "/".join(str(p) for p in exc.pointer)
@@ -373,15 +405,18 @@ def import_documents(
     ``redhat-csaf`` for a directory. The feed's date is the newest
     ``current_release_date``; ``feed_date`` (the file's time) only stands in without one.
     """
-    parsed = [document_rows(raw, data, where) for where, raw, data in documents]
+    warnings: list[str] = []
+    parsed = [document_rows(raw, data, where, warnings) for where, raw, data in documents]
     if not parsed:
         raise FeedFormatError(f"{source}: no CSAF documents")
     dates = [adv.modified for adv, _rows in parsed if adv.modified]
     default = f"{DEFAULT_NAME}:{parsed[0][0].id}" if len(parsed) == 1 else DEFAULT_NAME
-    return import_parsed(
+    result = import_parsed(
         conn, parsed, KIND, default, name=name, source=source, now=now,
         feed_date=max(dates) if dates else feed_date, sha256=sha256,
     )
+    result.warnings = warnings
+    return result
 
 
 __all__ = [
@@ -394,5 +429,6 @@ __all__ = [
     "import_documents",
     "locate",
     "looks_like_csaf",
+    "parse_nevra",
     "parse_purl",
 ]
