@@ -72,11 +72,11 @@ class CsafError(ValueError):
 
 
 def looks_like_csaf(data: object) -> bool:
-    """Whether ``data`` is a CSAF 2.0 document (``document.csaf_version`` is ``"2.0"``)."""
+    """Whether ``data`` is a CSAF document (it has ``document.csaf_version``; :func:`csaf_rows` reads 2.0)."""
     if not isinstance(data, dict):
         return False
     document = data.get("document")
-    return isinstance(document, dict) and document.get("csaf_version") == "2.0"
+    return isinstance(document, dict) and "csaf_version" in document
 
 
 class Component(NamedTuple):
@@ -238,6 +238,9 @@ def csaf_rows(data: Mapping[str, Any], warn: list[str] | None = None) -> tuple[A
     an rpm purl nor by a NEVRA id) is skipped, and said once in ``warn``.
     """
     document = _need(data.get("document"), dict, ("document",), "document")
+    version = document.get("csaf_version")
+    if version != "2.0":
+        raise CsafError(("document", "csaf_version"), f"CSAF version {version!r} is not supported (only 2.0)")
     category = document.get("category")
     if category != "csaf_security_advisory":
         raise CsafError(
@@ -379,7 +382,7 @@ def document_rows(
 ) -> tuple[Advisory, list[ParsedRow]]:
     """:func:`csaf_rows` of one file's document, its problems as ``where:line:col: what``."""
     if not looks_like_csaf(data):
-        raise FeedFormatError(f"{where}:1:1: not a CSAF 2.0 document (no document.csaf_version \"2.0\")")
+        raise FeedFormatError(f"{where}:1:1: not a CSAF document (no document.csaf_version)")
     try:
         return csaf_rows(data, warn)
     except CsafError as exc:
