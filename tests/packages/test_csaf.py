@@ -352,6 +352,36 @@ def test_a_malformed_document_names_the_json_path(
     assert pointer in message and words in message
 
 
+def test_a_relationship_naming_no_product_of_the_tree_is_refused(store: Store, tmp_path: Path) -> None:
+    data = _document()
+    data["product_tree"]["relationships"][0]["relates_to_product_reference"] = "AppStream-9.9.9.Z.MAIN"
+    path = _write(tmp_path, data)
+    message = _refusal(store, path)
+    assert message.startswith(f"{path}:{_line_of(path, 'AppStream-9.9.9.Z.MAIN')}:"), message
+    assert "/product_tree/relationships/0/relates_to_product_reference" in message
+
+
+def test_a_platform_without_cpe_is_a_warning_and_its_fixes_are_skipped(store: Store, tmp_path: Path) -> None:
+    data = _document()
+    family = data["product_tree"]["branches"][0]["branches"][0]
+    (platform,) = [b for b in family["branches"] if b["category"] == "product_name"]
+    platform["product"].pop("product_identification_helper")
+    result = _import(store, _write(tmp_path, data))
+    assert result.warnings == ["RHSA-2024:0010: platform 'AppStream-9.3.0.Z.MAIN' has no CPE: its fixes are skipped"]
+    assert result.releases == {}
+    assert _rows(store, "SELECT COUNT(*) FROM feed_affected") == [(0,)]
+
+
+def test_a_package_without_purl_is_read_from_its_nevra_id(store: Store, tmp_path: Path) -> None:
+    data = _document()
+    arches = [b for b in data["product_tree"]["branches"][0]["branches"] if b["category"] == "architecture"]
+    for leaf in (leaf for arch in arches for leaf in arch["branches"]):
+        leaf["product"].pop("product_identification_helper")  # "tigervnc-0:1.13.1-3.el9_3.3.src" stays
+    result = _import(store, _write(tmp_path, data))
+    assert result.warnings == []
+    assert _rows(store, "SELECT release, package, fixed FROM feed_affected") == [("rhel:9", "tigervnc", TIGERVNC_FIX)]
+
+
 def test_an_other_csaf_version_is_not_read_as_csaf_2(store: Store, tmp_path: Path) -> None:
     data = _document()
     data["document"]["csaf_version"] = "2.1"
