@@ -45,7 +45,6 @@ from .feeds import (
     cvss_base_score,
     import_parsed,
     iso_utc,
-    load_json,
     plain_text,
     release_of_ecosystem,
     severity_of_score,
