@@ -30,6 +30,8 @@ DATA = Path(__file__).parent / "data" / "redhat-csaf"
 TIGERVNC = DATA / "rhsa-2024_0010.json"  # RHEL 9 AppStream, Important, three CVEs
 BIND = DATA / "rhsa-2025_23414.json"  # RHEL 6 ELS, epoch 32, no source RPM among the fixed
 SUDO = DATA / "rhsa-2024_0811.json"  # RHEL 8 and 9, mainline and EUS streams
+RUBY25 = DATA / "rhsa-2023_7025.json"  # RHEL 8, the ruby:2.5 module stream
+RUBY27 = DATA / "rhsa-2023_3821.json"  # RHEL 8, the ruby:2.7 module stream
 CHECK = packages_plugin.checks[0]
 
 RHEL9 = {"id": "rhel", "version_id": "9.3", "pretty_name": "Red Hat Enterprise Linux 9.3 (Plow)"}
@@ -159,7 +161,7 @@ def test_a_host_on_an_eus_build_is_judged_by_the_mainline_fix(store: Store) -> N
 
 def test_a_directory_of_documents_is_one_feed(store: Store) -> None:
     result = _import(store, DATA)
-    assert (result.feed.name, result.feed.kind, result.feed.advisories) == ("redhat-csaf", "csaf", 3)
+    assert (result.feed.name, result.feed.kind, result.feed.advisories) == ("redhat-csaf", "csaf", 5)
     assert result.feed.feed_date == "2025-12-18T11:16:21+00:00"  # the newest current_release_date
     assert {"rhel:6", "rhel:8", "rhel:9"} <= set(result.releases)
 
@@ -214,6 +216,45 @@ def test_a_rhel6_host_is_judged_by_bind_binaries_with_their_epoch(
         ((key, match),) = found.items()
         assert key == ("RHSA-2025:23414", "bind")  # one match for the source, whichever binary row hit
         assert match["fixed"] == BIND_FIX
+
+
+RHEL8 = {"id": "rhel", "version_id": "8.9", "pretty_name": "Red Hat Enterprise Linux 8.9 (Ootpa)"}
+RUBY25_FIX = "2.5.9-111.module+el8.9.0+19193+435404ae"
+RUBY25_LABEL = "ruby:2.5:8090020230627084142:b46abd14"
+
+
+def test_module_stream_rows_keep_their_module_builds(store: Store) -> None:
+    result = _import(store, RUBY25)
+    assert result.releases == {"rhel:8": 7}  # seven source RPMs of the stream
+    rows = dict(_rows(store, "SELECT package, fixed FROM feed_affected"))
+    assert rows["ruby"] == RUBY25_FIX
+    assert rows["rubygem-pg"] == "1.0.0-3.module+el8.9.0+19193+435404ae"
+    ((summary,),) = _rows(store, "SELECT summary FROM feed_advisories")
+    assert feeds.module_streams(summary) == {"ruby:2.5"}
+
+
+def _ruby_host(release: str, label: str) -> dict[str, Any]:
+    src = f"ruby-2.5.9-{release}.src.rpm"
+    return _host(RHEL8, _rpm(
+        f"ruby 0 2.5.9 {release} x86_64 {src} 1790100300 {label}",
+        f"ruby-libs 0 2.5.9 {release} x86_64 {src} 1790100300 {label}",
+    ), "4.18.0-513.5.1.el8_9.x86_64")
+
+
+@pytest.mark.parametrize(
+    ("release", "hit"),
+    [("110.module+el8.6.0+15956+aa803b0b", True), ("111.module+el8.9.0+19193+435404ae", False)],
+    ids=["older-module-build", "the-fix"],
+)
+def test_a_ruby_2_5_host_is_judged_by_its_own_stream_only(store: Store, release: str, hit: bool) -> None:
+    # RHSA-2023:3821 fixes ruby in 2.7.8-139.module+el8.8.0+...: above every 2.5 build, but
+    # for the ruby:2.7 stream, so it says nothing about a host on ruby:2.5.
+    _import(store, RUBY25)
+    _import(store, RUBY27)
+    found = _matches(store, _ruby_host(release, RUBY25_LABEL))
+    assert list(found) == ([("RHSA-2023:7025", "ruby")] if hit else [])
+    if hit:
+        assert found[("RHSA-2023:7025", "ruby")]["fixed"] == RUBY25_FIX
 
 
 def test_a_csaf_feed_says_nothing_about_a_rocky_host(store: Store) -> None:
