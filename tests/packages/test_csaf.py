@@ -427,7 +427,10 @@ def test_an_other_csaf_version_is_not_read_as_csaf_2(store: Store, tmp_path: Pat
     data = _document()
     data["document"]["csaf_version"] = "2.1"
     path = _write(tmp_path, data)
-    assert _refusal(store, path).startswith(f"{path}:")
+    message = _refusal(store, path)
+    line = _line_of(path, '"csaf_version"')
+    assert message.startswith(f"{path}:{line}:"), message
+    assert "/document/csaf_version" in message and "'2.1' is not supported" in message
 
 
 def test_the_import_command_names_the_file_once(tmp_path: Path) -> None:
