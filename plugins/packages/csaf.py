@@ -14,8 +14,9 @@ its ``vulnerabilities``, and one ``resolved`` row per (release, package, fixed v
   minor-release streams (``rhel_eus:9.2``, AUS, E4S, TUS) are kept but match no host, as a
   host's facts do not say it follows one (its mainline fix is the newer build anyway).
 * Rows name the source package (the ``arch=src`` component), as rpm hosts group their
-  binaries by source RPM; a platform that lists no source package has one row per binary
-  name (the matcher answers binary names on rpm too). The fixed version is the purl's
+  binaries by source RPM; a fixed binary whose build (EVR) is no fixed source RPM's on its
+  platform has a row of its own name (the matcher answers binary names on rpm too). The fixed
+  version is the purl's
   ``[epoch:]version-release`` (``&epoch=32`` -> ``32:9.8.2-0.68.rc1.el6_10.17``).
 * Severity is Red Hat's word (``document.aggregate_severity``, else the worst impact of
   the vulnerabilities); the CVSS vector kept is the highest-scoring ``cvss_v3``. The URL is
@@ -300,8 +301,10 @@ def csaf_rows(data: Mapping[str, Any], warn: list[str] | None = None) -> tuple[A
     for platform, found in by_platform.items():
         ecosystem = _ecosystem(platforms[platform])
         release = release_of_ecosystem(ecosystem) or f"other:{ecosystem}"
-        sources = [c for c in found if c.arch == "src"]
-        for comp in sources or found:
+        # A binary is named on its own only when no source RPM of the platform has its build:
+        # CSAF does not link a binary to its source, and a build's binaries share its EVR.
+        builds = {c.evr for c in found if c.arch == "src"}
+        for comp in (c for c in found if c.arch == "src" or c.evr not in builds):
             key = (release, comp.name, comp.evr)
             if key in seen:
                 continue
@@ -404,15 +407,25 @@ def import_documents(
 
     The default name is ``redhat-csaf:<advisory id>`` for one document (so one file
     after another accumulate, and a newer revision of one replaces it) and
-    ``redhat-csaf`` for a directory. The feed's date is the newest
+    ``redhat-csaf`` for more. Two revisions of one advisory (two files): the newer
+    ``current_release_date`` is kept. The feed's date is the newest
     ``current_release_date``; ``feed_date`` (the file's time) only stands in without one.
     """
     warnings: list[str] = []
-    parsed = [document_rows(raw, data, where, warnings) for where, raw, data in documents]
-    if not parsed:
+    newest: dict[str, tuple[Advisory, list[ParsedRow]]] = {}
+    count = 0
+    for where, raw, data in documents:
+        advisory, rows = document_rows(raw, data, where, warnings)
+        count += 1
+        kept = newest.get(advisory.id)
+        # Two revisions of one advisory (two file names): the newer one counts.
+        if kept is None or (advisory.modified or "") >= (kept[0].modified or ""):
+            newest[advisory.id] = (advisory, rows)
+    if not newest:
         raise FeedFormatError(f"{source}: no CSAF documents")
+    parsed = list(newest.values())
     dates = [adv.modified for adv, _rows in parsed if adv.modified]
-    default = f"{DEFAULT_NAME}:{parsed[0][0].id}" if len(parsed) == 1 else DEFAULT_NAME
+    default = f"{DEFAULT_NAME}:{parsed[0][0].id}" if count == 1 else DEFAULT_NAME
     result = import_parsed(
         conn, parsed, KIND, default, name=name, source=source, now=now,
         feed_date=max(dates) if dates else feed_date, sha256=sha256,
