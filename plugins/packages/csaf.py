@@ -14,7 +14,7 @@ its ``vulnerabilities``, and one ``resolved`` row per (release, package, fixed v
   minor-release streams (``rhel_eus:9.2``, AUS, E4S, TUS) are kept but match no host, as a
   host's facts do not say it follows one (its mainline fix is the newer build anyway).
 * Rows name the source package (the ``arch=src`` component), as rpm hosts group their
-  binaries by source RPM; a fixed binary whose build (EVR) is no fixed source RPM's on its
+  binaries by source RPM; a fixed binary whose release is no fixed source RPM's on its
   platform has a row of its own name (the matcher answers binary names on rpm too). The fixed
   version is the purl's
   ``[epoch:]version-release`` (``&epoch=32`` -> ``32:9.8.2-0.68.rc1.el6_10.17``).
@@ -301,10 +301,11 @@ def csaf_rows(data: Mapping[str, Any], warn: list[str] | None = None) -> tuple[A
     for platform, found in by_platform.items():
         ecosystem = _ecosystem(platforms[platform])
         release = release_of_ecosystem(ecosystem) or f"other:{ecosystem}"
-        # A binary is named on its own only when no source RPM of the platform has its build:
-        # CSAF does not link a binary to its source, and a build's binaries share its EVR.
-        builds = {c.evr for c in found if c.arch == "src"}
-        for comp in (c for c in found if c.arch == "src" or c.evr not in builds):
+        # A binary is named on its own only when no source RPM of the platform has its release:
+        # CSAF does not link a binary to its source, and the binaries of a build share its
+        # release (not always its version: ruby builds rubygem-bigdecimal 1.3.4-111.module…).
+        builds = {c.evr.rpartition("-")[2] for c in found if c.arch == "src"}
+        for comp in (c for c in found if c.arch == "src" or c.evr.rpartition("-")[2] not in builds):
             key = (release, comp.name, comp.evr)
             if key in seen:
                 continue
