@@ -48,6 +48,7 @@ from .feeds import (
     iso_utc,
     plain_text,
     release_of_ecosystem,
+    rpm_evr_ok,
     severity_of_score,
     severity_of_text,
 )
@@ -90,7 +91,7 @@ class Component(NamedTuple):
 def parse_purl(purl: str) -> Component | None:
     """``pkg:rpm/redhat/bind@9.8.2-0.68.rc1.el6_10.17?arch=src&epoch=32`` ->
     ``Component("bind", "32:9.8.2-0.68.rc1.el6_10.17", "src")``; None for a purl that is
-    no rpm (container images, Maven artifacts) or has no ``version-release``."""
+    no rpm (container images, Maven artifacts) or has no rpm ``version-release``."""
     if not purl.startswith("pkg:rpm/"):
         return None
     parts = urlsplit(purl[len("pkg:"):])
@@ -106,7 +107,7 @@ def parse_purl(purl: str) -> Component | None:
     epoch = (qualifiers.get("epoch") or [""])[0]
     arch = (qualifiers.get("arch") or [""])[0]
     evr = f"{epoch}:{version}" if epoch and epoch != "0" else version
-    return Component(name, evr, arch)
+    return Component(name, evr, arch) if rpm_evr_ok(evr) else None
 
 
 # A product version id as Red Hat writes it: NAME-EPOCH:VERSION-RELEASE.ARCH.
@@ -120,7 +121,8 @@ def parse_nevra(product_id: str) -> Component | None:
         return None
     epoch = found["epoch"]
     evr = f"{found['version']}-{found['release']}"
-    return Component(found["name"], f"{epoch}:{evr}" if epoch and epoch != "0" else evr, found["arch"])
+    evr = f"{epoch}:{evr}" if epoch and epoch != "0" else evr
+    return Component(found["name"], evr, found["arch"]) if rpm_evr_ok(evr) else None
 
 
 def _ecosystem(cpe: str) -> str:
