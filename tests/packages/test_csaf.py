@@ -138,6 +138,27 @@ def test_bind_els_rows_keep_epoch_32_and_name_the_fixed_binaries(store: Store) -
     assert {"CVE-2021-25220", "CVE-2025-40778"} <= set(json.loads(aliases))
 
 
+def test_with_its_source_rpm_fixed_a_builds_binaries_give_no_rows_of_their_own(store: Store, tmp_path: Path) -> None:
+    data = json.loads(BIND.read_text())
+    for vuln in data["vulnerabilities"]:
+        status = vuln["product_status"]
+        sources = [p for p in status["known_not_affected"] if p.endswith(".src")]
+        status["known_not_affected"] = [p for p in status["known_not_affected"] if p not in sources]
+        status["fixed"] += sources
+    _import(store, _write(tmp_path, data))
+    assert _rows(store, "SELECT package, fixed FROM feed_affected") == [("bind", BIND_FIX)]
+
+
+def test_a_fixed_binary_of_another_build_than_the_source_rpms_is_its_own_row(store: Store, tmp_path: Path) -> None:
+    data = _document()
+    noarch = next(b for b in data["product_tree"]["branches"][0]["branches"] if b["name"] == "noarch")
+    icons = next(leaf["product"] for leaf in noarch["branches"] if leaf["name"].startswith("tigervnc-icons-"))
+    icons["product_identification_helper"]["purl"] = "pkg:rpm/redhat/tigervnc-icons@1.13.1-4.el9_3?arch=noarch"
+    _import(store, _write(tmp_path, data))
+    assert sorted(_rows(store, "SELECT package, fixed FROM feed_affected")) == [
+        ("tigervnc", TIGERVNC_FIX), ("tigervnc-icons", "1.13.1-4.el9_3")]
+
+
 def test_sudo_mainline_streams_are_rhel_releases_and_eus_streams_match_no_host(store: Store) -> None:
     result = _import(store, SUDO)
     assert result.releases["rhel:8"] == 1 and result.releases["rhel:9"] == 1
@@ -164,6 +185,20 @@ def test_a_directory_of_documents_is_one_feed(store: Store) -> None:
     assert (result.feed.name, result.feed.kind, result.feed.advisories) == ("redhat-csaf", "csaf", 5)
     assert result.feed.feed_date == "2025-12-18T11:16:21+00:00"  # the newest current_release_date
     assert {"rhel:6", "rhel:8", "rhel:9"} <= set(result.releases)
+
+
+def test_a_directory_holding_two_revisions_of_an_advisory_keeps_the_newer(store: Store, tmp_path: Path) -> None:
+    newer = json.loads(TIGERVNC.read_text())
+    newer["document"]["tracking"]["current_release_date"] = "2025-06-01T00:00:00+00:00"
+    newer["document"]["title"] = "Red Hat Security Advisory: tigervnc security update (revised)"
+    folder = tmp_path / "advisories"
+    folder.mkdir()
+    (folder / "a-newer.json").write_text(json.dumps(newer))
+    (folder / "b-older.json").write_bytes(TIGERVNC.read_bytes())  # read last, dated earlier
+    result = _import(store, folder)
+    assert (result.feed.advisories, result.affected_rows) == (1, 1)
+    assert _rows(store, "SELECT summary, modified FROM feed_advisories") == [
+        ("Important: tigervnc security update (revised)", "2025-06-01T00:00:00+00:00")]
 
 
 def test_one_document_after_another_accumulate_and_a_revision_replaces_its_own(store: Store) -> None:
@@ -456,9 +491,10 @@ def test_the_import_command_names_the_file_once(tmp_path: Path) -> None:
         ("pkg:rpm/redhat/ruby@2.5.9-111.module%2Bel8.9.0%2B19193%2B435404ae?arch=src&rpmmod=ruby:2.5:8090020230627084142:b46abd14",
          ("ruby", "2.5.9-111.module+el8.9.0+19193+435404ae", "src")),
         ("pkg:oci/ubi9@sha256%3Aabc?repository_url=registry.access.redhat.com/ubi9", None),
+        ("pkg:rpm/redhat/virt@virt-devel:rhel-1?arch=src", None),  # a module stream, no rpm version
         ("pkg:rpm/redhat/tigervnc?arch=src", None),
     ],
-    ids=["source", "epoch", "module-build", "container-image", "no-version"],
+    ids=["source", "epoch", "module-build", "container-image", "module-stream-as-version", "no-version"],
 )
 def test_purls(purl: str, expected: tuple[str, str, str] | None) -> None:
     read = csaf.parse_purl(purl)
