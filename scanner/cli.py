@@ -281,7 +281,7 @@ def _setting_option(name: str, setting: Setting) -> click.Option:
         ptype = click.IntRange(None if low is None else int(low), None if high is None else int(high))
     elif kind == "float":
         ptype = click.FloatRange(low, high)
-    text = setting.doc + ("" if setting.required else f"  [default: {setting.default}]")
+    text = setting.doc + ("" if setting.required or setting.default is None else f"  [default: {setting.default}]")
     if kind == "bool":
         return click.Option([f"{setting.flag}/--no-{str(setting.flag)[2:]}", name], default=None, help=text)
     return click.Option([str(setting.flag), name], type=ptype, default=None, help=text)

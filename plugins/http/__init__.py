@@ -52,6 +52,7 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType({
         default=80,
         minimum=1,
         maximum=65535,
+        flag="--http-redirect-port",
     ),
 })
 """Run-wide settings this plugin reads from ``ctx.settings``."""
