@@ -1042,6 +1042,17 @@ def completion_command(shell: str) -> None:
     click.echo(completer(cli, {}, "civiscan", "_CIVISCAN_COMPLETE").source())
 
 
+def _show_click_error(exc: click.ClickException) -> None:
+    """``error: message`` like every civiscan error; a usage error adds click's usage and help hint."""
+    click.echo(f"error: {inert(exc.format_message())}", err=True)
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        ctx = exc.ctx
+        click.echo(ctx.get_usage(), err=True)
+        option = ctx.help_option_names[0] if ctx.command.get_help_option(ctx) is not None else None
+        if option is not None:
+            click.echo(f"Try '{ctx.command_path} {option}' for help.", err=True)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: one boundary for errors and exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("CIVISCAN_DEBUG", "").lower() in ("1", "true", "yes", "on")
@@ -1051,7 +1062,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None
     except click.ClickException as exc:
-        exc.show()
+        _show_click_error(exc)
         raise SystemExit(int(ExitCode.CONFIG)) from None
     except ConfigError as exc:
         for p in exc.problems:
