@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
-from scanner.cli import plugin_registry
+from scanner.cli import ca_file_option, ca_only_option, plugin_registry, trust_settings
 from scanner.engine import resolve_asset, run_job
 from scanner.errors import ConfigError, ExitCode, Position
 from scanner.gate import Gate
@@ -134,18 +133,18 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (the tls plugin's schema, docs/tls.md).")
 @click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, help="Seconds allowed for every network operation.")
-@click.option("--ca-file", metavar="PEM", help="Extra trust anchors, added to the system store (it is still trusted).")
+@ca_file_option
+@ca_only_option
 @click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR", help="Connect to ADDR for HOST:PORT, keeping HOST for SNI (like curl; repeatable).")
-def tls_command(targets: tuple[str, ...], as_json: bool, timeout: float, ca_file: str | None, resolve: tuple[str, ...]) -> None:
+def tls_command(targets: tuple[str, ...], as_json: bool, timeout: float, ca_file: str | None, ca_only: bool,
+                resolve: tuple[str, ...]) -> None:
     """Enumerate TLS facts of HOST[:PORT] endpoints (or smtp://, imap://... URLs): protocols, suites, groups, certificate.
 
     Exits 0 when every endpoint was enumerated, 3 when some could not be.
     """
     from scanner.scan import parse_resolve
 
-    settings: dict[str, Any] = {}
-    if ca_file:
-        settings["ca_file"] = str(Path(ca_file).resolve())
+    settings: dict[str, Any] = trust_settings(ca_file, ca_only)
     if resolve:
         settings["resolve"] = parse_resolve(resolve)
     results = collect_tls(targets, plugin_registry(), timeout, settings)
