@@ -20,6 +20,7 @@ from scanner.inventory import adhoc_assets, scope_for_targets
 from scanner.models import Asset, CollectError
 from scanner.output import inert_lines
 from scanner.plugin import Registry
+from scanner.timeutil import readable_time
 
 
 def endpoint_url(target: str) -> str:
@@ -79,7 +80,7 @@ def _certificate_lines(cert: Mapping[str, Any]) -> list[str]:
     lines = [
         f"  certificate: {leaf.get('subject')}",
         f"    issuer: {leaf.get('issuer')}",
-        f"    valid until: {leaf.get('not_after')} ({leaf.get('days_left')} days left)",
+        f"    valid until: {readable_time(leaf.get('not_after'))} ({leaf.get('days_left')} days left)",
         "    key: " + " ".join(str(v) for v in key.values() if v is not None),
         f"    signature: {leaf.get('signature_algorithm')}   sha256: {leaf.get('sha256')}",
         f"    chain served: {len(served)} certificate(s), verified: {verified}",

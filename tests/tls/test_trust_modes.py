@@ -113,3 +113,16 @@ def test_help_says_what_each_trust_flag_does(command):
     text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
     assert "added to the system store (it is still trusted)" in text
     assert "Trust only the --ca-file anchors" in text and "not the system store" in text
+
+
+def test_terminal_shows_the_expiry_as_a_readable_date_and_days_left(sites, pki):
+    from scanner.plugins.tls.command import describe
+    from scanner.timeutil import readable_time
+
+    ctx = Context(timeout=3.0, settings={"ca_file": str(pki.ca)})
+    facts = asyncio.run(tls_plugin.plugin.collect(asset(sites["file"]), [CheckRequest("tls.certificate", {})], ctx))
+    leaf = facts["certificate"]["certificates"][facts["certificate"]["leaf"]]
+    text = describe(asset(sites["file"]), facts, None)
+    assert f"valid until: {readable_time(leaf['not_after'])} ({leaf['days_left']} days left)" in text
+    assert leaf["not_after"] not in text  # the ISO form stays in --json
+    assert leaf["days_left"] in (19, 20)  # the lab leaf is valid for 20 days from yesterday
