@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, ConfigProblem, Position
+from .errors import ConfigError, Position
 from .models import ENDPOINT_SCHEMES, Asset, AssetKind, SSHSettings
 from .netutil import is_ip
 from .notify.contacts import Contacts, parse_contacts
@@ -167,7 +167,9 @@ def load_inventory(path: str) -> Inventory:
         r.raise_if_any()
         raise AssertionError("unreachable")
     r.keys(top, "the inventory", _TOP, required=["scope", "departments"])
+    before_scope = len(r.problems)
     scope = _parse_scope(r, top)
+    scope_ok = len(r.problems) == before_scope
     defaults_ssh: PosDict | None = None
     if "defaults" in top:
         defaults = r.mapping(top["defaults"], top.value_pos("defaults"), "'defaults'")
@@ -212,8 +214,12 @@ def load_inventory(path: str) -> Inventory:
                     continue
                 positions[asset.id] = seq.item_pos(i)
                 assets.append(asset)
+    # Judged with the other problems, so one run lists them all; a broken scope would refuse everything.
+    for asset in assets if scope_ok else ():
+        if why := scope.refusal(asset):
+            r.error(positions[asset.id], f"{asset.id} is out of scope: {why}")
     r.raise_if_any()
-    inventory = Inventory(
+    return Inventory(
         tuple(assets),
         scope,
         tuple(departments),
@@ -221,14 +227,6 @@ def load_inventory(path: str) -> Inventory:
         source=path,
         positions=positions,
     )
-    out_of_scope = [
-        ConfigProblem(positions[a.id], f"{a.id} is out of scope: {why}")
-        for a in inventory.assets
-        if (why := scope.refusal(a))
-    ]
-    if out_of_scope:
-        raise ConfigError(out_of_scope)
-    return inventory
 
 
 def _parse_scope(r: Reader, top: PosDict) -> Scope:

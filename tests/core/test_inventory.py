@@ -123,3 +123,18 @@ def test_adhoc_targets_and_their_scope():
 def test_adhoc_garbage_target_is_a_config_error():
     with pytest.raises(ConfigError):
         adhoc_assets(["not a host!"])
+
+
+def test_validate_lists_every_problem_of_an_inventory_at_once_exit_2(run_cli, write):
+    path = write("inv.yaml", HEAD
+                 + "      - endpoint: http://127.0.0.1/\n"          # 5: not https
+                 + "      - {host: 127.0.0.1, tagz: [a]}\n"         # 6: unknown key
+                 + "      - host: 10.1.2.3\n"                       # 7: out of scope
+                 + "      - {host: 127.0.0.2, ssh: {password: x}}\n"  # 8: a secret
+                 + "  Bad Dept: {assets: []}\n")                    # 9: department name
+    proc = run_cli("validate", path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    found = [int(line[len(path) + 1:].split(":")[0]) for line in lines if line.startswith(f"{path}:")]
+    assert found == [5, 6, 7, 8, 9], proc.stderr  # the scope too, not only once the rest is fixed
+    assert len(lines) == 5, proc.stderr
