@@ -57,6 +57,22 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
+def repo_using(hooks: Path, hook: str) -> Path:
+    """Commit the hook repository ``hooks``; beside it, a policy repository using its ``hook``."""
+    git(hooks, "init", "-q")
+    git(hooks, "add", "-A")
+    git(hooks, "commit", "-qm", "hooks")
+    rev = git(hooks, "rev-parse", "HEAD").strip()
+    repo = hooks.parent / "policies"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: {hook}\n"
+    )
+    shutil.copy(ROOT / "policies" / "baseline.yaml", repo / "good.yaml")
+    return repo
+
+
 @pytest.fixture
 def policy_repo(tmp_path):
     """A policy repository whose .pre-commit-config.yaml uses the shipped hooks from a local repository."""
@@ -65,17 +81,7 @@ def policy_repo(tmp_path):
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     shutil.copy(ROOT / ".pre-commit-hooks.yaml", hooks)
-    git(hooks, "init", "-q")
-    git(hooks, "add", "-A")
-    git(hooks, "commit", "-qm", "hooks")
-    rev = git(hooks, "rev-parse", "HEAD").strip()
-    repo = tmp_path / "policies"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    (repo / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: civiscan-validate-system\n"
-    )
-    shutil.copy(ROOT / "policies" / "baseline.yaml", repo / "good.yaml")
+    repo = repo_using(hooks, "civiscan-validate-system")
     (repo / ".gitlab-ci.yml").write_text("not: [a policy\n")  # a dot-file: never given to the hook
     return repo
 
@@ -118,17 +124,7 @@ def python_hook_repo(tmp_path):
         if (ROOT / name).is_file():  # the working tree as it is, uncommitted edits included
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    git(source, "init", "-q")
-    git(source, "add", "-A")
-    git(source, "commit", "-qm", "civiscan")
-    rev = git(source, "rev-parse", "HEAD").strip()
-    repo = tmp_path / "policies"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    (repo / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {source}\n    rev: {rev}\n    hooks:\n      - id: civiscan-validate\n"
-    )
-    shutil.copy(ROOT / "policies" / "baseline.yaml", repo / "good.yaml")
+    repo = repo_using(source, "civiscan-validate")
     (repo / "bad.yaml").write_text('policy:\n  id: x\n  version: "1"\n  title: x\nrules:\n  - id: a\n    bogus: 1\n')
     return repo
 
