@@ -111,7 +111,7 @@ def _complete_checks(ctx: click.Context, param: click.Parameter, incomplete: str
 
 ca_file_option = click.option(
     "--ca-file", metavar="PEM",
-    help="Extra trust anchors for TLS verification (tls, http and web checks), added to the system store "
+    help="Extra trust anchors for verifying the certificates of scanned endpoints, added to the system store "
          "(it is still trusted); with --ca-only, the only anchors.")
 ca_only_option = click.option(
     "--ca-only", is_flag=True, default=False,
