@@ -109,6 +109,27 @@ def _complete_checks(ctx: click.Context, param: click.Parameter, incomplete: str
     return [CompletionItem(c) for c in sorted(load_registry().checks) if c.startswith(incomplete)]
 
 
+ca_file_option = click.option(
+    "--ca-file", metavar="PEM",
+    help="Extra trust anchors for verifying the certificates of scanned endpoints, added to the system store "
+         "(it is still trusted); with --ca-only, the only anchors.")
+ca_only_option = click.option(
+    "--ca-only", is_flag=True, default=False,
+    help="Trust only the --ca-file anchors (an asset's own ca_file where it has one), not the system store: "
+         "a certificate from any other CA fails verification. Needs --ca-file.")
+
+
+def trust_settings(ca_file: str | None, ca_only: bool) -> dict[str, Any]:
+    """The run settings ``--ca-file`` and ``--ca-only`` give (``ca_file``, ``ca_only``); Fail if unusable."""
+    if ca_only and not ca_file:
+        raise Fail("--ca-only trusts only the --ca-file anchors: give --ca-file PEM too")
+    if not ca_file:
+        return {}
+    if not Path(ca_file).is_file():
+        raise Fail(f"{ca_file}: --ca-file not found")
+    return {"ca_file": str(Path(ca_file).resolve()), **({"ca_only": True} if ca_only else {})}
+
+
 db_option = click.option("--db", metavar="PATH|URL", envvar="CIVISCAN_DB", help="The store: a SQLite file, or postgresql://host[:port]/db (password from libpq's environment, never the URL; default: $CIVISCAN_DB or ~/.local/share/civiscan/civiscan.db).")
 
 
@@ -281,7 +302,7 @@ def _setting_option(name: str, setting: Setting) -> click.Option:
         ptype = click.IntRange(None if low is None else int(low), None if high is None else int(high))
     elif kind == "float":
         ptype = click.FloatRange(low, high)
-    text = setting.doc + ("" if setting.required else f"  [default: {setting.default}]")
+    text = setting.doc + ("" if setting.required or setting.default is None else f"  [default: {setting.default}]")
     if kind == "bool":
         return click.Option([f"{setting.flag}/--no-{str(setting.flag)[2:]}", name], default=None, help=text)
     return click.Option([str(setting.flag), name], type=ptype, default=None, help=text)
@@ -354,7 +375,8 @@ for _option in _verbosity_options():
 @click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, help="Seconds allowed for every network operation.")
 @click.option("--concurrency", type=click.IntRange(1, 4096), default=32, show_default=True, help="Assets scanned at once.")
 @click.option("--per-host", type=click.IntRange(1, 256), default=4, show_default=True, help="Connections at once to one host (a plugin may declare its own per-host setting).")
-@click.option("--ca-file", metavar="PEM", help="Extra trust anchors for TLS verification, added to the system store (it is still trusted).")
+@ca_file_option
+@ca_only_option
 @click.option("--known-hosts", metavar="FILE", help="SSH known_hosts file to trust (besides the system and user ones).")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 @click.option("--resume", "resume", metavar="RUN", help="Finish an interrupted run: scan only its pending assets, with the run's own settings except --timeout, --concurrency and --per-host when given.")
@@ -380,6 +402,7 @@ def scan(
     concurrency: int,
     per_host: int,
     ca_file: str | None,
+    ca_only: bool,
     known_hosts: str | None,
     disabled: tuple[str, ...],
     resume: str | None,
@@ -436,15 +459,12 @@ def scan(
             raise Fail(f"{exc}; wait for it to finish, or stop that process and resume again") from None
         spec = replace(spec, runner=runner)
     else:
-        if ca_file and not Path(ca_file).is_file():
-            raise Fail(f"{ca_file}: --ca-file not found")
+        trust = trust_settings(ca_file, ca_only)
         resolve_map = lib.parse_resolve(resolve)
         plan = lib.prepare(
             lib.ScanRequest(policies, inventory, targets, scope, resolve_map, departments), registry
         )
-        plugin_settings: dict[str, Any] = {k: v for k, v in declared.items() if v is not None}
-        if ca_file:
-            plugin_settings["ca_file"] = str(Path(ca_file).resolve())
+        plugin_settings: dict[str, Any] = {k: v for k, v in declared.items() if v is not None} | trust
         if known_hosts:
             plugin_settings["known_hosts"] = str(Path(known_hosts).expanduser().resolve())
         if resolve_map:
@@ -1042,6 +1062,17 @@ def completion_command(shell: str) -> None:
     click.echo(completer(cli, {}, "civiscan", "_CIVISCAN_COMPLETE").source())
 
 
+def _show_click_error(exc: click.ClickException) -> None:
+    """``error: message`` like every civiscan error; a usage error adds click's usage and help hint."""
+    click.echo(f"error: {inert(exc.format_message())}", err=True)
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        ctx = exc.ctx
+        click.echo(ctx.get_usage(), err=True)
+        option = ctx.help_option_names[0] if ctx.command.get_help_option(ctx) is not None else None
+        if option is not None:
+            click.echo(f"Try '{ctx.command_path} {option}' for help.", err=True)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: one boundary for errors and exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("CIVISCAN_DEBUG", "").lower() in ("1", "true", "yes", "on")
@@ -1051,7 +1082,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None
     except click.ClickException as exc:
-        exc.show()
+        _show_click_error(exc)
         raise SystemExit(int(ExitCode.CONFIG)) from None
     except ConfigError as exc:
         for p in exc.problems:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .models import Severity, Status
-from .timeutil import parse_timestamp
+from .timeutil import parse_timestamp, readable_time
 
 if TYPE_CHECKING:
     from .store import Store
@@ -554,7 +554,7 @@ _MD_SPACE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def _run_title(info: Mapping[str, Any]) -> str:
-    return f"run {info.get('id')} ({info.get('started')})"
+    return f"run {info.get('id')} ({readable_time(info.get('started'))})"
 
 
 def _waiver_note(e: DiffEntry) -> str:
@@ -650,7 +650,7 @@ def history_lines(points: Sequence[Point], scope: str) -> list[str]:
             change = format_delta(p.score.value, previous.score.value)
         c = p.score.counts
         lines.append(
-            f"{p.run_id:>5}  {p.started[:25]:<25} {p.status:<11} {p.assets:>6} {format_score(p.score.value):>6}  {change:<13}"
+            f"{p.run_id:>5}  {readable_time(p.started):<25} {p.status:<11} {p.assets:>6} {format_score(p.score.value):>6}  {change:<13}"
             f" {c.get(FAIL, 0):>5} {c.get(ERROR, 0):>5} {c.get(WAIVED, 0):>6} {c.get(PASS, 0):>5}"
             f" {c.get(NOT_APPLICABLE, 0):>5}  {p.policies}"
         )

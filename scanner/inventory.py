@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, ConfigProblem, Position
+from .errors import ConfigError, Position
 from .models import ENDPOINT_SCHEMES, Asset, AssetKind, SSHSettings
 from .netutil import is_ip
 from .notify.contacts import Contacts, parse_contacts
@@ -41,7 +41,6 @@ from .yamlpos import (
     excerpt,
     load_file,
     quote,
-    unsafe_character,
 )
 
 _DEPT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -168,7 +167,9 @@ def load_inventory(path: str) -> Inventory:
         r.raise_if_any()
         raise AssertionError("unreachable")
     r.keys(top, "the inventory", _TOP, required=["scope", "departments"])
+    before_scope = len(r.problems)
     scope = _parse_scope(r, top)
+    scope_ok = len(r.problems) == before_scope
     defaults_ssh: PosDict | None = None
     if "defaults" in top:
         defaults = r.mapping(top["defaults"], top.value_pos("defaults"), "'defaults'")
@@ -191,7 +192,7 @@ def load_inventory(path: str) -> Inventory:
                 continue
             r.keys(dept, f"department '{name}'", ["title", "contact", "contacts", "assets", "zone"], required=["assets"])
             dept_zone = _parse_zone(r, dept, f"department '{name}'")
-            _refuse_controls(r, dept, ("title", "contact"), f"department '{name}'")
+            r.refuse_controls(dept, ("title", "contact"), f"department '{name}'")
             departments.append(
                 Department(
                     name,
@@ -213,8 +214,12 @@ def load_inventory(path: str) -> Inventory:
                     continue
                 positions[asset.id] = seq.item_pos(i)
                 assets.append(asset)
+    # Judged with the other problems, so one run lists them all; a broken scope would refuse everything.
+    for asset in assets if scope_ok else ():
+        if why := scope.refusal(asset):
+            r.error(positions[asset.id], f"{asset.id} is out of scope: {why}")
     r.raise_if_any()
-    inventory = Inventory(
+    return Inventory(
         tuple(assets),
         scope,
         tuple(departments),
@@ -222,14 +227,6 @@ def load_inventory(path: str) -> Inventory:
         source=path,
         positions=positions,
     )
-    out_of_scope = [
-        ConfigProblem(positions[a.id], f"{a.id} is out of scope: {why}")
-        for a in inventory.assets
-        if (why := scope.refusal(a))
-    ]
-    if out_of_scope:
-        raise ConfigError(out_of_scope)
-    return inventory
 
 
 def _parse_scope(r: Reader, top: PosDict) -> Scope:
@@ -279,7 +276,7 @@ def _parse_asset(
         return None
     before = len(r.problems)
     r.keys(data, "an asset", _ASSET_KEYS)
-    _refuse_controls(r, data, ("host", "endpoint", "name", "tags"), "an asset")
+    r.refuse_controls(data, ("host", "endpoint", "name", "tags"), "an asset")
     kinds = [k for k in ("host", "endpoint") if k in data]
     if len(kinds) != 1:
         r.error(data.here(), "an asset needs exactly one of 'host: ADDRESS' or 'endpoint: https://URL'")
@@ -348,25 +345,6 @@ def _parse_asset(
         ca_file=ca_file,
         zone=zone,
     )
-
-
-def _refuse_controls(r: Reader, data: PosDict, keys: Sequence[str], what: str) -> None:
-    """Free text that control or bidi characters would make lie on a terminal or in a report.
-
-    Output escapes them anyway; refusing them at load keeps a name one thing
-    everywhere (ids, store, notifications), whatever shows it.
-    """
-    for key in keys:
-        value = data.get(key)
-        if isinstance(value, PosList):
-            placed = [(value.item_pos(i), item) for i, item in enumerate(value)]
-        else:
-            placed = [(data.value_pos(key), value)]
-        for where, item in placed:
-            found = unsafe_character(item) if isinstance(item, str) else None
-            if found is not None:
-                r.error(where, f"'{key}' of {what} contains the control character {found} "
-                        f"({quote(item)}); write it without control characters")
 
 
 def _parse_ssh(r: Reader, data: PosDict, scope: Scope) -> SSHSettings:

@@ -527,7 +527,7 @@ def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry:
     if data is None:
         return None
     before = len(r.problems)
-    r.keys(data, "a rule", _RULE_KEYS, required=["id", "title", "severity", "checks"])
+    r.keys(data, "a rule", _RULE_KEYS, required=["id", "title", "checks"])
     rule_id = r.string(data, "id", "a rule")
     what = f"rule {quote(rule_id)}" if rule_id else "a rule"
     if rule_id and not _RULE_ID.match(rule_id):

@@ -7,12 +7,12 @@ of a file's problems at once, each as ``file:line:col: message``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .errors import ConfigError, ConfigProblem, Position
 from .options import suggest
-from .yamlpos import PosDict, PosList, escape, excerpt, pos_of, quote
+from .yamlpos import PosDict, PosList, escape, excerpt, pos_of, quote, unsafe_character
 
 
 class Reader:
@@ -39,6 +39,30 @@ class Reader:
             return value
         self.error(where, f"{what} must be a list, got {_kind(value)}")
         return None
+
+    def refuse_controls(self, data: PosDict, keys: Sequence[str], what: str) -> set[str]:
+        """Report control and bidi characters in the text of ``keys``; return the keys refused.
+
+        Free text that such characters would make lie on a terminal, in a report
+        or in a notification. Output escapes them anyway; refusing them at load
+        keeps a name one thing everywhere (ids, store, notifications), whatever
+        shows it. A caller skips its other checks of a refused key, so a value
+        is reported once.
+        """
+        refused = set()
+        for key in keys:
+            value = data.get(key)
+            if isinstance(value, PosList):
+                placed = [(value.item_pos(i), item) for i, item in enumerate(value)]
+            else:
+                placed = [(data.value_pos(key), value)]
+            for where, item in placed:
+                found = unsafe_character(item) if isinstance(item, str) else None
+                if found is not None:
+                    refused.add(key)
+                    self.error(where, f"'{key}' of {what} contains the control character {found} "
+                               f"({quote(item)}); write it without control characters")
+        return refused
 
     def keys(
         self,

@@ -4,7 +4,8 @@ For an endpoint ``https://host[:port]/path`` it makes two requests, each a
 single GET whose response head is read and whose body is not:
 
 1. the endpoint URL over HTTPS, verified against the system trust store plus
-   ``asset.ca_file`` or ``settings["ca_file"]``. If the certificate cannot be
+   ``asset.ca_file`` or ``settings["ca_file"]`` (only that file when
+   ``settings["ca_only"]``: ``--ca-only``). If the certificate cannot be
    verified, the request is repeated *without* verification and the facts say
    ``tls_verified: false``. Headers are facts about the web server whatever its
    certificate (judging the certificate is ``tls.certificate``'s job), we send
@@ -52,19 +53,25 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType({
         default=80,
         minimum=1,
         maximum=65535,
+        flag="--http-redirect-port",
     ),
 })
 """Run-wide settings this plugin reads from ``ctx.settings``."""
 
 
 @functools.lru_cache(maxsize=16)
-def tls_context(ca_file: str | None, *, verify: bool) -> ssl.SSLContext:
-    """A client context: system trust store plus ``ca_file``; or no verification at all.
+def tls_context(ca_file: str | None, *, verify: bool, ca_only: bool = False) -> ssl.SSLContext:
+    """A client context: system trust store plus ``ca_file``; ``ca_file`` alone when
+    ``ca_only`` (no file: no anchor at all); or no verification at all.
 
     Cached: loading the system store costs milliseconds, and a context is safe
     to share between connections.
     """
-    context = ssl.create_default_context()
+    if verify and ca_only:
+        # An explicit empty store: create_default_context would load the system one.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    else:
+        context = ssl.create_default_context()
     if verify and ca_file:
         try:
             context.load_verify_locations(cafile=ca_file)
@@ -86,7 +93,8 @@ async def _fetch_endpoint(
             return await fetch_head(target, tls=None, timeout=ctx.timeout), None, None
         try:
             head = await fetch_head(
-                target, tls=tls_context(ca_file, verify=True), timeout=ctx.timeout
+                target, tls=tls_context(ca_file, verify=True, ca_only=bool(ctx.settings.get("ca_only"))),
+                timeout=ctx.timeout
             )
             return head, True, None
         except ssl.SSLCertVerificationError as exc:

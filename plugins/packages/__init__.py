@@ -27,13 +27,33 @@ from types import MappingProxyType
 from typing import Any
 
 from scanner.models import Asset
-from scanner.plugin import CheckRequest, Context, Dataset, DatasetUnavailable, Rows
+from scanner.plugin import CheckRequest, Context, Dataset, DatasetUnavailable, Rows, Setting
+from scanner.transports import DEFAULT_SSH_CONFIG
 
 from . import feeds, match, versions
 from .checks import EOL_PRODUCTS, FEED, OS_CHECKS, PACKAGES_CHECKS, end_of_support, release_candidates
 from .collect import collect_host_facts
 from .parsers import Package, is_module_build, kernel_packages, newest_kernel
 from .evidence import render as render_evidence
+
+SETTINGS: Mapping[str, Setting] = MappingProxyType({
+    "ssh_config": Setting(
+        "str",
+        "OpenSSH client config file read for Host entries (HostName, Port, User, IdentityFile,"
+        " ProxyJump); an empty value reads none.",
+        default=DEFAULT_SSH_CONFIG,
+        flag="--ssh-config",
+    ),
+    "command_timeout": Setting(
+        "float",
+        "Seconds the collection script may run on a host (SSH or local); unset, --timeout.",
+        default=None,
+        minimum=0.05,
+        maximum=3600,
+        flag="--command-timeout",
+    ),
+})
+"""Run-wide settings of the host transports, shared by ``packages`` and ``os``."""
 
 HostFacts = Callable[[Asset, Context], Awaitable[dict[str, Any]]]
 """Collect one host's raw facts (release, packages, kernel, ...) once for both plugins."""
@@ -576,6 +596,7 @@ class PackagesPlugin:
     # Runs stored before the advisory index was lent as a dataset carry the
     # store's location as a setting.
     redact = frozenset({"db_path"})
+    settings = SETTINGS
     facts_version = FACTS_VERSION
     migrate_facts = staticmethod(migrate_facts)
 
@@ -622,6 +643,7 @@ os_plugin = OsPlugin()
 
 __all__ = [
     "FACTS_VERSION",
+    "SETTINGS",
     "OsPlugin",
     "PackagesPlugin",
     "advisory_matches",

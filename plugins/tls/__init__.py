@@ -147,9 +147,9 @@ class TLSPlugin:
         if result.chain:
             from .certs import describe_chain  # cryptography: imported when a chain is read
 
-            ca_file = ctx.settings.get("ca_file") or asset.ca_file
+            ca_file, system_store = _trust(asset, ctx)
             facts["certificate"] = await ctx.run_blocking(functools.partial(
-                describe_chain, list(result.chain), asset.hostname, ca_file=ca_file,
+                describe_chain, list(result.chain), asset.hostname, ca_file=ca_file, system_store=system_store,
                 now=dt.datetime.now(dt.UTC), ocsp_response=result.ocsp_response,
                 ocsp_stapled=result.ocsp_stapling))
         online = _online_options(requests)
@@ -213,6 +213,16 @@ def _online_options(requests: Sequence[CheckRequest]) -> dict[str, Any] | None:
         "max_crl_bytes": max(int(o.get("max_crl_bytes") or 0) for o in wanted)}
 
 
+def _trust(asset: Asset, ctx: Context) -> tuple[str | None, str | None]:
+    """``(ca_file, system_store)`` to verify with: the asset's CA file, else the run's (as the
+    http and web plugins pick), added to the system store, or alone with ``settings["ca_only"]``
+    (``--ca-only``)."""
+    from .certs import SYSTEM_TRUST_STORE
+
+    ca_file = asset.ca_file or ctx.settings.get("ca_file")
+    return ca_file, None if ctx.settings.get("ca_only") else SYSTEM_TRUST_STORE
+
+
 async def _revocation(asset: Asset, ctx: Context, chain: Sequence[bytes], leaf_index: int,
                       options: Mapping[str, Any]) -> dict[str, Any]:
     """Ask the leaf's OCSP responder / CRL (and AIA for its issuer); every URL through the gate."""
@@ -223,16 +233,16 @@ async def _revocation(asset: Asset, ctx: Context, chain: Sequence[bytes], leaf_i
     from . import revocation
     from .certs import load_trust_store
 
-    ca_file = ctx.settings.get("ca_file") or asset.ca_file
+    ca_file, system_store = _trust(asset, ctx)
     served = [c for c in (_certificate(der) for der in chain) if c is not None]
     leaf = x509.load_der_x509_certificate(chain[leaf_index])
     try:
-        trust = await ctx.run_blocking(load_trust_store, ca_file)
+        trust = await ctx.run_blocking(load_trust_store, ca_file, system_store)
         known = [*served, *trust.intermediates, *trust.anchors]
     except OSError:
         known = served
     fetcher = Fetcher(ctx, Budget(6), max(options["max_crl_bytes"], revocation.MAX_OCSP_BYTES),
-                      ca_file, user_agent(None), asset.hostname, asset.address)
+                      ca_file, user_agent(None), asset.hostname, asset.address, ca_only=system_store is None)
 
     async def fetch(url: str, purpose: str, max_bytes: int) -> bytes:
         response = await fetcher.get(url, purpose=purpose, max_body=max_bytes)

@@ -19,7 +19,7 @@ from typing import Any
 from scanner.models import AssetKind, ErrorReason, Outcome, parse_reason
 from scanner.options import Option
 from scanner.plugin import Check
-from scanner.timeutil import parse_timestamp
+from scanner.timeutil import parse_timestamp, readable_time
 
 from .probe import Plan
 
@@ -195,13 +195,13 @@ def rule_validity(chain: ChainView, options: Mapping[str, Any]) -> list[Problem]
         after, before = _time(info.get("not_after")), _time(info.get("not_before"))
         if after is not None and after < now:
             problems.append(
-                _problem("expired", f"{chain.what(index)} expired on {info['not_after']}.", index)
+                _problem("expired", f"{chain.what(index)} expired on {readable_time(info['not_after'])}.", index)
             )
         elif before is not None and before > now:
             problems.append(
                 _problem(
                     "not_yet_valid",
-                    f"{chain.what(index)} is not valid before {info['not_before']}.",
+                    f"{chain.what(index)} is not valid before {readable_time(info['not_before'])}.",
                     index,
                 )
             )
@@ -217,7 +217,7 @@ def rule_expires_soon(chain: ChainView, options: Mapping[str, Any]) -> list[Prob
     return [
         _problem(
             "expires_soon",
-            f"The certificate expires in {days_left} days, on {chain.leaf.get('not_after')}"
+            f"The certificate expires in {days_left} days, on {readable_time(chain.leaf.get('not_after'))}"
             f" (at least {minimum} days are required).",
             chain.leaf_index,
         )
@@ -363,7 +363,7 @@ def ocsp_problems(
         reason = response.get("revocation_reason")
         problems.append(_problem(
             "revoked",
-            f"The certificate was revoked on {response.get('revocation_time')}"
+            f"The certificate was revoked on {readable_time(response.get('revocation_time'))}"
             f"{f' ({reason})' if reason else ''}, says the stapled OCSP response.", **evidence))
     elif response.get("cert_status") == "unknown":
         problems.append(_problem(
@@ -380,12 +380,12 @@ def _staleness(response: Mapping[str, Any], now: dt.datetime | None, max_age_day
     if now is None or this_update is None:
         return None
     if next_update is not None and next_update < now:
-        return f"The stapled OCSP response expired on {response['next_update']}."
+        return f"The stapled OCSP response expired on {readable_time(response['next_update'])}."
     if this_update > now + dt.timedelta(minutes=5):
-        return f"The stapled OCSP response is dated in the future ({response['this_update']})."
+        return f"The stapled OCSP response is dated in the future ({readable_time(response['this_update'])})."
     age = (now - this_update).days
     if age > max_age_days:
-        return (f"The stapled OCSP response is {age} days old ({response['this_update']}); "
+        return (f"The stapled OCSP response is {age} days old ({readable_time(response['this_update'])}); "
                 f"at most {max_age_days} are allowed.")
     return None
 
@@ -499,7 +499,7 @@ def evaluate_certificate(facts: Mapping[str, Any], options: Mapping[str, Any]) -
         )
     return Outcome.passed(
         f"The certificate for {host} is trusted, names the host and expires in "
-        f"{chain.leaf.get('days_left')} days ({chain.leaf.get('not_after')}).",
+        f"{chain.leaf.get('days_left')} days ({readable_time(chain.leaf.get('not_after'))}).",
         **evidence,
     )
 
@@ -633,7 +633,7 @@ def _judge_staple(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outco
             ocsp_stapled=True, ocsp=dict(response), problems=problems,
         )
     return Outcome.passed(
-        f"The server staples a good OCSP response (until {response.get('next_update')}).",
+        f"The server staples a good OCSP response (until {readable_time(response.get('next_update'))}).",
         ocsp_stapled=True, ocsp=dict(response),
     )
 
@@ -730,9 +730,9 @@ def _answer_unusable(response: Mapping[str, Any], now: dt.datetime | None,
         return f"certificate status {response.get('cert_status')}"
     this_update, next_update = _time(response.get("this_update")), _time(response.get("next_update"))
     if now is not None and next_update is not None and next_update < now:
-        return f"expired on {response['next_update']}"
+        return f"expired on {readable_time(response['next_update'])}"
     if now is not None and this_update is not None and (now - this_update).days > max_age_days:
-        return f"dated {response['this_update']}, more than {max_age_days} days ago"
+        return f"dated {readable_time(response['this_update'])}, more than {max_age_days} days ago"
     return None
 
 
@@ -791,7 +791,7 @@ def evaluate_revocation(facts: Mapping[str, Any], options: Mapping[str, Any]) ->
             reason = response.get("revocation_reason")
             return Outcome.failed(
                 f"The {label} at {attempt['url']} says the certificate was revoked on "
-                f"{response.get('revocation_time')}{f' ({reason})' if reason else ''}.", **evidence)
+                f"{readable_time(response.get('revocation_time'))}{f' ({reason})' if reason else ''}.", **evidence)
         return Outcome.passed(f"The {label} at {attempt['url']} says the certificate is good.",
                               **evidence)
     urls = found.get("urls") or {}

@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
-from scanner.cli import plugin_registry
+from scanner.cli import ca_file_option, ca_only_option, plugin_registry, trust_settings
 from scanner.engine import resolve_asset, run_job
 from scanner.errors import ConfigError, ExitCode, Position
 from scanner.gate import Gate
@@ -21,6 +20,7 @@ from scanner.inventory import adhoc_assets, scope_for_targets
 from scanner.models import Asset, CollectError
 from scanner.output import inert_lines
 from scanner.plugin import Registry
+from scanner.timeutil import readable_time
 
 
 def endpoint_url(target: str) -> str:
@@ -80,7 +80,7 @@ def _certificate_lines(cert: Mapping[str, Any]) -> list[str]:
     lines = [
         f"  certificate: {leaf.get('subject')}",
         f"    issuer: {leaf.get('issuer')}",
-        f"    valid until: {leaf.get('not_after')} ({leaf.get('days_left')} days left)",
+        f"    valid until: {readable_time(leaf.get('not_after'))} ({leaf.get('days_left')} days left)",
         "    key: " + " ".join(str(v) for v in key.values() if v is not None),
         f"    signature: {leaf.get('signature_algorithm')}   sha256: {leaf.get('sha256')}",
         f"    chain served: {len(served)} certificate(s), verified: {verified}",
@@ -134,18 +134,18 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (the tls plugin's schema, docs/tls.md).")
 @click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, help="Seconds allowed for every network operation.")
-@click.option("--ca-file", metavar="PEM", help="Extra trust anchors, added to the system store (it is still trusted).")
+@ca_file_option
+@ca_only_option
 @click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR", help="Connect to ADDR for HOST:PORT, keeping HOST for SNI (like curl; repeatable).")
-def tls_command(targets: tuple[str, ...], as_json: bool, timeout: float, ca_file: str | None, resolve: tuple[str, ...]) -> None:
+def tls_command(targets: tuple[str, ...], as_json: bool, timeout: float, ca_file: str | None, ca_only: bool,
+                resolve: tuple[str, ...]) -> None:
     """Enumerate TLS facts of HOST[:PORT] endpoints (or smtp://, imap://... URLs): protocols, suites, groups, certificate.
 
     Exits 0 when every endpoint was enumerated, 3 when some could not be.
     """
     from scanner.scan import parse_resolve
 
-    settings: dict[str, Any] = {}
-    if ca_file:
-        settings["ca_file"] = str(Path(ca_file).resolve())
+    settings: dict[str, Any] = trust_settings(ca_file, ca_only)
     if resolve:
         settings["resolve"] = parse_resolve(resolve)
     results = collect_tls(targets, plugin_registry(), timeout, settings)

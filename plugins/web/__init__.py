@@ -221,6 +221,7 @@ class WebPlugin:
             agent=user_agent(settings.get("web_contact_url")),
             asset_host=parts.hostname.lower(),
             asset_address=asset.address,
+            ca_only=bool(settings.get("ca_only")),
         )
         fetched_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         response, chain, left_to = await _follow(fetcher, asset.url)

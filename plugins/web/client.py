@@ -66,6 +66,7 @@ class Fetcher:
     agent: str
     asset_host: str
     asset_address: str | None
+    ca_only: bool = False  # trust ca_file alone, not the system store (--ca-only)
 
     async def get(
         self, url: str, *, purpose: str, headers: Sequence[tuple[str, str]] = (),
@@ -102,7 +103,7 @@ class Fetcher:
             *(f"{k}: {v}" for k, v in headers),
         ]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii", "ignore")
-        tls = tls_context(self.ca_file, verify=True) if scheme == "https" else None
+        tls = tls_context(self.ca_file, verify=True, ca_only=self.ca_only) if scheme == "https" else None
         cap = self.max_body if max_body is None else min(max_body, self.max_body)
         where = format_hostport(address, port)
         async with self.ctx.host_slot(address):

@@ -94,7 +94,8 @@ def parse_contacts(r: Reader, value: Any, where: Position, what: str) -> Contact
     r.keys(data, what, ["email", "webhook"])
     emails = []
     raw = data.get("email")
-    for i, address in enumerate(r.strings(data, "email", what)):
+    addresses = [] if r.refuse_controls(data, ["email"], what) else r.strings(data, "email", what)
+    for i, address in enumerate(addresses):
         at = raw.item_pos(i) if isinstance(raw, PosList) else data.value_pos("email")
         if not is_email(address):
             r.error(at, f"invalid e-mail address {quote(address)}")
@@ -109,6 +110,8 @@ def parse_contacts(r: Reader, value: Any, where: Position, what: str) -> Contact
             if hook is None:
                 continue
             r.keys(hook, "a webhook", ["url", "secret_env", "ca_file"], required=["url", "secret_env"])
+            if r.refuse_controls(hook, ["url", "secret_env", "ca_file"], "a webhook"):
+                continue
             url = r.string(hook, "url", "a webhook")
             secret = env_name(r, hook, "secret_env", "a webhook")
             ca_file = r.string(hook, "ca_file", "a webhook")

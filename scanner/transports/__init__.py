@@ -17,6 +17,8 @@ from typing import Protocol
 MAX_OUTPUT_BYTES = 32 * 1024 * 1024
 # stderr is only kept for error messages.
 MAX_STDERR_BYTES = 64 * 1024
+# The OpenSSH client's own per-user file; the ``ssh_config`` setting names another.
+DEFAULT_SSH_CONFIG = "~/.ssh/config"
 
 
 @dataclass(frozen=True)
@@ -48,4 +50,4 @@ class Transport(Protocol):
     async def run_script(self, script: str) -> CommandResult: ...
 
 
-__all__ = ["MAX_OUTPUT_BYTES", "MAX_STDERR_BYTES", "CommandResult", "Transport"]
+__all__ = ["DEFAULT_SSH_CONFIG", "MAX_OUTPUT_BYTES", "MAX_STDERR_BYTES", "CommandResult", "Transport"]

@@ -49,14 +49,13 @@ from ..inventory import scope_for_targets
 from ..models import Asset, AssetKind, CollectFailed, ErrorReason, SSHSettings
 from ..netutil import classify, describe, format_hostport
 from ..plugin import Context
-from . import MAX_OUTPUT_BYTES, MAX_STDERR_BYTES, CommandResult
+from . import DEFAULT_SSH_CONFIG, MAX_OUTPUT_BYTES, MAX_STDERR_BYTES, CommandResult
 
 Prompt = Callable[[str], str]
 """Asks the operator for a secret; the argument says which (never contains one)."""
 
 SYSTEM_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 USER_KNOWN_HOSTS = "~/.ssh/known_hosts"
-DEFAULT_SSH_CONFIG = "~/.ssh/config"
 REMOTE_COMMAND = "/bin/sh -s"
 
 # OpenSSH's own limit (PACKET_MAX_SIZE); RFC 4253 6.1 only asks for 35000

@@ -57,6 +57,22 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
+def repo_using(hooks: Path, hook: str) -> Path:
+    """Commit the hook repository ``hooks``; beside it, a policy repository using its ``hook``."""
+    git(hooks, "init", "-q")
+    git(hooks, "add", "-A")
+    git(hooks, "commit", "-qm", "hooks")
+    rev = git(hooks, "rev-parse", "HEAD").strip()
+    repo = hooks.parent / "policies"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: {hook}\n"
+    )
+    shutil.copy(ROOT / "policies" / "baseline.yaml", repo / "good.yaml")
+    return repo
+
+
 @pytest.fixture
 def policy_repo(tmp_path):
     """A policy repository whose .pre-commit-config.yaml uses the shipped hooks from a local repository."""
@@ -65,17 +81,7 @@ def policy_repo(tmp_path):
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     shutil.copy(ROOT / ".pre-commit-hooks.yaml", hooks)
-    git(hooks, "init", "-q")
-    git(hooks, "add", "-A")
-    git(hooks, "commit", "-qm", "hooks")
-    rev = git(hooks, "rev-parse", "HEAD").strip()
-    repo = tmp_path / "policies"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    (repo / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: civiscan-validate-system\n"
-    )
-    shutil.copy(ROOT / "policies" / "baseline.yaml", repo / "good.yaml")
+    repo = repo_using(hooks, "civiscan-validate-system")
     (repo / ".gitlab-ci.yml").write_text("not: [a policy\n")  # a dot-file: never given to the hook
     return repo
 
@@ -100,3 +106,38 @@ def test_precommit_hook_fails_a_broken_policy_with_its_position(policy_repo):
     done = run_hooks(policy_repo)
     assert done.returncode == 1
     assert "bad.yaml:7:5: unknown key 'bogus' in a rule" in done.stdout
+
+
+@pytest.fixture
+def python_hook_repo(tmp_path):
+    """A policy repository whose hook is ``civiscan-validate`` from a git repository of this source tree.
+
+    pre-commit clones that repository and builds the hook's own environment with pip
+    (``language: python``): the civiscan it runs is the one this tree builds, not the
+    one installed here.
+    """
+    if shutil.which("git") is None:
+        pytest.fail("git is needed for the pre-commit test")
+    source = tmp_path / "civiscan"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (ROOT / name).is_file():  # the working tree as it is, uncommitted edits included
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    repo = repo_using(source, "civiscan-validate")
+    (repo / "bad.yaml").write_text('policy:\n  id: x\n  version: "1"\n  title: x\nrules:\n  - id: a\n    bogus: 1\n')
+    return repo
+
+
+def test_python_hook_builds_civiscan_and_reports_a_broken_policy(python_hook_repo):
+    git(python_hook_repo, "add", "-A")
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PRE_COMMIT_HOME"] = str(python_hook_repo.parent / "cache")
+    # No civiscan on PATH: only the hook's own environment can provide it.
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not (Path(p) / "civiscan").exists())
+    done = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=python_hook_repo,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "bad.yaml:7:5: unknown key 'bogus' in a rule" in done.stdout
+    assert "good.yaml: ok" in done.stdout  # the shipped baseline passes
+

@@ -116,3 +116,22 @@ def test_ca_file_help_says_it_adds_to_the_system_store(command):
     text = " ".join(result.output.split())
     assert "added to the system store" in text
     assert "instead of the system store" not in text
+
+
+@pytest.mark.parametrize(("args", "message", "usage"), [
+    (["scan", "--bogus"], "error: No such option '--bogus'", "Usage: civiscan scan [OPTIONS] [TARGETS]..."),
+    (["diff"], "error: Missing argument 'RUN_A'.", "Usage: civiscan diff [OPTIONS] RUN_A [RUN_B]"),
+    (["scan", "--fail-on", "severe"], "error: Invalid value for '--fail-on'", "Usage: civiscan scan [OPTIONS]"),
+    (["nosuch"], "error: No such command 'nosuch'.", "Usage: civiscan [OPTIONS] COMMAND [ARGS]..."),
+], ids=["unknown-option", "missing-argument", "bad-choice", "unknown-command"])
+def test_usage_errors_read_like_every_other_error_and_exit_2(capsys, args, message, usage):
+    from scanner.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    lines = capsys.readouterr().err.splitlines()
+    assert stop.value.code == 2
+    assert lines[0].startswith(message)
+    assert lines[1].startswith(usage)
+    assert lines[2].startswith("Try 'civiscan") and lines[2].endswith(" -h' for help.")
+    assert not any(line.startswith("Error:") for line in lines)

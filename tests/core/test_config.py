@@ -142,3 +142,30 @@ def test_docs_list_every_scan_option_with_its_variable():
             key = max(param.opts, key=len)[2:]
             variable = param.envvar or f"CIVISCAN_SCAN_{str(param.name).upper()}"
             assert f"| `{key}` | `{variable}` |" in text
+
+
+def scan_params(here, *args: str) -> dict:
+    """The parameters ``civiscan scan ARGS`` resolves from flags, environment and ./civiscan.toml."""
+    import click
+
+    from scanner.config import load_defaults
+
+    root = click.Context(cli, info_name="civiscan", auto_envvar_prefix="CIVISCAN")
+    root.default_map = load_defaults(here / "civiscan.toml", cli, root)
+    scan = cli.get_command(root, "scan")
+    assert scan is not None
+    return scan.make_context("scan", list(args), parent=root).params
+
+
+@pytest.mark.parametrize(("env", "args", "expected"), [
+    ({}, (), 8080),
+    ({"CIVISCAN_SCAN_HTTP_REDIRECT_PORT": "8081"}, (), 8081),
+    ({"CIVISCAN_SCAN_HTTP_REDIRECT_PORT": "8081"}, ("--http-redirect-port", "8082"), 8082),
+], ids=["file", "environment-over-file", "flag-over-environment"])
+def test_plugin_setting_http_redirect_port_follows_the_precedence(here, monkeypatch, env, args, expected):
+    (here / "civiscan.toml").write_text("[scan]\nhttp-redirect-port = 8080\nssh-config = \"\"\ncommand-timeout = 30\n")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    params = scan_params(here, *args)
+    assert params["http_redirect_port"] == expected
+    assert (params["ssh_config"], params["command_timeout"]) == ("", 30.0)

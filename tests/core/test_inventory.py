@@ -72,6 +72,27 @@ def test_bad_inventory(write, text, expected):
     assert any(expected in p for p in found), found
 
 
+CONTACTS = "scope: {networks: [127.0.0.0/8]}\ndepartments:\n  parks:\n    contacts:\n      %s\n    assets: []\n"
+CONTACT_CONTROLS = {
+    "bidi-override-in-email": ('email: ["ops\\u202e@city.test"]', "inv.yaml:5:15: 'email' of contacts of 'parks' contains the control character U+202E"),
+    "isolate-in-email": ('email: ["ops\\u2066@city.test"]', "inv.yaml:5:15: 'email' of contacts of 'parks' contains the control character U+2066"),
+    "escape-in-webhook-url": ('webhook: [{url: "https://127.0.0.1/\\e[2Jh", secret_env: HOOK}]', "inv.yaml:5:23: 'url' of a webhook contains the control character U+001B"),
+    "c1-in-webhook-url": ('webhook: [{url: "https://127.0.0.1/\\x85h", secret_env: HOOK}]', "inv.yaml:5:23: 'url' of a webhook contains the control character U+0085"),
+    "newline-in-webhook-ca-file": ('webhook: [{url: "https://127.0.0.1/h", secret_env: HOOK, ca_file: "ca\\n.pem"}]', "inv.yaml:5:73: 'ca_file' of a webhook contains the control character U+000A"),
+}
+
+
+@pytest.mark.parametrize(("line", "expected"), CONTACT_CONTROLS.values(), ids=CONTACT_CONTROLS.keys())
+def test_control_and_bidi_characters_in_contacts_are_refused_once_at_their_position(write, line, expected):
+    found = problems(write, CONTACTS % line)
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_plain_contacts_load(write):
+    inv = load_inventory(write("inv.yaml", CONTACTS % 'email: ["ops@city.test"]'))
+    assert inv.departments[0].contacts.email == ("ops@city.test",)
+
+
 def test_secret_value_is_not_echoed(write):
     found = problems(write, HEAD + "      - {host: 127.0.0.1, ssh: {password: hunter2}}\n")
     assert not any("hunter2" in p for p in found)
@@ -102,3 +123,18 @@ def test_adhoc_targets_and_their_scope():
 def test_adhoc_garbage_target_is_a_config_error():
     with pytest.raises(ConfigError):
         adhoc_assets(["not a host!"])
+
+
+def test_validate_lists_every_problem_of_an_inventory_at_once_exit_2(run_cli, write):
+    path = write("inv.yaml", HEAD
+                 + "      - endpoint: http://127.0.0.1/\n"          # 5: not https
+                 + "      - {host: 127.0.0.1, tagz: [a]}\n"         # 6: unknown key
+                 + "      - host: 10.1.2.3\n"                       # 7: out of scope
+                 + "      - {host: 127.0.0.2, ssh: {password: x}}\n"  # 8: a secret
+                 + "  Bad Dept: {assets: []}\n")                    # 9: department name
+    proc = run_cli("validate", path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    found = [int(line[len(path) + 1:].split(":")[0]) for line in lines if line.startswith(f"{path}:")]
+    assert found == [5, 6, 7, 8, 9], proc.stderr  # the scope too, not only once the rest is fixed
+    assert len(lines) == 5, proc.stderr

@@ -160,6 +160,16 @@ def test_all_problems_of_a_file_are_reported_at_once(write, registry):
     assert len(found) == 2
 
 
+def test_rule_without_severity_is_reported_once_with_its_position(write, registry):
+    text = (
+        'policy: {id: p, version: "1", title: t}\nrules:\n'
+        "  - id: r\n    title: t\n    checks: [{check: fake.value}]\n"
+    )
+    assert problems(write, registry, text) == [
+        "p.yaml:3:5: rule 'r' needs 'severity' (one of: critical, high, medium, low, info)"
+    ]
+
+
 def test_extends_merges_and_overrides(write, registry):
     write("base.yaml", """
         policy: {id: base, version: "1", title: base}

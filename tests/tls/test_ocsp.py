@@ -132,7 +132,7 @@ def test_bad_staple_is_a_certificate_problem(pki: LabPKI, given: dict[str, Any],
 def test_revoked_message_names_the_date_and_reason(pki: LabPKI) -> None:
     facts = facts_with(pki, response(pki, status=ocsp.OCSPCertStatus.REVOKED))
     message = judge("tls.certificate", facts).message
-    assert "revoked on 2026-02-27T12:00:00Z (key_compromise)" in message
+    assert "revoked on 27 Feb 2026, 12:00 UTC (key_compromise)" in message
 
 
 def test_max_age_is_an_option(pki: LabPKI) -> None:

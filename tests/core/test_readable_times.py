@@ -1,0 +1,25 @@
+"""`civiscan history` and `civiscan diff` print run times as people read them; JSON keeps ISO 8601."""
+
+from __future__ import annotations
+
+from scanner.history import Point, diff, diff_lines, diff_markdown, history_lines, score_counts
+
+STARTED = "2026-12-01T22:40:05+00:00"
+
+
+def run(run_id: int, started: str) -> dict:
+    return {"run": {"id": run_id, "started": started}, "assets": [], "findings": [], "departments": []}
+
+
+def test_history_table_shows_when_each_run_started_readably():
+    points = [Point(7, STARTED, "complete", "baseline@1", 3, score_counts({}))]
+    (row,) = [line for line in history_lines(points, "all departments") if line.lstrip().startswith("7 ")]
+    assert "1 Dec 2026, 22:40 UTC" in row
+    assert "2026-12-01T" not in row
+    assert points[0].to_json()["started"] == STARTED
+
+
+def test_diff_title_names_both_runs_with_readable_times():
+    result = diff(run(1, "2026-11-30T08:05:00+00:00"), run(2, STARTED))
+    assert diff_lines(result)[0] == "civiscan diff: run 1 (30 Nov 2026, 08:05 UTC) -> run 2 (1 Dec 2026, 22:40 UTC)"
+    assert "30 Nov 2026" in diff_markdown(result).splitlines()[0]
