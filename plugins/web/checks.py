@@ -542,9 +542,11 @@ def evaluate_redirects(facts: Mapping[str, Any], options: Mapping[str, Any]) -> 
     civiscan follows at most 5 redirects, each hop through the scope gate, and
     never onto another site: a hop to a third party fails here (a detour that
     hands the resident's request to someone else), as does a hop down to
-    ``http:``. With ``hsts`` the final HTTPS host must send a valid
-    Strict-Transport-Security header, so the next visit skips plain HTTP
-    (``http.hsts`` judges the endpoint URL itself, before any redirect).
+    ``http:``. With ``hsts``, when the endpoint redirects, the final HTTPS page
+    must send a valid Strict-Transport-Security header, so the next visit skips
+    plain HTTP. An endpoint that does not redirect is not judged on HSTS here:
+    ``http.hsts`` judges the endpoint URL itself, and one missing header is one
+    failure in a policy that has both.
 
     Options: ``hsts`` (bool, default ``true``).
 
@@ -561,7 +563,7 @@ def evaluate_redirects(facts: Mapping[str, Any], options: Mapping[str, Any]) -> 
     plain = [h["url"] for h in chain[1:] if h["url"].startswith("http:")]
     if plain:
         return Outcome.failed(f"The redirect chain goes over plain HTTP: {plain[0]}.", **seen)
-    if options["hsts"] and facts.get("https") and not (
+    if options["hsts"] and facts.get("https") and len(chain) > 1 and not (
             hsts.get("max_age") and not hsts.get("malformed")):
         return Outcome.failed(f"The final page {facts.get('final_url')} sends no valid HSTS "
                               "header.", **seen)
@@ -570,7 +572,7 @@ def evaluate_redirects(facts: Mapping[str, Any], options: Mapping[str, Any]) -> 
 
 REDIRECTS = Check(id="web.redirects", title="Redirects stay on HTTPS and on the site",
                   kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_redirects,
-                  options={"hsts": Option("bool", "require HSTS on the final HTTPS host",
+                  options={"hsts": Option("bool", "require HSTS on the page a redirect ends on",
                                           default=True)})
 
 

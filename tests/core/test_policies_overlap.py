@@ -43,6 +43,9 @@ SUBJECTS: dict[str, Subjects] = {
     "http.security_headers": lambda o: {_SECURITY_HEADER_SUBJECTS[r] for r in o["required"]},
     "http.cookies": lambda o: set(_COOKIE_SUBJECTS[o["judge"]]),
     "http.hsts": lambda o: {"header strict-transport-security"},
+    # web.redirects judges HSTS only on the page a redirect ends on, never the endpoint's own.
+    "web.redirects": lambda o: {"redirect chain"}
+    | ({"hsts after a redirect"} if o["hsts"] else set()),
     "http.coop": lambda o: {"header cross-origin-opener-policy"},
     "http.corp": lambda o: {"header cross-origin-resource-policy"},
     "http.coep": lambda o: {"header cross-origin-embedder-policy"},

@@ -150,6 +150,14 @@ def test_redirects_end_under_hsts(hsts, options, status) -> None:
     assert judge("web.redirects", f, **options).status is status
 
 
+def test_an_endpoint_that_does_not_redirect_is_not_judged_on_hsts() -> None:
+    # http.hsts judges that header; a policy with both rules fails it once.
+    chain = [{"url": "https://www.city.test/", "status": 200}]
+    f = facts(hsts={"max_age": None, "malformed": None}, chain=chain,
+              final_url="https://www.city.test/")
+    assert judge("web.redirects", f).status is Status.PASS
+
+
 def security_txt_at(location: str, canonical: list[str]):
     txt = security_txt("2027-06-01T00:00:00+00:00")
     txt["parsed"] = {**txt["parsed"], "canonical": canonical, "signed": False}
