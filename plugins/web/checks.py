@@ -204,7 +204,9 @@ def evaluate_forms(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outc
     read (RFC 6797 section 2.3.1).
 
     Options: ``allowed`` (list[str], default ``[]``): third-party sites forms may post to
-    (a payment processor the city contracts).
+    (a payment processor the city contracts); ``hsts`` (bool, default ``true``): fail a
+    password field on a page without HSTS (``false`` in a policy whose ``http.hsts``
+    rule already judges that header, so one missing header is one failure).
 
     PASS: ``<form action="/apply" method="post">`` on an HSTS site. FAIL:
     ``<form action="http://forms.example/submit">``.
@@ -221,7 +223,8 @@ def evaluate_forms(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outc
                     form["site"], options["allowed"]):
                 problems.append(f"{page['url']}: a form posts to the third party {form['site']}")
         hsts = facts.get("hsts") or {}
-        if page.get("password_field") and not (hsts.get("max_age") and not hsts.get("malformed")):
+        if options["hsts"] and page.get("password_field") and not (
+                hsts.get("max_age") and not hsts.get("malformed")):
             problems.append(f"{page['url']}: a password field on a site without HSTS")
     if problems:
         return Outcome.failed(f"{len(problems)} form problem(s): {problems[0]}.",
@@ -233,7 +236,9 @@ def evaluate_forms(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outc
 FORMS = Check(
     id="web.forms", title="Forms post over HTTPS to the site itself",
     kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_forms,
-    options={"allowed": Option("list[str]", "third-party sites forms may post to", default=[])},
+    options={"allowed": Option("list[str]", "third-party sites forms may post to", default=[]),
+             "hsts": Option("bool", "fail a password field on a page without HSTS",
+                            default=True)},
 )
 
 

@@ -52,6 +52,8 @@ SUBJECTS: dict[str, Subjects] = {
     "http.version_disclosure": lambda o: {f"header {h}" for h in o["headers"]},
     "web.csp": lambda o: {"header content-security-policy"}
     | (set() if "missing_frame_ancestors" in o["ignore"] else {"framing"}),
+    "web.forms": lambda o: {"form actions"}
+    | ({"header strict-transport-security"} if o["hsts"] else set()),
     "web.referrer_policy": lambda o: {"header referrer-policy"},
     "web.permissions_policy": lambda o: {"header permissions-policy"},
     "ports.forbidden": _ports,

@@ -68,6 +68,12 @@ def test_a_password_field_with_hsts_passes() -> None:
     assert judge("web.forms", facts(pages=[page(password_field=True)])).status is Status.PASS
 
 
+def test_a_password_field_without_hsts_fails_unless_hsts_is_judged_elsewhere() -> None:
+    f = facts(pages=[page(password_field=True)], hsts={"max_age": None, "malformed": None})
+    assert judge("web.forms", f).status is Status.FAIL
+    assert judge("web.forms", f, hsts=False).status is Status.PASS
+
+
 @pytest.mark.parametrize(("header", "meta", "status"), [
     ("same-origin", None, Status.PASS),
     (None, "no-referrer", Status.PASS),
