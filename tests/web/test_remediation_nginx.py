@@ -1,9 +1,12 @@
 """The nginx lines in the shipped web rules' remediation text fix what the rules judge.
 
-For every rule whose fix is a response header, the ```nginx block of its
-remediation is pasted into a server block of a real nginx on 127.0.216.x, and
-the rule, judged by the evaluator on what the http and web plugins collect
-there, passes. A bare server (nginx's defaults) is the control: it fails them.
+For every rule whose fix is a response header (or a cookie attribute nginx
+adds), the ```nginx block of its remediation is pasted into a server block of
+a real nginx on 127.0.216.x, and the rule, judged by the evaluator on what the
+http and web plugins collect there, passes. Each server is a proxy in front of
+an "application" that sets a bare cookie and ``X-Powered-By: PHP/8.1.2``, as
+city sites are; a proxy without the lines (nginx's defaults) is the control:
+it fails them.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ HEADER_CHECKS = frozenset({
     "web.cors",
 })
 """Checks that judge response headers: a header (or a server directive) is their fix."""
+COOKIE_CHECK = "http.cookies"
+APP = ("127.0.216.250", 'add_header Set-Cookie "sid=1; Path=/" always;\n'
+       '    add_header X-Powered-By "PHP/8.1.2" always;')
+"""The application behind every proxy: its address and the headers it sends."""
 PASS_BARE = frozenset({"web-cross-origin-resource-policy", "web-cross-origin-embedder-policy",
                        "web-cors"})
 """Rules a server without the header passes: their headers are judged only when sent."""
@@ -60,8 +67,17 @@ def header_rules() -> dict[str, Rule]:
     return found
 
 
+def cookie_rules() -> dict[str, Rule]:
+    """The cookie rules whose remediation gives nginx lines."""
+    return {f"{r.policy}:{r.id}": r for name in POLICIES
+            for r in load_policies([name], plugin_registry()).rules
+            if [c.check_id for c in r.checks] == [COOKIE_CHECK]
+            and code_blocks(r.remediation, "nginx")}
+
+
 RULES = header_rules()
-CASES = {key: (i, rule) for i, (key, rule) in enumerate(sorted(RULES.items()), start=1)}
+TESTED = {**RULES, **cookie_rules()}
+CASES = {key: (i, rule) for i, (key, rule) in enumerate(sorted(TESTED.items()), start=1)}
 
 
 def test_every_web_rule_gives_its_fix_as_markdown() -> None:
@@ -83,14 +99,14 @@ def test_every_web_rule_gives_its_fix_as_markdown() -> None:
             assert "Header always set" in apache[0], key
 
 
-def _server(address: str, hostname: str, port: int, cert: Any, root: Path, directives: str) -> str:
+def _server(address: str, hostname: str, port: int, cert: Any, directives: str) -> str:
     return f"""
   server {{
     listen {address}:{port} ssl;
     server_name {hostname};
     ssl_certificate {cert.fullchain};
     ssl_certificate_key {cert.key};
-    root {root};
+    location / {{ proxy_pass http://{APP[0]}:{port}; }}
 {directives}
   }}"""
 
@@ -107,13 +123,17 @@ def fixed_sites(tmp_path_factory, nginx_runner, pick_port, lab_pki):
     names = [f"rule{i}.city.test" for i, _ in CASES.values()] + ["bare.city.test"]
     cert = lab_pki.leaf("good-rsa", names[0], extra_names=names[1:])
     bare = ("bare.city.test", "127.0.216.254")
-    addresses = [f"127.0.216.{i}" for i, _ in CASES.values()] + [bare[1]]
+    addresses = [f"127.0.216.{i}" for i, _ in CASES.values()] + [bare[1], APP[0]]
     port = pick_port(addresses)
-    blocks = [_server(bare[1], bare[0], port, cert, served, "")]
+    blocks = [f"""
+  server {{
+    listen {APP[0]}:{port};
+    root {served};
+    {APP[1]}
+  }}""", _server(bare[1], bare[0], port, cert, "")]
     for i, rule in CASES.values():
         (snippet,) = code_blocks(rule.remediation, "nginx")
-        blocks.append(_server(f"127.0.216.{i}", f"rule{i}.city.test", port, cert, served,
-                              snippet))
+        blocks.append(_server(f"127.0.216.{i}", f"rule{i}.city.test", port, cert, snippet))
 
     def asset(hostname: str, address: str) -> Asset:
         return Asset(id=f"lab/{hostname}", name=hostname, kind=AssetKind.ENDPOINT,
@@ -147,7 +167,7 @@ def judge_rule(rule: Rule, asset: Asset) -> Any:
 @pytest.mark.parametrize("key", sorted(CASES), ids=sorted(CASES))
 def test_the_nginx_lines_of_the_remediation_make_the_rule_pass(fixed_sites, key) -> None:
     fixed, _bare = fixed_sites[key]
-    finding = judge_rule(RULES[key], fixed)
+    finding = judge_rule(TESTED[key], fixed)
     assert finding.status is Status.PASS, finding.message
 
 
@@ -155,4 +175,4 @@ def test_the_nginx_lines_of_the_remediation_make_the_rule_pass(fixed_sites, key)
                          ids=sorted(k for k in CASES if k.split(":")[1] not in PASS_BARE))
 def test_a_server_without_them_fails_the_rule(fixed_sites, key) -> None:
     _fixed, bare = fixed_sites[key]
-    assert judge_rule(RULES[key], bare).status is Status.FAIL
+    assert judge_rule(TESTED[key], bare).status is Status.FAIL
