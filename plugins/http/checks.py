@@ -391,8 +391,24 @@ SESSION_NAMES = ("sess", "login", "token", "auth")
 """Name parts that mark a session or login cookie (the Observatory uses ``login``, ``sess``)."""
 
 
+COOKIE_JUDGEMENTS = ("all", "attributes", "scope")
+"""What ``http.cookies`` judges: ``attributes`` (Secure, HttpOnly, SameSite, the
+``__Secure-``/``__Host-`` prefixes), ``scope`` (the Domain), or ``all`` of both."""
+
+
 def cookie_problems(cookie: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
-    """What is wrong with one cookie, judged on its collected attributes."""
+    """What is wrong with one cookie, judged on its collected attributes.
+
+    ``options["judge"]`` (when given) picks the attribute or the scope problems.
+    """
+    judge = options.get("judge", "all")
+    issues = _attribute_problems(cookie, options) if judge in ("all", "attributes") else []
+    if judge in ("all", "scope"):
+        issues += _scope_problems(cookie, options)
+    return issues
+
+
+def _attribute_problems(cookie: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
     name = str(cookie.get("name") or "")
     lowered = name.lower()
     session = any(part in lowered for part in options["session_names"])
@@ -421,14 +437,18 @@ def cookie_problems(cookie: Mapping[str, Any], options: Mapping[str, Any]) -> li
         not cookie.get("secure") or cookie.get("domain") is not None or cookie.get("path") != "/"
     ):
         issues.append("the __Host- prefix needs Secure, Path=/ and no Domain (browsers reject it)")
+    return issues
+
+
+def _scope_problems(cookie: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
     scope = cookie.get("scope")
     if scope == "foreign" and options["third_party"]:
-        issues.append(f"Domain={cookie.get('domain')} is another site: a third-party cookie")
-    elif scope == "public_suffix":
-        issues.append(f"Domain={cookie.get('domain')} is a public suffix (browsers reject it)")
-    elif scope in ("site", "parent") and not options["broad_domain"]:
-        issues.append(f"Domain={cookie.get('domain')} sends it to every host under that domain")
-    return issues
+        return [f"Domain={cookie.get('domain')} is another site: a third-party cookie"]
+    if scope == "public_suffix":
+        return [f"Domain={cookie.get('domain')} is a public suffix (browsers reject it)"]
+    if scope in ("site", "parent") and not options["broad_domain"]:
+        return [f"Domain={cookie.get('domain')} sends it to every host under that domain"]
+    return []
 
 
 def evaluate_cookies(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
@@ -447,6 +467,12 @@ def evaluate_cookies(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Ou
 
     Options:
 
+    * ``judge`` (``all``, ``attributes`` or ``scope``, default ``all``): what is
+      judged. ``attributes``: ``Secure``, ``HttpOnly``, ``SameSite`` and the
+      ``__Secure-``/``__Host-`` prefixes (the options below up to ``samesite``);
+      ``scope``: the ``Domain`` (``broad_domain``, ``third_party``, a public
+      suffix). Two rules of one policy can then judge the same cookies without
+      counting one problem twice;
     * ``secure`` (bool, default ``true``): require the ``Secure`` attribute;
     * ``httponly`` (bool, default ``true``): require ``HttpOnly`` on every cookie;
     * ``session_httponly`` (bool, default ``true``): require it on session cookies
@@ -501,6 +527,10 @@ COOKIES = Check(
     kinds=_ENDPOINT, schemes=_WEB,
     evaluate=evaluate_cookies,
     options={
+        "judge": Option(
+            "str", "what is judged: all, attributes or scope", default="all",
+            choices=COOKIE_JUDGEMENTS,
+        ),
         "secure": Option("bool", "require the Secure attribute", default=True),
         "httponly": Option("bool", "require the HttpOnly attribute", default=True),
         "session_httponly": Option(

@@ -204,7 +204,9 @@ def evaluate_forms(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outc
     read (RFC 6797 section 2.3.1).
 
     Options: ``allowed`` (list[str], default ``[]``): third-party sites forms may post to
-    (a payment processor the city contracts).
+    (a payment processor the city contracts); ``hsts`` (bool, default ``true``): fail a
+    password field on a page without HSTS (``false`` in a policy whose ``http.hsts``
+    rule already judges that header, so one missing header is one failure).
 
     PASS: ``<form action="/apply" method="post">`` on an HSTS site. FAIL:
     ``<form action="http://forms.example/submit">``.
@@ -221,7 +223,8 @@ def evaluate_forms(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outc
                     form["site"], options["allowed"]):
                 problems.append(f"{page['url']}: a form posts to the third party {form['site']}")
         hsts = facts.get("hsts") or {}
-        if page.get("password_field") and not (hsts.get("max_age") and not hsts.get("malformed")):
+        if options["hsts"] and page.get("password_field") and not (
+                hsts.get("max_age") and not hsts.get("malformed")):
             problems.append(f"{page['url']}: a password field on a site without HSTS")
     if problems:
         return Outcome.failed(f"{len(problems)} form problem(s): {problems[0]}.",
@@ -233,7 +236,9 @@ def evaluate_forms(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outc
 FORMS = Check(
     id="web.forms", title="Forms post over HTTPS to the site itself",
     kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_forms,
-    options={"allowed": Option("list[str]", "third-party sites forms may post to", default=[])},
+    options={"allowed": Option("list[str]", "third-party sites forms may post to", default=[]),
+             "hsts": Option("bool", "fail a password field on a page without HSTS",
+                            default=True)},
 )
 
 
@@ -542,9 +547,11 @@ def evaluate_redirects(facts: Mapping[str, Any], options: Mapping[str, Any]) -> 
     civiscan follows at most 5 redirects, each hop through the scope gate, and
     never onto another site: a hop to a third party fails here (a detour that
     hands the resident's request to someone else), as does a hop down to
-    ``http:``. With ``hsts`` the final HTTPS host must send a valid
-    Strict-Transport-Security header, so the next visit skips plain HTTP
-    (``http.hsts`` judges the endpoint URL itself, before any redirect).
+    ``http:``. With ``hsts``, when the endpoint redirects, the final HTTPS page
+    must send a valid Strict-Transport-Security header, so the next visit skips
+    plain HTTP. An endpoint that does not redirect is not judged on HSTS here:
+    ``http.hsts`` judges the endpoint URL itself, and one missing header is one
+    failure in a policy that has both.
 
     Options: ``hsts`` (bool, default ``true``).
 
@@ -561,7 +568,7 @@ def evaluate_redirects(facts: Mapping[str, Any], options: Mapping[str, Any]) -> 
     plain = [h["url"] for h in chain[1:] if h["url"].startswith("http:")]
     if plain:
         return Outcome.failed(f"The redirect chain goes over plain HTTP: {plain[0]}.", **seen)
-    if options["hsts"] and facts.get("https") and not (
+    if options["hsts"] and facts.get("https") and len(chain) > 1 and not (
             hsts.get("max_age") and not hsts.get("malformed")):
         return Outcome.failed(f"The final page {facts.get('final_url')} sends no valid HSTS "
                               "header.", **seen)
@@ -570,7 +577,7 @@ def evaluate_redirects(facts: Mapping[str, Any], options: Mapping[str, Any]) -> 
 
 REDIRECTS = Check(id="web.redirects", title="Redirects stay on HTTPS and on the site",
                   kinds=_ENDPOINT, schemes=_WEB, evaluate=evaluate_redirects,
-                  options={"hsts": Option("bool", "require HSTS on the final HTTPS host",
+                  options={"hsts": Option("bool", "require HSTS on the page a redirect ends on",
                                           default=True)})
 
 

@@ -14,7 +14,7 @@ def test_policies_lists_every_shipped_policy_with_version_rules_and_title():
     assert result.exit_code == 0
     rows = {line.split()[0]: line.split(None, 3) for line in result.output.splitlines()[1:]}
     assert set(rows) == set(builtin_policy_names())
-    assert rows["baseline"][1:3] == ["1", "7"]
+    assert rows["baseline"][1:3] == ["2", "7"]
     assert rows["baseline"][3] == "City baseline for exposed services and web headers"
 
 

@@ -308,6 +308,30 @@ def test_cookies(values, options, status) -> None:
     assert judge("http.cookies", cookies(*values), **options).status is status
 
 
+@pytest.mark.parametrize(
+    ("value", "judged", "problem"),
+    [
+        ("sid=x; Domain=city.example", "all",
+         "no Secure, no HttpOnly, SameSite missing, "
+         "Domain=city.example sends it to every host under that domain"),
+        ("sid=x; Domain=city.example", "attributes",
+         "no Secure, no HttpOnly, SameSite missing"),
+        ("sid=x; Domain=city.example", "scope",
+         "Domain=city.example sends it to every host under that domain"),
+        ("sid=x; Secure; HttpOnly; SameSite=Lax; Domain=tracker.example", "attributes", None),
+        ("__Host-sid=x; SameSite=None", "scope", None),
+    ],
+    ids=["all", "attributes", "scope", "attributes-ignore-domain", "scope-ignores-attributes"],
+)
+def test_cookies_judge_attributes_or_scope(value, judged, problem) -> None:
+    outcome = judge("http.cookies", cookies(value), judge=judged)
+    if problem is None:
+        assert outcome.status is Status.PASS
+    else:
+        assert outcome.status is Status.FAIL
+        assert outcome.evidence["problems"] == [f"sid ({problem})"]
+
+
 def test_cookie_failure_names_each_cookie() -> None:
     outcome = judge("http.cookies", cookies("sid=x", "ok=1; Secure; HttpOnly; SameSite=Lax"))
     assert outcome.message == (

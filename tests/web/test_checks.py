@@ -68,6 +68,12 @@ def test_a_password_field_with_hsts_passes() -> None:
     assert judge("web.forms", facts(pages=[page(password_field=True)])).status is Status.PASS
 
 
+def test_a_password_field_without_hsts_fails_unless_hsts_is_judged_elsewhere() -> None:
+    f = facts(pages=[page(password_field=True)], hsts={"max_age": None, "malformed": None})
+    assert judge("web.forms", f).status is Status.FAIL
+    assert judge("web.forms", f, hsts=False).status is Status.PASS
+
+
 @pytest.mark.parametrize(("header", "meta", "status"), [
     ("same-origin", None, Status.PASS),
     (None, "no-referrer", Status.PASS),
@@ -148,6 +154,14 @@ def test_redirects_end_under_hsts(hsts, options, status) -> None:
                                                            "status": 200}]
     f = facts(hsts=hsts, chain=chain, final_url="https://www.city.test/")
     assert judge("web.redirects", f, **options).status is status
+
+
+def test_an_endpoint_that_does_not_redirect_is_not_judged_on_hsts() -> None:
+    # http.hsts judges that header; a policy with both rules fails it once.
+    chain = [{"url": "https://www.city.test/", "status": 200}]
+    f = facts(hsts={"max_age": None, "malformed": None}, chain=chain,
+              final_url="https://www.city.test/")
+    assert judge("web.redirects", f).status is Status.PASS
 
 
 def security_txt_at(location: str, canonical: list[str]):
