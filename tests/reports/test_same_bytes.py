@@ -71,3 +71,9 @@ def test_items_encoded_in_one_pass_are_the_items_encoded_one_by_one(items, per_p
         reports.write_document({"items": items}, out)
     one_by_one = ",\n".join("    " + json.dumps(i, ensure_ascii=False, sort_keys=True) for i in items)
     assert out.getvalue() == '{\n  "items": [\n' + one_by_one + "\n  ]\n}\n"
+
+
+@settings(max_examples=400)
+@given(TEXT)
+def test_html_text_is_what_markupsafe_escape_writes(text):
+    assert html_report.text(text) == str(escape(text))
