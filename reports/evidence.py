@@ -62,14 +62,19 @@ def _redact(value: Any, keys: frozenset[str]) -> Any:
     if kind is dict or isinstance(value, Mapping):
         copy: dict[str, Any] | None = None
         for key, item in value.items():
-            shown = REDACTED if key in keys else _redact(item, keys)
+            if key in keys:
+                shown = REDACTED
+            elif type(item) in _SCALARS:  # most values: no call to find nothing changes
+                continue
+            else:
+                shown = _redact(item, keys)
             if shown is not item:
                 if copy is None:
                     copy = dict(value)
                 copy[key] = shown
         return value if copy is None else copy
     if kind is list or kind is tuple:
-        items = [_redact(item, keys) for item in value]
+        items = [item if type(item) in _SCALARS else _redact(item, keys) for item in value]
         if all(new is old for new, old in zip(items, value, strict=True)):
             return value
         return items
