@@ -21,7 +21,7 @@ from scanner.fsutil import atomic_open
 from scanner.history import Trends
 from scanner.policy import DEFAULT_REMEDIATION_SLA
 
-from . import html, junit, manifest, markdown, sarif, tabular
+from . import evidence, html, junit, manifest, markdown, sarif, tabular
 from .analysis import DocumentError, Index, compare, previous_document, subset
 from .frameworks import Framework, tallies
 
@@ -173,11 +173,6 @@ def load_previous(store: Any, run_id: int) -> dict[str, Any]:
 
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 ITEMS_PER_PASS = 2_000
-_SEPARATOR = "\x00civiscan:next-item"
-# How _SEPARATOR reads between two encoded items. Inside a JSON string every quote
-# is escaped, so ``, "`` only ever starts a string token, and this one is found
-# only where a list holds _SEPARATOR itself (counted: then items are encoded one by one).
-_SEPARATOR_JSON = ", " + _JSON.encode(_SEPARATOR) + ", "
 
 
 def write_document(doc: Mapping[str, Any], out: TextIO) -> None:
@@ -186,7 +181,8 @@ def write_document(doc: Mapping[str, Any], out: TextIO) -> None:
     Fully indented, a city-sized run is 180 MB and slow to write (indentation
     disables the C encoder); one asset, finding or rule per line keeps it
     readable, greppable and diffable, and 30% smaller. Items are encoded a
-    few thousand per encoder pass and written per pass (:func:`_item_lines`).
+    few thousand per encoder pass
+    (:func:`scanner.reports.evidence.encode_joined`) and written per pass.
     """
     out.write("{\n")
     keys = sorted(doc)
@@ -196,25 +192,14 @@ def write_document(doc: Mapping[str, Any], out: TextIO) -> None:
         if isinstance(value, list) and value:
             out.write("[\n")
             for start in range(0, len(value), ITEMS_PER_PASS):
-                out.write(_item_lines(value[start : start + ITEMS_PER_PASS]))
+                part = value[start : start + ITEMS_PER_PASS]
+                out.write("    " + evidence.encode_joined(_JSON.encode, part, ",\n    "))
                 out.write(",\n" if start + ITEMS_PER_PASS < len(value) else "\n")
             out.write("  ]")
         else:
             out.write(_JSON.encode(value))
         out.write(",\n" if i < len(keys) - 1 else "\n")
     out.write("}\n")
-
-
-def _item_lines(items: Sequence[Any]) -> str:
-    """*items* encoded one per line (4 spaces, a comma between lines, none after the
-    last): the same text as encoding each, from one encoder pass over them all
-    with :data:`_SEPARATOR` between them, whose JSON spelling becomes the line break."""
-    spaced: list[Any] = [_SEPARATOR] * (2 * len(items) - 1)
-    spaced[::2] = items
-    text = _JSON.encode(spaced)[1:-1]
-    if text.count(_SEPARATOR_JSON) != len(items) - 1:  # an item holds the separator
-        return ",\n".join("    " + _JSON.encode(item) for item in items)
-    return "    " + text.replace(_SEPARATOR_JSON, ",\n    ")
 
 
 __all__ = ["FILE_NAMES", "FORMATS", "DocumentError", "load_previous", "render", "write_document"]

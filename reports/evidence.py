@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scanner.plugin import EvidenceRenderer, Registry, load_registry
@@ -99,6 +99,40 @@ def redacted_json(value: Any, encode: Any) -> str:
     if _key_markers().search(text):
         return str(encode(redact(value)))
     return text
+
+
+SEPARATOR = "\x00civiscan:next-item"
+
+
+def encode_joined(encode: Callable[[Any], str], items: Sequence[Any], joiner: str) -> str:
+    """``joiner.join(map(encode, items))`` from one pass of the JSON encoder *encode*
+    over all *items*, with :data:`SEPARATOR` between them: encoding a few thousand
+    findings at once costs a fraction of encoding each (a call and an encoder each).
+
+    The separator's JSON spelling between two items becomes *joiner*. Inside a JSON
+    string every quote is escaped, so that spelling (``, "\u0000...", ``) is only
+    ever a list element equal to :data:`SEPARATOR`; if an item holds one too (they
+    are counted), the items are encoded one by one.
+    """
+    if not items:
+        return ""
+    token = encode([0, SEPARATOR, 0])[2:-2]
+    spaced: list[Any] = [SEPARATOR] * (2 * len(items) - 1)
+    spaced[::2] = items
+    text = encode(spaced)[1:-1]
+    if text.count(token) != len(items) - 1:
+        return joiner.join(map(encode, items))
+    return text.replace(token, joiner)
+
+
+def redacted_json_each(items: Sequence[Any], encode: Callable[[Any], str]) -> list[str]:
+    """:func:`redacted_json` of each of *items*, encoded in one pass
+    (:func:`encode_joined`) and searched for redacted keys once. *encode* must
+    escape line breaks (every ``json`` encoder does)."""
+    text = encode_joined(encode, items, "\n")
+    if _key_markers().search(text):
+        return [redacted_json(item, encode) for item in items]
+    return text.split("\n") if items else []
 
 
 def clip(text: str, limit: int = MAX_TEXT) -> str:

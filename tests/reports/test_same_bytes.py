@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from scanner import reports
-from scanner.reports import _SEPARATOR, render
+from scanner.reports import evidence, render
+from scanner.reports.evidence import SEPARATOR as _SEPARATOR
 from scanner.reports import html as html_report
 from scanner.reports.tabular import row
 
@@ -77,3 +78,10 @@ def test_items_encoded_in_one_pass_are_the_items_encoded_one_by_one(items, per_p
 @given(TEXT)
 def test_html_text_is_what_markupsafe_escape_writes(text):
     assert html_report.text(text) == str(escape(text))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(JSON_VALUES, st.just({"ca_file": "/etc/ca.pem"})), max_size=6))
+def test_evidence_encoded_in_one_pass_is_each_evidence_redacted_and_encoded(items):
+    encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+    assert evidence.redacted_json_each(items, encode) == [evidence.redacted_json(i, encode) for i in items]
