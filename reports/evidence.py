@@ -175,13 +175,16 @@ def _show(value: Any) -> str:
     return clip(scalar(value))
 
 
-def facts(evidence: Any) -> list[tuple[str, str]]:
+def facts(evidence: Any, *, redacted: bool = False) -> list[tuple[str, str]]:
     """Key facts of *evidence* as (label, text) pairs, already redacted and clipped.
 
     Nested objects are flattened one level (``cert.not_after``); anything deeper
-    is shown as compact JSON. At most :data:`MAX_FACTS` pairs.
+    is shown as compact JSON. At most :data:`MAX_FACTS` pairs. ``redacted``: the
+    caller knows *evidence* holds nothing to redact (:func:`raw_checked`), as for
+    :func:`readable`.
     """
-    evidence = redact(evidence)
+    if not redacted:
+        evidence = redact(evidence)
     if not isinstance(evidence, Mapping):
         return [("value", _show(evidence))] if evidence not in (None, {}, []) else []
     pairs: list[tuple[str, str]] = []
@@ -214,10 +217,19 @@ def raw(evidence: Any, limit: int = MAX_RAW) -> str:
     No indentation: only then does ``json`` use its C encoder, and a department
     page may hold thousands of these.
     """
-    text = redacted_json(evidence, _RAW_JSON.encode)
-    if len(text) <= limit:
-        return text
-    return text[:limit] + " … (cut here; the JSON report has the full evidence)"
+    return raw_checked(evidence, limit)[0]
+
+
+def raw_checked(evidence: Any, limit: int = MAX_RAW) -> tuple[str, bool]:
+    """:func:`raw`, and whether *evidence* holds nothing to redact (then
+    :func:`facts` and :func:`readable` may be told ``redacted=True`` and skip the walk)."""
+    text: str = _RAW_JSON.encode(evidence)
+    clean = _key_markers().search(text) is None
+    if not clean:
+        text = _RAW_JSON.encode(redact(evidence))
+    if len(text) > limit:
+        text = text[:limit] + " … (cut here; the JSON report has the full evidence)"
+    return text, clean
 
 
 def options_text(options: Mapping[str, Any] | None) -> str:
@@ -227,7 +239,7 @@ def options_text(options: Mapping[str, Any] | None) -> str:
     return "; ".join(f"{k} = {_show(v)}" for k, v in redact(options).items())
 
 
-def readable(check_id: str, evidence: Any) -> list[str]:
+def readable(check_id: str, evidence: Any, *, redacted: bool = False) -> list[str]:
     """*evidence* of check *check_id* as its plugin renders it for people (``Plugin.evidence``).
 
     Redacted before the plugin sees it; at most :data:`MAX_LINES` plain-text
@@ -240,7 +252,7 @@ def readable(check_id: str, evidence: Any) -> list[str]:
     if render is None or not isinstance(evidence, Mapping):
         return []
     try:
-        lines = render(check_id, redact(evidence)) or []
+        lines = render(check_id, evidence if redacted else redact(evidence)) or []
         shown = [clip(" ".join(line.split())) for line in lines if isinstance(line, str) and line]
     except Exception:
         return []

@@ -314,7 +314,9 @@ def segments(s: Score) -> list[Segment]:
     return result
 
 
-@dataclass(frozen=True)
+# View models are plain (not frozen) slotted dataclasses: a page makes tens of
+# thousands, and a frozen one sets each field through object.__setattr__.
+@dataclass(slots=True)
 class CheckView:
     check: str
     status: str
@@ -324,7 +326,7 @@ class CheckView:
     """The plugin's own rendering of the evidence (``Plugin.evidence``), when it has one."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FindingView:
     fingerprint: str
     asset_name: str
@@ -430,8 +432,9 @@ class _Viewer:
         checks: list[CheckView] = []
         raw = ""
         if detailed:
-            checks = [_check_view(c) for c in finding.get("checks") or ()]
-            raw = evidence.raw([c.get("evidence") for c in finding.get("checks") or ()])
+            found = finding.get("checks") or ()
+            raw, clean = evidence.raw_checked([c.get("evidence") for c in found])
+            checks = [_check_view(c, clean) for c in found]
         severity = severity_of(finding.get("severity", "")).value
         due = None
         if finding.get("status") == FAIL:
@@ -465,8 +468,14 @@ class _Viewer:
         many (:data:`ROW_LIMIT`) or too large (:data:`TABLE_BUDGET`)."""
         if len(findings) <= ROW_LIMIT:
             ordered = sorted(findings, key=lambda f: (f["rule_id"], f["asset_id"]))
-            rows = [self.view(f, detailed=False) for f in ordered]
-            if sum(map(_row_size, rows)) <= TABLE_BUDGET:
+            rows, spent = [], 0
+            for finding in ordered:  # stop at the first row past the budget
+                row = self.view(finding, detailed=False)
+                spent += _row_size(row)
+                if spent > TABLE_BUDGET:
+                    break
+                rows.append(row)
+            else:
                 return Table(rows, [], len(findings))
         counts = Counter(f["rule_id"] for f in findings)
         per_rule = [
@@ -476,15 +485,16 @@ class _Viewer:
         return Table([], per_rule, len(findings))
 
 
-def _check_view(check: Mapping[str, Any]) -> CheckView:
-    """One check's result; its evidence as the plugin renders it, else as generic key facts."""
+def _check_view(check: Mapping[str, Any], redacted: bool = False) -> CheckView:
+    """One check's result; its evidence as the plugin renders it, else as generic key
+    facts (*redacted*: the evidence is known to hold nothing to redact)."""
     check_id = str(check.get("check", ""))
-    lines = evidence.readable(check_id, check.get("evidence"))
+    lines = evidence.readable(check_id, check.get("evidence"), redacted=redacted)
     return CheckView(
         check=check_id,
         status=str(check.get("status", "")),
         message=evidence.clip(str(check.get("message") or "")),
-        facts=[] if lines else evidence.facts(check.get("evidence")),
+        facts=[] if lines else evidence.facts(check.get("evidence"), redacted=redacted),
         lines=lines,
     )
 
