@@ -174,9 +174,9 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
 def _flush(heads: list[str], proofs: list[Any], out: TextIO) -> None:
     """Rows of *heads* (each ending in the comma before the evidence) completed with
     their *proofs*' redacted JSON, all encoded in one pass; both lists are emptied."""
+    encoded = evidence.redacted_json_each(proofs, _JSON.encode)
     out.write("".join(
-        f"{head}{field(cell(proof))}\r\n"
-        for head, proof in zip(heads, evidence.redacted_json_each(proofs, _JSON.encode), strict=True)
+        f"{head}{field(cell(proof))}\r\n" for head, proof in zip(heads, encoded, strict=True)
     ))
     heads.clear()
     proofs.clear()

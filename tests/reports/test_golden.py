@@ -47,7 +47,9 @@ def _runs() -> tuple[dict[str, Any], dict[str, Any]]:
             rationale="Old **protocols** let an `attacker` read traffic. " + HOSTILE["script"],
             remediation='Step 1, edit "ssl.conf":\n  ssl_protocols TLSv1.2;\n'
             + HOSTILE["markdown"] + HOSTILE["fetch"],
-            references={"cis" + HOSTILE["img"]: [HOSTILE["script"]], "nist-800-53": ["SC-8", "SC-13"]},
+            references={
+                "cis" + HOSTILE["img"]: [HOSTILE["script"]], "nist-800-53": ["SC-8", "SC-13"]
+            },
         )
         b.rule("ports-allowed", severity="medium", title="Only approved ports, \"quoted\", ok",
                check="ports.allowed", options={"allowed": [22, 443]},
@@ -66,7 +68,8 @@ def _runs() -> tuple[dict[str, Any], dict[str, Any]]:
         shop = b.asset("parks", "parksshop2b1c")
         db = b.asset(WATER, "waterdb19c2" + HOSTILE["svg"], kind="host", address="127.0.0.5")
         gone = b.asset(WATER, "offline", kind="host", address="127.0.0.6",
-                       errors={"tls": {"reason": "timeout", "message": "no answer in 5 s, \"really\""}})
+                       errors={"tls": {"reason": "timeout",
+                                       "message": "no answer in 5 s, \"really\""}})
         desk = b.asset("police, \"central\"", "desk 1", kind="host", address="::1")
         nested = {
             "subject": "CN=" + HOSTILE["img"],
@@ -84,9 +87,11 @@ def _runs() -> tuple[dict[str, Any], dict[str, Any]]:
                   message=HOSTILE["fetch"] + HOSTILE["unicode"], evidence=nested)
         b.finding(shop, "tls-protocols", "pass" if later else "fail", first_seen=EARLIER,
                   message="-starts with a minus")
-        b.finding(db, "tls-protocols", "fail", message="@sum(1)\ttab", evidence={"accepted": ["TLSv1.0"]},
+        b.finding(db, "tls-protocols", "fail", message="@sum(1)\ttab",
+                  evidence={"accepted": ["TLSv1.0"]},
                   first_seen=started if later else EARLIER)
-        b.finding(gone, "tls-protocols", "error", reason="timeout", message="Timed out " + HOSTILE["svg"])
+        b.finding(gone, "tls-protocols", "error", reason="timeout",
+                  message="Timed out " + HOSTILE["svg"])
         b.finding(desk, "tls-protocols", "not_applicable", message="No TLS service")
         for asset in (evil, www, shop, db):
             b.finding(asset, "ports-allowed", "waived", waiver=active,
@@ -97,7 +102,8 @@ def _runs() -> tuple[dict[str, Any], dict[str, Any]]:
             b.finding(asset, "headers", "pass" if i % 2 else "fail",
                       message=f" header {i} set \n second line ", evidence={"missing": [], "n": i})
             b.finding(asset, "critical-one", "fail" if i < 3 else "pass",
-                      message=f"certificate {i} expired", evidence={"not_after": "2026-01-0" + str(i + 1)})
+                      message=f"certificate {i} expired",
+                      evidence={"not_after": "2026-01-0" + str(i + 1)})
         if not later:
             b.finding(www, "retired", "fail", message="was failing, rule since removed")
         docs.append(b.build())
