@@ -145,7 +145,11 @@ def counted_score(findings: Iterable[Mapping[str, Any]]) -> Score:
     """:func:`score` of *findings*, the same value, with the counting done by
     :class:`~collections.Counter` in C: scores are taken over every finding of
     a run, and of the previous run, once per department and once overall."""
-    return score_counts(Counter((f.get("status", ""), f.get("severity", "")) for f in findings))
+    return score_counts(_status_counts(findings))
+
+
+def _status_counts(findings: Iterable[Mapping[str, Any]]) -> Counter[tuple[str, str]]:
+    return Counter((f.get("status", ""), f.get("severity", "")) for f in findings)
 
 
 # --- the indexed document -----------------------------------------------------------
@@ -192,19 +196,33 @@ class Index:
         }
         self.asset_counts: Counter[str] = Counter(a["department"] for a in doc["assets"])
         self._unassessed: list[Unassessed] | None = None
+        self._counts: dict[str, Counter[tuple[str, str]]] = {}
         self._scores: dict[str, Score] = {}
         self._overall: Score | None = None
+
+    def _department_counts(self, department: str) -> Counter[tuple[str, str]]:
+        """The department's findings as ``{(status, severity): how many}``, counted once."""
+        counts = self._counts.get(department)
+        if counts is None:
+            counts = self._counts[department] = _status_counts(
+                self.findings_by_department.get(department, ())
+            )
+        return counts
 
     def score(self, department: str) -> Score:
         """The department's :func:`score`, computed once."""
         if department not in self._scores:
-            self._scores[department] = counted_score(self.findings_by_department.get(department, ()))
+            self._scores[department] = score_counts(self._department_counts(department))
         return self._scores[department]
 
     def overall(self) -> Score:
-        """The :func:`score` of the whole run, computed once."""
+        """The :func:`score` of the whole run, computed once, from the departments'
+        counts (every finding is in one department): the findings are not walked again."""
         if self._overall is None:
-            self._overall = counted_score(self.doc["findings"])
+            total: Counter[tuple[str, str]] = Counter()
+            for department in self.departments:
+                total.update(self._department_counts(department))
+            self._overall = score_counts(total)
         return self._overall
 
     def department_of(self, finding: Mapping[str, Any]) -> str:

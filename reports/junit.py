@@ -35,6 +35,7 @@ def xml_attr(value: Any) -> str:
     return quoteattr(_NOT_XML.sub("\ufffd", "" if value is None else str(value)), _ATTR_WHITESPACE)
 
 
+CASES_PER_WRITE = 2_000
 _COUNTED = {FAIL: "failures", ERROR: "errors", WAIVED: "skipped", NOT_APPLICABLE: "skipped"}
 
 
@@ -99,12 +100,13 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
     timestamp = f" timestamp={xml_attr(run['started'])}" if run.get("started") else ""
     names: dict[str, tuple[Mapping[str, Any], str]] = {}
     classname, classname_attr = "", ""
+    cases: list[str] = []
     for department in index.departments:
         findings = sorted(
             index.findings_by_department[department], key=lambda f: (f["asset_id"], f["rule_id"])
         )
         counts = Counter(_COUNTED.get(f.get("status", ""), "passed") for f in findings)
-        out.write(
+        cases.append(
             f'  <testsuite name={xml_attr(department)} tests="{len(findings)}" '
             f'failures="{counts["failures"]}" errors="{counts["errors"]}" '
             f'skipped="{counts["skipped"]}" time="0"{timestamp}>\n'
@@ -119,6 +121,10 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
                 classname = finding["asset_id"]
                 classname_attr = xml_attr(classname)
             head = f'    <testcase classname={classname_attr} name={name} time="0"'
-            out.write(_case(finding, rule, head, comparison))
-        out.write("  </testsuite>\n")
+            cases.append(_case(finding, rule, head, comparison))
+            if len(cases) >= CASES_PER_WRITE:
+                out.write("".join(cases))
+                cases.clear()
+        cases.append("  </testsuite>\n")
+    out.write("".join(cases))
     out.write("</testsuites>\n")

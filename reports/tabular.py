@@ -100,7 +100,6 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
     rule_tail: dict[str, str] = {}  # remediation, references
     short: dict[str, str] = {}  # fields of few distinct values (severity, status, waiver...)
     changes = comparison.changes
-    encode = _JSON.encode
 
     def few(value: Any) -> str:
         if type(value) is not str:
@@ -111,6 +110,7 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
         return text
 
     chunk: list[str] = []
+    proofs: list[Any] = []
     for department in index.departments:
         department_field = field(cell(department))
         asset_head: dict[str, str] = {}  # run_id, department, the asset's five cells
@@ -146,10 +146,10 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
                 waiver_fields = ",,,"
             change = changes.get(finding["fingerprint"])
             reason = finding.get("reason")
-            proof = [
+            proofs.append([
                 {"check": c.get("check"), "status": c.get("status"), "evidence": c.get("evidence")}
                 for c in finding.get("checks") or ()
-            ]
+            ])
             chunk.append(
                 ",".join((
                     where,
@@ -163,11 +163,20 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
                     few(finding.get("first_seen")),
                     field(cell(finding["fingerprint"])),
                     rule_tail[rule_id],
-                    field(cell(evidence.redacted_json(proof, encode))),
+                    "",  # the evidence, encoded per chunk
                 ))
-                + "\r\n"
             )
             if len(chunk) >= ROWS_PER_WRITE:
-                out.write("".join(chunk))
-                chunk.clear()
-    out.write("".join(chunk))
+                _flush(chunk, proofs, out)
+    _flush(chunk, proofs, out)
+
+
+def _flush(heads: list[str], proofs: list[Any], out: TextIO) -> None:
+    """Rows of *heads* (each ending in the comma before the evidence) completed with
+    their *proofs*' redacted JSON, all encoded in one pass; both lists are emptied."""
+    encoded = evidence.redacted_json_each(proofs, _JSON.encode)
+    out.write("".join(
+        f"{head}{field(cell(proof))}\r\n" for head, proof in zip(heads, encoded, strict=True)
+    ))
+    heads.clear()
+    proofs.clear()

@@ -95,6 +95,18 @@ def test_the_department_page_renders_the_remediation(make_run, tmp_path: Path):
     assert "<script>window.__pwned" not in text
 
 
+def test_the_department_page_renders_the_rationale_as_markdown_too(make_run, tmp_path: Path):
+    b = make_run()
+    b.rule("r1", rationale="Old **protocols** let an `attacker` read <script>window.__pwned=1</script>")
+    b.finding(b.asset("parks", "www"), "r1", "fail")
+    page = next(p for p in render(b.build(), ["html"], tmp_path, now=NOW) if p.name.startswith("dept-"))
+    text = page.read_text()
+    shown = text[text.index("<dt>Why it matters</dt>") : text.index("<dt>How to fix</dt>")]
+    assert "<strong>protocols</strong>" in shown and "<code>attacker</code>" in shown
+    assert "**" not in shown and "`" not in shown
+    assert "&lt;script&gt;" in shown and "<script>" not in shown
+
+
 # --- the Markdown summary --------------------------------------------------------------
 
 PAYLOAD = (
