@@ -61,7 +61,7 @@ def _rate(fn: Callable[[str, str], object], pairs: list[tuple[str, str]], repeat
 
 
 def _clear_caches() -> None:
-    for fn in (v.dpkg_key, v.rpm_key, v.rpmvercmp_key, v._dpkg_weights, v._verrev_key):
+    for fn in (v.dpkg_key, v.rpm_key, v.rpmvercmp_key, v._verrev_key):
         fn.cache_clear()
 
 

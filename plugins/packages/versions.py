@@ -10,8 +10,8 @@ Every function here is pure Python and agrees with the real tool:
 
 The comparators return a negative number, zero or a positive number like C's
 ``strcmp``. Sort keys (:func:`dpkg_key`, :func:`rpm_key`, :func:`sort_key`) turn a
-version into a tuple that orders exactly like the comparator, so sorting and
-bulk matching run at the speed of tuple comparison.
+version into flat bytes that order exactly like the comparator, so sorting and
+bulk matching run at the speed of one memcmp per comparison.
 
 Invalid versions raise :class:`ValueError` where the tool itself refuses them
 (dpkg's fatal parse errors, apk's grammar). The ``check_*`` helpers are stricter
@@ -33,32 +33,48 @@ _INT_MAX = 2**31 - 1
 # --------------------------------------------------------------------------- dpkg
 
 
-@functools.lru_cache(maxsize=65536)
-def _dpkg_weights(part: str) -> tuple[int, ...]:
-    """Weights of a non-digit run, closed by the weight of 'end or digit' (0)."""
-    weights = []
-    for ch in part:
-        if "A" <= ch <= "Z" or "a" <= ch <= "z":
-            weights.append(ord(ch))
-        elif ch == "~":
-            weights.append(-1)
-        elif ord(ch) < 128:
-            weights.append(ord(ch) + 256)
-        else:
-            # dpkg works on bytes with a signed char: a byte >= 0x80 weighs itself.
-            weights.extend(ch.encode("utf-8"))
-    weights.append(0)
-    return tuple(weights)
+# Sort keys are flat bytes: comparing two keys is one memcmp, whatever the versions.
+#
+# dpkg reads a version part as alternating (non-digit run, digit run) pairs. A
+# non-digit run is its characters weighed '~' < end of run < letters < bytes of
+# 0x80 and up (dpkg's signed char) < other ASCII; each byte of the run's UTF-8
+# becomes one code in that order and code 2 (end of run) closes it. A digit run
+# is its value: the count of its digits without leading zeros, then those digits
+# (same count: the digits order as the numbers). Codes never repeat a run's end
+# inside it and numbers carry their length, so the key of a part is a prefix of
+# no other part's key, and bytes order is dpkg's order.
+_DPKG_TILDE, _DPKG_END = 1, 2
 
 
+def _dpkg_codes() -> bytes:
+    table = bytearray(256)
+    table[ord("~")] = _DPKG_TILDE
+    code = _DPKG_END + 1
+    letters = [c for c in range(128) if chr(c).isascii() and chr(c).isalpha()]
+    others = [c for c in range(128) if c not in letters and not chr(c).isdigit() and chr(c) != "~"]
+    for byte in [*letters, *range(128, 256), *others]:
+        table[byte] = code
+        code += 1
+    return bytes(table)
+
+
+_DPKG_CODES = _dpkg_codes()
 _DPKG_DIGIT_RUNS = re.compile(r"([0-9]+)")
-_EMPTY_WEIGHTS = (0,)
+_RUN_END = bytes((_DPKG_END,))
+
+
+def _number(digits: str) -> bytes:
+    """A digit run as bytes ordering like its value: its length without leading zeros, then the digits."""
+    digits = digits.lstrip("0")
+    size = len(digits)
+    head = bytes((size,)) if size < 255 else b"\xff" + size.to_bytes(8, "big")
+    return head + digits.encode("ascii")
 
 
 # Upstream versions and revisions repeat across a feed ("1.2.3", "1+deb12u1"):
 # cached, most of a new version's key is two cache hits.
 @functools.lru_cache(maxsize=65536)
-def _verrev_key(text: str) -> tuple[Any, ...]:
+def _verrev_key(text: str) -> bytes:
     """Key of one upstream-version or revision string under dpkg's verrevcmp.
 
     The string is read as alternating (non-digit run, digit run) pairs; an
@@ -68,20 +84,21 @@ def _verrev_key(text: str) -> tuple[Any, ...]:
     # split() alternates non-digit runs (the first and last may be empty) and
     # digit runs. Only the first pair can be (empty run, 0) and not be the end,
     # as in "0~x": it is kept even for "", "0" and "00", whose key is then
-    # ((0,), 0, (0,)). So a non-digit run always meets a non-digit run or the
-    # closing (0,), which weighs like dpkg's end of string, and tuple order is
-    # dpkg's order. Dropping that pair put "0" below "0~x" (and 1.0-0 below
-    # 1.0-0~pre1).
+    # (end, 0, end). So a non-digit run always meets a non-digit run or the
+    # closing end, which weighs like dpkg's end of string. Dropping that pair
+    # put "0" below "0~x" (and 1.0-0 below 1.0-0~pre1).
     parts = _DPKG_DIGIT_RUNS.split(text)
-    items: list[Any] = []
+    items: list[bytes] = []
     for i in range(0, len(parts) - 1, 2):
-        items.append(_dpkg_weights(parts[i]))
-        items.append(int(parts[i + 1]))
+        items.append(parts[i].encode("utf-8").translate(_DPKG_CODES))
+        items.append(_RUN_END)
+        items.append(_number(parts[i + 1]))
     if parts[-1] or not items:
-        items.append(_dpkg_weights(parts[-1]))
-        items.append(0)
-    items.append(_EMPTY_WEIGHTS)
-    return tuple(items)
+        items.append(parts[-1].encode("utf-8").translate(_DPKG_CODES))
+        items.append(_RUN_END)
+        items.append(_number(""))
+    items.append(_RUN_END)
+    return b"".join(items)
 
 
 def parse_dpkg(version: str) -> tuple[int, str, str]:
@@ -150,10 +167,14 @@ def check_dpkg(version: str) -> None:
 
 
 @functools.lru_cache(maxsize=262144)
-def dpkg_key(version: str) -> tuple[Any, ...]:
-    """A tuple ordering exactly like :func:`dpkg_compare` (``1.0`` and ``1.0-0`` are equal)."""
+def dpkg_key(version: str) -> bytes:
+    """Bytes ordering exactly like :func:`dpkg_compare` (``1.0`` and ``1.0-0`` are equal).
+
+    The epoch (at most 2**31 - 1) as four bytes, then the upstream version's and
+    the revision's keys, each closed so that neither is a prefix of another.
+    """
     epoch, upstream, revision = parse_dpkg(version)
-    return (epoch, _verrev_key(upstream), _verrev_key(revision))
+    return epoch.to_bytes(4, "big") + _verrev_key(upstream) + _verrev_key(revision)
 
 
 def dpkg_compare(a: str, b: str) -> int:
@@ -170,35 +191,37 @@ def dpkg_compare(a: str, b: str) -> int:
 
 # --------------------------------------------------------------------------- rpm
 
-# Element ranks inside an rpm key: '~' sorts before the end of the string,
-# '^' after the end but before any segment, and numbers beat letters.
-_RPM_TILDE = (0,)
-_RPM_END = (1,)
-_RPM_CARET = (2,)
-_RPM_ALPHA = 3
-_RPM_DIGIT = 4
+# Element codes inside an rpm key: '~' sorts before the end of the string,
+# '^' after the end but before any segment, and numbers beat letters. A letter
+# segment is closed by a zero byte (a shorter segment is a prefix: smaller, as
+# in strcmp); a number segment is :func:`_number`'s bytes.
+_RPM_TILDE = b"\x01"
+_RPM_END = b"\x02"
+_RPM_CARET = b"\x03"
+_RPM_ALPHA = b"\x04"
+_RPM_DIGIT = b"\x05"
 _RPM_TOKENS = re.compile(r"[0-9]+|[A-Za-z]+|~|\^")
 
 
 @functools.lru_cache(maxsize=262144)
-def rpmvercmp_key(text: str) -> tuple[tuple[Any, ...], ...]:
-    """A tuple ordering one version or release string exactly like ``rpmvercmp``.
+def rpmvercmp_key(text: str) -> bytes:
+    """Bytes ordering one version or release string exactly like ``rpmvercmp``.
 
     Any character that is not an ASCII letter, digit, ``~`` or ``^`` only
     separates segments, so ``1.0``, ``1_0`` and ``1..0`` are equal.
     """
-    key: list[tuple[Any, ...]] = []
+    key: list[bytes] = []
     for token in _RPM_TOKENS.findall(text):
         if token == "~":
             key.append(_RPM_TILDE)
         elif token == "^":
             key.append(_RPM_CARET)
         elif token[0].isdigit():
-            key.append((_RPM_DIGIT, int(token)))
+            key.append(_RPM_DIGIT + _number(token))
         else:
-            key.append((_RPM_ALPHA, token))
+            key.append(_RPM_ALPHA + token.encode("ascii") + b"\x00")
     key.append(_RPM_END)
-    return tuple(key)
+    return b"".join(key)
 
 
 def rpmvercmp(a: str, b: str) -> int:
@@ -233,15 +256,15 @@ def parse_evr(evr: str) -> tuple[str | None, str, str | None]:
 
 
 @functools.lru_cache(maxsize=262144)
-def rpm_key(evr: str) -> tuple[Any, ...]:
-    """A tuple ordering exactly like :func:`rpm_compare`.
+def rpm_key(evr: str) -> bytes:
+    """Bytes ordering exactly like :func:`rpm_compare`.
 
     A missing epoch is 0. A missing release sorts below any present release
     (even an empty one), as in rpm >= 4.16's ``rpmverCmp``.
     """
     epoch, version, release = parse_evr(evr)
-    release_key: tuple[Any, ...] = (0,) if release is None else (1, rpmvercmp_key(release))
-    return (rpmvercmp_key(epoch or "0"), rpmvercmp_key(version), release_key)
+    release_key = b"\x00" if release is None else b"\x01" + rpmvercmp_key(release)
+    return rpmvercmp_key(epoch or "0") + rpmvercmp_key(version) + release_key
 
 
 def rpm_compare(a: str, b: str) -> int:
