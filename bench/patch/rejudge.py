@@ -110,15 +110,20 @@ def judge(db: Path) -> None:
     assets = [a.id for a in store.assets(run_id)]
     check = packages_plugin.checks[0]
     options, _ = validate_options(check.options, {"max_feed_age_days": 36500}, check.id)
-    took = decode = first = cpu = 0.0
+    stored = store.facts_versions(run_id)
+    took = decode = decode_cpu = first = cpu = 0.0
     failed = counted = 0
     digest = hashlib.sha256()
     with Snapshot(store) as lent:
         datasets = lend(check, lent)
         for asset_id in assets:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             facts = store.facts(run_id, asset_id)[asset_id][0]["packages"]
+            version = stored[(asset_id, "packages")]
+            if version != packages_plugin.facts_version:  # as reevaluate reads older facts
+                facts = packages_plugin.migrate_facts(version, facts)
             decode += time.perf_counter() - start
+            decode_cpu += time.process_time() - cpu_start
             start, cpu_start = time.perf_counter(), time.process_time()
             outcome = check.evaluate(facts, options, datasets)
             took += time.perf_counter() - start
@@ -131,7 +136,7 @@ def judge(db: Path) -> None:
     print(
         f"judge: {len(assets):,} hosts in {took:.2f} s wall, {cpu:.2f} s CPU (first host {first:.2f} s: builds the feed index; "
         f"then {(took - first) / max(1, len(assets) - 1) * 1000:.2f} ms/host); reading the facts from "
-        f"the store {decode:.2f} s more; {failed} hosts fail, {counted} advisories counted (sha256 {digest.hexdigest()[:16]}); "
+        f"the store {decode:.2f} s wall, {decode_cpu:.2f} s CPU more (facts version {version}); {failed} hosts fail, {counted} advisories counted (sha256 {digest.hexdigest()[:16]}); "
         f"peak RSS {_rss_mb():.0f} MB"
     )
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
+import operator
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -100,23 +102,44 @@ def installed_versions(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[
     return out
 
 
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 """Version 1 carried the advisory matches made at collection time; version 2
-carries the source packages and kernels they are matched from at evaluation."""
+carries the source packages and kernels they are matched from at evaluation;
+version 3 stores the source packages as columns (:func:`source_facts`)."""
+
+SourceColumns = tuple[list[str], list[str], list[str]]
+"""Source names, the versions that count and the space-separated binaries, in step."""
 
 
-def source_facts(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[str, list[Any]]:
-    """``{source: [version that counts, [binaries]]}``: what matching reads from a host.
+def source_facts(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[str, list[str]]:
+    """``{source: [...], version: [...], binaries: ["bin1 bin2", ...]}``: what matching reads from a host.
 
-    The version that counts is the lowest comparable one of the source's
-    binaries (dpkg: their source version, so a binNMU never hides a fix).
+    Three lists in step, sorted by source name: a host's 2,000 sources decode as
+    three lists of strings, not 2,000 small containers. The version that counts
+    is the lowest comparable one of the source's binaries (dpkg: their source
+    version, so a binNMU never hides a fix); binary names hold no spaces.
     """
     if fmt not in versions.SCHEMES:
-        return {}
+        return _columns({})
+    return _columns(
+        {src: [group.version, list(group.binaries)] for src, group in match.group_by_source(packages, fmt).items()}
+    )
+
+
+def _columns(sources: Mapping[str, Sequence[Any]]) -> dict[str, list[str]]:
+    """Version 3 ``sources`` of version 2's ``{source: [version, [binaries]]}``."""
+    names = sorted(sources)
     return {
-        src: [group.version, list(group.binaries)]
-        for src, group in sorted(match.group_by_source(packages, fmt).items())
+        "source": names,
+        "version": [str(sources[n][0]) for n in names],
+        "binaries": [" ".join(sources[n][1]) for n in names],
     }
+
+
+def source_columns(facts: Mapping[str, Any]) -> SourceColumns:
+    """The ``sources`` columns of (version 3) facts; empty ones when the facts have none."""
+    sources = facts.get("sources") or {}
+    return sources.get("source") or [], sources.get("version") or [], sources.get("binaries") or []
 
 
 _MANAGER_PACKAGE = {"dpkg": "dpkg", "rpm": "rpm", "apk": "apk-tools"}
@@ -251,8 +274,11 @@ def migrate_facts(version: int, facts: Mapping[str, Any]) -> dict[str, Any]:
 
     Version 1 facts hold advisory matches made at collection time and no
     source packages: they are judged from those stored matches (the evidence
-    says so) until the host is scanned again.
+    says so) until the host is scanned again. Version 2 facts hold the same
+    sources as version 3, as ``{source: [version, [binaries]]}``.
     """
+    if version == 2:
+        return {**facts, "sources": _columns(facts.get("sources") or {})}
     if version != 1:
         raise ValueError(f"unknown packages facts version {version}")
     out = {k: v for k, v in facts.items() if k not in ("feed", "feed_problem", "matches", "unreadable_feed_rows")}
@@ -280,43 +306,71 @@ def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str
     """
     fmt = str(facts.get("version_scheme") or facts.get("package_format") or "")
     key = versions.sort_key(fmt)
-    sources = facts.get("sources") or {}
+    names, found_versions, binaries = source_columns(facts)
     kernel = facts.get("kernel") or {}
     ksource, kversion = kernel.get("source"), kernel.get("running_version")
     if ksource and kversion:
-        known = sources.get(ksource)
-        binaries = list(kernel.get("images") or ()) or (known[1] if known else [ksource])
-        sources = {**sources, ksource: [kversion, binaries]}
-    tops, always = index.tops, index.always
-    get = tops.get
+        names, found_versions, binaries = list(names), list(found_versions), list(binaries)
+        at = names.index(ksource) if ksource in names else -1
+        images = " ".join(kernel.get("images") or ()) or (binaries[at] if at >= 0 else ksource)
+        if at >= 0:
+            found_versions[at], binaries[at] = kversion, images
+        else:
+            names.append(ksource)
+            found_versions.append(kversion)
+            binaries.append(images)
     found: dict[str, match._Group] = {}
-    if fmt != "rpm":
-        # The hot loop of re-judging a city: one lookup and one comparison per source.
-        for source, entry in sources.items():
-            top = get(source)
-            if top is None and source not in always:
+    if fmt == "dpkg":
+        found = _below_limits(names, found_versions, binaries, key, index.limits)
+    else:
+        found = _below_tops(names, found_versions, binaries, key, index, rpm=fmt == "rpm")
+    bad = index.unreadable
+    unreadable = sum(bad[n] for n in bad.keys() & set(names)) if bad else 0
+    return found, unreadable
+
+
+def _below_limits(
+    names: list[str], found_versions: list[str], binaries: list[str], key: Callable[[str], Any],
+    limits: Mapping[str, bytes],
+) -> dict[str, match._Group]:
+    """:func:`candidates` for sort keys that are bytes, one name per source.
+
+    The hot loop of re-judging a city runs in C: a key per version, a limit per
+    name (b"" for a name without rows: no key is below it), one comparison each.
+    A host with an unreadable version takes the general path.
+    """
+    try:
+        keys = list(map(key, found_versions))
+    except ValueError:
+        return _below_tops(names, found_versions, binaries, key, None, rpm=False, limits=limits)
+    below = map(operator.lt, keys, map(limits.get, names, itertools.repeat(b"")))
+    return {
+        names[i]: (names[i], found_versions[i], keys[i], tuple(binaries[i].split()))
+        for i in itertools.compress(itertools.count(), below)
+    }
+
+
+def _below_tops(
+    names: list[str], found_versions: list[str], binaries: list[str], key: Callable[[str], Any],
+    index: _ReleaseIndex | None, *, rpm: bool, limits: Mapping[str, Any] | None = None,
+) -> dict[str, match._Group]:
+    """:func:`candidates` one source at a time (any comparator; rpm names binaries too)."""
+    limits = index.limits if index is not None else limits or {}
+    get = limits.get
+    found: dict[str, match._Group] = {}
+    for source, version, bins in zip(names, found_versions, binaries):
+        split = bins.split()
+        for name in (source, *split) if rpm else (source,):
+            top = get(name)
+            if top is None:
                 continue
             try:
-                vkey = key(entry[0])
+                vkey = key(version)
             except ValueError:
-                continue
-            if top is None or vkey < top:
-                found[source] = (source, entry[0], vkey, tuple(entry[1]))
-    else:
-        for source, entry in sources.items():
-            for name in (source, *entry[1]):
-                top = get(name)
-                if top is None and name not in always:
-                    continue
-                try:
-                    vkey = key(entry[0])
-                except ValueError:
-                    break
-                if (top is None or vkey < top) and name not in found:
-                    found[name] = (source, entry[0], vkey, tuple(entry[1]))
-    bad = index.unreadable
-    unreadable = sum(bad[n] for n in bad.keys() & sources.keys()) if bad else 0
-    return found, unreadable
+                break
+            if (top is _ALWAYS or vkey < top) and name not in found:
+                found[name] = (source, version, vkey, tuple(split))
+    return found
 
 
 def module_streams(packages: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -364,11 +418,11 @@ def _stream_hits(
 
 def _names(facts: Mapping[str, Any]) -> set[str]:
     """Every feed name a host answers to (with the running kernel's source)."""
-    sources = facts.get("sources") or {}
+    sources, _versions, binaries = source_columns(facts)
     names = set(sources)
     if facts.get("package_format") == "rpm":
-        for entry in sources.values():
-            names.update(entry[1])
+        for entry in binaries:
+            names.update(entry.split())
     source = (facts.get("kernel") or {}).get("source")
     if source:
         names.add(source)
@@ -412,7 +466,7 @@ def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[st
             cached.load(conn, _names(facts))
             lookup, unreadable = candidates(facts, cached)
             hits = match.find_hits(lookup, cached.packages)
-            advisories = cached.advisories(conn, hits.advisory_ids()) if hits.by_name else {}
+            advisories = cached.advisories(conn, hits.advisory_ids(), sources) if hits.by_name else {}
             if fmt == "rpm":
                 hits = _stream_hits(hits, advisories, facts.get("module_streams") or {})
     except DatasetUnavailable as exc:
@@ -508,6 +562,11 @@ def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]
     return advisory_matches(index, facts)
 
 
+# Above every dpkg and rpm key (their first byte is below 0x80): the limit of a
+# name whose rows are not all "fixed in X", so every version of it is looked at.
+_ALWAYS = b"\xff"
+
+
 class _ReleaseIndex:
     """One release's feed rows readied for matching, filled in as hosts need them.
 
@@ -520,11 +579,10 @@ class _ReleaseIndex:
         self.release = release
         self.fmt = fmt
         self.packages: dict[str, match.PackageRows] = {}
-        # Per name: the key of its newest fix when every row says "fixed in X"
-        # (a version at or above it is past them all), else a member of
-        # ``always`` (ranges that need a look at every row); and its unreadable rows.
-        self.tops: dict[str, Any] = {}
-        self.always: set[str] = set()
+        # Per name with rows: the key of its newest fix when every row says
+        # "fixed in X" (a version at or above it is past them all), else _ALWAYS
+        # (ranges that need a look at every row); and its unreadable rows.
+        self.limits: dict[str, Any] = {}
         self.unreadable: dict[str, int] = {}
         self._loaded: set[str] = set()
         self._advisories: dict[str, feeds.Advisory | None] = {}
@@ -539,19 +597,21 @@ class _ReleaseIndex:
             for package, rows in feeds.package_rows(conn, self.release, missing).items():
                 prepared = self.packages[package] = match.prepare_rows(rows, self.fmt)
                 if prepared.other:
-                    self.always.add(package)
+                    self.limits[package] = _ALWAYS
                 elif prepared.fixed_keys:
-                    self.tops[package] = prepared.fixed_keys[-1]
+                    self.limits[package] = prepared.fixed_keys[-1]
                 if prepared.unreadable:
                     self.unreadable[package] = prepared.unreadable
             self._loaded.update(missing)
 
-    def advisories(self, conn: Rows, ids: set[str]) -> dict[str, feeds.Advisory]:
-        """The metadata of advisories ``ids``, read from the store once per id."""
+    def advisories(
+        self, conn: Rows, ids: set[str], sources: Sequence[feeds.FeedInfo]
+    ) -> dict[str, feeds.Advisory]:
+        """The metadata of advisories ``ids`` (of the feeds ``sources``), read from the store once per id."""
         with self._lock:
             missing = [i for i in ids if i not in self._advisories]
             if missing:
-                found = feeds.release_advisories(conn, self.release, missing)
+                found = feeds.release_advisories(conn, self.release, missing, sources)
                 for adv_id in missing:
                     self._advisories[adv_id] = found.get(adv_id)
             known = {i: self._advisories[i] for i in ids}

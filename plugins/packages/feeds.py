@@ -248,7 +248,7 @@ AffectedRow = tuple[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Advisory:
     id: str
     aliases: tuple[str, ...]
@@ -1268,17 +1268,18 @@ def _load_advisories(conn: Rows, wanted: set[tuple[str, str]]) -> dict[str, Advi
 
 
 def release_advisories(
-    conn: Rows, release: str, ids: Iterable[str]
+    conn: Rows, release: str, ids: Iterable[str], sources: Sequence[FeedInfo] | None = None
 ) -> dict[str, Advisory]:
     """Metadata of the advisories ``ids`` of ``release``, exactly as :func:`load_release` gives it.
 
     Cheap when a few of many advisories are wanted. When several feeds of the
     release know an id, it is taken from the first feed by name that has rows
     for it in this release; only those rare ids cost a look at the rows.
+    ``sources``: the release's :func:`feeds_for_release`, when the caller has read them.
     """
     wanted = sorted(set(ids))
     candidates: dict[str, list[tuple[str, Advisory]]] = {}
-    for info in feeds_for_release(conn, release):
+    for info in feeds_for_release(conn, release) if sources is None else sources:
         for adv_id, advisory in _advisory_rows(conn, info.name, wanted):
             candidates.setdefault(adv_id, []).append((info.name, advisory))
     shared = sorted(adv_id for adv_id, found in candidates.items() if len(found) > 1)

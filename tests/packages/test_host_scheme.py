@@ -45,8 +45,9 @@ def test_the_lowest_installed_version_follows_the_hosts_apk(tools: str, low: str
     facts = packages_facts(_alpine(tools))
     assert facts["version_scheme"] == ("apk3" if tools.startswith("3") else "apk")
     assert facts["packages"]["vim"] == low
-    assert facts["sources"]["vim"][0] == low
-    assert facts["sources"]["vim"][1] == ["vim", "xxd"]
+    columns = facts["sources"]
+    at = columns["source"].index("vim")
+    assert (columns["version"][at], columns["binaries"][at]) == (low, "vim xxd")
 
 
 def test_installed_versions_takes_the_scheme() -> None:

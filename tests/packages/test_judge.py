@@ -292,3 +292,15 @@ def test_version_1_facts_without_matches_are_an_error_not_a_pass() -> None:
     facts = migrate_facts(1, {"collected_at": "2026-11-10T08:00:00+00:00", "packages": {}})
     outcome = CHECK.evaluate(facts, _options(), {"advisories": None})
     assert outcome.status is Status.ERROR and "scan the host again" in outcome.message
+
+
+def test_version_2_facts_read_as_the_columns_of_version_3() -> None:
+    host = {"os": {"id": "debian", "version_id": "12"}, "package_format": "dpkg",
+            "packages": [{"name": n, "version": "1.0-1", "source": s, "source_version": v}
+                         for n, s, v in (("libssl3", "openssl", "3.0.11-1~deb12u1"),
+                                         ("openssl", "openssl", "3.0.11-1~deb12u1"), ("zlib1g", "zlib", "1:1.2.13"))]}
+    facts = packages_facts(host)
+    assert facts["sources"] == {"source": ["openssl", "zlib"], "version": ["3.0.11-1~deb12u1", "1:1.2.13"],
+                                "binaries": ["libssl3 openssl", "zlib1g"]}
+    old = {**facts, "sources": {"zlib": ["1:1.2.13", ["zlib1g"]], "openssl": ["3.0.11-1~deb12u1", ["libssl3", "openssl"]]}}
+    assert migrate_facts(2, old) == facts

@@ -103,8 +103,10 @@ def test_packages_facts_hold_sources_and_no_judgement(collect_both, fake_collect
     assert facts["release"] == "debian:12"
     assert not {"feed", "matches", "feed_problem"} & set(facts)
     assert facts["packages"]["libc6"] == "2.36-9+deb12u4"
-    assert facts["sources"]["glibc"][0] == "2.36-9+deb12u4"
-    assert "libc6" in facts["sources"]["glibc"][1]
+    columns = facts["sources"]
+    at = columns["source"].index("glibc")
+    assert columns["version"][at] == "2.36-9+deb12u4"
+    assert "libc6" in columns["binaries"][at].split()
     assert "oldpkg" not in facts["packages"]
     json.dumps(facts)  # stored as JSON
 

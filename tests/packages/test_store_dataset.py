@@ -135,7 +135,8 @@ def test_a_job_yields_facts_and_the_evaluator_lends_the_feed(tmp_path: Path, reg
         result = asyncio.run(run_job(_packages_job(), registry, datasets=lent))
         facts = result["facts"]["packages"]
         assert "matches" not in facts and "feed" not in facts
-        assert facts["sources"]["openssl"][0] == "3.0.11-1~deb12u1"
+        columns = facts["sources"]
+        assert columns["version"][columns["source"].index("openssl")] == "3.0.11-1~deb12u1"
         outcome = _vulnerable(facts, lent)
     assert outcome.evidence["feed"]["sources"][0]["name"] == "osv"
     assert "DSA-5532-1" in {m["id"] for m in outcome.evidence["advisories"]}
