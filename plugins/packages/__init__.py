@@ -321,7 +321,7 @@ def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str
             binaries.append(images)
     found: dict[str, match._Group] = {}
     if fmt == "dpkg":
-        found = _below_limits(names, found_versions, binaries, key, index.limits)
+        found = _below_limits(names, found_versions, binaries, key, index)
     else:
         found = _below_tops(names, found_versions, binaries, key, index, rpm=fmt == "rpm")
     bad = index.unreadable
@@ -331,19 +331,27 @@ def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str
 
 def _below_limits(
     names: list[str], found_versions: list[str], binaries: list[str], key: Callable[[str], Any],
-    limits: Mapping[str, bytes],
+    index: _ReleaseIndex,
 ) -> dict[str, match._Group]:
     """:func:`candidates` for sort keys that are bytes, one name per source.
 
-    The hot loop of re-judging a city runs in C: a key per version, a limit per
-    name (b"" for a name without rows: no key is below it), one comparison each.
-    A host with an unreadable version takes the general path.
+    The hot loop of re-judging a city runs in C: a key per version (from the
+    index's own table of installed versions), a limit per name (b"" for a name
+    without rows: no key is below it), one comparison each. A host with an
+    unreadable version takes the general path.
     """
-    try:
-        keys = list(map(key, found_versions))
-    except ValueError:
-        return _below_tops(names, found_versions, binaries, key, None, rpm=False, limits=limits)
-    below = map(operator.lt, keys, map(limits.get, names, itertools.repeat(b"")))
+    known = index.installed_keys
+    keys = list(map(known.get, found_versions))
+    if None in keys:
+        if len(known) > _INSTALLED_KEYS_LIMIT:
+            known.clear()
+        try:
+            for at, vkey in enumerate(keys):
+                if vkey is None:
+                    keys[at] = known[found_versions[at]] = key(found_versions[at])
+        except ValueError:
+            return _below_tops(names, found_versions, binaries, key, index, rpm=False)
+    below = map(operator.lt, keys, map(index.limits.get, names, itertools.repeat(b"")))
     return {
         names[i]: (names[i], found_versions[i], keys[i], tuple(binaries[i].split()))
         for i in itertools.compress(itertools.count(), below)
@@ -352,11 +360,10 @@ def _below_limits(
 
 def _below_tops(
     names: list[str], found_versions: list[str], binaries: list[str], key: Callable[[str], Any],
-    index: _ReleaseIndex | None, *, rpm: bool, limits: Mapping[str, Any] | None = None,
+    index: _ReleaseIndex, *, rpm: bool,
 ) -> dict[str, match._Group]:
     """:func:`candidates` one source at a time (any comparator; rpm names binaries too)."""
-    limits = index.limits if index is not None else limits or {}
-    get = limits.get
+    get = index.limits.get
     found: dict[str, match._Group] = {}
     for source, version, bins in zip(names, found_versions, binaries):
         split = bins.split()
@@ -565,6 +572,7 @@ def feed_facts(index: Dataset | None, host: Mapping[str, Any]) -> dict[str, Any]
 # Above every dpkg and rpm key (their first byte is below 0x80): the limit of a
 # name whose rows are not all "fixed in X", so every version of it is looked at.
 _ALWAYS = b"\xff"
+_INSTALLED_KEYS_LIMIT = 1 << 20
 
 
 class _ReleaseIndex:
@@ -583,6 +591,8 @@ class _ReleaseIndex:
         # "fixed in X" (a version at or above it is past them all), else _ALWAYS
         # (ranges that need a look at every row); and its unreadable rows.
         self.limits: dict[str, Any] = {}
+        # Sort keys of installed versions, by version: a fleet repeats them.
+        self.installed_keys: dict[str, Any] = {}
         self.unreadable: dict[str, int] = {}
         self._loaded: set[str] = set()
         self._advisories: dict[str, feeds.Advisory | None] = {}
