@@ -33,8 +33,8 @@ class Severity(str, enum.Enum):
 def severity_rank(name: object) -> int:
     """:attr:`Severity.rank` of a severity's name; -1 for a name that is none (an unrated advisory)."""
     try:
-        return Severity(name).rank
-    except ValueError:
+        return _RANK_OF_NAME.get(name, -1)  # type: ignore[call-overload]
+    except TypeError:  # not hashable: no severity's name
         return -1
 
 
@@ -45,6 +45,8 @@ _SEVERITY_RANK = {
     Severity.LOW: 1,
     Severity.INFO: 0,
 }
+# By value: a Severity is a str and hashes like its name, so members are found too.
+_RANK_OF_NAME = {s.value: rank for s, rank in _SEVERITY_RANK.items()}
 _SEVERITY_WEIGHT = {
     Severity.CRITICAL: 10,
     Severity.HIGH: 5,

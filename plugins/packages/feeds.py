@@ -1249,10 +1249,18 @@ def _advisory_rows(
             f"WHERE feed = ? AND id IN ({marks})",
             (feed, *chunk),
         ):
-            yield (
-                adv_id,
-                Advisory(adv_id, tuple(json.loads(aliases)), summary, url, published, modified),
-            )
+            yield adv_id, Advisory(adv_id, _aliases(aliases), summary, url, published, modified)
+
+
+def _aliases(text: str) -> tuple[str, ...]:
+    """The stored JSON list of aliases: split without a JSON decoder when nothing is escaped."""
+    if text == "[]":
+        return ()
+    inner = text[2:-2]
+    # Every quote of an unescaped list is one of json.dumps's own separators.
+    if text.startswith('["') and text.endswith('"]') and "\\" not in inner and '"' not in inner.replace('", "', ""):
+        return tuple(inner.split('", "'))
+    return tuple(json.loads(text))
 
 
 def _load_advisories(conn: Rows, wanted: set[tuple[str, str]]) -> dict[str, Advisory]:

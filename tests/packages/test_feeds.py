@@ -348,3 +348,13 @@ def test_a_broken_member_of_an_osv_zip_names_the_zip_and_the_member(tmp_path: Pa
         archive.writestr("DSA-1-1.json", '{"id": "DSA-1-1", "affected": [')
     with pytest.raises(feeds.FeedFormatError, match=rf"^{dump}:DSA-1-1.json:1:32: not valid JSON"):
         feeds.import_path(conn, dump)
+
+
+@pytest.mark.parametrize(
+    "aliases", [[], ["CVE-2024-1"], ["CVE-2024-1", "GHSA-x"], ['a", "b'], ["é"], ["x\\y"], ["", ""], ["a,b"]], ids=str
+)
+def test_stored_aliases_read_back_whatever_the_json_spacing(aliases: list[str]) -> None:
+    from scanner.plugins.packages.feeds import _aliases
+
+    for text in (json.dumps(aliases), json.dumps(aliases, separators=(",", ":")), json.dumps(aliases, indent=1)):
+        assert _aliases(text) == tuple(aliases)
