@@ -1005,8 +1005,12 @@ def import_path(
     sha = _sha256(target)
     if target.is_dir():
         files = sorted(target.rglob("*.json"))
-        if files and csaf.looks_like_csaf(load_json(files[0].read_bytes(), str(files[0]))):
-            documents = ((str(f), raw, load_json(raw, str(f))) for f in files for raw in (f.read_bytes(),))
+        first = load_json(files[0].read_bytes(), str(files[0])) if files else None
+        if csaf.looks_like_csaf(first):
+            documents = (
+                (str(f), raw, first if f is files[0] else load_json(raw, str(f)))
+                for f in files for raw in (f.read_bytes(),)
+            )
             return csaf.import_documents(conn, documents, name=name, source=source, now=now)
     if target.is_file() and not zipfile.is_zipfile(target):
         raw = target.read_bytes()
