@@ -1,6 +1,8 @@
 """TLS scanning benchmark: civiscan's tls plugin vs sslyze, testssl.sh, sslscan and nmap.
 
     .venv/bin/python bench/tls/run.py [--timeout 5] [--only civiscan,sslscan] [--repeat 3]
+    .venv/bin/python bench/tls/run.py --interleave 20   # one endpoint: civiscan vs nmap, paired
+    .venv/bin/python bench/tls/run.py --hyperfine 20    # the same (and --version) by hyperfine
 
 Starts one nginx with the TLS server blocks of tests/tls/conftest.py's
 ``lab_sites`` (modern, legacy, weak, DHE-1024, TLS 1.3 only, ...) on
@@ -154,7 +156,13 @@ class Single:
 
 
 def measure(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, float, int]:
-    """Run ``cmd``; return (wall seconds, peak RSS in MB, exit code).
+    """Run ``cmd``; return (wall seconds, peak RSS in MB, exit code) (:func:`measure_cpu`)."""
+    seconds, rss, code, _ = measure_cpu(cmd, cwd, timeout)
+    return seconds, rss, code
+
+
+def measure_cpu(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, float, int, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS in MB, exit code, CPU seconds user+sys).
 
     The RSS comes from GNU time (``%M``: the largest resident size of the
     process or any descendant it waited for). ``wait4`` from here would report
@@ -164,7 +172,7 @@ def measure(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, fl
     rss_file = cwd / ".maxrss"
     start = time.monotonic()
     try:
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd], cwd=cwd,
+        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", str(rss_file), *cmd], cwd=cwd,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               timeout=timeout, check=False)
         code = proc.returncode
@@ -172,10 +180,11 @@ def measure(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, fl
         code = -9
     seconds = time.monotonic() - start
     try:
-        rss_kb = int(rss_file.read_text().split()[-1])
+        user, system, rss_kb = rss_file.read_text().split()[-3:]
+        cpu, rss = float(user) + float(system), int(rss_kb) / 1024
     except (OSError, ValueError, IndexError):
-        rss_kb = 0
-    return seconds, rss_kb / 1024, code
+        cpu, rss = 0.0, 0.0
+    return seconds, rss, code, cpu
 
 
 def targets(lab_: Lab) -> list[str]:
@@ -356,11 +365,18 @@ def main() -> int:
     parser.add_argument("--facts", type=Path, help="write civiscan's facts per endpoint here (JSON)")
     parser.add_argument("--compare", type=Path,
                         help="an earlier --facts file: print every fact that differs from it")
+    parser.add_argument("--interleave", type=int, metavar="RUNS",
+                        help="only the one-endpoint commands: civiscan scan and nmap ssl-enum-ciphers "
+                             "alternated RUNS times, with the ratio of each pair")
+    parser.add_argument("--hyperfine", type=int, metavar="RUNS",
+                        help="only the one-endpoint commands and civiscan --version, timed by hyperfine")
     parser.add_argument("--civiscan-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.civiscan_child:
         asyncio.run(_civiscan_child(*args.civiscan_child))
         return 0
+    if args.interleave or args.hyperfine:
+        return _one_endpoint(args)
 
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "scanner"),
                     str(ROOT / "plugins")], check=False, stdout=subprocess.DEVNULL)
@@ -406,6 +422,62 @@ def main() -> int:
     if args.compare:
         print_differences(json.loads(args.compare.read_text()), facts)
     print(f"\nciviscan --version: median {statistics.median(version) * 1000:.0f} ms of 10")
+    return 0
+
+
+def _one_endpoint(args: argparse.Namespace) -> int:
+    """civiscan's whole command against nmap's ``ssl-enum-ciphers`` on one endpoint, paired."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "scanner"),
+                    str(ROOT / "plugins")], check=False, stdout=subprocess.DEVNULL)
+    lab_module = _load_lab()
+    work = Path(tempfile.mkdtemp(prefix="civiscan-bench-tls-"))
+    lab_ = start_lab(lab_module, work)
+    address = lab_.direct[SINGLE]
+    (work / "c").mkdir()
+    (work / "n").mkdir()
+    civiscan = civiscan_command(lab_, address, work / "c", args.timeout)
+    nmap = nmap_cmd([address], work / "n", args.timeout, "ssl-enum-ciphers")
+    version = [str(Path(sys.executable).with_name("civiscan")), "--version"]
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    try:
+        if args.hyperfine:
+            export = work / "hyperfine.json"
+            subprocess.run(["hyperfine", "-N", "--warmup", "2", "--runs", str(args.hyperfine),
+                            "--ignore-failure", "--export-json", str(export),
+                            "-n", "civiscan scan", subprocess.list2cmdline(civiscan),
+                            "-n", "nmap ssl-enum-ciphers", subprocess.list2cmdline(nmap),
+                            "-n", "civiscan --version", subprocess.list2cmdline(version)],
+                           check=False)
+            results = json.loads(export.read_text())["results"]
+            mean = {r["command"]: r for r in results}
+            c, n = mean["civiscan scan"], mean["nmap ssl-enum-ciphers"]
+            print(f"\nmedian wall: civiscan scan {c['median'] * 1000:.0f} ms, nmap "
+                  f"{n['median'] * 1000:.0f} ms, ratio {c['median'] / n['median']:.2f}; "
+                  f"CPU (user+sys mean): civiscan {(c['user'] + c['system']) * 1000:.0f} ms, "
+                  f"nmap {(n['user'] + n['system']) * 1000:.0f} ms; civiscan --version "
+                  f"{mean['civiscan --version']['median'] * 1000:.0f} ms")
+        if args.interleave:
+            pairs = []
+            for _ in range(args.interleave):
+                c = measure_cpu(civiscan, work)
+                n = measure_cpu(nmap, work)
+                pairs.append((c, n))
+            walls = [c[0] / n[0] for c, n in pairs]
+            print(f"\n{args.interleave} interleaved pairs on {SINGLE}:")
+            print(f"  civiscan scan: wall median {statistics.median(c[0] for c, _ in pairs) * 1000:.0f} ms, "
+                  f"CPU median {statistics.median(c[3] for c, _ in pairs) * 1000:.0f} ms, "
+                  f"exit codes {sorted({c[2] for c, _ in pairs})}")
+            print(f"  nmap ssl-enum-ciphers: wall median {statistics.median(n[0] for _, n in pairs) * 1000:.0f} ms, "
+                  f"CPU median {statistics.median(n[3] for _, n in pairs) * 1000:.0f} ms")
+            print(f"  paired wall ratio civiscan/nmap: median {statistics.median(walls):.2f} "
+                  f"(min {min(walls):.2f}, max {max(walls):.2f})")
+            versions = [measure_cpu(version, work) for _ in range(10)]
+            print(f"  civiscan --version: wall median {statistics.median(v[0] for v in versions) * 1000:.0f} ms, "
+                  f"CPU median {statistics.median(v[3] for v in versions) * 1000:.0f} ms")
+    finally:
+        lab_.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 
