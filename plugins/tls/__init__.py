@@ -141,22 +141,30 @@ class TLSPlugin:
         result = await probe.scan(
             endpoint, ctx.timeout, lambda: ctx.host_slot(endpoint.address), _plan(requests))
         facts = scan_facts(result)
-        await _handshake_probes(endpoint, ctx, _probes(requests), facts)
-        facts["dh_groups"] = await ctx.run_blocking(
-            functools.partial(dhparams.describe_all, result.dh_params))
+        # The DH and chain analyses (threads) run while the handshake probes wait on the network.
+        dh_groups = ctx.run_blocking(functools.partial(dhparams.describe_all, result.dh_params))
+        certificate = ctx.run_blocking(functools.partial(
+            _chain_facts, list(result.chain), asset.hostname,
+            ca_file=ctx.settings.get("ca_file") or asset.ca_file, now=dt.datetime.now(dt.UTC),
+            ocsp_response=result.ocsp_response, ocsp_stapled=result.ocsp_stapling))
+        _, facts["dh_groups"], chain_facts = await asyncio.gather(
+            _handshake_probes(endpoint, ctx, _probes(requests), facts), dh_groups, certificate)
         if result.chain:
-            from .certs import describe_chain  # cryptography: imported when a chain is read
-
-            ca_file = ctx.settings.get("ca_file") or asset.ca_file
-            facts["certificate"] = await ctx.run_blocking(functools.partial(
-                describe_chain, list(result.chain), asset.hostname, ca_file=ca_file,
-                now=dt.datetime.now(dt.UTC), ocsp_response=result.ocsp_response,
-                ocsp_stapled=result.ocsp_stapling))
+            facts["certificate"] = chain_facts
         online = _online_options(requests)
         if online is not None and facts["certificate"] and facts["certificate"]["leaf"] is not None:
             facts["revocation"] = await _revocation(
                 asset, ctx, result.chain, facts["certificate"]["leaf"], online)
         return facts
+
+
+def _chain_facts(chain: list[bytes], hostname: str, **kwargs: Any) -> dict[str, Any] | None:
+    """:func:`.certs.describe_chain` of a served chain; None when none was served."""
+    if not chain:
+        return None
+    from .certs import describe_chain  # cryptography: imported when a chain is read
+
+    return describe_chain(chain, hostname, **kwargs)
 
 
 def _probes(requests: Sequence[CheckRequest]) -> frozenset[str]:
