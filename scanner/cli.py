@@ -11,6 +11,7 @@ setting with a flag becomes an option of ``scan``, and every command of the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -46,11 +47,11 @@ def inert(value: object) -> str:
     return _inert(value)
 
 
-def load_registry(disabled: Sequence[str] = ()) -> Registry:
+def load_registry(disabled: Sequence[str] = (), *, lazy: bool = False, warn: Any = None) -> Registry:
     """:func:`scanner.plugin.load_registry`, imported when first needed."""
     from .plugin import load_registry as _load
 
-    return _load(disabled)
+    return _load(disabled, lazy=lazy, warn=warn)
 
 
 SEVERITIES = [s.value for s in Severity]
@@ -67,11 +68,12 @@ class Fail(Exception):
         self.code = code
 
 
-def plugin_registry(disabled: Sequence[str] = ()) -> Registry:
-    registry = load_registry(disabled)
-    for warning in registry.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return registry
+def plugin_registry(disabled: Sequence[str] = (), *, lazy: bool = False) -> Registry:
+    """The plugins (each load warning printed on stderr); ``lazy``: loaded as checks name them."""
+    return load_registry(disabled, lazy=lazy, warn=lambda warning: click.echo(f"warning: {warning}", err=True))
+
+
+_OPENED: list[Store] = []  # what open_store made, closed by run() before its quick exit
 
 
 def open_store(db: str | None) -> Store:
@@ -84,10 +86,12 @@ def open_store(db: str | None) -> Store:
         except StoreLocationError as exc:
             raise Fail(str(exc)) from None
     try:
-        return Store(location)
+        store = Store(location)
     except Exception as exc:
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # a driver's first line says it
         raise Fail(f"{location}: cannot open the store: {detail}") from None
+    _OPENED.append(store)
+    return store
 
 
 def _run_id(store: Store, ref: str) -> int:
@@ -125,12 +129,10 @@ class _Tree(click.Group):
 
     def _entry_points(self) -> dict[str, list[Any]]:
         if self._found is None:
-            from importlib.metadata import entry_points
-
-            from .plugin import COMMANDS_GROUP
+            from .plugin import COMMANDS_GROUP, entry_points
 
             self._found = {}
-            for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+            for ep in sorted(entry_points(COMMANDS_GROUP), key=lambda e: e.name):
                 self._found.setdefault(ep.name, []).append(ep)
         return self._found
 
@@ -140,7 +142,7 @@ class _Tree(click.Group):
         if name not in self._extra:
             self._extra[name] = None
             for ep in self._entry_points().get(name, []):
-                dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+                dist = ep.dist
                 try:
                     command = ep.load()
                 except Exception as exc:
@@ -288,12 +290,25 @@ def _setting_option(name: str, setting: Setting) -> click.Option:
 
 
 class _ScanCommand(click.Command):
-    """``scan``, whose options include every flag the loaded plugins declare."""
+    """``scan``, whose options include every flag the loaded plugins declare.
+
+    The plugins are imported for those flags only when something may set one:
+    an argument that is not a core option, a ``CIVISCAN_SCAN_*`` variable or a
+    config key that is not a core option's, help or completion
+    (:func:`_plugin_flags_wanted`); otherwise every declared setting keeps its
+    default and ``scan`` imports just the plugins its policy's checks use.
+    """
 
     _declared: list[click.Option] | None = None
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["civiscan.scan_args"] = list(args)
+        return super().parse_args(ctx, args)
+
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         core = super().get_params(ctx)
+        if self._declared is None and not _plugin_flags_wanted(ctx, core):
+            return core
         if self._declared is None:
             taken = {n for p in core for n in (*p.opts, p.name)}
             self._declared = []
@@ -307,6 +322,26 @@ class _ScanCommand(click.Command):
                     continue
                 self._declared.append(_setting_option(name, setting))
         return [*core[:-1], *self._declared, core[-1]]  # --help stays last
+
+
+def _plugin_flags_wanted(ctx: click.Context, core: Sequence[click.Parameter]) -> bool:
+    """Whether ``scan`` may be given a plugin's flag here (so the plugins must say which)."""
+    args = ctx.meta.get("civiscan.scan_args")
+    if args is None or ctx.resilient_parsing:
+        return True  # help, completion, or a caller that did not parse
+    opts = {o for p in core for o in getattr(p, "opts", ())} | {o for p in core for o in getattr(p, "secondary_opts", ())}
+    for arg in args:
+        if arg == "--":
+            break
+        if arg.startswith("--") and arg.split("=", 1)[0] not in opts or arg in ctx.help_option_names:
+            return True
+    names = {str(p.name) for p in core}
+    if any(str(k).replace("-", "_") not in names for k in ctx.default_map or {}):
+        return True
+    prefix = f"{ctx.auto_envvar_prefix}_" if ctx.auto_envvar_prefix else None
+    known = {f"{ctx.auto_envvar_prefix}_{n.upper()}" for n in names} | {
+        e for p in core for e in ([p.envvar] if isinstance(p.envvar, str) else p.envvar or [])}
+    return prefix is not None and any(k.startswith(prefix) and k not in known for k in os.environ)
 
 
 @click.group(cls=_Tree, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
@@ -417,7 +452,7 @@ def scan(
     _check_outputs(formats, output, report_dir)
     if sign_key and not Path(sign_key).is_file():
         raise Fail(f"{sign_key}: --sign-key not found")
-    registry = plugin_registry(disabled)
+    registry = plugin_registry(disabled, lazy=not resume)  # a resumed run names its checks itself
     store = open_store(db)
     known = _load_baseline(store, baseline) if baseline else None
     severity = Severity(fail_on)
@@ -1071,3 +1106,40 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"internal error: {type(exc).__name__}: {inert(exc)} (run with --debug for details)", err=True)
         raise SystemExit(int(ExitCode.INTERNAL)) from None
 
+
+def run() -> None:
+    """The ``civiscan`` program: :func:`main`, then an exit without the interpreter's teardown.
+
+    Freeing every object of a finished command one by one costs more than
+    some commands do; the stores are closed, the exit handlers run and the
+    standard streams flushed first, so only that freeing is skipped.
+    """
+    import atexit
+
+    code: Any = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    status = _exit_status(code)
+    for store in reversed(_OPENED):
+        with contextlib.suppress(Exception):
+            store.close()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            status = status or 120  # as Python's own exit reports a failed flush
+    os._exit(status)
+
+
+def _exit_status(code: Any) -> int:
+    """The process status of ``SystemExit(code)``, as Python's own exit makes it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    with contextlib.suppress(Exception):
+        print(code, file=sys.stderr)
+    return 1
