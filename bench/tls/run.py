@@ -133,6 +133,7 @@ class Run:
     suites: int  # accepted (endpoint, version, suite) triples found
     per_endpoint: dict[str, int] = field(default_factory=dict)  # the relays' counts
     note: str = ""
+    load: float = 0.0  # the 1-minute load average when it started
 
     def spread(self) -> str:
         if not self.per_endpoint:
@@ -149,6 +150,8 @@ class Single:
     connections: int
     rss_mb: float
     note: str = ""
+    load: float = 0.0  # the 1-minute load average when the first run started
+    cpu: list[float] = field(default_factory=list)  # user+sys seconds of each run
 
     @property
     def median(self) -> float:
@@ -422,6 +425,7 @@ def main() -> int:
     if args.compare:
         print_differences(json.loads(args.compare.read_text()), facts)
     print(f"\nciviscan --version: median {statistics.median(version) * 1000:.0f} ms of 10")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 
@@ -482,6 +486,7 @@ def _one_endpoint(args: argparse.Namespace) -> int:
 
 
 def _whole_lab_civiscan(lab_: Lab, work: Path, timeout: float) -> Run:
+    load = os.getloadavg()[0]
     before, counts = lab_.accepts(), lab_.relay.snapshot()
     seconds, rss, _ = measure(civiscan_cmd(lab_, targets(lab_), work, timeout), ROOT)
     conns = lab_.accepts() - before - 1
@@ -495,12 +500,13 @@ def _whole_lab_civiscan(lab_: Lab, work: Path, timeout: float) -> Run:
             f"endpoint {busy:.2f}s")
     if own != per:
         note += f"; its own counts differ from the relays': {own}"
-    return Run("civiscan", seconds, conns, rss, protocols, suites, per, note)
+    return Run("civiscan", seconds, conns, rss, protocols, suites, per, note, load)
 
 
 def _whole_lab_peer(lab_: Lab, tool: Tool, work: Path, timeout: float) -> Run:
     out = work / f"{tool.name}-all"
     out.mkdir()
+    load = os.getloadavg()[0]
     before, counts = lab_.accepts(), lab_.relay.snapshot()
     seconds, rss, rc = measure(tool.command(targets(lab_), out, timeout), out)
     conns = lab_.accepts() - before - 1
@@ -511,21 +517,22 @@ def _whole_lab_peer(lab_: Lab, tool: Tool, work: Path, timeout: float) -> Run:
     except (OSError, ValueError, ET.ParseError) as exc:
         protocols = suites = 0
         note = f"no parsable output ({type(exc).__name__})"
-    return Run(tool.name, seconds, conns, rss, protocols, suites, per, note)
+    return Run(tool.name, seconds, conns, rss, protocols, suites, per, note, load)
 
 
 def _single(lab_: Lab, name: str, repeat: int, command: Callable[[], list[str]],
             out: Path) -> Single:
-    times, conns, rss, note = [], 0, 0.0, ""
+    times, cpu, conns, rss, note, load = [], [], 0, 0.0, "", os.getloadavg()[0]
     for i in range(repeat):
         before = lab_.accepts()
-        seconds, peak, rc = measure(command(), out)
+        seconds, peak, rc, used = measure_cpu(command(), out)
         if i == 0:
             conns = lab_.accepts() - before - 1
             note = "" if rc in (0, 1) else f"exit code {rc}"
         times.append(seconds)
+        cpu.append(used)
         rss = max(rss, peak)
-    return Single(name, times, conns, rss, note)
+    return Single(name, times, conns, rss, note, load, cpu)
 
 
 # What differs from run to run on its own: each run makes a new PKI and new DH
@@ -577,14 +584,14 @@ def report(lab: Any, runs: list[Run], singles: list[Single], endpoints: int, sil
     print(f"\n{endpoints} nginx endpoints + {silent} silent endpoints on loopback, every tool once\n")
     header = (f"{'tool':<11} {'wall s':>8} {'x civiscan':>10} {'TCP conns':>9} "
               f"{'max (endpoint) / mean per endpoint':>36} {'peak RSS MB':>11} {'versions':>8} "
-              f"{'suites':>6}  note")
+              f"{'suites':>6} {'load':>5}  note")
     print(header)
     print("-" * len(header))
     for run in runs:
         ratio = run.seconds / base.seconds if base.seconds else 0
         print(f"{run.tool:<11} {run.seconds:>8.2f} {ratio:>10.1f} {run.connections:>9} "
-              f"{run.spread():>36} {run.rss_mb:>11.1f} {run.protocols:>8} {run.suites:>6}  "
-              f"{run.note}")
+              f"{run.spread():>36} {run.rss_mb:>11.1f} {run.protocols:>8} {run.suites:>6} "
+              f"{run.load:>5.2f}  {run.note}")
     print("\nciviscan's connections per endpoint (relay counts) and the budget of each:")
     for name, count in sorted(base.per_endpoint.items(), key=lambda kv: -kv[1]):
         budget = lab.connection_budget(name)
@@ -596,15 +603,16 @@ def report(lab: Any, runs: list[Run], singles: list[Single], endpoints: int, sil
               f"budget {lab.connection_budget(worst)}")
     nmap = next((s for s in singles if s.tool.startswith("nmap")), None)
     print(f"\none endpoint ({SINGLE}), median of {repeat} (testssl.sh: 1 run)\n")
-    header = (f"{'tool':<22} {'median s':>8} {'runs s':>22} {'x nmap':>6} {'TCP conns':>9} "
-              f"{'peak RSS MB':>11}  note")
+    header = (f"{'tool':<22} {'median s':>8} {'runs s':>22} {'x nmap':>6} {'CPU s':>6} "
+              f"{'TCP conns':>9} {'peak RSS MB':>11} {'load':>5}  note")
     print(header)
     print("-" * len(header))
     for single in singles:
         ratio = f"{single.median / nmap.median:.2f}" if nmap else "-"
         runs_text = " ".join(f"{t:.2f}" for t in single.seconds)
-        print(f"{single.tool:<22} {single.median:>8.2f} {runs_text:>22} {ratio:>6} "
-              f"{single.connections:>9} {single.rss_mb:>11.1f}  {single.note}")
+        cpu = statistics.median(single.cpu) if single.cpu else 0.0
+        print(f"{single.tool:<22} {single.median:>8.2f} {runs_text:>22} {ratio:>6} {cpu:>6.2f} "
+              f"{single.connections:>9} {single.rss_mb:>11.1f} {single.load:>5.2f}  {single.note}")
 
 
 if __name__ == "__main__":
