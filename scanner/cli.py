@@ -12,11 +12,8 @@ setting with a flag becomes an option of ``scan``, and every command of the
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +49,13 @@ def load_registry(disabled: Sequence[str] = (), *, lazy: bool = False, warn: Any
     from .plugin import load_registry as _load
 
     return _load(disabled, lazy=lazy, warn=warn)
+
+
+def _json(doc: Any, default: Any = None) -> str:
+    """``doc`` as the commands print and write JSON: indented, keys sorted (json imported when needed)."""
+    import json
+
+    return json.dumps(doc, indent=2, sort_keys=True, default=default)
 
 
 SEVERITIES = [s.value for s in Severity]
@@ -238,6 +242,8 @@ def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> N
     """Send civiscan's log records to stderr: INFO with --verbose, DEBUG with --debug."""
     if not value:
         return
+    import logging
+
     from .output import InertFormatter
 
     logger = logging.getLogger("civiscan")
@@ -534,6 +540,8 @@ def _output_problem(path: Path, *, directory: bool) -> str | None:
         target = path.parent if str(path.parent) else Path(".")
         if not target.is_dir():
             return f"cannot be created: {target} is not a directory"
+    import tempfile
+
     try:
         # Creating a file is the only test that also holds for root and for read-only mounts.
         with tempfile.TemporaryFile(dir=target):
@@ -631,7 +639,7 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
     doc = store.document(run_id)
     wanted = list(dict.fromkeys(formats)) or ["table"]
     if "json" in wanted:
-        text = json.dumps(doc, indent=2, sort_keys=True, default=str)
+        text = _json(doc, default=str)
         if output:
             from .fsutil import atomic_write
 
@@ -788,7 +796,7 @@ def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
     store = open_store(db)
     doc = store.document(_run_id(store, run))
     if fmt == "json":
-        click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        click.echo(_json(doc, default=str))
     else:
         from .output import summary_table
 
@@ -908,7 +916,7 @@ def baseline_write(run: str, path: str, db: str | None) -> None:
     run_id = _run_id(store, run)
     doc = bl.document(store.document(run_id))
     try:
-        atomic_write(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        atomic_write(path, _json(doc) + "\n")
     except OSError as exc:
         raise Fail(f"{path}: cannot write the baseline: {exc.strerror or exc}", ExitCode.OUTPUT) from None
     click.echo(f"{path}: baseline of run {run_id}, {len(doc['findings'])} failing finding(s)", err=True)
@@ -939,7 +947,7 @@ def diff(run_a: str, run_b: str, db: str | None, department: str | None, fmt: st
         raise Fail(f"neither run {before_id} nor run {after_id} has department '{department}'")
     result = history.diff(before, after, department)
     if fmt == "json":
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        click.echo(_json(result.to_json()))
     elif fmt == "markdown":
         click.echo(history.diff_markdown(result), nl=False)
     else:
@@ -972,7 +980,7 @@ def history_command(db: str | None, department: str | None, asset: str | None, l
             "asset": asset,
             "runs": [p.to_json() for p in points],
         }
-        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        click.echo(_json(doc))
     else:
         from .output import inert_lines
 
