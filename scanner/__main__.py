@@ -1,6 +1,6 @@
 """``python -m scanner`` runs the civiscan command line."""
 
-from .cli import run
+from .cli import main
 
 if __name__ == "__main__":
-    run()
+    main()

@@ -11,7 +11,6 @@ setting with a flag becomes an option of ``scan``, and every command of the
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -77,9 +76,6 @@ def plugin_registry(disabled: Sequence[str] = (), *, lazy: bool = False) -> Regi
     return load_registry(disabled, lazy=lazy, warn=lambda warning: click.echo(f"warning: {warning}", err=True))
 
 
-_OPENED: list[Store] = []  # what open_store made, closed by run() before its quick exit
-
-
 def open_store(db: str | None) -> Store:
     from .store import Store, StoreLocationError, check_url, default_db_path, is_url
 
@@ -94,7 +90,6 @@ def open_store(db: str | None) -> Store:
     except Exception as exc:
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # a driver's first line says it
         raise Fail(f"{location}: cannot open the store: {detail}") from None
-    _OPENED.append(store)
     return store
 
 
@@ -1113,41 +1108,3 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         click.echo(f"internal error: {type(exc).__name__}: {inert(exc)} (run with --debug for details)", err=True)
         raise SystemExit(int(ExitCode.INTERNAL)) from None
-
-
-def run() -> None:
-    """The ``civiscan`` program: :func:`main`, then an exit without the interpreter's teardown.
-
-    Freeing every object of a finished command one by one costs more than
-    some commands do; the stores are closed, the exit handlers run and the
-    standard streams flushed first, so only that freeing is skipped.
-    """
-    import atexit
-
-    code: Any = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code
-    status = _exit_status(code)
-    for store in reversed(_OPENED):
-        with contextlib.suppress(Exception):
-            store.close()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError, AttributeError):
-            status = status or 120  # as Python's own exit reports a failed flush
-    os._exit(status)
-
-
-def _exit_status(code: Any) -> int:
-    """The process status of ``SystemExit(code)``, as Python's own exit makes it."""
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    with contextlib.suppress(Exception):
-        print(code, file=sys.stderr)
-    return 1

@@ -189,21 +189,3 @@ def test_a_lazy_registry_loads_the_plugin_a_check_names_and_everything_when_aske
     skipping = load_registry(["ports"], lazy=True)
     assert skipping.check("ports.forbidden") is None and "ports" not in skipping.plugins
     assert set(load_registry(lazy=True).load_all().checks) == set(eager.checks)
-
-
-def test_the_program_closes_its_store_and_keeps_mains_exit_status(tmp_path):
-    """``run()`` skips the interpreter's teardown, not the store's close nor the exit code."""
-    db = tmp_path / "s.db"
-    env = {**os.environ, "CIVISCAN_DB": str(db)}
-    env.pop("CIVISCAN_CONFIG", None)
-    with Lab() as lab:
-        lab.tcp(f"{NET}.94.3", 23, greeting=b"login:\r\n")
-        proc = subprocess.run([sys.executable, "-m", "scanner", "--no-config", "scan", "-p", str(_port_policy(tmp_path)),
-                               f"{NET}.94.3", "-q", "--timeout", "2", "-f", "json"], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 1, proc.stderr  # port 23 answers: a failure
-    assert '"status": "fail"' in proc.stdout.replace('"status":"fail"', '"status": "fail"')
-    assert db.exists() and not (tmp_path / "s.db-wal").exists()  # closed: SQLite folded its log back
-    bad = subprocess.run([sys.executable, "-m", "scanner", "--no-config", "scan", "--timeout", "0"], env=env,
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-    assert bad.returncode == 2 and "timeout" in bad.stderr
