@@ -11,11 +11,8 @@ setting with a flag becomes an option of ``scan``, and every command of the
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,11 +43,18 @@ def inert(value: object) -> str:
     return _inert(value)
 
 
-def load_registry(disabled: Sequence[str] = ()) -> Registry:
+def load_registry(disabled: Sequence[str] = (), *, lazy: bool = False, warn: Any = None) -> Registry:
     """:func:`scanner.plugin.load_registry`, imported when first needed."""
     from .plugin import load_registry as _load
 
-    return _load(disabled)
+    return _load(disabled, lazy=lazy, warn=warn)
+
+
+def _json(doc: Any, default: Any = None) -> str:
+    """``doc`` as the commands print and write JSON: indented, keys sorted (json imported when needed)."""
+    import json
+
+    return json.dumps(doc, indent=2, sort_keys=True, default=default)
 
 
 SEVERITIES = [s.value for s in Severity]
@@ -67,11 +71,9 @@ class Fail(Exception):
         self.code = code
 
 
-def plugin_registry(disabled: Sequence[str] = ()) -> Registry:
-    registry = load_registry(disabled)
-    for warning in registry.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return registry
+def plugin_registry(disabled: Sequence[str] = (), *, lazy: bool = False) -> Registry:
+    """The plugins (each load warning printed on stderr); ``lazy``: loaded as checks name them."""
+    return load_registry(disabled, lazy=lazy, warn=lambda warning: click.echo(f"warning: {warning}", err=True))
 
 
 def open_store(db: str | None) -> Store:
@@ -84,10 +86,11 @@ def open_store(db: str | None) -> Store:
         except StoreLocationError as exc:
             raise Fail(str(exc)) from None
     try:
-        return Store(location)
+        store = Store(location)
     except Exception as exc:
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # a driver's first line says it
         raise Fail(f"{location}: cannot open the store: {detail}") from None
+    return store
 
 
 def _run_id(store: Store, ref: str) -> int:
@@ -146,12 +149,10 @@ class _Tree(click.Group):
 
     def _entry_points(self) -> dict[str, list[Any]]:
         if self._found is None:
-            from importlib.metadata import entry_points
-
-            from .plugin import COMMANDS_GROUP
+            from .plugin import COMMANDS_GROUP, entry_points
 
             self._found = {}
-            for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+            for ep in sorted(entry_points(COMMANDS_GROUP), key=lambda e: e.name):
                 self._found.setdefault(ep.name, []).append(ep)
         return self._found
 
@@ -161,7 +162,7 @@ class _Tree(click.Group):
         if name not in self._extra:
             self._extra[name] = None
             for ep in self._entry_points().get(name, []):
-                dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+                dist = ep.dist
                 try:
                     command = ep.load()
                 except Exception as exc:
@@ -257,6 +258,8 @@ def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> N
     """Send civiscan's log records to stderr: INFO with --verbose, DEBUG with --debug."""
     if not value:
         return
+    import logging
+
     from .output import InertFormatter
 
     logger = logging.getLogger("civiscan")
@@ -309,12 +312,25 @@ def _setting_option(name: str, setting: Setting) -> click.Option:
 
 
 class _ScanCommand(click.Command):
-    """``scan``, whose options include every flag the loaded plugins declare."""
+    """``scan``, whose options include every flag the loaded plugins declare.
+
+    The plugins are imported for those flags only when something may set one:
+    an argument that is not a core option, a ``CIVISCAN_SCAN_*`` variable or a
+    config key that is not a core option's, help or completion
+    (:func:`_plugin_flags_wanted`); otherwise every declared setting keeps its
+    default and ``scan`` imports just the plugins its policy's checks use.
+    """
 
     _declared: list[click.Option] | None = None
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["civiscan.scan_args"] = list(args)
+        return super().parse_args(ctx, args)
+
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         core = super().get_params(ctx)
+        if self._declared is None and not _plugin_flags_wanted(ctx, core):
+            return core
         if self._declared is None:
             taken = {n for p in core for n in (*p.opts, p.name)}
             self._declared = []
@@ -328,6 +344,26 @@ class _ScanCommand(click.Command):
                     continue
                 self._declared.append(_setting_option(name, setting))
         return [*core[:-1], *self._declared, core[-1]]  # --help stays last
+
+
+def _plugin_flags_wanted(ctx: click.Context, core: Sequence[click.Parameter]) -> bool:
+    """Whether ``scan`` may be given a plugin's flag here (so the plugins must say which)."""
+    args = ctx.meta.get("civiscan.scan_args")
+    if args is None or ctx.resilient_parsing:
+        return True  # help, completion, or a caller that did not parse
+    opts = {o for p in core for o in getattr(p, "opts", ())} | {o for p in core for o in getattr(p, "secondary_opts", ())}
+    for arg in args:
+        if arg == "--":
+            break
+        if arg.startswith("--") and arg.split("=", 1)[0] not in opts or arg in ctx.help_option_names:
+            return True
+    names = {str(p.name) for p in core}
+    if any(str(k).replace("-", "_") not in names for k in ctx.default_map or {}):
+        return True
+    prefix = f"{ctx.auto_envvar_prefix}_" if ctx.auto_envvar_prefix else None
+    known = {f"{ctx.auto_envvar_prefix}_{n.upper()}" for n in names} | {
+        e for p in core for e in ([p.envvar] if isinstance(p.envvar, str) else p.envvar or [])}
+    return prefix is not None and any(k.startswith(prefix) and k not in known for k in os.environ)
 
 
 @click.group(cls=_Tree, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100,
@@ -440,7 +476,7 @@ def scan(
     _check_outputs(formats, output, report_dir)
     if sign_key and not Path(sign_key).is_file():
         raise Fail(f"{sign_key}: --sign-key not found")
-    registry = plugin_registry(disabled)
+    registry = plugin_registry(disabled, lazy=not resume)  # a resumed run names its checks itself
     store = open_store(db)
     known = _load_baseline(store, baseline) if baseline else None
     severity = Severity(fail_on)
@@ -519,6 +555,8 @@ def _output_problem(path: Path, *, directory: bool) -> str | None:
         target = path.parent if str(path.parent) else Path(".")
         if not target.is_dir():
             return f"cannot be created: {target} is not a directory"
+    import tempfile
+
     try:
         # Creating a file is the only test that also holds for root and for read-only mounts.
         with tempfile.TemporaryFile(dir=target):
@@ -616,7 +654,7 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
     doc = store.document(run_id)
     wanted = list(dict.fromkeys(formats)) or ["table"]
     if "json" in wanted:
-        text = json.dumps(doc, indent=2, sort_keys=True, default=str)
+        text = _json(doc, default=str)
         if output:
             from .fsutil import atomic_write
 
@@ -773,7 +811,7 @@ def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
     store = open_store(db)
     doc = store.document(_run_id(store, run))
     if fmt == "json":
-        click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        click.echo(_json(doc, default=str))
     else:
         from .output import summary_table
 
@@ -893,7 +931,7 @@ def baseline_write(run: str, path: str, db: str | None) -> None:
     run_id = _run_id(store, run)
     doc = bl.document(store.document(run_id))
     try:
-        atomic_write(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        atomic_write(path, _json(doc) + "\n")
     except OSError as exc:
         raise Fail(f"{path}: cannot write the baseline: {exc.strerror or exc}", ExitCode.OUTPUT) from None
     click.echo(f"{path}: baseline of run {run_id}, {len(doc['findings'])} failing finding(s)", err=True)
@@ -924,7 +962,7 @@ def diff(run_a: str, run_b: str, db: str | None, department: str | None, fmt: st
         raise Fail(f"neither run {before_id} nor run {after_id} has department '{department}'")
     result = history.diff(before, after, department)
     if fmt == "json":
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        click.echo(_json(result.to_json()))
     elif fmt == "markdown":
         click.echo(history.diff_markdown(result), nl=False)
     else:
@@ -957,7 +995,7 @@ def history_command(db: str | None, department: str | None, asset: str | None, l
             "asset": asset,
             "runs": [p.to_json() for p in points],
         }
-        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        click.echo(_json(doc))
     else:
         from .output import inert_lines
 
@@ -1101,4 +1139,3 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         click.echo(f"internal error: {type(exc).__name__}: {inert(exc)} (run with --debug for details)", err=True)
         raise SystemExit(int(ExitCode.INTERNAL)) from None
-

@@ -18,7 +18,6 @@ import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
@@ -375,6 +374,35 @@ class Registry:
     warnings: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # plugin name -> distribution
     declared: dict[str, Declarations] = field(default_factory=dict)  # plugin name -> declarations
+    pending: dict[str, list[EntryPoint]] = field(default_factory=dict, repr=False)
+    """Entry points not loaded yet, by name (a lazy registry's; :func:`load_registry`)."""
+    skip: frozenset[str] = frozenset()
+    warn: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+    """Called with each load warning as it happens (they are kept in ``warnings`` too)."""
+
+    def require(self, name: str) -> None:
+        """Load the pending entry point ``name`` (a plugin's name, as the built-in ones are named)."""
+        for ep in self.pending.pop(name, []):
+            self._load(ep)
+
+    def load_all(self) -> Registry:
+        """Load every pending entry point: what lists or checks across all plugins needs."""
+        for name in list(self.pending):
+            self.require(name)
+        return self
+
+    def _load(self, ep: EntryPoint) -> None:
+        try:
+            obj = ep.load()
+            plugin: Any = obj() if inspect.isclass(obj) else obj
+            if plugin.name in self.skip:
+                return
+            self.add(plugin, source=f"{ep.dist}:{ep.name}")
+        except Exception as exc:
+            message = f"plugin '{ep.name}' from {ep.dist} failed to load: {type(exc).__name__}: {exc}"
+            self.warnings.append(message)
+            if self.warn is not None:
+                self.warn(message)
 
     def add(self, plugin: Any, source: str = "") -> None:
         """Register ``plugin`` after checking its shape; raises ValueError if wrong."""
@@ -388,10 +416,11 @@ class Registry:
                 raise ValueError(f"check id '{check.id}' is already registered")
         mine = declarations(plugin)
         for name, setting in mine.settings.items():
-            owner = self.setting_owner(name)
+            # Against the plugins loaded so far (a lazy registry's others are checked as they load).
+            owner = next((p for p, d in self.declared.items() if name in d.settings), None)
             if owner is not None:
                 raise ValueError(f"setting '{name}' is already declared by plugin {owner}")
-            if setting.flag and any(setting.flag == s.flag for _, s in self.settings()):
+            if setting.flag and any(setting.flag == s.flag for d in self.declared.values() for s in d.settings.values()):
                 raise ValueError(f"flag {setting.flag} is already declared by another plugin")
         for reason in mine.reasons:
             taken = [n for n, d in self.declared.items() if reason in d.reasons]
@@ -404,28 +433,39 @@ class Registry:
             self.checks[check.id] = check
 
     def check(self, check_id: str) -> Check | None:
+        """The check ``check_id``; a lazy registry loads its family's plugin (else every plugin) first."""
+        if check_id not in self.checks and self.pending:
+            self.require(check_id.split(".", 1)[0])
+            if check_id not in self.checks:
+                self.load_all()
         return self.checks.get(check_id)
 
     def settings(self) -> list[tuple[str, Setting]]:
         """Every declared setting with its name, in plugin order."""
+        self.load_all()
         return [(n, s) for d in self.declared.values() for n, s in d.settings.items()]
 
     def setting_owner(self, name: str) -> str | None:
+        self.load_all()
         return next((p for p, d in self.declared.items() if name in d.settings), None)
 
     def reasons(self) -> dict[str, str]:
         """Every plugin-declared error reason and what it means."""
+        self.load_all()
         return {r: text for d in self.declared.values() for r, text in d.reasons.items()}
 
     def redact_keys(self) -> frozenset[str]:
+        self.load_all()
         return frozenset(k for d in self.declared.values() for k in d.redact)
 
     def evidence_renderers(self) -> dict[str, EvidenceRenderer]:
         """Plugin name -> its declared evidence renderer, for plugins that declare one."""
+        self.load_all()
         return {n: d.evidence for n, d in self.declared.items() if d.evidence is not None}
 
     def option_types(self) -> dict[str, OptionType]:
         """The core option types and every plugin's, by name."""
+        self.load_all()
         found = dict(CORE_TYPES)
         for d in self.declared.values():
             found.update((t.name, t) for t in d.option_types)
@@ -437,6 +477,7 @@ class Registry:
         Raises :class:`FactsVersionError` when the loaded plugin cannot read them;
         facts of a plugin that is not loaded are left as they are.
         """
+        self.require(plugin)
         mine = self.declared.get(plugin)
         if mine is None or version == mine.facts_version:
             return facts
@@ -502,33 +543,122 @@ def _declaration_problems(name: str, mine: Declarations) -> list[str]:
     return problems
 
 
-def load_registry(disabled: Iterable[str] = (), extra: Iterable[Any] = ()) -> Registry:
+def load_registry(disabled: Iterable[str] = (), extra: Iterable[Any] = (), *, lazy: bool = False,
+                  warn: Callable[[str], None] | None = None) -> Registry:
     """Load every plugin of the ``civiscan.plugins`` entry-point group.
 
     A plugin that fails to load is a warning naming its distribution and entry
-    point, never a crash. ``disabled`` names plugins (or entry-point names) to skip.
+    point, never a crash (``warn`` hears each as it happens). ``disabled`` names
+    plugins (or entry-point names) to skip. ``lazy`` reads the entry points'
+    names only: :meth:`Registry.check` then loads the plugin a check id names
+    (``family.name`` loads entry point ``family``) and whatever asks for every
+    plugin (settings, reasons, option types...) loads the rest, so a scan
+    imports only the plugins its policy uses. ``plugins`` and ``checks`` of a
+    lazy registry hold what has been loaded so far; ``load_all()`` fills them.
     """
-    skip = set(disabled)
-    registry = Registry()
-    eps = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
-    seen: set[str] = set()
-    for ep in eps:
-        dist = ep.dist.name if ep.dist is not None else "unknown distribution"
-        if ep.name in skip or ep.name in seen:
-            continue
-        seen.add(ep.name)
-        try:
-            obj = ep.load()
-            plugin: Any = obj() if inspect.isclass(obj) else obj
-            if plugin.name in skip:
-                continue
-            registry.add(plugin, source=f"{dist}:{ep.name}")
-        except Exception as exc:
-            message = f"plugin '{ep.name}' from {dist} failed to load: {type(exc).__name__}: {exc}"
-            registry.warnings.append(message)
+    skip = frozenset(disabled)
+    registry = Registry(skip=skip, warn=warn)
+    for ep in sorted(entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if ep.name not in skip and ep.name not in registry.pending:
+            registry.pending[ep.name] = [ep]
+    if not lazy:
+        registry.load_all()
     for plugin in extra:
         registry.add(plugin, source="extra")
     return registry
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """One entry point as an installed distribution declares it (``name = module:attr``)."""
+
+    name: str
+    value: str
+    dist: str
+    """The declaring distribution's name (its METADATA ``Name``)."""
+
+    def load(self) -> Any:
+        import importlib
+
+        module, _, attr = self.value.partition(":")
+        obj: Any = importlib.import_module(module.strip())
+        for part in attr.strip().split(".") if attr.strip() else ():
+            obj = getattr(obj, part)
+        return obj
+
+
+def entry_points(group: str) -> list[EntryPoint]:
+    """The entry points of ``group`` of every distribution on ``sys.path``, first one of a name wins.
+
+    What ``importlib.metadata.entry_points(group=...)`` finds, read straight from
+    each ``*.dist-info``/``*.egg-info`` folder's ``entry_points.txt``: that module
+    (and its scan of every distribution's metadata) costs more than a whole
+    ``civiscan --version``. A distribution on two path entries counts once (the first).
+    """
+    import os
+
+    found: list[EntryPoint] = []
+    seen: set[str] = set()
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for folder in names:
+            if not folder.endswith((".dist-info", ".egg-info")):
+                continue
+            key = _normal(folder.rsplit(".", 1)[0].split("-", 1)[0])
+            if key in seen:
+                continue
+            seen.add(key)
+            path = os.path.join(entry or ".", folder)
+            try:
+                with open(os.path.join(path, "entry_points.txt"), encoding="utf-8") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            listed = _group(text, group)
+            if listed:
+                dist = _dist_name(path) or folder.rsplit(".", 1)[0].split("-", 1)[0]
+                found.extend(EntryPoint(n, v, dist) for n, v in listed)
+    return found
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def _group(text: str, group: str) -> list[tuple[str, str]]:
+    """``name = value`` lines of section ``[group]`` of an entry_points.txt."""
+    out: list[tuple[str, str]] = []
+    inside = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            inside = line[1:].rstrip("]").strip() == group
+        elif inside and "=" in line:
+            name, _, value = line.partition("=")
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def _dist_name(path: str) -> str | None:
+    """The ``Name:`` header of a distribution folder's METADATA (or PKG-INFO)."""
+    import os
+
+    for meta in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(path, meta), encoding="utf-8") as handle:
+                for line in handle:
+                    if line.startswith("Name:"):
+                        return line[5:].strip()
+                    if not line.strip():
+                        break
+        except OSError:
+            continue
+    return None
 
 
 __all__ = [
@@ -541,6 +671,7 @@ __all__ = [
     "Dataset",
     "DatasetProvider",
     "DatasetUnavailable",
+    "EntryPoint",
     "EvidenceRenderer",
     "Facts",
     "FactsVersionError",
@@ -550,6 +681,7 @@ __all__ = [
     "Setting",
     "Snapshot",
     "declarations",
+    "entry_points",
     "lend",
     "load_registry",
     "needed",

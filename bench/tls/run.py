@@ -1,6 +1,8 @@
 """TLS scanning benchmark: civiscan's tls plugin vs sslyze, testssl.sh, sslscan and nmap.
 
     .venv/bin/python bench/tls/run.py [--timeout 5] [--only civiscan,sslscan] [--repeat 3]
+    .venv/bin/python bench/tls/run.py --interleave 20   # one endpoint: civiscan vs nmap, paired
+    .venv/bin/python bench/tls/run.py --hyperfine 20    # the same (and --version) by hyperfine
 
 Starts one nginx with the TLS server blocks of tests/tls/conftest.py's
 ``lab_sites`` (modern, legacy, weak, DHE-1024, TLS 1.3 only, ...) on
@@ -131,6 +133,7 @@ class Run:
     suites: int  # accepted (endpoint, version, suite) triples found
     per_endpoint: dict[str, int] = field(default_factory=dict)  # the relays' counts
     note: str = ""
+    load: float = 0.0  # the 1-minute load average when it started
 
     def spread(self) -> str:
         if not self.per_endpoint:
@@ -147,6 +150,8 @@ class Single:
     connections: int
     rss_mb: float
     note: str = ""
+    load: float = 0.0  # the 1-minute load average when the first run started
+    cpu: list[float] = field(default_factory=list)  # user+sys seconds of each run
 
     @property
     def median(self) -> float:
@@ -154,7 +159,13 @@ class Single:
 
 
 def measure(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, float, int]:
-    """Run ``cmd``; return (wall seconds, peak RSS in MB, exit code).
+    """Run ``cmd``; return (wall seconds, peak RSS in MB, exit code) (:func:`measure_cpu`)."""
+    seconds, rss, code, _ = measure_cpu(cmd, cwd, timeout)
+    return seconds, rss, code
+
+
+def measure_cpu(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, float, int, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS in MB, exit code, CPU seconds user+sys).
 
     The RSS comes from GNU time (``%M``: the largest resident size of the
     process or any descendant it waited for). ``wait4`` from here would report
@@ -164,7 +175,7 @@ def measure(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, fl
     rss_file = cwd / ".maxrss"
     start = time.monotonic()
     try:
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd], cwd=cwd,
+        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", str(rss_file), *cmd], cwd=cwd,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               timeout=timeout, check=False)
         code = proc.returncode
@@ -172,10 +183,11 @@ def measure(cmd: list[str], cwd: Path, timeout: float = 1800) -> tuple[float, fl
         code = -9
     seconds = time.monotonic() - start
     try:
-        rss_kb = int(rss_file.read_text().split()[-1])
+        user, system, rss_kb = rss_file.read_text().split()[-3:]
+        cpu, rss = float(user) + float(system), int(rss_kb) / 1024
     except (OSError, ValueError, IndexError):
-        rss_kb = 0
-    return seconds, rss_kb / 1024, code
+        cpu, rss = 0.0, 0.0
+    return seconds, rss, code, cpu
 
 
 def targets(lab_: Lab) -> list[str]:
@@ -356,11 +368,18 @@ def main() -> int:
     parser.add_argument("--facts", type=Path, help="write civiscan's facts per endpoint here (JSON)")
     parser.add_argument("--compare", type=Path,
                         help="an earlier --facts file: print every fact that differs from it")
+    parser.add_argument("--interleave", type=int, metavar="RUNS",
+                        help="only the one-endpoint commands: civiscan scan and nmap ssl-enum-ciphers "
+                             "alternated RUNS times, with the ratio of each pair")
+    parser.add_argument("--hyperfine", type=int, metavar="RUNS",
+                        help="only the one-endpoint commands and civiscan --version, timed by hyperfine")
     parser.add_argument("--civiscan-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.civiscan_child:
         asyncio.run(_civiscan_child(*args.civiscan_child))
         return 0
+    if args.interleave or args.hyperfine:
+        return _one_endpoint(args)
 
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "scanner"),
                     str(ROOT / "plugins")], check=False, stdout=subprocess.DEVNULL)
@@ -406,10 +425,68 @@ def main() -> int:
     if args.compare:
         print_differences(json.loads(args.compare.read_text()), facts)
     print(f"\nciviscan --version: median {statistics.median(version) * 1000:.0f} ms of 10")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+def _one_endpoint(args: argparse.Namespace) -> int:
+    """civiscan's whole command against nmap's ``ssl-enum-ciphers`` on one endpoint, paired."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "scanner"),
+                    str(ROOT / "plugins")], check=False, stdout=subprocess.DEVNULL)
+    lab_module = _load_lab()
+    work = Path(tempfile.mkdtemp(prefix="civiscan-bench-tls-"))
+    lab_ = start_lab(lab_module, work)
+    address = lab_.direct[SINGLE]
+    (work / "c").mkdir()
+    (work / "n").mkdir()
+    civiscan = civiscan_command(lab_, address, work / "c", args.timeout)
+    nmap = nmap_cmd([address], work / "n", args.timeout, "ssl-enum-ciphers")
+    version = [str(Path(sys.executable).with_name("civiscan")), "--version"]
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    try:
+        if args.hyperfine:
+            export = work / "hyperfine.json"
+            subprocess.run(["hyperfine", "-N", "--warmup", "2", "--runs", str(args.hyperfine),
+                            "--ignore-failure", "--export-json", str(export),
+                            "-n", "civiscan scan", subprocess.list2cmdline(civiscan),
+                            "-n", "nmap ssl-enum-ciphers", subprocess.list2cmdline(nmap),
+                            "-n", "civiscan --version", subprocess.list2cmdline(version)],
+                           check=False)
+            results = json.loads(export.read_text())["results"]
+            mean = {r["command"]: r for r in results}
+            c, n = mean["civiscan scan"], mean["nmap ssl-enum-ciphers"]
+            print(f"\nmedian wall: civiscan scan {c['median'] * 1000:.0f} ms, nmap "
+                  f"{n['median'] * 1000:.0f} ms, ratio {c['median'] / n['median']:.2f}; "
+                  f"CPU (user+sys mean): civiscan {(c['user'] + c['system']) * 1000:.0f} ms, "
+                  f"nmap {(n['user'] + n['system']) * 1000:.0f} ms; civiscan --version "
+                  f"{mean['civiscan --version']['median'] * 1000:.0f} ms")
+        if args.interleave:
+            pairs = []
+            for _ in range(args.interleave):
+                c = measure_cpu(civiscan, work)
+                n = measure_cpu(nmap, work)
+                pairs.append((c, n))
+            walls = [c[0] / n[0] for c, n in pairs]
+            print(f"\n{args.interleave} interleaved pairs on {SINGLE}:")
+            print(f"  civiscan scan: wall median {statistics.median(c[0] for c, _ in pairs) * 1000:.0f} ms, "
+                  f"CPU median {statistics.median(c[3] for c, _ in pairs) * 1000:.0f} ms, "
+                  f"exit codes {sorted({c[2] for c, _ in pairs})}")
+            print(f"  nmap ssl-enum-ciphers: wall median {statistics.median(n[0] for _, n in pairs) * 1000:.0f} ms, "
+                  f"CPU median {statistics.median(n[3] for _, n in pairs) * 1000:.0f} ms")
+            print(f"  paired wall ratio civiscan/nmap: median {statistics.median(walls):.2f} "
+                  f"(min {min(walls):.2f}, max {max(walls):.2f})")
+            versions = [measure_cpu(version, work) for _ in range(10)]
+            print(f"  civiscan --version: wall median {statistics.median(v[0] for v in versions) * 1000:.0f} ms, "
+                  f"CPU median {statistics.median(v[3] for v in versions) * 1000:.0f} ms")
+    finally:
+        lab_.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 
 def _whole_lab_civiscan(lab_: Lab, work: Path, timeout: float) -> Run:
+    load = os.getloadavg()[0]
     before, counts = lab_.accepts(), lab_.relay.snapshot()
     seconds, rss, _ = measure(civiscan_cmd(lab_, targets(lab_), work, timeout), ROOT)
     conns = lab_.accepts() - before - 1
@@ -423,12 +500,13 @@ def _whole_lab_civiscan(lab_: Lab, work: Path, timeout: float) -> Run:
             f"endpoint {busy:.2f}s")
     if own != per:
         note += f"; its own counts differ from the relays': {own}"
-    return Run("civiscan", seconds, conns, rss, protocols, suites, per, note)
+    return Run("civiscan", seconds, conns, rss, protocols, suites, per, note, load)
 
 
 def _whole_lab_peer(lab_: Lab, tool: Tool, work: Path, timeout: float) -> Run:
     out = work / f"{tool.name}-all"
     out.mkdir()
+    load = os.getloadavg()[0]
     before, counts = lab_.accepts(), lab_.relay.snapshot()
     seconds, rss, rc = measure(tool.command(targets(lab_), out, timeout), out)
     conns = lab_.accepts() - before - 1
@@ -439,21 +517,22 @@ def _whole_lab_peer(lab_: Lab, tool: Tool, work: Path, timeout: float) -> Run:
     except (OSError, ValueError, ET.ParseError) as exc:
         protocols = suites = 0
         note = f"no parsable output ({type(exc).__name__})"
-    return Run(tool.name, seconds, conns, rss, protocols, suites, per, note)
+    return Run(tool.name, seconds, conns, rss, protocols, suites, per, note, load)
 
 
 def _single(lab_: Lab, name: str, repeat: int, command: Callable[[], list[str]],
             out: Path) -> Single:
-    times, conns, rss, note = [], 0, 0.0, ""
+    times, cpu, conns, rss, note, load = [], [], 0, 0.0, "", os.getloadavg()[0]
     for i in range(repeat):
         before = lab_.accepts()
-        seconds, peak, rc = measure(command(), out)
+        seconds, peak, rc, used = measure_cpu(command(), out)
         if i == 0:
             conns = lab_.accepts() - before - 1
             note = "" if rc in (0, 1) else f"exit code {rc}"
         times.append(seconds)
+        cpu.append(used)
         rss = max(rss, peak)
-    return Single(name, times, conns, rss, note)
+    return Single(name, times, conns, rss, note, load, cpu)
 
 
 # What differs from run to run on its own: each run makes a new PKI and new DH
@@ -505,14 +584,14 @@ def report(lab: Any, runs: list[Run], singles: list[Single], endpoints: int, sil
     print(f"\n{endpoints} nginx endpoints + {silent} silent endpoints on loopback, every tool once\n")
     header = (f"{'tool':<11} {'wall s':>8} {'x civiscan':>10} {'TCP conns':>9} "
               f"{'max (endpoint) / mean per endpoint':>36} {'peak RSS MB':>11} {'versions':>8} "
-              f"{'suites':>6}  note")
+              f"{'suites':>6} {'load':>5}  note")
     print(header)
     print("-" * len(header))
     for run in runs:
         ratio = run.seconds / base.seconds if base.seconds else 0
         print(f"{run.tool:<11} {run.seconds:>8.2f} {ratio:>10.1f} {run.connections:>9} "
-              f"{run.spread():>36} {run.rss_mb:>11.1f} {run.protocols:>8} {run.suites:>6}  "
-              f"{run.note}")
+              f"{run.spread():>36} {run.rss_mb:>11.1f} {run.protocols:>8} {run.suites:>6} "
+              f"{run.load:>5.2f}  {run.note}")
     print("\nciviscan's connections per endpoint (relay counts) and the budget of each:")
     for name, count in sorted(base.per_endpoint.items(), key=lambda kv: -kv[1]):
         budget = lab.connection_budget(name)
@@ -524,15 +603,16 @@ def report(lab: Any, runs: list[Run], singles: list[Single], endpoints: int, sil
               f"budget {lab.connection_budget(worst)}")
     nmap = next((s for s in singles if s.tool.startswith("nmap")), None)
     print(f"\none endpoint ({SINGLE}), median of {repeat} (testssl.sh: 1 run)\n")
-    header = (f"{'tool':<22} {'median s':>8} {'runs s':>22} {'x nmap':>6} {'TCP conns':>9} "
-              f"{'peak RSS MB':>11}  note")
+    header = (f"{'tool':<22} {'median s':>8} {'runs s':>22} {'x nmap':>6} {'CPU s':>6} "
+              f"{'TCP conns':>9} {'peak RSS MB':>11} {'load':>5}  note")
     print(header)
     print("-" * len(header))
     for single in singles:
         ratio = f"{single.median / nmap.median:.2f}" if nmap else "-"
         runs_text = " ".join(f"{t:.2f}" for t in single.seconds)
-        print(f"{single.tool:<22} {single.median:>8.2f} {runs_text:>22} {ratio:>6} "
-              f"{single.connections:>9} {single.rss_mb:>11.1f}  {single.note}")
+        cpu = statistics.median(single.cpu) if single.cpu else 0.0
+        print(f"{single.tool:<22} {single.median:>8.2f} {runs_text:>22} {ratio:>6} {cpu:>6.2f} "
+              f"{single.connections:>9} {single.rss_mb:>11.1f} {single.load:>5.2f}  {single.note}")
 
 
 if __name__ == "__main__":

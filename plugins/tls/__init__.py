@@ -141,22 +141,34 @@ class TLSPlugin:
         result = await probe.scan(
             endpoint, ctx.timeout, lambda: ctx.host_slot(endpoint.address), _plan(requests))
         facts = scan_facts(result)
-        await _handshake_probes(endpoint, ctx, _probes(requests), facts)
-        facts["dh_groups"] = await ctx.run_blocking(
-            functools.partial(dhparams.describe_all, result.dh_params))
+        # The DH and chain analyses (threads) run while the handshake probes wait on the network.
+        dh_groups = ctx.run_blocking(functools.partial(dhparams.describe_all, result.dh_params))
+        certificate = ctx.run_blocking(functools.partial(
+            _chain_facts, list(result.chain), asset.hostname, trust=_trust(asset, ctx),
+            now=dt.datetime.now(dt.UTC),
+            ocsp_response=result.ocsp_response, ocsp_stapled=result.ocsp_stapling))
+        _, facts["dh_groups"], chain_facts = await asyncio.gather(
+            _handshake_probes(endpoint, ctx, _probes(requests), facts), dh_groups, certificate)
         if result.chain:
-            from .certs import describe_chain  # cryptography: imported when a chain is read
-
-            ca_file, system_store = _trust(asset, ctx)
-            facts["certificate"] = await ctx.run_blocking(functools.partial(
-                describe_chain, list(result.chain), asset.hostname, ca_file=ca_file, system_store=system_store,
-                now=dt.datetime.now(dt.UTC), ocsp_response=result.ocsp_response,
-                ocsp_stapled=result.ocsp_stapling))
+            facts["certificate"] = chain_facts
         online = _online_options(requests)
         if online is not None and facts["certificate"] and facts["certificate"]["leaf"] is not None:
             facts["revocation"] = await _revocation(
                 asset, ctx, result.chain, facts["certificate"]["leaf"], online)
         return facts
+
+
+def _chain_facts(chain: list[bytes], hostname: str, *, trust: tuple[str | None, bool],
+                 **kwargs: Any) -> dict[str, Any] | None:
+    """:func:`.certs.describe_chain` of a served chain, verified against ``trust`` (see
+    :func:`_trust`); None when none was served."""
+    if not chain:
+        return None
+    from .certs import SYSTEM_TRUST_STORE, describe_chain  # cryptography: imported when a chain is read
+
+    ca_file, ca_only = trust
+    return describe_chain(chain, hostname, ca_file=ca_file,
+                          system_store=None if ca_only else SYSTEM_TRUST_STORE, **kwargs)
 
 
 def _probes(requests: Sequence[CheckRequest]) -> frozenset[str]:
@@ -213,14 +225,11 @@ def _online_options(requests: Sequence[CheckRequest]) -> dict[str, Any] | None:
         "max_crl_bytes": max(int(o.get("max_crl_bytes") or 0) for o in wanted)}
 
 
-def _trust(asset: Asset, ctx: Context) -> tuple[str | None, str | None]:
-    """``(ca_file, system_store)`` to verify with: the asset's CA file, else the run's (as the
-    http and web plugins pick), added to the system store, or alone with ``settings["ca_only"]``
+def _trust(asset: Asset, ctx: Context) -> tuple[str | None, bool]:
+    """``(ca_file, ca_only)`` to verify with: the asset's CA file, else the run's (as the http
+    and web plugins pick), added to the system store, or alone with ``settings["ca_only"]``
     (``--ca-only``)."""
-    from .certs import SYSTEM_TRUST_STORE
-
-    ca_file = asset.ca_file or ctx.settings.get("ca_file")
-    return ca_file, None if ctx.settings.get("ca_only") else SYSTEM_TRUST_STORE
+    return asset.ca_file or ctx.settings.get("ca_file"), bool(ctx.settings.get("ca_only"))
 
 
 async def _revocation(asset: Asset, ctx: Context, chain: Sequence[bytes], leaf_index: int,
@@ -231,9 +240,10 @@ async def _revocation(asset: Asset, ctx: Context, chain: Sequence[bytes], leaf_i
     from scanner.plugins.web.client import Budget, Fetcher, user_agent
 
     from . import revocation
-    from .certs import load_trust_store
+    from .certs import SYSTEM_TRUST_STORE, load_trust_store
 
-    ca_file, system_store = _trust(asset, ctx)
+    ca_file, ca_only = _trust(asset, ctx)
+    system_store = None if ca_only else SYSTEM_TRUST_STORE
     served = [c for c in (_certificate(der) for der in chain) if c is not None]
     leaf = x509.load_der_x509_certificate(chain[leaf_index])
     try:
@@ -242,7 +252,7 @@ async def _revocation(asset: Asset, ctx: Context, chain: Sequence[bytes], leaf_i
     except OSError:
         known = served
     fetcher = Fetcher(ctx, Budget(6), max(options["max_crl_bytes"], revocation.MAX_OCSP_BYTES),
-                      ca_file, user_agent(None), asset.hostname, asset.address, ca_only=system_store is None)
+                      ca_file, user_agent(None), asset.hostname, asset.address, ca_only=ca_only)
 
     async def fetch(url: str, purpose: str, max_bytes: int) -> bytes:
         response = await fetcher.get(url, purpose=purpose, max_body=max_bytes)

@@ -107,3 +107,85 @@ def test_a_command_whose_source_is_not_plain_is_imported_for_its_summary(tmp_pat
     assert _summary("odd_cmds:other") is None
     assert _summary("odd_cmds:missing") is None
     assert _summary("odd_cmds:plain") == "Plain words.\n\n    More.\n    "
+
+
+PLUGIN_MODULES = ("scanner.plugins.tls", "scanner.plugins.web", "scanner.plugins.http", "scanner.plugins.packages",
+                  "scanner.plugins.ports")
+
+
+def _plugins_imported(modules: set[str]) -> set[str]:
+    return {p for p in PLUGIN_MODULES if p in modules}
+
+
+def _port_policy(tmp_path: Path) -> Path:
+    policy = tmp_path / "p.yaml"
+    policy.write_text('policy: {id: p, version: "1", title: Ports}\nrules:\n'
+                      "  - {id: r, title: No telnet, severity: low, checks: [{check: ports.forbidden, options: {ports: [23]}}]}\n")
+    return policy
+
+
+def test_a_scan_imports_only_the_plugins_its_policy_checks_use(tmp_path):
+    with Lab() as lab:
+        lab.tcp(f"{NET}.94.1", 2525, greeting=b"220 hello\r\n")
+        modules, proc = imported(tmp_path, "scan", "-p", str(_port_policy(tmp_path)), f"{NET}.94.1", "-q",
+                                 "--timeout", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert _plugins_imported(modules) == {"scanner.plugins.ports"}
+    assert "importlib.metadata" not in modules  # entry points are read without it
+
+
+@pytest.mark.parametrize("how", ["flag", "env", "config"])
+def test_a_plugin_flag_given_any_way_still_reaches_the_plugins_settings(tmp_path, how):
+    """Plugins are loaded for scan's options when something may set one of their flags."""
+    args = ["scan", "-p", str(_port_policy(tmp_path)), f"{NET}.94.2", "-q", "--timeout", "1"]
+    env = {}
+    if how == "flag":
+        args[1:1] = ["--port-scanner", "bogus"]
+    elif how == "env":
+        env["CIVISCAN_SCAN_PORT_SCANNER"] = "bogus"
+    else:
+        (tmp_path / "civiscan.toml").write_text('[scan]\nport-scanner = "bogus"\n')
+    out = tmp_path / "modules.txt"
+    base = {**os.environ, "CIVISCAN_DB": str(tmp_path / "s.db"), **env}
+    base.pop("CIVISCAN_CONFIG", None)
+    proc = subprocess.run([sys.executable, "-c", DRIVER, str(out), *args], env=base, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "bogus" in proc.stderr and "connect" in proc.stderr, proc.stderr  # the declared choices
+
+
+def test_scan_help_still_lists_the_plugins_flags(tmp_path):
+    modules, proc = imported(tmp_path, "scan", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "--port-scanner" in proc.stdout and "--web-max-requests" in proc.stdout
+
+
+def test_entry_points_read_directly_are_importlib_metadatas():
+    from importlib import metadata
+
+    from scanner.plugin import COMMANDS_GROUP, ENTRY_POINT_GROUP, entry_points
+
+    for group in (ENTRY_POINT_GROUP, COMMANDS_GROUP, "civiscan.feed_formats"):
+        # importlib.metadata lists a distribution found twice on the path twice; the first counts.
+        theirs = {}
+        for ep in metadata.entry_points(group=group):
+            theirs.setdefault((ep.dist.name if ep.dist else "", ep.name), ep.value)
+        ours = {(ep.dist, ep.name): ep.value for ep in entry_points(group)}
+        assert ours == theirs and ours, group
+
+
+def test_a_lazy_registry_loads_the_plugin_a_check_names_and_everything_when_asked():
+    from scanner.plugin import load_registry
+
+    eager = load_registry()
+    lazy = load_registry(lazy=True)
+    assert lazy.plugins == {} and set(lazy.pending) == set(eager.plugins)
+    assert lazy.check("ports.forbidden") is eager.checks["ports.forbidden"]
+    assert set(lazy.plugins) == {"ports"}
+    assert lazy.check("ports.no_such_check") is None  # an unknown id needs every plugin to be sure
+    assert set(lazy.plugins) == set(eager.plugins) and lazy.pending == {}
+    assert sorted(lazy.settings(), key=str) == sorted(eager.settings(), key=str)  # in load order
+
+    skipping = load_registry(["ports"], lazy=True)
+    assert skipping.check("ports.forbidden") is None and "ports" not in skipping.plugins
+    assert set(load_registry(lazy=True).load_all().checks) == set(eager.checks)
