@@ -190,7 +190,7 @@ def scan(rpki: Pki, serve: Any, lab: Any, label: str, gate: Gate | None = None,
     server = serve(lab.tls_handler(ctx), address)
     asset = Asset(id="t/t", name="t", kind=AssetKind.ENDPOINT, department="t",
                   url=f"https://{HOSTNAME}:{server.port}/", address=server.address)
-    opts = options(online=True, **given)
+    opts = options(**({"online": True} | given))
     context = Context(timeout=5.0, settings={"ca_file": str(rpki.root)}, gate=gate)
     facts = asyncio.run(plugin.collect(asset, [CheckRequest("tls.revocation", opts)], context))
     check = {c.id: c for c in plugin.checks}["tls.revocation"]
@@ -238,6 +238,15 @@ def test_an_out_of_scope_responder_is_not_checked_and_never_contacted(
 def test_an_unreachable_responder_is_an_error_not_a_pass(rpki: Pki, serve: Any, lab: Any) -> None:
     _, outcome = scan(rpki, serve, lab, "silent")
     assert outcome.status is Status.ERROR
+
+
+def test_without_online_the_collection_contacts_nothing(
+        rpki: Pki, responder: Responder, serve: Any, lab: Any) -> None:
+    before = len(responder.requests)
+    facts, outcome = scan(rpki, serve, lab, "good", online=False)
+    assert len(responder.requests) == before  # neither OCSP, CRL nor the AIA issuer was fetched
+    assert facts["revocation"] is None
+    assert outcome.status is Status.NOT_APPLICABLE
 
 
 def test_offline_by_default() -> None:
