@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
@@ -104,7 +105,20 @@ def test_every_profile_judges_renegotiation_compression_downgrade_and_the_named_
     checks = {c["check"]: r["severity"] for r in load(name)["rules"] for c in r["checks"]}
     assert {k: checks.get(k) for k in (
         "tls.secure_renegotiation", "tls.compression", "tls.fallback_scsv", "tls.heartbleed",
-        "tls.ccs_injection", "tls.robot", "tls.dh_groups")} == {
+        "tls.ccs_injection", "tls.robot", "tls.dh_groups", "tls.client_renegotiation",
+        "tls.early_data")} == {
         "tls.secure_renegotiation": "medium", "tls.compression": "high",
         "tls.fallback_scsv": "medium", "tls.heartbleed": "critical", "tls.ccs_injection": "high",
-        "tls.robot": "high", "tls.dh_groups": "medium"}
+        "tls.robot": "high", "tls.dh_groups": "medium", "tls.client_renegotiation": "medium",
+        "tls.early_data": "low"}
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_every_tls_check_is_judged_or_named_as_left_out(name: str) -> None:
+    # A new check needs a decision per profile: a rule, or a line in the header saying why not.
+    text = resources.files("scanner.policies").joinpath(f"{name}.yaml").read_text("utf-8")
+    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
+    left_out = set(re.findall(r"\btls\.[a-z_]+", header))
+    judged = {c["check"] for r in load(name)["rules"] for c in r["checks"]}
+    assert judged & left_out == set()
+    assert judged | left_out == set(CHECKS)
