@@ -34,7 +34,7 @@ from scanner.models import Asset, CollectFailed, ErrorReason
 from scanner.plugin import CheckRequest, Context, Setting, needed
 
 from .checks import HTTP_CHECKS
-from .client import Target, fetch_head
+from .client import REASONS, Target, fetch_head
 from .evidence import render as render_evidence
 from .parse import (
     ResponseHead,
@@ -80,8 +80,46 @@ def tls_context(ca_file: str | None, *, verify: bool, ca_only: bool = False) -> 
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    # Headers are facts about every server the tls plugin can talk to, so the client goes as
+    # low as OpenSSL can (TLS 1.0/1.1, NULL and static-RSA suites, 1024-bit DH, SHA-1
+    # signatures) and reads large certificate lists; judging all that is the tls plugin's job.
+    # Anonymous suites only without verification: with no certificate nothing is verified.
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    context.set_ciphers("ALL:eNULL:!aNULL:@SECLEVEL=0" if verify else "ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+    _allow_large_certificate_lists(context)
     context.set_alpn_protocols(["http/1.1"])
     return context
+
+
+MAX_CERTIFICATE_LIST = 1 << 20
+"""Bytes of certificate list a server may send (OpenSSL's default, 100 kB, refuses real chains)."""
+
+_SSL_CTRL_GET_MAX_CERT_LIST, _SSL_CTRL_SET_MAX_CERT_LIST = 50, 51
+
+
+def _allow_large_certificate_lists(context: ssl.SSLContext) -> None:
+    """``SSL_CTX_set_max_cert_list(MAX_CERTIFICATE_LIST)``, which Python's ssl does not expose.
+
+    CPython's SSLContext object holds its ``SSL_CTX *`` right after the object
+    header; the call goes to the libssl that ``_ssl`` itself is linked with. Elsewhere
+    (another interpreter, no symbol) the default limit stays.
+    """
+    import sys
+
+    if sys.implementation.name != "cpython":
+        return
+    import _ssl
+    import ctypes
+
+    try:
+        ctrl = ctypes.CDLL(_ssl.__file__).SSL_CTX_ctrl
+    except (OSError, AttributeError):
+        return
+    ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    ctrl.restype = ctypes.c_long
+    handle = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    if handle and ctrl(handle, _SSL_CTRL_GET_MAX_CERT_LIST, 0, None) > 0:
+        ctrl(handle, _SSL_CTRL_SET_MAX_CERT_LIST, MAX_CERTIFICATE_LIST, None)
 
 
 async def _fetch_endpoint(
@@ -135,6 +173,7 @@ class HttpPlugin:
 
     name = "http"
     evidence = staticmethod(render_evidence)
+    reasons = MappingProxyType(REASONS)
     checks = HTTP_CHECKS
     settings = SETTINGS
 

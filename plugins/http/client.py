@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from scanner import __version__
-from scanner.models import CollectFailed, ErrorReason
+from scanner.models import CollectFailed, ErrorReason, PluginReason
 from scanner.netutil import failed, format_hostport, is_ipv6
 
 from .parse import MAX_HEAD_BYTES, ResponseHead, parse_response_head
 
 USER_AGENT = f"civiscan/{__version__} (compliance scanner)"
+UNSUPPORTED_PROTOCOL = PluginReason("unsupported_protocol")
+REASONS = {UNSUPPORTED_PROTOCOL: "the server speaks only a protocol version this machine's OpenSSL cannot (SSLv3)"}
+# OpenSSL's reasons when the server picked a version it was built without.
+_UNSPEAKABLE = frozenset({"UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "WRONG_SSL_VERSION"})
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
 
 
@@ -79,6 +83,14 @@ async def fetch_head(target: Target, *, tls: ssl.SSLContext | None, timeout: flo
         )
     except ssl.SSLCertVerificationError:
         raise
+    except ssl.SSLError as exc:
+        if exc.reason in _UNSPEAKABLE:
+            raise CollectFailed(
+                UNSUPPORTED_PROTOCOL,
+                f"connect to {target.where}: {ssl.OPENSSL_VERSION} cannot speak the protocol version "
+                f"the server chose ({exc.reason})",
+            ) from None
+        raise failed(exc, f"connect to {target.where}") from None
     except (TimeoutError, OSError) as exc:
         raise failed(exc, f"connect to {target.where}") from None
     try:
@@ -131,4 +143,4 @@ def _parse_head(data: bytes, target: Target) -> ResponseHead:
         raise CollectFailed(ErrorReason.PROTOCOL, f"{target.where}: {exc}") from None
 
 
-__all__ = ["USER_AGENT", "Target", "fetch_head", "request_bytes"]
+__all__ = ["REASONS", "UNSUPPORTED_PROTOCOL", "USER_AGENT", "Target", "fetch_head", "request_bytes"]
