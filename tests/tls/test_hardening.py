@@ -182,7 +182,8 @@ def dh_params_pem(prime: int, generator: int) -> bytes:
 @pytest.fixture(scope="module")
 def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Facts of real nginx sites: legacy (TLS 1.1-1.3, SECLEVEL 0), TLS 1.2-1.3 with OpenSSL's
-    defaults, a session cache without tickets, a Must-Staple certificate without a staple."""
+    defaults, a session cache without tickets, a Must-Staple certificate without a staple, DHE
+    with a DSA-style modulus, with ffdhe2048 and with the 1024-bit Oakley group 2."""
     directory = Path(tmp_path_factory.mktemp("nginx"))
     server = lab.Nginx(lab.require_tool("nginx"), directory)
     rsa_cert = f"ssl_certificate {pki.rsa_chain}; ssl_certificate_key {pki.rsa_key};"
@@ -190,6 +191,9 @@ def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
     ffdhe = directory / "ffdhe2048.pem"
     prime = next(p for p, name in dhparams.known_groups().items() if name == "ffdhe2048")
     ffdhe.write_bytes(dh_params_pem(prime, 2))
+    oakley = directory / "oakley2.pem"
+    oakley.write_bytes(dh_params_pem(
+        next(p for p, name in dhparams.known_groups().items() if name == "oakley-group-2"), 2))
     dhe = rsa_cert + " ssl_protocols TLSv1.2; ssl_ciphers DHE-RSA-AES128-GCM-SHA256;"
     sites = {
         "legacy": server.add(rsa_cert + " ssl_protocols TLSv1.1 TLSv1.2 TLSv1.3;"
@@ -201,6 +205,9 @@ def nginx(lab: Any, pki: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
                             " ssl_session_cache shared:civiscan:1m;"),
         "dsa_dh": server.add(dhe + f" ssl_dhparam {pki.dh2048};"),
         "ffdhe": server.add(dhe + f" ssl_dhparam {ffdhe};"),
+        "oakley2": server.add(rsa_cert + " ssl_protocols TLSv1.2;"
+                              " ssl_ciphers DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0;"
+                              f" ssl_dhparam {oakley};"),
         "must_staple": server.add(f"ssl_certificate {staple_chain};"
                                   f" ssl_certificate_key {staple_key};"),
     }
@@ -252,6 +259,13 @@ def test_dsaparam_modulus_is_not_a_safe_prime(nginx: dict[str, dict[str, Any]]) 
 
 def test_rfc7919_group_passes(nginx: dict[str, dict[str, Any]]) -> None:
     assert judge("tls.dh_groups", nginx["ffdhe"]).status is Status.PASS
+
+
+def test_the_1024_bit_oakley_group_is_named_and_fails(nginx: dict[str, dict[str, Any]]) -> None:
+    assert nginx["oakley2"]["dh_groups"] == [OAKLEY2]  # a safe prime: only its name betrays it
+    outcome = judge("tls.dh_groups", nginx["oakley2"])
+    assert outcome.status is Status.FAIL
+    assert "oakley-group-2" in outcome.message
 
 
 @pytest.mark.parametrize(("site", "check_id", "options"), [
@@ -364,6 +378,35 @@ def test_unknown_is_never_a_pass(check_id: str, facts: dict[str, Any], status: S
 def test_options_relax_the_check(check_id: str, facts: dict[str, Any],
                                  options: dict[str, Any]) -> None:
     assert judge(check_id, facts, options).status is Status.PASS
+
+
+OAKLEY2 = {"bits": 1024, "generator": 2, "safe_prime": True, "name": "oakley-group-2"}
+DSA_STYLE = {"bits": 2048, "generator": 2, "safe_prime": False, "name": None}
+EARLY = {"offered": True, "max_early_data_size": 16384}
+SIGNED = {"protocols": TLS12_13, "signature_algorithms": {"TLSv1.3": ["rsa_pss_rsae_sha256"]},
+          "weak_signature_algorithms": []}
+
+
+def _scts(embedded: int) -> dict[str, Any]:
+    return {"sct_tls_extension": 0,
+            "certificate": {"leaf": 0, "certificates": [{"index": 0, "sct_count": embedded}]}}
+
+
+@pytest.mark.parametrize(("check_id", "facts", "options", "default", "given"), [
+    ("tls.dh_groups", {"dh_groups": [OAKLEY2]}, {"forbid_groups": []}, Status.FAIL, Status.PASS),
+    ("tls.dh_groups", {"dh_groups": [DSA_STYLE]}, {"safe_prime": False}, Status.FAIL, Status.PASS),
+    ("tls.early_data", {"early_data": EARLY}, {"allowed": True}, Status.FAIL, Status.PASS),
+    ("tls.certificate_transparency", _scts(1), {"min_scts": 1}, Status.FAIL, Status.PASS),
+    ("tls.certificate_transparency", _scts(2), {"min_scts": 3}, Status.PASS, Status.FAIL),
+    ("tls.signature_algorithms", SIGNED, {"forbid": ["rsa_pss_rsae_sha256"]}, Status.PASS,
+     Status.FAIL),
+], ids=["known-group-allowed", "non-safe-prime-allowed", "0rtt-allowed", "one-sct-enough",
+        "three-scts-wanted", "scheme-forbidden"])
+def test_each_option_changes_the_verdict(check_id: str, facts: dict[str, Any],
+                                         options: dict[str, Any], default: Status,
+                                         given: Status) -> None:
+    assert (judge(check_id, facts).status, judge(check_id, facts, options).status) == (
+        default, given)
 
 
 @pytest.mark.parametrize(("embedded", "extension", "status"), [
