@@ -137,6 +137,16 @@ async def _fetch_endpoint(
             return head, True, None
         except ssl.SSLCertVerificationError as exc:
             error = exc.verify_message or str(exc)
+        except CollectFailed as exc:
+            if exc.reason is not ErrorReason.TLS:
+                raise
+            # Only the unverified client offers anonymous suites (with no certificate there is
+            # nothing to verify): a server that has no other fails the verified handshake alone.
+            try:
+                head = await fetch_head(target, tls=tls_context(None, verify=False), timeout=ctx.timeout)
+            except CollectFailed:
+                raise exc from None
+            return head, False, f"the handshake with verification failed: {exc.message}"
         head = await fetch_head(target, tls=tls_context(None, verify=False), timeout=ctx.timeout)
         return head, False, error
 

@@ -2,8 +2,9 @@
 
 TLS 1.0 and 1.1 only, NULL and static-RSA suites, 1024-bit DH and a chain of
 about 290 kB are each one nginx site; headers must come back from every one of
-them. An SSLv3-only server (no Debian OpenSSL speaks SSLv3 any more, so a
-script answers as one) is reported with the reason ``unsupported_protocol``.
+them (from an anonymous-only one too, never with a verified certificate). An
+SSLv3-only server (no Debian OpenSSL speaks SSLv3 any more, so a script answers
+as one) is reported with the reason ``unsupported_protocol``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ SITES = {
     "static_rsa": "ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA:AES256-SHA256;",
     "dhe1024": "ssl_protocols TLSv1.2; ssl_ciphers DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0; ssl_dhparam DHPARAM;",
     "large_chain": "ssl_protocols TLSv1.2 TLSv1.3;",
+    "anonymous": "ssl_protocols TLSv1.2; ssl_ciphers aNULL:@SECLEVEL=0;",
 }
 
 
@@ -68,7 +70,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory, nginx_runner, pick_port) -> 
         yield pki, ports
 
 
-@pytest.mark.parametrize("site", sorted(SITES))
+@pytest.mark.parametrize("site", sorted(set(SITES) - {"anonymous"}))
 def test_headers_come_back_from_every_legacy_server(sites, collect_http, make_endpoint, site: str) -> None:
     pki, ports = sites
     asset = make_endpoint(f"https://{HOST}:{ports[site]}/", ADDRESS, str(pki.ca_bundle))
@@ -77,6 +79,14 @@ def test_headers_come_back_from_every_legacy_server(sites, collect_http, make_en
     assert facts["status"] == 200
     assert facts["headers"]["strict-transport-security"] == ["max-age=63072000"]
     assert facts["tls_verified"] is True
+
+
+def test_an_anonymous_suite_gives_headers_but_never_verified(sites, collect_http, make_endpoint) -> None:
+    pki, ports = sites
+    facts = collect_http(make_endpoint(f"https://{HOST}:{ports['anonymous']}/", ADDRESS, str(pki.ca_bundle)))
+    assert facts["status"] == 200
+    assert facts["tls_verified"] is False
+    assert facts["tls_verify_error"].startswith("the handshake with verification failed: ")
 
 
 @pytest.fixture
