@@ -1,9 +1,9 @@
 #!/bin/sh
 # Install the Debian packages the integration tests drive for real: nmap, nginx,
-# OpenSSH's sshd, headless Chromium, librpm, and the STARTTLS servers (Dovecot,
-# vsftpd, slapd, PostgreSQL). As root it installs what is
-# missing; otherwise it names what to install and the tests that need it skip
-# locally (under CI=true they fail instead).
+# OpenSSH's sshd, headless Chromium, librpm and rpmbuild, the openssl command
+# (s_server, dhparam) and the STARTTLS servers (Dovecot, vsftpd, slapd,
+# PostgreSQL). As root it installs what is missing; otherwise it names what to
+# install and the tests that need it skip locally (under CI=true they fail instead).
 set -eu
 missing=""
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || missing="$missing $2"; }
@@ -13,6 +13,8 @@ need sshd openssh-server
 need ssh-keygen openssh-client
 need chromium chromium
 need rpm rpm
+need rpmbuild rpm
+need openssl openssl
 need dovecot dovecot-imapd
 [ -x /usr/lib/dovecot/pop3 ] || missing="$missing dovecot-pop3d"
 need vsftpd vsftpd
