@@ -37,6 +37,7 @@ from .checks import EOL_PRODUCTS, FEED, OS_CHECKS, PACKAGES_CHECKS, end_of_suppo
 from .collect import collect_host_facts
 from .parsers import Package, is_module_build, kernel_packages, newest_kernel
 from .evidence import render as render_evidence
+from .evidence import render_os as render_os_evidence
 
 SETTINGS: Mapping[str, Setting] = MappingProxyType({
     "ssh_config": Setting(
@@ -685,6 +686,7 @@ class OsPlugin:
     """The operating system's release, kernel and update state; ``collect_host`` reads the host."""
 
     name = "os"
+    evidence = staticmethod(render_os_evidence)
     checks = OS_CHECKS
 
     def __init__(self, collect_host: HostFacts = collect_host_facts) -> None:

@@ -646,7 +646,8 @@ def evaluate_supported_release(facts: Mapping[str, Any], options: Mapping[str, A
     End-of-life dates come from endoflife.date release cycles: an imported
     feed (``civiscan feeds import debian.json``, recorded in the facts at
     collection) or else the bundled snapshot; the evidence names the source
-    and its date. Debian counts its free LTS; Ubuntu standard support without
+    and its date, and reports show both ("alpine 3.20: end of support
+    2026-04-01, from the bundled endoflife.date snapshot dated 2026-08-22"). Debian counts its free LTS; Ubuntu standard support without
     ESM; Alpine main; the RHEL family's maintenance support.
 
     Options: ``eol`` (map, default ``{}``): end-of-life dates that override

@@ -1,4 +1,5 @@
-"""The packages family's evidence for people: installed -> fixed version, with the advisory."""
+"""The packages and os families' evidence for people: installed -> fixed version, with the
+advisory; where an end-of-life date came from."""
 
 from __future__ import annotations
 
@@ -42,3 +43,13 @@ def render(check_id: str, evidence: Mapping[str, Any]) -> Sequence[str] | None:
             + (f", {checked} packages checked" if checked is not None else "")
         )
     return lines or None
+
+
+def render_os(check_id: str, evidence: Mapping[str, Any]) -> Sequence[str] | None:
+    """Where ``os.supported_release`` took the end-of-life date from, and that source's date."""
+    source = evidence.get("eol_source")
+    if check_id != "os.supported_release" or not source:
+        return None
+    dated = evidence.get("eol_feed_date")
+    line = f"{evidence.get('os')} {evidence.get('release')}: end of support {evidence.get('eol')}, from the {source}"
+    return [line + (f" dated {str(dated)[:10]}" if dated else "")]

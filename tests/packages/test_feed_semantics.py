@@ -311,6 +311,27 @@ def test_the_bundled_snapshot_is_used_and_named() -> None:
     assert outcome.evidence["release"] == "3.20"
 
 
+def test_reports_show_where_the_end_of_life_date_came_from_and_its_date(tmp_path: Path) -> None:
+    from scanner.reports.evidence import readable
+    from scanner.store import Store
+
+    bundled = judge("os.supported_release", {"collected_at": "2026-11-10T00:00:00+00:00",
+                                             "os": {"id": "alpine", "version_id": "3.20.3"}})
+    end = bundled_eol()["alpine"]["3.20"]
+    assert readable("os.supported_release", bundled.evidence) == [
+        f"alpine 3.20: end of support {end}, from the bundled endoflife.date snapshot dated 2026-08-22"]
+    with Store(tmp_path / "s.db") as store:
+        with store.write_dataset("advisories") as conn:
+            feeds.import_path(conn, DATA / "endoflife" / "debian.json")
+        facts = eol_facts(store.dataset("advisories"), {"id": "debian", "version_id": "12"})
+    assert facts is not None
+    imported = judge("os.supported_release", {"collected_at": "2026-11-10T00:00:00+00:00",
+                                              "os": {"id": "debian", "version_id": "12"}, "eol": facts})
+    (line,) = readable("os.supported_release", imported.evidence)
+    assert line.startswith("debian 12: end of support 2028-06-30, from the feed eol:debian dated ")
+    assert line.endswith(str(facts["date"])[:10])
+
+
 def test_the_v1_api_shape_is_read_too() -> None:
     data = {"schema_version": "1.2.0", "result": {"name": "debian", "releases": [
         {"name": "12", "codename": "Bookworm", "releaseDate": "2023-06-10", "isEol": False,
