@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import sys
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -104,14 +105,12 @@ def _allow_large_certificate_lists(context: ssl.SSLContext) -> None:
     header; the call goes to the libssl that ``_ssl`` itself is linked with. Elsewhere
     (another interpreter, no symbol) the default limit stays.
     """
-    import sys
-
     if sys.implementation.name != "cpython":
         return
     import _ssl
     import ctypes
 
-    try:
+    try:  # AttributeError: an _ssl built into the interpreter, or a libssl without the symbol
         ctrl = ctypes.CDLL(_ssl.__file__).SSL_CTX_ctrl
     except (OSError, AttributeError):
         return
