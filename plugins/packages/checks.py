@@ -622,7 +622,8 @@ def _end_of_life(
     os_id: str, candidates: Sequence[str], option: Mapping[str, Any], feed: Mapping[str, Any] | None
 ) -> tuple[str, Any, dict[str, Any]] | None:
     """(cycle, end date, where it came from): the ``eol`` option, then the imported
-    feed the facts carry, then the bundled snapshot."""
+    feed's cycle (``feed``: read at judging, else the one the facts carry), then the
+    bundled snapshot."""
     table = _eol_table(option).get(os_id, {})
     for candidate in candidates:
         if candidate in table:
@@ -640,12 +641,15 @@ def _end_of_life(
     return None
 
 
-def evaluate_supported_release(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
+def evaluate_supported_release(
+    facts: Mapping[str, Any], options: Mapping[str, Any], datasets: Lent | None = None
+) -> Outcome:
     """The operating system release is still within its vendor's security support.
 
-    End-of-life dates come from endoflife.date release cycles: an imported
-    feed (``civiscan feeds import debian.json``, recorded in the facts at
-    collection) or else the bundled snapshot; the evidence names the source
+    End-of-life dates come from endoflife.date release cycles: the feed
+    imported when the check is judged (``civiscan feeds import debian.json``,
+    then ``civiscan evaluate RUN`` applies it without a rescan), else the one
+    the facts recorded at collection, else the bundled snapshot; the evidence names the source
     and its date, and reports show both ("alpine 3.20: end of support
     2026-04-01, from the bundled endoflife.date snapshot dated 2026-08-22"). Debian counts its free LTS; Ubuntu standard support without
     ESM; Alpine main; the RHEL family's maintenance support.
@@ -665,7 +669,12 @@ def evaluate_supported_release(facts: Mapping[str, Any], options: Mapping[str, A
     collected = _collected_at(facts)
     if not os_id or collected is None:
         return Outcome.error(ErrorReason.NO_DATA, "The operating system release is unknown.")
-    found = _end_of_life(os_id, release_candidates(os_facts), options["eol"], facts.get("eol"))
+    feed = facts.get("eol")
+    if datasets is not None and datasets.get("advisories") is not None:
+        from . import eol_facts  # the plugin's dataset reader; a feed imported since the scan wins
+
+        feed = eol_facts(datasets["advisories"], os_facts) or feed
+    found = _end_of_life(os_id, release_candidates(os_facts), options["eol"], feed)
     if found is None:
         return Outcome.error(
             ErrorReason.NO_DATA,
@@ -698,6 +707,7 @@ SUPPORTED_RELEASE = Check(
     title="The OS release is still supported",
     kinds=_HOST,
     evaluate=evaluate_supported_release,
+    datasets=("advisories",),
     options={"eol": Option("map", "end-of-life dates by OS and release that override the feed and the bundled snapshot", default={})},
 )
 

@@ -302,6 +302,29 @@ def test_endoflife_cycles_import_and_reach_the_facts(tmp_path: Path) -> None:
     assert outcome.evidence["eol_source"] == "feed eol:debian"
 
 
+def test_an_end_of_life_list_imported_after_the_scan_is_judged_without_a_rescan(tmp_path: Path) -> None:
+    from scanner.plugin import lend
+    from scanner.plugins.packages.checks import SUPPORTED_RELEASE
+    from scanner.store import Store
+
+    # Collected when an older list said Debian 12 ended in 2025; the store now holds the real list.
+    facts = {"collected_at": "2026-11-10T00:00:00+00:00", "os": {"id": "debian", "version_id": "12"},
+             "eol": {"feed": "eol:debian", "date": "2024-01-01", "product": "debian", "cycle": "12",
+                     "end": "2025-01-01"}}
+    values, problems = validate_options(SUPPORTED_RELEASE.options, {}, SUPPORTED_RELEASE.id)
+    assert problems == []
+    with Store(tmp_path / "s.db") as store:
+        assert SUPPORTED_RELEASE.evaluate(facts, values, lend(SUPPORTED_RELEASE, store)).status is Status.FAIL
+        with store.write_dataset("advisories") as conn:
+            feeds.import_path(conn, DATA / "endoflife" / "debian.json")
+        outcome = SUPPORTED_RELEASE.evaluate(facts, values, lend(SUPPORTED_RELEASE, store))
+    assert outcome.status is Status.PASS
+    assert (outcome.evidence["eol"], outcome.evidence["eol_source"]) == ("2028-06-30", "feed eol:debian")
+    assert outcome.evidence["eol_feed_date"] != "2024-01-01"
+    # With no store to read (judged elsewhere), the facts' own copy still decides.
+    assert SUPPORTED_RELEASE.evaluate(facts, values, lend(SUPPORTED_RELEASE, None)).status is Status.FAIL
+
+
 def test_the_bundled_snapshot_is_used_and_named() -> None:
     assert bundled_eol()["ubuntu"]["22.04"] == "2027-04-01"
     outcome = judge("os.supported_release", {"collected_at": "2026-11-10T00:00:00+00:00", "os": {"id": "alpine", "version_id": "3.20.3"}})
