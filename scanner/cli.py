@@ -1101,7 +1101,13 @@ def completion_command(shell: str) -> None:
 
 
 def _show_click_error(exc: click.ClickException) -> None:
-    """``error: message`` like every civiscan error; a usage error adds click's usage and help hint."""
+    """``error: message`` like every civiscan error; a usage error adds click's usage and help hint.
+
+    A group given no command (``civiscan`` alone) is no error: its help is printed as click prints it.
+    """
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # click >= 8.2
+        exc.show()
+        return
     click.echo(f"error: {inert(exc.format_message())}", err=True)
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
         ctx = exc.ctx

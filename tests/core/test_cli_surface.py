@@ -135,3 +135,20 @@ def test_usage_errors_read_like_every_other_error_and_exit_2(capsys, args, messa
     assert lines[1].startswith(usage)
     assert lines[2].startswith("Try 'civiscan") and lines[2].endswith(" -h' for help.")
     assert not any(line.startswith("Error:") for line in lines)
+
+
+@pytest.mark.parametrize(("args", "usage"), [
+    ([], "Usage: civiscan [OPTIONS] COMMAND [ARGS]..."),
+    (["hosts"], "Usage: civiscan hosts [OPTIONS] COMMAND [ARGS]..."),
+    (["feeds"], "Usage: civiscan feeds [OPTIONS] COMMAND [ARGS]..."),
+], ids=["civiscan-alone", "core-group", "plugin-group"])
+def test_a_group_without_a_command_prints_its_help_not_an_error(capsys, args, usage):
+    from scanner.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2  # as click: no command given is a usage error
+    assert err.splitlines()[0] == usage
+    assert "Commands:" in err.splitlines()
+    assert "error:" not in err and "\\x0a" not in err
