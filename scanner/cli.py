@@ -873,6 +873,8 @@ def signing_key(path: str) -> None:
         public = generate_signing_key(Path(path))
     except FileExistsError:
         raise Fail(f"{path} exists; refusing to overwrite a key") from None
+    except OSError as exc:
+        raise Fail(f"{path}: cannot write the key: {exc.strerror or exc}", ExitCode.OUTPUT) from None
     click.echo(f"private key: {path} (keep it secret; give it to scan or report as --sign-key, or as CIVISCAN_SIGN_KEY)")
     click.echo(f"public key:  {public} (give it to: civiscan verify DIR --public-key {public})")
 

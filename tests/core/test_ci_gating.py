@@ -94,3 +94,9 @@ def test_scan_refuses_a_missing_sign_key_before_the_scan(run_cli):
 def test_signing_key_names_the_flag_scan_takes(run_cli):
     done = run_cli("signing-key", "k.pem")
     assert "give it to scan or report as --sign-key" in done.stdout
+
+
+def test_signing_key_into_a_missing_folder_is_an_output_error_not_a_crash(run_cli):
+    done = run_cli("signing-key", "no-such-folder/k.pem")
+    assert done.returncode == 74, done.stderr
+    assert done.stderr.startswith("error: no-such-folder/k.pem: cannot write the key: No such file or directory")
