@@ -123,3 +123,22 @@ def test_a_demo_whose_addresses_are_taken_says_so_instead_of_a_traceback(tmp_pat
         taken.listen()
         with pytest.raises(DemoBusy, match="addresses .* are in use"):
             run_demo(tmp_path / "other", echo=lambda _line: None)
+
+
+def test_the_folders_demo_and_report_write_by_default_are_git_ignored():
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from scanner.cli import report
+    from scanner.lab.demo import demo
+
+    repo = Path(__file__).resolve().parents[2]
+    if shutil.which("git") is None or not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    folders = [next(p.default for p in command.params if p.name == "outdir") for command in (demo, report)]
+    assert folders == ["civiscan-demo", "civiscan-report"]
+    paths = [f"{folder}/{name}" for folder in folders for name in ("civiscan.db", "index.html")]
+    done = subprocess.run(["git", "-C", str(repo), "check-ignore", "--no-index", *paths],
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout.split() == paths, done.stderr  # check-ignore prints the ignored ones
