@@ -76,6 +76,21 @@ def plugin_registry(disabled: Sequence[str] = (), *, lazy: bool = False) -> Regi
     return load_registry(disabled, lazy=lazy, warn=lambda warning: click.echo(f"warning: {warning}", err=True))
 
 
+# The optional dependencies (pyproject's extras) by the top-level modules the code imports.
+_EXTRAS = {"celery": "fleet", "kombu": "fleet", "redis": "fleet", "sqlalchemy": "postgres", "psycopg": "postgres"}
+
+
+def missing_extra(exc: BaseException) -> str | None:
+    """What to install when ``exc`` is the import of an optional dependency that is not installed, else None."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    module = exc.name.partition(".")[0]
+    extra = _EXTRAS.get(module)
+    if extra is None:
+        return None
+    return f"this needs the optional '{extra}' dependencies ({module} is not installed): pip install 'civiscan[{extra}]'"
+
+
 def open_store(db: str | None) -> Store:
     from .store import Store, StoreLocationError, check_url, default_db_path, is_url
 
@@ -88,7 +103,7 @@ def open_store(db: str | None) -> Store:
     try:
         store = Store(location)
     except Exception as exc:
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # a driver's first line says it
+        detail = missing_extra(exc) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # a driver's first line says it
         raise Fail(f"{location}: cannot open the store: {detail}") from None
     return store
 
@@ -1145,5 +1160,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
+        needed = missing_extra(exc)
+        if needed is not None:
+            click.echo(f"error: {needed}", err=True)
+            raise SystemExit(int(ExitCode.CONFIG)) from None
         click.echo(f"internal error: {type(exc).__name__}: {inert(exc)} (run with --debug for details)", err=True)
         raise SystemExit(int(ExitCode.INTERNAL)) from None

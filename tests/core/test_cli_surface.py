@@ -152,3 +152,32 @@ def test_a_group_without_a_command_prints_its_help_not_an_error(capsys, args, us
     assert err.splitlines()[0] == usage
     assert "Commands:" in err.splitlines()
     assert "error:" not in err and "\\x0a" not in err
+
+
+def without_modules(modules: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """civiscan ARGS in a child where importing any of ``modules`` fails, as where they are not installed."""
+    code = f"import sys; sys.modules.update(dict.fromkeys({modules!r})); from scanner.cli import main; main()"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVISCAN_")}
+    return subprocess.run([sys.executable, "-c", code, "--no-config", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+@pytest.mark.parametrize(("modules", "args", "extra"), [
+    (["celery", "kombu", "redis"], ["scan", "--engine", "celery", "--broker", "redis://127.0.0.1:1/0", "-p", "baseline",
+                                    "127.0.0.1"], "fleet"),
+    (["celery", "kombu", "redis"], ["worker", "--broker", "redis://127.0.0.1:1/0", "--db", "{tmp}/s.db"], "fleet"),
+    (["sqlalchemy", "psycopg"], ["runs", "--db", "postgresql://127.0.0.1:1/civiscan"], "postgres"),
+], ids=["scan-engine-celery", "worker", "postgres-store"])
+def test_a_missing_optional_dependency_names_the_extra_to_install(tmp_path, modules, args, extra):
+    done = without_modules(modules, *(arg.format(tmp=tmp_path) for arg in args))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and f"pip install 'civiscan[{extra}]'" in done.stderr
+    assert "internal error" not in done.stderr
+
+
+def test_the_extras_named_are_the_packages_extras():
+    from importlib.metadata import metadata
+
+    from scanner.cli import _EXTRAS
+
+    assert set(_EXTRAS.values()) <= set(metadata("civiscan").get_all("Provides-Extra") or ())
