@@ -315,7 +315,7 @@ def _run_demo(outdir: Path, *, keep_running: bool, echo: Callable[[str], None]) 
         echo(f"scan finished in {time.monotonic() - started:.1f}s")
         doc = store.document(run_id)
         echo("")
-        echo(summary_table(doc, limit=40))
+        echo(summary_table(doc, limit=40, show_all=f"{cmd} show {run_id} --all --db {db_path}"))
         echo("")
         report_dir = outdir / "report"
         try:

@@ -683,7 +683,8 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
         # Off a terminal (a CI log, a file) the table is never cut short.
         full = not (sys.stderr if to_stderr else sys.stdout).isatty()
         click.echo(summary_table(doc, full=full, min_severity=view.min_severity,
-                                 known=view.baseline.fingerprints if view.baseline else None), err=to_stderr)
+                                 known=view.baseline.fingerprints if view.baseline else None,
+                                 show_all=show_all_command(store, run_id)), err=to_stderr)
     file_formats = [f for f in wanted if f in FILE_FORMATS]
     if report_dir or file_formats:
         paths = _render(store, run_id, doc, file_formats or ["html"], Path(report_dir or "civiscan-report"),
@@ -691,6 +692,14 @@ def _emit(store: Store, run_id: int, formats: Sequence[str], output: str | None,
         click.echo(f"reports written to {paths[0].parent if paths else report_dir}", err=True)
         for p in paths:
             click.echo(f"  {p}", err=True)
+
+
+def show_all_command(store: Store, run_id: int) -> str:
+    """The command that lists every finding of the run, naming the store unless it is the default one."""
+    from .store import default_db_path
+
+    command = f"civiscan show {run_id} --all"
+    return command if str(store.location) == str(default_db_path()) else f"{command} --db {store.location}"
 
 
 def _render(store: Store, run_id: int, doc: dict[str, Any], formats: Sequence[str], outdir: Path,

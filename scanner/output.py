@@ -56,13 +56,16 @@ def _clip(text: str, width: int) -> str:
 
 
 def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: int = 60, full: bool = False,
-                  min_severity: Severity | None = None, known: frozenset[str] | None = None) -> str:
+                  min_severity: Severity | None = None, known: frozenset[str] | None = None,
+                  show_all: str | None = None) -> str:
     """A plain-text summary of a run document, widest-first for a terminal.
 
     ``full`` lists every row with every message whole (for logs and files);
     otherwise at most ``limit`` rows, each clipped to the terminal's width.
     ``min_severity`` leaves out rows below it (the counts stay whole);
     failures whose fingerprint is in ``known`` (a baseline) show as ``KNOWN``.
+    ``show_all`` is the command a shortened table names for the rest
+    (default ``civiscan show RUN --all``; give it a ``--db`` for another store).
     """
     width = max(80, min(160, shutil.get_terminal_size((120, 20)).columns))
     run = doc["run"]
@@ -104,7 +107,8 @@ def summary_table(doc: Mapping[str, Any], *, show_passing: bool = False, limit: 
                 f"{_clip(f['rule_id'], rule_w):<{rule_w}} {_clip(title, msg_w)}"
             )
         if len(rows) > limit:
-            lines.append(f"... and {len(rows) - limit} more (civiscan show {run['id']} --all, or --format json)")
+            rest = show_all or f"civiscan show {run['id']} --all"
+            lines.append(f"... and {len(rows) - limit} more ({rest}, or --format json)")
     else:
         lines.append("No failures, errors or waivers." if not hidden else "No failures, errors or waivers shown.")
     if hidden:

@@ -100,3 +100,20 @@ def test_signing_key_into_a_missing_folder_is_an_output_error_not_a_crash(run_cl
     done = run_cli("signing-key", "no-such-folder/k.pem")
     assert done.returncode == 74, done.stderr
     assert done.stderr.startswith("error: no-such-folder/k.pem: cannot write the key: No such file or directory")
+
+
+def test_a_shortened_table_names_the_command_that_lists_the_rest():
+    assert "(civiscan show 1 --all, or --format json)" in summary_table(doc(RULES))
+    table = summary_table(doc(RULES), show_all="civiscan show 1 --all --db other.db")
+    assert f"... and {RULES - 60} more (civiscan show 1 --all --db other.db, or --format json)" in table
+
+
+def test_the_rest_is_shown_from_the_store_the_run_is_in(tmp_path, monkeypatch):
+    from scanner.cli import show_all_command
+    from scanner.store import Store
+
+    with Store(tmp_path / "ci.db") as store:
+        monkeypatch.delenv("CIVISCAN_DB", raising=False)
+        assert show_all_command(store, 7) == f"civiscan show 7 --all --db {tmp_path / 'ci.db'}"
+        monkeypatch.setenv("CIVISCAN_DB", str(tmp_path / "ci.db"))  # the default store then
+        assert show_all_command(store, 7) == "civiscan show 7 --all"

@@ -43,6 +43,12 @@ def test_demo_finds_the_planted_mistakes(demo):
     assert f[("parks/www", "web-hsts")][0] == "fail"
 
 
+def test_the_demos_shortened_table_names_its_own_store(demo):
+    out, text = demo
+    more = [line for line in text.splitlines() if line.startswith("... and ")]
+    assert more and more[0].endswith(f"show 1 --all --db {out / 'civiscan.db'}, or --format json)")
+
+
 def test_demo_silent_endpoint_is_an_error_not_a_pass(demo):
     out, _ = demo
     assert f_status(out, "finance/status", "tls-protocols") == ("error", "timeout")
