@@ -56,3 +56,10 @@ def test_every_pinned_release_is_a_tag_of_this_repository():
                               check=True).stdout.split())
     missing = sorted(f"v{v}" for v in pinned if f"v{v}" not in tags)
     assert not missing, f"README.md or docs/ pin {missing}, which git does not have (git tag)"
+
+
+def test_no_page_installs_civiscan_by_name_from_an_index_that_does_not_serve_it():
+    bare = re.compile(r"pip install\s+['\"]?civiscan['\"]?(?=\s|$)", re.M)
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    found = [f.name for f in files if bare.search(f.read_text(encoding="utf-8"))]
+    assert not found, f"{found} say 'pip install civiscan': no index serves it until a release exists"
