@@ -22,7 +22,9 @@ import errno
 import fcntl
 import os
 import shutil
+import socket
 import ssl
+import struct
 import sys
 import textwrap
 import time
@@ -36,6 +38,7 @@ import click
 from scanner.engine import ScanSettings
 from scanner.errors import ExitCode
 from scanner.fsutil import atomic_write
+from scanner.output import inert
 from scanner.plugin import load_registry
 from scanner.store import Store
 
@@ -245,15 +248,65 @@ def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], 
         return _run_demo(outdir, keep_running=keep_running, echo=echo)
 
 
+LAB_PREFIX = "127.0.77."
+
+
+def lab_listeners(proc_net_tcp: str, prefix: str = LAB_PREFIX) -> set[str]:
+    """The socket inodes listening on an address starting with ``prefix``, from ``/proc/net/tcp`` text."""
+    inodes = set()
+    for line in proc_net_tcp.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != "0A":  # 0A: LISTEN
+            continue
+        address = fields[1].partition(":")[0]
+        try:  # the address is hex of its four bytes in this machine's order
+            dotted = socket.inet_ntoa(struct.pack("=I", int(address, 16)))
+        except (ValueError, struct.error):
+            continue
+        if dotted.startswith(prefix):
+            inodes.add(fields[9])
+    return inodes
+
+
+def lab_holder() -> tuple[int, str] | None:
+    """The pid and command line of a process of this user listening on the lab's addresses (Linux), or None."""
+    try:
+        inodes = lab_listeners(Path("/proc/net/tcp").read_text())
+    except OSError:
+        return None
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for proc in Path("/proc").iterdir() if inodes else ():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if wanted & {_link(fd) for fd in (proc / "fd").iterdir()}:
+                words = (proc / "cmdline").read_bytes().split(b"\0")
+                return int(proc.name), " ".join(w.decode("utf-8", "replace") for w in words if w)
+        except OSError:  # another user's process, or gone
+            continue
+    return None
+
+
+def _link(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # closed meanwhile
+        return ""
+
+
 def _start(lab: Lab, pki: LabPKI) -> None:
     try:
         start_lab(lab, pki)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
+        holder = lab_holder()
+        who = (f"process {holder[0]} ({inert(holder[1])}) holds them; stop it with Ctrl-C in its terminal, "
+               f"or: kill {holder[0]}" if holder else
+               "another civiscan demo with --keep-running (perhaps with another -o folder) or another program "
+               "holds them; stop it")
         raise DemoBusy(
-            "the demo lab's addresses (127.0.77.x, ports 2121-8443) are in use: another civiscan demo with "
-            "--keep-running (perhaps with another -o folder) or another program holds them; stop it and run "
+            f"the demo lab's addresses ({LAB_PREFIX}x, ports 2121-8443) are in use: {who}; then run "
             f"the demo again ({exc.strerror})") from None
 
 

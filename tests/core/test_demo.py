@@ -119,6 +119,7 @@ def test_a_demo_on_a_folder_whose_demo_is_running_says_who_runs_it(tmp_path):
 
 
 def test_a_demo_whose_addresses_are_taken_says_so_instead_of_a_traceback(tmp_path):
+    import os
     import socket
 
     from scanner.lab.demo import DemoBusy
@@ -127,8 +128,24 @@ def test_a_demo_whose_addresses_are_taken_says_so_instead_of_a_traceback(tmp_pat
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         taken.bind(("127.0.77.1", 2121))
         taken.listen()
-        with pytest.raises(DemoBusy, match="addresses .* are in use"):
+        with pytest.raises(DemoBusy, match="addresses .* are in use") as busy:
             run_demo(tmp_path / "other", echo=lambda _line: None)
+    assert f"process {os.getpid()} (" in str(busy.value) and f"kill {os.getpid()};" in str(busy.value)
+
+
+def test_the_lab_listeners_are_read_from_proc_net_tcp():
+    import socket
+    import struct
+
+    from scanner.lab.demo import lab_listeners
+
+    def row(address: str, port: int, state: str, inode: str) -> str:
+        local = f"{struct.unpack('=I', socket.inet_aton(address))[0]:08X}:{port:04X}"
+        return f"   0: {local} 00000000:0000 {state} 00000000:00000000 00:00000000 00000000  1000 0 {inode} 1"
+
+    text = "\n".join(["  sl  local_address rem_address   st ...", row("127.0.77.1", 2121, "0A", "111"),
+                      row("127.0.77.11", 8443, "01", "222"), row("127.0.7.1", 2121, "0A", "333")])
+    assert lab_listeners(text) == {"111"}  # listening on the lab's network; not connected, not elsewhere
 
 
 def test_the_folders_demo_and_report_write_by_default_are_git_ignored():
