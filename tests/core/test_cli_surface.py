@@ -181,3 +181,33 @@ def test_the_extras_named_are_the_packages_extras():
     from scanner.cli import _EXTRAS
 
     assert set(_EXTRAS.values()) <= set(metadata("civiscan").get_all("Provides-Extra") or ())
+
+
+@pytest.fixture
+def civiscan_logger():
+    import logging
+
+    logger = logging.getLogger("civiscan")
+    handlers, level = list(logger.handlers), logger.level
+    logger.handlers[:] = []  # as a fresh process starts: no handler an earlier in-process run added
+    logger.setLevel(logging.NOTSET)
+    yield logger
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+@pytest.mark.parametrize(("args", "shown", "hidden"), [
+    (["runs", "--verbose"], ["INFO civiscan.probe: informed"], ["debugged"]),
+    (["runs", "--debug"], ["INFO civiscan.probe: informed", "DEBUG civiscan.probe: debugged"], []),
+    (["runs"], [], ["informed", "debugged"]),
+], ids=["verbose-after", "debug-after", "neither"])
+def test_verbose_and_debug_after_the_command_show_log_records(capsys, civiscan_logger, tmp_path, args, shown, hidden):
+    from scanner.cli import main
+
+    main([*args, "--db", str(tmp_path / "s.db")])
+    probe = civiscan_logger.getChild("probe")
+    probe.info("informed")
+    probe.debug("debugged")
+    err = capsys.readouterr().err
+    assert all(line in err.splitlines() for line in shown), err
+    assert not any(word in err for word in hidden), err
