@@ -119,12 +119,28 @@ def _complete_policies(ctx: click.Context, param: click.Parameter, incomplete: s
     """Shipped policy names that start with ``incomplete``, then files (the shell completes those)."""
     from .policy import builtin_policy_names
 
-    names = [CompletionItem(n) for n in builtin_policy_names() if n.startswith(incomplete)]
-    return [*names, CompletionItem(incomplete, type="file")]
+    return _names_then_files(builtin_policy_names(), incomplete)
+
+
+def _names_then_files(names: Sequence[str], incomplete: str) -> list[CompletionItem]:
+    return [*(CompletionItem(n) for n in names if n.startswith(incomplete)), CompletionItem(incomplete, type="file")]
 
 
 def _complete_checks(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     return [CompletionItem(c) for c in sorted(load_registry().checks) if c.startswith(incomplete)]
+
+
+def _complete_frameworks(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shipped framework mapping names that start with ``incomplete``, then files."""
+    from .reports.frameworks import shipped_names
+
+    return _names_then_files(shipped_names(), incomplete)
+
+
+def _complete_topics(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    from .topics import topics
+
+    return [CompletionItem(name) for name in topics() if name.startswith(incomplete)]
 
 
 ca_file_option = click.option(
@@ -850,7 +866,7 @@ def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
 @click.option("--department", metavar="NAME", help="Only this department's report.")
 @click.option("-o", "--output", "outdir", metavar="DIR", default="civiscan-report", show_default=True, help="Directory the report files are written to.")
 @click.option("--sign-key", metavar="PEM", envvar="CIVISCAN_SIGN_KEY", help="Ed25519 private key to sign the manifest.")
-@click.option("--framework", "framework_refs", multiple=True, metavar="NAME|FILE", help="Add a framework view: each control of this mapping (shipped name or file) with its rules' pass/fail counts, printed and in the HTML and Markdown reports (repeatable).")
+@click.option("--framework", "framework_refs", multiple=True, metavar="NAME|FILE", shell_complete=_complete_frameworks, help="Add a framework view: each control of this mapping (shipped name or file) with its rules' pass/fail counts, printed and in the HTML and Markdown reports (repeatable).")
 def report(run: str, db: str | None, formats: tuple[str, ...], department: str | None, outdir: str, sign_key: str | None, framework_refs: tuple[str, ...]) -> None:
     """Render reports of a stored run (never rescans)."""
     from .reports.frameworks import load as load_framework
@@ -1089,7 +1105,7 @@ def policies_command(disabled: tuple[str, ...]) -> None:
 
 
 @cli.command("docs")
-@click.argument("topic", required=False)
+@click.argument("topic", required=False, shell_complete=_complete_topics)
 def docs_command(topic: str | None) -> None:
     """List the documentation topics, or print TOPIC (the pages of docs/, shipped with civiscan)."""
     from .options import suggest

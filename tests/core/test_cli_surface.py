@@ -77,8 +77,12 @@ def complete(words: str) -> list[str]:
     ("civiscan validate mozilla-m", "plain,mozilla-modern"),
     ("civiscan evaluate 1 -p patch", "plain,patch-baseline"),
     ("civiscan checks --doc tls.pro", "plain,tls.protocols"),
-    ("civiscan docs ", None),
-], ids=["command", "scan-policy", "validate-name", "evaluate-policy", "check-id", "nothing-for-docs"])
+    ("civiscan docs pol", "plain,policy"),
+    ("civiscan report 1 --framework nist", "plain,nist-800-53-r5"),
+    ("civiscan report 1 --framework nist", "file,nist"),
+    ("civiscan runs -n ", None),
+], ids=["command", "scan-policy", "validate-name", "evaluate-policy", "check-id", "docs-topic", "framework-name",
+        "framework-file", "nothing-for-a-number"])
 def test_completion_offers(words, expected):
     offered = complete(words)
     if expected is None:
