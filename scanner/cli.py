@@ -449,7 +449,7 @@ for _option in _verbosity_options():
 @click.option("--resume", "resume", metavar="RUN", help="Finish an interrupted run: scan only its pending assets, with the run's own settings except --timeout, --concurrency and --per-host when given.")
 @click.option("--baseline", metavar="RUN|FILE", help="Fail only on failures not in this baseline: a stored run, a file from 'civiscan baseline write', or a run's JSON document.")
 @click.option("--severity", "shown_severity", type=click.Choice(SEVERITIES), envvar="CIVISCAN_SCAN_SEVERITY", help="Show only findings at or above this severity in the terminal table (stored results and report files keep all).")
-@click.option("--engine", type=click.Choice(["local", "celery"]), default=None, help="Run the jobs here (local, the default) or on Celery workers (celery; docs/scale-out.md). A resumed run keeps its engine.")
+@click.option("--engine", type=click.Choice(["local", "celery"]), default=None, help="Run the jobs here (local, the default) or on Celery workers (celery; civiscan docs scale-out). A resumed run keeps its engine.")
 @click.option("--broker", metavar="URL", envvar="CIVISCAN_BROKER", help="The celery engine's Redis broker, redis://HOST:PORT/DB or rediss:// (TLS); the password comes from CIVISCAN_BROKER_PASSWORD.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
 def scan(
@@ -786,7 +786,7 @@ def validate(files: tuple[str, ...], disabled: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.option("--doc", "doc", metavar="CHECK", shell_complete=_complete_checks, help="Print the documentation of one check.")
-@click.option("--markdown", "family", metavar="FAMILY", help="Print the reference of one family's checks as Markdown (the generated part of docs/FAMILY.md).")
+@click.option("--markdown", "family", metavar="FAMILY", help="Print the reference of one family's checks as Markdown (the generated part of its page, civiscan docs FAMILY).")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 def checks(doc: str | None, family: str | None, disabled: tuple[str, ...]) -> None:
     """List every check of every loaded plugin."""
@@ -844,7 +844,7 @@ def runs(db: str | None, limit: int) -> None:
 @cli.command()
 @click.argument("run", default="last")
 @db_option
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="A table, or the run's JSON document (docs/json.md).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="A table, or the run's JSON document (civiscan docs json).")
 @click.option("--all", "show_all", is_flag=True, help="Also list passing findings.")
 def show(run: str, db: str | None, fmt: str, show_all: bool) -> None:
     """Print one stored run (RUN is an id or 'last')."""
@@ -993,7 +993,7 @@ def diff(run_a: str, run_b: str, db: str | None, department: str | None, fmt: st
 
     \b
     Sections: new, regressed, still failing, fixed, waived changed, no longer
-    evaluated (docs/history.md). Exit code 0 whatever changed.
+    evaluated (civiscan docs history). Exit code 0 whatever changed.
     """
     from . import history
 

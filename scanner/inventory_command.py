@@ -13,7 +13,7 @@ from .errors import ConfigError, ConfigProblem, Position
 
 @click.group("inventory")
 def inventory_group() -> None:
-    """Build inventories (docs/inventory.md): civiscan inventory import FORMAT SOURCE -o FILE."""
+    """Build inventories (civiscan docs inventory): civiscan inventory import FORMAT SOURCE -o FILE."""
 
 
 @inventory_group.command("import")

@@ -144,7 +144,7 @@ def feeds_update(
     if not specs:
         raise Fail(
             "no feeds configured: add feed = [\"NAME=URL\", ...] under [feeds.update] in civiscan.toml, "
-            "or pass --feed NAME=URL (docs/packages.md lists the usual URLs)"
+            "or pass --feed NAME=URL (civiscan docs packages lists the usual URLs)"
         )
     if ca_file and not Path(ca_file).is_file():
         raise Fail(f"{ca_file}: --ca-file not found")

@@ -132,7 +132,7 @@ def describe(asset: Asset, facts: Mapping[str, Any] | None, error: CollectError 
 
 @click.command("tls")
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (the tls plugin's schema, docs/tls.md).")
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (the tls plugin's schema, civiscan docs tls).")
 @click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, help="Seconds allowed for every network operation.")
 @ca_file_option
 @ca_only_option

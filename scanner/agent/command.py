@@ -10,7 +10,7 @@ import click
 from ..cli import open_store, plugin_registry
 from .logs import FORMATS, Log
 
-_CONFIG_HELP = "Agent configuration file (docs/agent.md)."
+_CONFIG_HELP = "Agent configuration file (civiscan docs agent)."
 
 
 @click.group("agent", invoke_without_command=True)

@@ -215,3 +215,14 @@ def test_verbose_and_debug_after_the_command_show_log_records(capsys, civiscan_l
     err = capsys.readouterr().err
     assert all(line in err.splitlines() for line in shown), err
     assert not any(word in err for word in hidden), err
+
+
+
+def test_help_points_to_pages_an_installed_civiscan_prints():
+    import re
+
+    texts = [(f"{path} {where}", text) for path, cmd, ctx in TREE
+             for where, text in [("help", cmd.help or ""), *((max(p.opts, key=len), p.help or "")
+                                                           for p in cmd.get_params(ctx) if isinstance(p, click.Option))]]
+    named = [f"{where}: {page}" for where, text in texts for page in re.findall(r"docs/[\w.-]+\.md", text)]
+    assert not named, "an installed civiscan has no docs/ folder; say 'civiscan docs NAME' instead"
