@@ -23,6 +23,7 @@ from scanner.errors import ExitCode
 from scanner.models import Asset
 from scanner.plugin import FactsVersionError, Snapshot
 from scanner.store import Store, default_db_path, is_url
+from scanner.timeutil import readable_time
 
 from . import feeds as feedlib
 from . import update as updatelib
@@ -103,7 +104,8 @@ def feeds_list(db: str | None) -> None:
     if not rows and not others:
         click.echo("No feeds imported (civiscan feeds import PATH).")
     for info in rows:
-        click.echo(f"{info.name:<30} {info.kind:<16} {info.advisories:>8} advisories  dated {info.feed_date or '?'}  imported {info.imported_at}")
+        click.echo(f"{info.name:<30} {info.kind:<16} {info.advisories:>8} advisories  "
+                   f"dated {readable_time(info.feed_date) or '?'}  imported {readable_time(info.imported_at)}")
     for line in others:
         click.echo(line)
 

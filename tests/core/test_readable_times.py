@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from scanner.history import Point, diff, diff_lines, diff_markdown, history_lines, score_counts
 
 STARTED = "2026-12-01T22:40:05+00:00"
@@ -23,3 +25,19 @@ def test_diff_title_names_both_runs_with_readable_times():
     result = diff(run(1, "2026-11-30T08:05:00+00:00"), run(2, STARTED))
     assert diff_lines(result)[0] == "civiscan diff: run 1 (30 Nov 2026, 08:05 UTC) -> run 2 (1 Dec 2026, 22:40 UTC)"
     assert "30 Nov 2026" in diff_markdown(result).splitlines()[0]
+
+
+def test_feeds_list_shows_when_each_feed_was_dated_and_imported_readably(tmp_path):
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+    from scanner.plugins.packages import feeds
+    from scanner.store import Store
+
+    with Store(tmp_path / "s.db") as store, store.write_dataset("advisories") as conn:
+        feeds.import_path(conn, feeds.sample_feed_paths()[0])
+    listed = CliRunner().invoke(cli, ["--no-config", "feeds", "list", "--db", str(tmp_path / "s.db")])
+    assert listed.exit_code == 0, listed.output
+    (row,) = [line for line in listed.output.splitlines() if "advisories" in line]
+    moment = r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC"
+    assert re.search(f"dated {moment}  imported {moment}$", row), row
