@@ -118,7 +118,7 @@ def inventory_text() -> str:
           parks:
             title: Parks and Recreation
             assets:
-              - {{host: 127.0.77.1, name: parks-files, tags: [linux, patch-managed]}}
+              - {{host: 127.0.77.1, name: parks-files, tags: [linux]}}
               - {{endpoint: "https://www.parks.{DOMAIN}:{WEB_PORT}/", address: 127.0.77.11, name: www, tags: [web]}}
           water:
             title: Water and Sewer Utility
@@ -241,11 +241,17 @@ def demo_lock(outdir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], None] = print) -> ExitCode:
-    """Run the demo; :class:`DemoBusy` when another demo or program holds its folder or addresses."""
+def run_demo(outdir: Path, *, keep_running: bool = False, echo: Callable[[str], None] = print,
+             full: bool | None = None) -> ExitCode:
+    """Run the demo; :class:`DemoBusy` when another demo or program holds its folder or addresses.
+
+    ``full``: print every finding row; by default only off a terminal (a CI log, a file), as
+    ``scan`` does, and a terminal sees the first 40 with a hint to the rest.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
     with demo_lock(outdir):
-        return _run_demo(outdir, keep_running=keep_running, echo=echo)
+        return _run_demo(outdir, keep_running=keep_running, echo=echo,
+                         full=not sys.stdout.isatty() if full is None else full)
 
 
 LAB_PREFIX = "127.0.77."
@@ -327,7 +333,7 @@ def _since_previous(store: Store, doc: dict, echo: Callable[[str], None], cmd: s
     echo(f"  details: {cmd} diff {previous} {run_id} --db {store.location}")
 
 
-def _run_demo(outdir: Path, *, keep_running: bool, echo: Callable[[str], None]) -> ExitCode:
+def _run_demo(outdir: Path, *, keep_running: bool, echo: Callable[[str], None], full: bool) -> ExitCode:
     from scanner import scan as lib
     from scanner.output import summary_table
 
@@ -368,7 +374,8 @@ def _run_demo(outdir: Path, *, keep_running: bool, echo: Callable[[str], None]) 
         echo(f"scan finished in {time.monotonic() - started:.1f}s")
         doc = store.document(run_id)
         echo("")
-        echo(summary_table(doc, limit=40, show_all=f"{cmd} show {run_id} --all --db {db_path}"))
+        echo(summary_table(doc, limit=40, full=full,
+                           show_all=f"{cmd} show {run_id} --all --db {db_path}"))
         echo("")
         report_dir = outdir / "report"
         try:

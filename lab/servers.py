@@ -21,6 +21,57 @@ def _check_loopback(address: str) -> None:
         raise ValueError(f"lab servers bind to loopback only, not {address}")
 
 
+class _TLSStream:
+    """TLS over a plain asyncio stream through memory BIOs.
+
+    asyncio's own TLS transport drops the connection on a failed handshake
+    without sending OpenSSL's alert (``inappropriate_fallback``, ``handshake_failure``),
+    so a scanner probing the lab would see a hang-up that no real server sends.
+    Here every byte OpenSSL writes, alerts included, goes out before the close.
+    """
+
+    def __init__(self, context: ssl.SSLContext, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._tls = context.wrap_bio(self._in, self._out, server_side=True)
+        self._reader, self._writer = reader, writer
+
+    async def _flush(self) -> None:
+        if pending := self._out.read():
+            self._writer.write(pending)
+            await self._writer.drain()
+
+    async def _step(self, operation: Callable[[], Any]) -> Any:
+        while True:
+            try:
+                result = operation()
+            except ssl.SSLWantReadError:
+                await self._flush()
+                data = await self._reader.read(65536)
+                if not data:
+                    raise ConnectionResetError("the peer closed the connection") from None
+                self._in.write(data)
+            except ssl.SSLError:
+                await self._flush()  # the alert
+                raise
+            else:
+                await self._flush()
+                return result
+
+    async def handshake(self) -> None:
+        await self._step(self._tls.do_handshake)
+
+    async def read(self, n: int) -> bytes:
+        try:
+            data: bytes = await self._step(lambda: self._tls.read(n))
+        except ssl.SSLZeroReturnError:
+            return b""
+        return data
+
+    async def write(self, data: bytes) -> None:
+        await self._step(lambda: self._tls.write(data))
+
+
 @dataclass
 class Listener:
     address: str
@@ -76,13 +127,23 @@ class Lab:
                 if listener.behaviour == "silent":
                     await reader.read()  # holds the connection open until the peer leaves
                     return
+                stream = _TLSStream(tls, reader, writer) if tls is not None else None
+                if stream is not None:
+                    await asyncio.wait_for(stream.handshake(), 10)
+
+                async def send(data: bytes) -> None:
+                    if stream is not None:
+                        await stream.write(data)
+                    else:
+                        writer.write(data)
+                        await writer.drain()
+
                 if greeting is not None:
-                    writer.write(greeting)
-                    await writer.drain()
+                    await send(greeting)
                 if reply is not None:
-                    data = await asyncio.wait_for(reader.read(65536), 10)
-                    writer.write(reply(data))
-                    await writer.drain()
+                    data = await asyncio.wait_for(
+                        stream.read(65536) if stream is not None else reader.read(65536), 10)
+                    await send(reply(data))
                 await asyncio.sleep(0.05)
             except (TimeoutError, OSError, ssl.SSLError):
                 pass
@@ -91,7 +152,7 @@ class Lab:
                 writer.close()
 
         async def start() -> asyncio.base_events.Server:
-            return await asyncio.start_server(handle, address, port, ssl=tls, reuse_address=True)
+            return await asyncio.start_server(handle, address, port, reuse_address=True)
 
         listener.server = self._call(start())
         listener.port = listener.server.sockets[0].getsockname()[1]

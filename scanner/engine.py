@@ -210,7 +210,12 @@ async def run_job(
                 ErrorReason.NOT_SUPPORTED, f"plugin '{name}' is not loaded (disabled or failed to load)"
             ).to_json()
             return
-        requests = [CheckRequest(w["check"], w["options"]) for w in wanted]
+        # A check that does not apply to the asset (kind, URL scheme, a local host) is
+        # not_applicable whatever is collected: collect nothing for it.
+        requests = [CheckRequest(w["check"], w["options"]) for w in wanted
+                    if (spec := registry.check(w["check"])) is None or spec.refusal(asset) is None]
+        if wanted and not requests:
+            return
         try:
             result = await asyncio.wait_for(
                 plugin.collect(asset, requests, ctx), float(job.get("plugin_timeout", 600.0))

@@ -71,6 +71,10 @@ class Check:
     """Endpoint URL schemes the check judges (``https``, ``smtp`` ...); empty: every
     scheme. On an endpoint of another scheme the check is ``not_applicable``, so a
     policy's web rules say nothing about a mail server's ``smtp://`` endpoint."""
+    network: bool = False
+    """The check judges what the network sees of a host (which services answer). Such a check is
+    ``not_applicable`` to ``host: local``: this machine seen from itself shows
+    loopback-only listeners too, which says nothing of what others can reach."""
     datasets: tuple[str, ...] = ()
     """Datasets (e.g. ``advisories``) the check judges the facts against. The
     evaluator lends them as a third argument, ``{name: Dataset | None}``, at
@@ -83,6 +87,9 @@ class Check:
             return f"{self.id} does not apply to a {asset.kind.value}."
         if self.schemes and asset.scheme is not None and asset.scheme not in self.schemes:
             return f"{self.id} does not apply to a {asset.scheme}:// endpoint."
+        if self.network and asset.is_local:
+            return (f"{self.id} judges what the network sees; host: local is this machine seen "
+                    "from itself (list the machine by its address to scan it from here).")
         return None
 
     @property

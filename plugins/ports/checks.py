@@ -117,6 +117,7 @@ ALLOWED = Check(
     id="ports.allowed",
     title="Only allowed TCP ports are open",
     kinds=_KINDS,
+    network=True,
     evaluate=evaluate_allowed,
     options=ALLOWED_OPTIONS,
 )
@@ -170,6 +171,7 @@ FORBIDDEN = Check(
     id="ports.forbidden",
     title="Forbidden TCP ports are closed",
     kinds=_KINDS,
+    network=True,
     evaluate=evaluate_forbidden,
     options=FORBIDDEN_OPTIONS,
 )

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     lines: list[str] = []
-    code = run_demo(out, echo=lines.append)
+    code = run_demo(out, echo=lines.append, full=False)  # as on a terminal
     assert code == 0
     return out, "\n".join(lines)
 
@@ -76,8 +76,13 @@ def test_a_second_demo_shows_what_changed_since_the_first(demo):
     out, first = demo
     assert "since the previous demo run" not in first
     lines: list[str] = []
-    assert run_demo(out, echo=lines.append) == 0
+    assert run_demo(out, echo=lines.append) == 0  # pytest's stdout is no terminal: every row
     text = "\n".join(lines)
+    assert not [line for line in text.splitlines() if line.startswith("... and ")]
+    with sqlite3.connect(out / "civiscan.db") as conn:
+        (shown,) = conn.execute(
+            "SELECT count(*) FROM findings WHERE run_id = 2 AND status NOT IN ('pass', 'not_applicable')").fetchone()
+    assert shown > 40 and len(text.splitlines()) > shown
     assert "since the previous demo run (run 1): " in text
     assert f"diff 1 2 --db {out / 'civiscan.db'}" in text
 
