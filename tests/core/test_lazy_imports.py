@@ -75,6 +75,32 @@ def test_a_port_scan_imports_no_certificate_html_cvss_or_nmap_code(tmp_path):
     assert heavy(modules) == []
 
 
+def test_a_scan_of_targets_without_a_config_file_imports_no_toml_or_contacts_parser(tmp_path):
+    """tomllib reads only a config file found; scanner.notify.contacts only an inventory's departments."""
+    with Lab() as lab:
+        lab.tcp(f"{NET}.93.2", 2525, greeting=b"220 hello\r\n")
+        modules, proc = imported(tmp_path, "scan", "-p", str(_port_policy(tmp_path)), f"{NET}.93.2", "-q",
+                                 "--timeout", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "scanner.plugins.ports.connect" in modules
+    assert "tomllib" not in modules and "scanner.notify.contacts" not in modules
+
+
+def test_a_config_file_and_an_inventory_department_still_get_their_parsers(tmp_path):
+    (tmp_path / "civiscan.toml").write_text('[scan]\nfail-on = "high"\n')
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text("scope: {networks: [127.0.0.0/8]}\ndepartments:\n  parks:\n"
+                         "    contacts: {email: [parks@example.test]}\n    assets: []\n")
+    out = tmp_path / "modules.txt"
+    env = {**os.environ, "CIVISCAN_DB": str(tmp_path / "s.db")}
+    env.pop("CIVISCAN_CONFIG", None)
+    proc = subprocess.run([sys.executable, "-c", DRIVER, str(out), "validate", str(inventory)],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    modules = set(out.read_text().split())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "tomllib" in modules and "scanner.notify.contacts" in modules
+
+
 def test_each_listed_summary_is_the_loaded_commands_own():
     """What ``--help`` reads from a command's source is what the imported command says."""
     from importlib.metadata import entry_points
