@@ -56,6 +56,13 @@ def test_commands_that_read_nothing_import_no_heavy_library(tmp_path, args):
     assert heavy(modules) == []
 
 
+def test_help_imports_no_suggestion_temp_file_or_toml_module(tmp_path):
+    """difflib, tempfile and tomllib are imported by a misspelling, an inventory import and a config file."""
+    modules, proc = imported(tmp_path, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert {"difflib", "tempfile", "tomllib"} & modules == set()
+
+
 def test_help_still_lists_every_command_with_its_summary(tmp_path):
     modules, proc = imported(tmp_path, "--help")
     lines = {line.split()[0]: line for line in proc.stdout.splitlines()[proc.stdout.splitlines().index("Commands:") + 1:]
