@@ -10,7 +10,6 @@ Every key and value is checked against the command's options here, so a mistake 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -99,6 +98,8 @@ def _command_defaults(
 
 def load_defaults(path: Path, root: click.Group, ctx: click.Context) -> dict[str, Any]:
     """The ``default_map`` that ``path`` gives the commands of ``root``; ConfigError listing every problem."""
+    import tomllib  # only when a config file is found
+
     name = str(path)
     raw = read_bytes(path)
     try:

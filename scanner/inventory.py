@@ -25,13 +25,12 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, Position
 from .models import ENDPOINT_SCHEMES, Asset, AssetKind, SSHSettings
 from .netutil import is_ip
-from .notify.contacts import Contacts, parse_contacts
 from .reader import Reader
 from .yamlpos import (
     EXCERPT_CHARS,
@@ -42,6 +41,17 @@ from .yamlpos import (
     load_file,
     quote,
 )
+
+if TYPE_CHECKING:
+    from .notify.contacts import Contacts
+
+
+def _no_contacts() -> Contacts:
+    # scanner.notify.contacts is imported by inventories with departments, not by a scan of targets.
+    from .notify.contacts import Contacts
+
+    return Contacts()
+
 
 _DEPT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _NAME = re.compile(r"^[^\s/][^/]{0,199}$")
@@ -126,7 +136,7 @@ class Department:
     name: str
     title: str = ""
     contact: str = ""
-    contacts: Contacts = field(default_factory=Contacts)  # who is notified of this department's changes (docs/notifications.md)
+    contacts: Contacts = field(default_factory=_no_contacts)  # who is notified of this department's changes (docs/notifications.md)
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,8 @@ def load_inventory(path: str) -> Inventory:
     departments: list[Department] = []
     positions: dict[str, Position] = {}
     if "departments" in top:
+        from .notify.contacts import parse_contacts
+
         depts = r.mapping(top["departments"], top.value_pos("departments"), "'departments'")
         for name, body in (depts or {}).items():
             assert depts is not None
@@ -200,7 +212,7 @@ def load_inventory(path: str) -> Inventory:
                     r.string(dept, "contact", f"department '{name}'") or "",
                     parse_contacts(r, dept["contacts"], dept.value_pos("contacts"), f"contacts of '{name}'")
                     if "contacts" in dept
-                    else Contacts(),
+                    else _no_contacts(),
                 )
             )
             seq = r.sequence(dept.get("assets"), dept.value_pos("assets"), f"assets of '{name}'") if "assets" in dept else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -92,6 +91,8 @@ def import_command(fmt: str, source: str, output: str, department: str | None, t
 
 def _validate(text: str, output: str) -> None:
     """Load the text with the inventory loader: an import is valid or refused (positions name FILE)."""
+    import tempfile  # here, not at import: every command imports this module
+
     from .inventory import load_inventory
 
     fd, tmp = tempfile.mkstemp(suffix=".yaml", prefix="civiscan-import-")

@@ -9,7 +9,6 @@ a list of problems, each naming the offending key so the loader can attach a
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +68,8 @@ class Option:
 
 def suggest(word: str, candidates: Any) -> str:
     """`` (did you mean 'x'?)`` or an empty string."""
+    import difflib  # only a misspelling pays for it
+
     close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

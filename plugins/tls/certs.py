@@ -83,10 +83,6 @@ class TrustStore:
         return verification.Store(list(self.anchors)) if self.anchors else None
 
     @functools.cached_property
-    def anchor_fingerprints(self) -> frozenset[bytes]:
-        return frozenset(_sha256(c) for c in self.anchors)
-
-    @functools.cached_property
     def anchors_by_subject(self) -> dict[x509.Name, list[x509.Certificate]]:
         return _by_subject(self.anchors)
 
@@ -500,7 +496,8 @@ def _link_issuers(served: Served, described: list[dict[str, Any]], trust: TrustS
         if cert is None:
             continue
         info = described[index]
-        info["in_trust_store"] = _sha256(cert) in trust.anchor_fingerprints
+        # Certificates compare by their DER; the subject index is built for path building anyway.
+        info["in_trust_store"] = cert in trust.anchors_by_subject.get(cert.subject, ())
         for candidate in by_subject.get(cert.issuer, ()):
             issuer = served[candidate]
             if candidate != index and issuer is not None and signed_by(cert, issuer):

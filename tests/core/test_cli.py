@@ -178,6 +178,17 @@ def test_ctrl_c_exits_130_and_keeps_what_finished(civiscan, write):
     assert "interrupted" in runs and "2/3" in runs
 
 
+def test_a_finished_scan_leaves_its_store_closed(civiscan, write, tmp_path):
+    """The command closes the store itself: its exit does not collect what is alive then."""
+    policy = write("p.yaml", BANNER_POLICY)
+    with Lab() as lab:
+        lab.tcp(f"{NET}.95.2", 2525, greeting=b"220 ExampleMTA 4.2 ready\r\n")
+        civiscan("scan", "-p", policy, f"{NET}.95.2", "-q", "--db", "closed.db", check_exit=1)
+    assert (tmp_path / "closed.db").is_file()
+    # SQLite removes the write-ahead log when the last connection closes.
+    assert not (tmp_path / "closed.db-wal").exists() and not (tmp_path / "closed.db-shm").exists()
+
+
 def test_reports_are_rendered_from_the_store_signed_and_verified(civiscan, write, tmp_path):
     policy = write("p.yaml", BANNER_POLICY)
     with Lab() as lab:

@@ -34,11 +34,12 @@ main()
 """
 
 
-def imported(tmp_path: Path, *args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+def imported(tmp_path: Path, *args: str, config: bool = False) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """The modules the command imported; ``config``: it reads ./civiscan.toml (else --no-config)."""
     out = tmp_path / "modules.txt"
     env = {**os.environ, "CIVISCAN_DB": str(tmp_path / "s.db")}
     env.pop("CIVISCAN_CONFIG", None)
-    proc = subprocess.run([sys.executable, "-c", DRIVER, str(out), "--no-config", *args], env=env,
+    proc = subprocess.run([sys.executable, "-c", DRIVER, str(out), *([] if config else ["--no-config"]), *args], env=env,
                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     return set(out.read_text().split()), proc
 
@@ -53,6 +54,13 @@ def test_commands_that_read_nothing_import_no_heavy_library(tmp_path, args):
     modules, proc = imported(tmp_path, *args)
     assert proc.returncode == 0, proc.stderr
     assert heavy(modules) == []
+
+
+def test_help_imports_no_suggestion_temp_file_or_toml_module(tmp_path):
+    """difflib, tempfile and tomllib are imported by a misspelling, an inventory import and a config file."""
+    modules, proc = imported(tmp_path, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert {"difflib", "tempfile", "tomllib"} & modules == set()
 
 
 def test_help_still_lists_every_command_with_its_summary(tmp_path):
@@ -73,6 +81,23 @@ def test_a_port_scan_imports_no_certificate_html_cvss_or_nmap_code(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "scanner.plugins.ports.connect" in modules
     assert heavy(modules) == []
+
+
+def test_a_scan_of_targets_without_a_config_file_imports_no_toml_or_contacts_parser(tmp_path):
+    """tomllib reads only a config file found; scanner.notify.contacts only an inventory's departments."""
+    modules = _port_scan(tmp_path, f"{NET}.93.2", config=True)  # there is no ./civiscan.toml
+    assert "scanner.plugins.ports.connect" in modules
+    assert "tomllib" not in modules and "scanner.notify.contacts" not in modules
+
+
+def test_a_config_file_and_an_inventory_department_still_get_their_parsers(tmp_path):
+    (tmp_path / "civiscan.toml").write_text('[scan]\nfail-on = "high"\n')
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text("scope: {networks: [127.0.0.0/8]}\ndepartments:\n  parks:\n"
+                         "    contacts: {email: [parks@example.test]}\n    assets: []\n")
+    modules, proc = imported(tmp_path, "validate", str(inventory), config=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "tomllib" in modules and "scanner.notify.contacts" in modules
 
 
 def test_each_listed_summary_is_the_loaded_commands_own():
@@ -124,12 +149,18 @@ def _port_policy(tmp_path: Path) -> Path:
     return policy
 
 
-def test_a_scan_imports_only_the_plugins_its_policy_checks_use(tmp_path):
+def _port_scan(tmp_path: Path, address: str, config: bool = False) -> set[str]:
+    """The modules a scan of one port of ``address`` (a lab server there) imported."""
     with Lab() as lab:
-        lab.tcp(f"{NET}.94.1", 2525, greeting=b"220 hello\r\n")
-        modules, proc = imported(tmp_path, "scan", "-p", str(_port_policy(tmp_path)), f"{NET}.94.1", "-q",
-                                 "--timeout", "2")
+        lab.tcp(address, 2525, greeting=b"220 hello\r\n")
+        modules, proc = imported(tmp_path, "scan", "-p", str(_port_policy(tmp_path)), address, "-q",
+                                 "--timeout", "2", config=config)
     assert proc.returncode == 0, proc.stderr
+    return modules
+
+
+def test_a_scan_imports_only_the_plugins_its_policy_checks_use(tmp_path):
+    modules = _port_scan(tmp_path, f"{NET}.94.1")
     assert _plugins_imported(modules) == {"scanner.plugins.ports"}
     assert "importlib.metadata" not in modules  # entry points are read without it
 
