@@ -78,11 +78,17 @@ def feeds_import(paths: tuple[str, ...], name: str | None, db: str | None) -> No
             raise Fail(f"{path}: cannot import: {exc}") from None
         info = result.feed
         releases = ", ".join(f"{r} ({n})" for r, n in sorted(result.releases.items())) or "none"
-        click.echo(f"{path}: feed '{info.name}' ({info.kind}), {info.advisories} advisories, dated {info.feed_date or 'unknown'}; releases: {releases}")
+        click.echo(f"{path}: feed '{info.name}' ({info.kind}), {info.advisories} {_noun(info.kind)}, "
+                   f"dated {readable_time(info.feed_date) or 'unknown'}; releases: {releases}")
         for line in result.warnings[:_WARNINGS_SHOWN]:
             click.echo(f"warning: {path}: {line}", err=True)
         if len(result.warnings) > _WARNINGS_SHOWN:
             click.echo(f"warning: {path}: and {len(result.warnings) - _WARNINGS_SHOWN} more such records", err=True)
+
+
+def _noun(kind: str) -> str:
+    """What a feed of ``kind`` counts: an endoflife.date list holds release cycles."""
+    return "cycles" if kind == "eol" else "advisories"
 
 
 @feeds.command("list")
@@ -104,7 +110,7 @@ def feeds_list(db: str | None) -> None:
     if not rows and not others:
         click.echo("No feeds imported (civiscan feeds import PATH).")
     for info in rows:
-        click.echo(f"{info.name:<30} {info.kind:<16} {info.advisories:>8} advisories  "
+        click.echo(f"{info.name:<30} {info.kind:<16} {info.advisories:>8} {_noun(info.kind):<10}  "
                    f"dated {readable_time(info.feed_date) or '?'}  imported {readable_time(info.imported_at)}")
     for line in others:
         click.echo(line)

@@ -223,7 +223,9 @@ def import_path(conn: Any, path: str, *, name: str | None = None, now: str | Non
 def list_lines(conn: Rows) -> list[str]:
     """One line per imported tracker list, for ``civiscan feeds list``."""
     rows = conn.execute("SELECT name, kind, domains, imported_at FROM tracker_sources ORDER BY name")
-    return [f"{n:<30} {k:<16} {d:>8} domains      imported {i}" for n, k, d, i in rows]
+    from scanner.timeutil import readable_time
+
+    return [f"{n:<30} {k:<16} {d:>8} domains      imported {readable_time(i)}" for n, k, d, i in rows]
 
 
 def _read_dataset(rows: Rows) -> TrackerIndex | None:

@@ -41,3 +41,34 @@ def test_feeds_list_shows_when_each_feed_was_dated_and_imported_readably(tmp_pat
     (row,) = [line for line in listed.output.splitlines() if "advisories" in line]
     moment = r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC"
     assert re.search(f"dated {moment}  imported {moment}$", row), row
+
+
+def test_feeds_import_and_list_name_dates_readably_and_count_what_each_feed_holds(tmp_path):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    db = str(tmp_path / "s.db")
+    eol = Path(__file__).parents[1] / "packages" / "data" / "endoflife" / "debian.json"
+    imported = CliRunner().invoke(cli, ["--no-config", "feeds", "import", str(eol), "--db", db])
+    assert imported.exit_code == 0, imported.output
+    moment = r"\d{1,2} [A-Z][a-z]{2} \d{4}(, \d\d:\d\d UTC)?"
+    assert re.search(f"feed 'eol:debian' \\(eol\\), \\d+ cycles, dated {moment}; ", imported.output), imported.output
+    assert not re.search(r"\d{4}-\d\d-\d\d", imported.output.split("dated ", 1)[1].split(";")[0])
+    listed = CliRunner().invoke(cli, ["--no-config", "feeds", "list", "--db", db])
+    (row,) = listed.output.splitlines()
+    assert re.search(f"\\d+ cycles +dated {moment}  imported {moment}$", row), row
+
+
+def test_tracker_lists_show_when_they_were_imported_readably():
+    import sqlite3
+
+    from scanner.plugins.web.trackers import list_lines
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE tracker_sources (name, kind, domains, imported_at)")
+    conn.execute("INSERT INTO tracker_sources VALUES ('radar', 'tracker-radar', 12, '2026-12-01T22:40:05.123456+00:00')")
+    (line,) = list_lines(conn)
+    assert line.endswith("imported 1 Dec 2026, 22:40 UTC"), line

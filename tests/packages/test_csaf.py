@@ -348,7 +348,7 @@ def test_feeds_import_then_evaluate_stored_rhel_facts(tmp_path: Path) -> None:
     })
     imported = _civiscan(tmp_path, "feeds", "import", str(TIGERVNC))
     assert imported.returncode == 0, imported.stderr
-    assert "feed 'redhat-csaf:RHSA-2024:0010' (csaf), 1 advisories, dated 2024-11-23" in imported.stdout
+    assert "feed 'redhat-csaf:RHSA-2024:0010' (csaf), 1 advisories, dated 23 Nov 2024" in imported.stdout
     assert "releases: rhel:9 (1)" in imported.stdout
 
     judged = _civiscan(tmp_path, "evaluate", str(run), "-p", str(policy), "-f", "json", "-q")
