@@ -16,6 +16,7 @@ from ..errors import ExitCode
 from ..fsutil import atomic_write
 from ..output import inert
 from ..store import RunStatus, Store
+from ..timeutil import readable_time
 from .config import Schedule
 
 _FAILED_CODES = (int(ExitCode.CONFIG), int(ExitCode.INCOMPLETE), int(ExitCode.INTERNAL), int(ExitCode.INTERRUPTED))
@@ -86,8 +87,8 @@ def status_table(rows: Sequence[ScheduleStatus]) -> str:
             str(s.last_run) if s.last_run is not None else "-",
             result,
             str(s.last_exit) if s.last_exit is not None else "-",
-            s.last_finished.isoformat(timespec="seconds") if s.last_finished else "-",
-            s.next_slot.isoformat(timespec="seconds"),
+            readable_time(s.last_finished) if s.last_finished else "-",
+            readable_time(s.next_slot),
         ))
     widths = [max(len(inert(line[i])) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(inert(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 import signal
 import socket
 from pathlib import Path
@@ -261,6 +262,8 @@ def test_once_runs_every_schedule_once_then_status_and_metrics_show_it(setup, la
     table = setup.civiscan("agent", "status", "--config", str(setup.config)).stdout.splitlines()
     assert table[0].split() == ["schedule", "last", "run", "result", "exit", "finished", "next", "run"]
     assert table[1].split()[:4] == ["lab", "1", "complete", "0"]
+    moment = r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC"
+    assert re.fullmatch(f"lab +1 +complete +0 +{moment} +{moment}", table[1]), table[1]
     metrics = Path(setup.root / "civiscan.prom").read_text()
     assert 'civiscan_agent_run_failures_total{schedule="lab"} 0' in metrics
     assert 'civiscan_agent_department_score{schedule="lab",department="adhoc"} 100.00' in metrics
