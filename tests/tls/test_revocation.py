@@ -101,6 +101,7 @@ class Responder:
     def __init__(self, address: str) -> None:
         self.requests: list[str] = []
         self.revoked: set[int] = set()
+        self.padding = 0  # more revoked serials in the CRL, to make it large
         self.pki: Pki | None = None
         owner = self
 
@@ -129,7 +130,7 @@ class Responder:
             builder = (x509.CertificateRevocationListBuilder().issuer_name(pki.intermediate.subject)
                        .last_update(NOW - dt.timedelta(hours=1))
                        .next_update(NOW + dt.timedelta(days=2)))
-            for serial in self.revoked:
+            for serial in [*self.revoked, *range(10**6, 10**6 + self.padding)]:
                 builder = builder.add_revoked_certificate(
                     x509.RevokedCertificateBuilder().serial_number(serial)
                     .revocation_date(NOW - dt.timedelta(days=1))
@@ -220,6 +221,19 @@ def test_a_revoked_certificate_fails_on_the_crl(rpki: Pki, serve: Any, lab: Any)
     assert outcome.message.startswith("The CRL at ")
     crl = facts["revocation"]["crl"][0]["response"]
     assert (crl["signature_valid"], crl["cert_status"]) == (True, "revoked")
+
+
+def test_a_crl_larger_than_max_crl_bytes_is_not_read(rpki: Pki, responder: Responder, serve: Any, lab: Any) -> None:
+    responder.padding = 200  # ~8 kB of revoked entries
+    try:
+        facts, outcome = scan(rpki, serve, lab, "revoked", ocsp=False, max_crl_bytes=1024)
+        assert outcome.status is Status.ERROR, outcome.message
+        (crl,) = facts["revocation"]["crl"]
+        assert "larger than 1024 bytes" in str(crl), crl
+        _, outcome = scan(rpki, serve, lab, "revoked", ocsp=False, max_crl_bytes=64 * 1024)
+        assert outcome.status is Status.FAIL, outcome.message  # the same CRL, read within the limit
+    finally:
+        responder.padding = 0
 
 
 def test_an_out_of_scope_responder_is_not_checked_and_never_contacted(
