@@ -471,8 +471,10 @@ def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[st
                 return out
             scheme = str(facts.get("version_scheme") or fmt)
             cached = _release_index(index.source, release, scheme, sources)
-            cached.load(conn, _names(facts))
+            if not cached.summarise(conn, sources):
+                cached.load(conn, _names(facts))
             lookup, unreadable = candidates(facts, cached)
+            cached.load(conn, lookup)
             hits = match.find_hits(lookup, cached.packages)
             advisories = cached.advisories(conn, hits.advisory_ids(), sources) if hits.by_name else {}
             if fmt == "rpm":
@@ -579,9 +581,12 @@ _INSTALLED_KEYS_LIMIT = 1 << 20
 class _ReleaseIndex:
     """One release's feed rows readied for matching, filled in as hosts need them.
 
-    Only the packages some host has installed are read and turned into sort
-    keys, and only the advisories some host matched are read; both are kept for
-    the next hosts. Thread-safe: hosts are matched in the engine's thread pool.
+    The newest fix of every package comes from what ``feeds import`` stored
+    (:meth:`summarise`), so only the rows of packages some host is below are
+    read and turned into sort keys; feeds imported without that summary are
+    summarised from the rows of the packages hosts have installed, as they come.
+    Only the advisories some host matched are read. All is kept for the next
+    hosts. Thread-safe: hosts are matched in the engine's thread pool.
     """
 
     def __init__(self, release: str, fmt: str) -> None:
@@ -598,6 +603,40 @@ class _ReleaseIndex:
         self._loaded: set[str] = set()
         self._advisories: dict[str, feeds.Advisory | None] = {}
         self._lock = threading.Lock()
+        self._summarised: bool | None = None
+
+    def summarise(self, conn: Rows, sources: Sequence[feeds.FeedInfo]) -> bool:
+        """Take every package's limit and unreadable rows from the feeds' stored summary
+        (:func:`feeds.newest_fixes`), once; False when there is none to take.
+
+        The summary is keyed with the release's own comparator: a host ordering
+        versions otherwise (``apk3``) has its limits computed from the rows.
+        """
+        with self._lock:
+            if self._summarised is None:
+                found = feeds.newest_fixes(conn, self.release, sources) if match.format_for_release(self.release) == self.fmt else None
+                self._summarised = found is not None and self._take_summary(found)
+            return self._summarised
+
+    def _take_summary(self, found: Iterable[tuple[str, str | None, int, int]]) -> bool:
+        key = versions.sort_key(self.fmt)
+        limits: dict[str, Any] = {}
+        unreadable: dict[str, int] = {}
+        try:
+            for package, fixed, ranges, bad in found:
+                if bad:
+                    unreadable[package] = unreadable.get(package, 0) + bad
+                limit = limits.get(package)
+                if ranges:
+                    limits[package] = _ALWAYS
+                elif fixed is not None and limit is not _ALWAYS:
+                    fixed_key = key(fixed)
+                    if limit is None or limit < fixed_key:
+                        limits[package] = fixed_key
+        except ValueError:  # stored by a civiscan that read versions otherwise: use the rows
+            return False
+        self.limits, self.unreadable = limits, unreadable
+        return True
 
     def load(self, conn: Rows, names: Iterable[object]) -> None:
         """Read and prepare the rows of every name not seen yet (names without rows too)."""
@@ -605,8 +644,11 @@ class _ReleaseIndex:
             missing = [n for n in set(names) - self._loaded if isinstance(n, str)]
             if not missing:
                 return
+            summarised = self._summarised
             for package, rows in feeds.package_rows(conn, self.release, missing).items():
                 prepared = self.packages[package] = match.prepare_rows(rows, self.fmt)
+                if summarised:
+                    continue
                 if prepared.other:
                     self.limits[package] = _ALWAYS
                 elif prepared.fixed_keys:
