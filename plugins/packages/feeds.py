@@ -248,8 +248,10 @@ AffectedRow = tuple[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Advisory:
+class Advisory(NamedTuple):
+    """An advisory's metadata. A named tuple: an evaluation builds one per matched
+    advisory (~100,000 for a city), at a quarter of a frozen dataclass's cost."""
+
     id: str
     aliases: tuple[str, ...]
     summary: str
@@ -1312,9 +1314,12 @@ def _aliases(text: str) -> tuple[str, ...]:
     if text == "[]":
         return ()
     inner = text[2:-2]
-    # Every quote of an unescaped list is one of json.dumps's own separators.
-    if text.startswith('["') and text.endswith('"]') and "\\" not in inner and '"' not in inner.replace('", "', ""):
-        return tuple(inner.split('", "'))
+    if text.startswith('["') and text.endswith('"]') and "\\" not in inner:
+        if '"' not in inner:
+            return (inner,)
+        # Every quote of an unescaped list is one of json.dumps's own separators.
+        if '"' not in inner.replace('", "', ""):
+            return tuple(inner.split('", "'))
     return tuple(json.loads(text))
 
 
@@ -1341,8 +1346,12 @@ def release_advisories(
     ``sources``: the release's :func:`feeds_for_release`, when the caller has read them.
     """
     wanted = sorted(set(ids))
+    if sources is None:
+        sources = feeds_for_release(conn, release)
+    if len(sources) == 1:  # one candidate per id: the release's only feed
+        return dict(_advisory_rows(conn, sources[0].name, wanted))
     candidates: dict[str, list[tuple[str, Advisory]]] = {}
-    for info in feeds_for_release(conn, release) if sources is None else sources:
+    for info in sources:
         for adv_id, advisory in _advisory_rows(conn, info.name, wanted):
             candidates.setdefault(adv_id, []).append((info.name, advisory))
     shared = sorted(adv_id for adv_id, found in candidates.items() if len(found) > 1)
