@@ -346,25 +346,31 @@ def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str
             found_versions.append(kversion)
             binaries.append(images)
     found: dict[str, match._Group] = {}
-    if fmt == "dpkg":
-        found = _below_limits(names, found_versions, binaries, key, index)
+    if fmt in _BYTES_KEYS:
+        found = _below_limits(names, found_versions, binaries, key, index, rpm=fmt == "rpm")
     else:
-        found = _below_tops(names, found_versions, binaries, key, index, rpm=fmt == "rpm")
+        found = _below_tops(names, found_versions, binaries, key, index, rpm=False)
     bad = index.unreadable
     unreadable = sum(bad[n] for n in bad.keys() & set(names)) if bad else 0
     return found, unreadable
 
 
+# The comparators whose sort keys are bytes (versions.py): one memcmp per comparison.
+_BYTES_KEYS = ("dpkg", "rpm")
+
+
 def _below_limits(
     names: list[str], found_versions: list[str], binaries: list[str], key: Callable[[str], Any],
-    index: _ReleaseIndex,
+    index: _ReleaseIndex, *, rpm: bool,
 ) -> dict[str, match._Group]:
-    """:func:`candidates` for sort keys that are bytes, one name per source.
+    """:func:`candidates` for sort keys that are bytes.
 
     The hot loop of re-judging a city runs in C: a key per version (from the
     index's own table of installed versions), a limit per name (b"" for a name
-    without rows: no key is below it), one comparison each. A host with an
-    unreadable version takes the general path.
+    without rows: no key is below it), one comparison each. On rpm every binary
+    answers for its source too, after the source's own name (the first name
+    that is below its limit keeps it). A host with an unreadable version takes
+    the general path.
     """
     known = index.installed_keys
     keys = list(map(known.get, found_versions))
@@ -376,12 +382,20 @@ def _below_limits(
                 if vkey is None:
                     keys[at] = known[found_versions[at]] = key(found_versions[at])
         except ValueError:
-            return _below_tops(names, found_versions, binaries, key, index, rpm=False)
-    below = map(operator.lt, keys, map(index.limits.get, names, itertools.repeat(b"")))
-    return {
-        names[i]: (names[i], found_versions[i], keys[i], tuple(binaries[i].split()))
-        for i in itertools.compress(itertools.count(), below)
-    }
+            return _below_tops(names, found_versions, binaries, key, index, rpm=rpm)
+    asked: Sequence[str] = names
+    owner: Sequence[int] = range(len(names))
+    if rpm:
+        split = [bins.split() for bins in binaries]
+        asked = [n for at, source in enumerate(names) for n in (source, *split[at])]
+        owner = [at for at, bins in enumerate(split) for _ in range(len(bins) + 1)]
+    below = map(operator.lt, map(keys.__getitem__, owner), map(index.limits.get, asked, itertools.repeat(b"")))
+    found: dict[str, match._Group] = {}
+    for j in itertools.compress(itertools.count(), below):
+        if asked[j] not in found:
+            i = owner[j]
+            found[asked[j]] = (names[i], found_versions[i], keys[i], tuple(binaries[i].split()))
+    return found
 
 
 def _below_tops(
