@@ -33,7 +33,15 @@ from scanner.plugin import CheckRequest, Context, Dataset, DatasetUnavailable, R
 from scanner.transports import DEFAULT_SSH_CONFIG
 
 from . import feeds, match, versions
-from .checks import EOL_PRODUCTS, FEED, OS_CHECKS, PACKAGES_CHECKS, end_of_support, release_candidates
+from .checks import (
+    EOL_PRODUCTS,
+    FEED,
+    OS_CHECKS,
+    PACKAGES_CHECKS,
+    end_of_support,
+    installed_packages,
+    release_candidates,
+)
 from .collect import collect_host_facts
 from .parsers import Package, is_module_build, kernel_packages, newest_kernel
 from .evidence import render as render_evidence
@@ -106,7 +114,18 @@ def installed_versions(packages: Sequence[Mapping[str, Any]], fmt: str) -> dict[
 FACTS_VERSION = 3
 """Version 1 carried the advisory matches made at collection time; version 2
 carries the source packages and kernels they are matched from at evaluation;
-version 3 stores the source packages as columns (:func:`source_facts`)."""
+version 3 stores the source packages and the installed packages as columns
+(:func:`source_facts`, :func:`package_columns`)."""
+
+
+def package_columns(installed: Mapping[str, str]) -> dict[str, list[str]]:
+    """``{name: [...], version: [...]}``: ``{binary: version}`` as two lists in step, sorted by name.
+
+    Two lists of strings decode at about half the cost of a map of 2,000 entries,
+    and judging advisories never reads them (:func:`.checks.installed_packages` does).
+    """
+    names = sorted(installed)
+    return {"name": names, "version": [installed[n] for n in names]}
 
 SourceColumns = tuple[list[str], list[str], list[str]]
 """Source names, the versions that count and the space-separated binaries, in step."""
@@ -276,13 +295,19 @@ def migrate_facts(version: int, facts: Mapping[str, Any]) -> dict[str, Any]:
     Version 1 facts hold advisory matches made at collection time and no
     source packages: they are judged from those stored matches (the evidence
     says so) until the host is scanned again. Version 2 facts hold the same
-    sources as version 3, as ``{source: [version, [binaries]]}``.
+    sources and packages as version 3, as ``{source: [version, [binaries]]}``
+    and ``{binary: version}``.
     """
     if version == 2:
-        return {**facts, "sources": _columns(facts.get("sources") or {})}
+        return {
+            **facts,
+            "sources": _columns(facts.get("sources") or {}),
+            "packages": package_columns(facts.get("packages") or {}),
+        }
     if version != 1:
         raise ValueError(f"unknown packages facts version {version}")
     out = {k: v for k, v in facts.items() if k not in ("feed", "feed_problem", "matches", "unreadable_feed_rows")}
+    out["packages"] = package_columns(facts.get("packages") or {})
     out["sources"] = None
     out["kernel"] = None
     out["package_manager"] = None
@@ -321,25 +346,31 @@ def candidates(facts: Mapping[str, Any], index: _ReleaseIndex) -> tuple[dict[str
             found_versions.append(kversion)
             binaries.append(images)
     found: dict[str, match._Group] = {}
-    if fmt == "dpkg":
-        found = _below_limits(names, found_versions, binaries, key, index)
+    if fmt in _BYTES_KEYS:
+        found = _below_limits(names, found_versions, binaries, key, index, rpm=fmt == "rpm")
     else:
-        found = _below_tops(names, found_versions, binaries, key, index, rpm=fmt == "rpm")
+        found = _below_tops(names, found_versions, binaries, key, index, rpm=False)
     bad = index.unreadable
     unreadable = sum(bad[n] for n in bad.keys() & set(names)) if bad else 0
     return found, unreadable
 
 
+# The comparators whose sort keys are bytes (versions.py): one memcmp per comparison.
+_BYTES_KEYS = ("dpkg", "rpm")
+
+
 def _below_limits(
     names: list[str], found_versions: list[str], binaries: list[str], key: Callable[[str], Any],
-    index: _ReleaseIndex,
+    index: _ReleaseIndex, *, rpm: bool,
 ) -> dict[str, match._Group]:
-    """:func:`candidates` for sort keys that are bytes, one name per source.
+    """:func:`candidates` for sort keys that are bytes.
 
     The hot loop of re-judging a city runs in C: a key per version (from the
     index's own table of installed versions), a limit per name (b"" for a name
-    without rows: no key is below it), one comparison each. A host with an
-    unreadable version takes the general path.
+    without rows: no key is below it), one comparison each. On rpm every binary
+    answers for its source too, after the source's own name (the first name
+    that is below its limit keeps it). A host with an unreadable version takes
+    the general path.
     """
     known = index.installed_keys
     keys = list(map(known.get, found_versions))
@@ -351,12 +382,20 @@ def _below_limits(
                 if vkey is None:
                     keys[at] = known[found_versions[at]] = key(found_versions[at])
         except ValueError:
-            return _below_tops(names, found_versions, binaries, key, index, rpm=False)
-    below = map(operator.lt, keys, map(index.limits.get, names, itertools.repeat(b"")))
-    return {
-        names[i]: (names[i], found_versions[i], keys[i], tuple(binaries[i].split()))
-        for i in itertools.compress(itertools.count(), below)
-    }
+            return _below_tops(names, found_versions, binaries, key, index, rpm=rpm)
+    asked: Sequence[str] = names
+    owner: Sequence[int] = range(len(names))
+    if rpm:
+        split = [bins.split() for bins in binaries]
+        asked = [n for at, source in enumerate(names) for n in (source, *split[at])]
+        owner = [at for at, bins in enumerate(split) for _ in range(len(bins) + 1)]
+    below = map(operator.lt, map(keys.__getitem__, owner), map(index.limits.get, asked, itertools.repeat(b"")))
+    found: dict[str, match._Group] = {}
+    for j in itertools.compress(itertools.count(), below):
+        if asked[j] not in found:
+            i = owner[j]
+            found[asked[j]] = (names[i], found_versions[i], keys[i], tuple(binaries[i].split()))
+    return found
 
 
 def _below_tops(
@@ -471,8 +510,10 @@ def advisory_matches(index: Dataset | None, facts: Mapping[str, Any]) -> dict[st
                 return out
             scheme = str(facts.get("version_scheme") or fmt)
             cached = _release_index(index.source, release, scheme, sources)
-            cached.load(conn, _names(facts))
+            if not cached.summarise(conn, sources):
+                cached.load(conn, _names(facts))
             lookup, unreadable = candidates(facts, cached)
+            cached.load(conn, lookup)
             hits = match.find_hits(lookup, cached.packages)
             advisories = cached.advisories(conn, hits.advisory_ids(), sources) if hits.by_name else {}
             if fmt == "rpm":
@@ -550,7 +591,7 @@ def packages_facts(host: Mapping[str, Any]) -> dict[str, Any]:
         "package_format": fmt,
         "arch": host.get("arch"),
         "package_count": len(packages),
-        "packages": installed_versions(packages, scheme) if fmt in versions.FORMATS else {},
+        "packages": package_columns(installed_versions(packages, scheme) if fmt in versions.FORMATS else {}),
         "version_scheme": scheme,
         "sources": source_facts(packages, scheme),
         "module_streams": module_streams(packages) if fmt == "rpm" else {},
@@ -579,9 +620,12 @@ _INSTALLED_KEYS_LIMIT = 1 << 20
 class _ReleaseIndex:
     """One release's feed rows readied for matching, filled in as hosts need them.
 
-    Only the packages some host has installed are read and turned into sort
-    keys, and only the advisories some host matched are read; both are kept for
-    the next hosts. Thread-safe: hosts are matched in the engine's thread pool.
+    The newest fix of every package comes from what ``feeds import`` stored
+    (:meth:`summarise`), so only the rows of packages some host is below are
+    read and turned into sort keys; feeds imported without that summary are
+    summarised from the rows of the packages hosts have installed, as they come.
+    Only the advisories some host matched are read. All is kept for the next
+    hosts. Thread-safe: hosts are matched in the engine's thread pool.
     """
 
     def __init__(self, release: str, fmt: str) -> None:
@@ -598,6 +642,40 @@ class _ReleaseIndex:
         self._loaded: set[str] = set()
         self._advisories: dict[str, feeds.Advisory | None] = {}
         self._lock = threading.Lock()
+        self._summarised: bool | None = None
+
+    def summarise(self, conn: Rows, sources: Sequence[feeds.FeedInfo]) -> bool:
+        """Take every package's limit and unreadable rows from the feeds' stored summary
+        (:func:`feeds.newest_fixes`), once; False when there is none to take.
+
+        The summary is keyed with the release's own comparator: a host ordering
+        versions otherwise (``apk3``) has its limits computed from the rows.
+        """
+        with self._lock:
+            if self._summarised is None:
+                found = feeds.newest_fixes(conn, self.release, sources) if match.format_for_release(self.release) == self.fmt else None
+                self._summarised = found is not None and self._take_summary(found)
+            return self._summarised
+
+    def _take_summary(self, found: Iterable[tuple[str, str | None, int, int]]) -> bool:
+        key = versions.sort_key(self.fmt)
+        limits: dict[str, Any] = {}
+        unreadable: dict[str, int] = {}
+        try:
+            for package, fixed, ranges, bad in found:
+                if bad:
+                    unreadable[package] = unreadable.get(package, 0) + bad
+                limit = limits.get(package)
+                if ranges:
+                    limits[package] = _ALWAYS
+                elif fixed is not None and limit is not _ALWAYS:
+                    fixed_key = key(fixed)
+                    if limit is None or limit < fixed_key:
+                        limits[package] = fixed_key
+        except ValueError:  # stored by a civiscan that read versions otherwise: use the rows
+            return False
+        self.limits, self.unreadable = limits, unreadable
+        return True
 
     def load(self, conn: Rows, names: Iterable[object]) -> None:
         """Read and prepare the rows of every name not seen yet (names without rows too)."""
@@ -605,8 +683,11 @@ class _ReleaseIndex:
             missing = [n for n in set(names) - self._loaded if isinstance(n, str)]
             if not missing:
                 return
+            summarised = self._summarised
             for package, rows in feeds.package_rows(conn, self.release, missing).items():
                 prepared = self.packages[package] = match.prepare_rows(rows, self.fmt)
+                if summarised:
+                    continue
                 if prepared.other:
                     self.limits[package] = _ALWAYS
                 elif prepared.fixed_keys:
@@ -720,12 +801,14 @@ __all__ = [
     "PackagesPlugin",
     "advisory_matches",
     "feed_facts",
+    "installed_packages",
     "installed_versions",
     "kernel_facts",
     "kernel_source",
     "migrate_facts",
     "module_streams",
     "os_plugin",
+    "package_columns",
     "packages_facts",
     "packages_plugin",
     "running_kernel_version",

@@ -333,9 +333,12 @@ def _evidence_match(match: Mapping[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ packages.minimum_versions
 
 
-def _installed(facts: Mapping[str, Any]) -> Mapping[str, str]:
+def installed_packages(facts: Mapping[str, Any]) -> dict[str, str]:
+    """``{binary: version}`` of the facts' ``packages`` columns (:func:`.package_columns`)."""
     packages = facts.get("packages")
-    return packages if isinstance(packages, Mapping) else {}
+    if not isinstance(packages, Mapping):
+        return {}
+    return dict(zip(packages.get("name") or (), packages.get("version") or (), strict=False))
 
 
 def evaluate_minimum_versions(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:
@@ -358,7 +361,7 @@ def evaluate_minimum_versions(facts: Mapping[str, Any], options: Mapping[str, An
     fmt = facts.get("package_format")
     if fmt not in versions.FORMATS:
         return Outcome.error(ErrorReason.NOT_SUPPORTED, f"Unknown package format {fmt!r}.")
-    installed = _installed(facts)
+    installed = installed_packages(facts)
     fmt = facts.get("version_scheme") or fmt  # apk3: the host's apk-tools orders by the 3.x rules
     below: list[dict[str, str]] = []
     missing: list[str] = []
@@ -431,7 +434,7 @@ def evaluate_forbidden(facts: Mapping[str, Any], options: Mapping[str, Any]) -> 
     PASS: no installed package matches.
     FAIL: ``telnetd`` 0.17+2.4-2 is installed ("Forbidden packages are installed: telnetd 0.17+2.4-2").
     """
-    installed = _installed(facts)
+    installed = installed_packages(facts)
     found = []
     for name in sorted(installed):
         for pattern in options["packages"]:

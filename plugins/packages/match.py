@@ -234,6 +234,18 @@ def prepare_rows(rows: Iterable[AffectedRow], fmt: str) -> PackageRows:
     )
 
 
+def newest_fix(rows: Iterable[AffectedRow], fmt: str) -> tuple[str | None, int, int]:
+    """What ``feeds import`` keeps of one package's rows: (the newest fixed version of
+    its "fixed in X" rows or None, the count of other ranges, the count of unreadable rows).
+
+    A version at or above the newest fix of a package without other ranges is
+    past every row of it, whatever the rows say otherwise.
+    """
+    prepared = prepare_rows(rows, fmt)
+    newest = prepared.fixed_rows[-1][3] if prepared.fixed_rows else None
+    return newest, len(prepared.other), prepared.unreadable
+
+
 def _hits(rows: PackageRows, installed: Any) -> list[AffectedRow]:
     found = list(rows.fixed_rows[bisect.bisect_right(rows.fixed_keys, installed) :])
     for introduced, fixed, last, row in rows.other:
@@ -399,6 +411,7 @@ __all__ = [
     "format_for_release",
     "group_by_source",
     "match_packages",
+    "newest_fix",
     "prepare_rows",
     "release_key",
     "source_lookup",

@@ -308,14 +308,37 @@ def _m9_feed_semantics(conn: Any) -> None:
     add_feed_semantics(conn)
 
 
+NEWEST_FIX_TABLE = """
+CREATE TABLE IF NOT EXISTS feed_newest (
+    feed TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    release TEXT NOT NULL,
+    package TEXT NOT NULL,
+    fixed TEXT,
+    ranges INTEGER NOT NULL,
+    unreadable INTEGER NOT NULL,
+    PRIMARY KEY (release, package, feed)
+);
+"""
+"""Per feed, release and package, what the feed import summarised of its rows: the newest
+fixed version of its "fixed in X" rows, the count of other ranges and of unreadable rows
+(docs/packages.md); ``imported_at`` is the feed's, so a summary a later import left stale
+is told apart."""
+
+
+def _m10_newest_fix(conn: Any) -> None:
+    _script(conn, NEWEST_FIX_TABLE)
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [
     _m1, _m2, _m3, _m4, _m5, _m6, _m7_feed_order, _m8_trackers, _m9_feed_semantics,
+    _m10_newest_fix,
 ]
 
 DATASETS: Mapping[str, tuple[str, ...]] = {
     "advisories": (
         "feed_sources", "feed_releases", "feed_advisories", "feed_affected",
-        "feed_aliases", "feed_fetches", "feed_eol",
+        "feed_aliases", "feed_fetches", "feed_eol", "feed_newest",
     ),
     "trackers": ("tracker_sources", "tracker_domains"),
 }
@@ -331,3 +354,4 @@ def ensure_advisory_tables(conn: sqlite3.Connection) -> None:
             _m7_feed_order(conn)
     with conn:
         add_feed_semantics(conn)
+    conn.executescript(NEWEST_FIX_TABLE)

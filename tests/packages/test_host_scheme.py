@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from scanner.plugins.packages import advisory_matches, feeds, installed_versions, packages_facts
+from scanner.plugins.packages import (
+    advisory_matches,
+    feeds,
+    installed_packages,
+    installed_versions,
+    packages_facts,
+)
 from scanner.store import Store
 
 # 3.x: 9.1.0015 < 9.1.002 (compared as strings); 2.x: the other way round.
@@ -44,7 +50,7 @@ def _alpine(tools: str) -> dict[str, Any]:
 def test_the_lowest_installed_version_follows_the_hosts_apk(tools: str, low: str) -> None:
     facts = packages_facts(_alpine(tools))
     assert facts["version_scheme"] == ("apk3" if tools.startswith("3") else "apk")
-    assert facts["packages"]["vim"] == low
+    assert installed_packages(facts)["vim"] == low
     columns = facts["sources"]
     at = columns["source"].index("vim")
     assert (columns["version"][at], columns["binaries"][at]) == (low, "vim xxd")

@@ -280,6 +280,7 @@ def test_version_1_facts_are_judged_on_the_matches_they_carry() -> None:
            **_found(_m("DSA-5532-1", package="openssl"))}
     facts = migrate_facts(1, old)
     assert facts["sources"] is None and "matches" not in facts
+    assert facts["packages"] == {"name": ["openssl"], "version": ["3.0.11-1~deb12u1"]}
     found = judged_matches(facts, None)  # no feed lent: the stored matches still decide
     outcome = judge_matches(facts, found, _options())
     assert outcome.status is Status.FAIL
@@ -302,5 +303,7 @@ def test_version_2_facts_read_as_the_columns_of_version_3() -> None:
     facts = packages_facts(host)
     assert facts["sources"] == {"source": ["openssl", "zlib"], "version": ["3.0.11-1~deb12u1", "1:1.2.13"],
                                 "binaries": ["libssl3 openssl", "zlib1g"]}
-    old = {**facts, "sources": {"zlib": ["1:1.2.13", ["zlib1g"]], "openssl": ["3.0.11-1~deb12u1", ["libssl3", "openssl"]]}}
+    assert facts["packages"] == {"name": ["libssl3", "openssl", "zlib1g"], "version": ["1.0-1", "1.0-1", "1.0-1"]}
+    old = {**facts, "sources": {"zlib": ["1:1.2.13", ["zlib1g"]], "openssl": ["3.0.11-1~deb12u1", ["libssl3", "openssl"]]},
+           "packages": {"zlib1g": "1.0-1", "openssl": "1.0-1", "libssl3": "1.0-1"}}
     assert migrate_facts(2, old) == facts

@@ -20,6 +20,7 @@ from scanner.plugins.packages import (
     advisory_matches,
     feed_facts,
     feeds,
+    installed_packages,
     match,
     os_plugin,
     packages_plugin,
@@ -102,12 +103,13 @@ def test_packages_facts_hold_sources_and_no_judgement(collect_both, fake_collect
     facts, _ = collect_both(store)
     assert facts["release"] == "debian:12"
     assert not {"feed", "matches", "feed_problem"} & set(facts)
-    assert facts["packages"]["libc6"] == "2.36-9+deb12u4"
+    assert facts["packages"]["name"] == sorted(facts["packages"]["name"])
+    assert installed_packages(facts)["libc6"] == "2.36-9+deb12u4"
     columns = facts["sources"]
     at = columns["source"].index("glibc")
     assert columns["version"][at] == "2.36-9+deb12u4"
     assert "libc6" in columns["binaries"][at].split()
-    assert "oldpkg" not in facts["packages"]
+    assert "oldpkg" not in installed_packages(facts)
     json.dumps(facts)  # stored as JSON
 
 
