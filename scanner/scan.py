@@ -6,20 +6,16 @@ The CLI parses flags and calls these; tests and other programs can too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import os
-import pickle
 import re
 import signal
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .engine import Observer, RunSpec, ScanSettings, scan_assets
 from .errors import ConfigError, ExitCode, Position
-from .evaluate import Finding, evaluate_asset, exit_code
+from .evaluate import evaluate_asset, exit_code
 from .inventory import (
     Inventory,
     Scope,
@@ -267,15 +263,8 @@ def fleet_status(store: Store, runs: Sequence[Mapping[str, Any]]) -> list[str]:
     return fleet_lines(store, runs)
 
 
-def reevaluate(
-    store: Store, source_run: int, ruleset: RuleSet, registry: Registry, fail_on: Severity,
-    workers: int | None = None,
-) -> tuple[int, ExitCode]:
+def reevaluate(store: Store, source_run: int, ruleset: RuleSet, registry: Registry, fail_on: Severity) -> tuple[int, ExitCode]:
     """Judge the stored facts of ``source_run`` under another policy, as a new run.
-
-    Assets are judged on ``workers`` processes (default: one per CPU) when the
-    run is large enough (:func:`judge_in_workers`); the findings are the same,
-    in the same order, as when judged one by one here.
 
     Raises :class:`FactsVersionError` (before any new run exists) when the
     loaded plugins cannot read the stored facts' schema versions. Facts are
@@ -289,95 +278,15 @@ def reevaluate(
         _readable(store, source_run, asset_id, versions, registry)
     now = dt.datetime.now(dt.UTC)
     new = store.clone_run(source_run, ruleset, now)
+    findings = []
     # One snapshot of the store's datasets for the whole evaluation: every asset
     # is judged against the same feeds, as they are now.
     with Snapshot(store) as datasets:
-
-        def judge(asset: Asset) -> list[Finding]:
+        for asset in store.assets(new):
             a_facts, a_errors = _readable(store, source_run, asset.id, versions, registry)
-            return evaluate_asset(asset, a_facts, a_errors, ruleset, registry.checks, now, datasets)
-
-        findings = judge_in_workers(judge, store.assets(new), _workers(store) if workers is None else workers)
+            findings.extend(evaluate_asset(asset, a_facts, a_errors, ruleset, registry.checks, now, datasets))
     store.replace_findings(new, findings)
     return new, finish(store, new, fail_on)
-
-
-# Below this many assets a fork costs more than it saves.
-FORK_FROM = 64
-
-
-def _workers(store: Store) -> int:
-    """One worker per CPU this process may run on; one for a store on a server, whose
-    connections a forked child cannot share (a SQLite file's it can, for reading)."""
-    from .store.sqlite import SqliteStore
-
-    if not isinstance(store, SqliteStore):
-        return 1
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def judge_in_workers(
-    judge: Callable[[Asset], list[Finding]], assets: Sequence[Asset], workers: int
-) -> list[Finding]:
-    """``judge`` of every asset, in order; on ``workers`` processes when it pays.
-
-    The first asset is judged here, so what checks build once and keep (a
-    plugin's feed index) exists before the fork and is shared copy-on-write;
-    the rest is cut in ``workers`` consecutive slices, the first judged here and
-    each other one by a forked child, whose findings come back pickled through
-    a pipe and are put back in order. The children only read: they inherit the
-    store's connections and the evaluation's snapshot, which this process keeps
-    open until they are done. In this process instead, for a slice whose child
-    fails, and everywhere without fork(), with other threads running (a
-    fork copies no thread, and the locks they held stay held) or for fewer than
-    :data:`FORK_FROM` assets.
-    """
-    if workers < 2 or len(assets) < FORK_FROM or not hasattr(os, "fork") or threading.active_count() > 1:
-        return [f for asset in assets for f in judge(asset)]
-    findings = judge(assets[0])
-    rest = assets[1:]
-    size = -(-len(rest) // workers)
-    slices = [rest[i : i + size] for i in range(0, len(rest), size)]
-    children = [_fork(judge, part) for part in slices[1:]]
-    findings.extend(f for asset in slices[0] for f in judge(asset))
-    for (pid, pipe), part in zip(children, slices[1:], strict=True):
-        findings.extend(_collect(pid, pipe, judge, part))
-    return findings
-
-
-def _fork(judge: Callable[[Asset], list[Finding]], part: Sequence[Asset]) -> tuple[int, int]:
-    """A child judging ``part`` and writing its findings, pickled, to the returned pipe."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid:
-        os.close(write)
-        return pid, read
-    code = 1
-    try:
-        os.close(read)
-        data = pickle.dumps([f for asset in part for f in judge(asset)], protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(write, "wb") as out:
-            out.write(data)
-        code = 0
-    finally:
-        os._exit(code)  # no exit handlers, no flushing of the parent's buffers, no closing of its store
-
-
-def _collect(
-    pid: int, pipe: int, judge: Callable[[Asset], list[Finding]], part: Sequence[Asset]
-) -> list[Finding]:
-    """A child's findings; judged here instead when the child failed."""
-    with os.fdopen(pipe, "rb") as source:
-        data = source.read()
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) == 0:
-        with contextlib.suppress(Exception):
-            found: list[Finding] = pickle.loads(data)
-            return found
-    return [f for asset in part for f in judge(asset)]
 
 
 def _readable(

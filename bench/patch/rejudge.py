@@ -141,7 +141,7 @@ def judge(db: Path) -> None:
     )
 
 
-def evaluate(db: Path, workers: int | None) -> None:
+def evaluate(db: Path) -> None:
     from scanner.models import Severity
     from scanner.policy import load_policies
     from scanner.plugin import load_registry
@@ -152,21 +152,14 @@ def evaluate(db: Path, workers: int | None) -> None:
     run_id = int(store.runs(1)[0]["id"])
     ruleset = load_policies([str(db.parent / "policy.yaml")], registry)
     before = _rss_mb()
-    start, cpu_start, children = time.perf_counter(), time.process_time(), _children_cpu()
-    new, code = reevaluate(store, run_id, ruleset, registry, Severity.LOW, workers=workers)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    new, code = reevaluate(store, run_id, ruleset, registry, Severity.LOW)
     took, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    forked = _children_cpu() - children
     failed = sum(f["status"] == "fail" for f in store.findings(new))
     print(
-        f"evaluate ({workers or 'one per CPU'} workers): run {run_id} -> run {new} (exit {int(code)}) in {took:.2f} s wall, "
-        f"{cpu + forked:.2f} s CPU ({forked:.2f} s of it in forked workers): store read, judge, "
-        f"findings written; {failed} failures; peak RSS {_rss_mb():.0f} MB ({before:.0f} MB before; each process's own)"
+        f"evaluate: run {run_id} -> run {new} (exit {int(code)}) in {took:.2f} s wall, {cpu:.2f} s CPU: store read, judge, "
+        f"findings written; {failed} failures; peak RSS {_rss_mb():.0f} MB ({before:.0f} MB before)"
     )
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -177,7 +170,6 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--phase", choices=("judge", "evaluate"), help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help="keep the generated store here (reused when it exists)")
-    parser.add_argument("--workers", type=int, help="evaluate on this many processes (default: one per CPU)")
     args = parser.parse_args()
     if args.phase is None:
         print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
@@ -185,15 +177,14 @@ def main() -> int:
         judge(args.db)
         return 0
     if args.phase == "evaluate":
-        evaluate(args.db, args.workers)
+        evaluate(args.db)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "civiscan.db"
         if not db.exists():
             setup(db, args.hosts, args.packages, args.advisories, args.seed)
         for phase in ("judge", "evaluate"):
-            workers = ["--workers", str(args.workers)] if args.workers else []
-            subprocess.run([sys.executable, __file__, "--phase", phase, "--db", str(db), *workers], check=True)
+            subprocess.run([sys.executable, __file__, "--phase", phase, "--db", str(db)], check=True)
     return 0
 
 
