@@ -244,11 +244,16 @@ class ProbeEngine:
                     continue
                 heads = [job.order[0][0] for job in active if job.order]
                 wait = min(max(min(heads, default=0.0) - time.monotonic(), 0.0), _POLL_SLICE)
+                wake_fd = wake.fileno()
                 for fd, _events in poller.poll(wait):
-                    if fd not in sockets:  # the wake-up socket
-                        wake.recv(4096)
+                    if fd == wake_fd:
+                        with contextlib.suppress(BlockingIOError, InterruptedError):
+                            wake.recv(4096)
                         continue
-                    job, sock, port = sockets.pop(fd)
+                    entry = sockets.pop(fd, None)
+                    if entry is None:  # settled or expired since the poll reported it
+                        continue
+                    job, sock, port = entry
                     job.inflight -= 1
                     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                     if _settle(sock, port, err, job.tally):
