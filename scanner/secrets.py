@@ -126,9 +126,11 @@ def mask_set_cookie(line: str) -> str:
     """A Set-Cookie line with its value masked, its name and attributes kept."""
     pair, semi, attributes = line.partition(";")
     name, eq, value = pair.partition("=")
-    if not eq or not value.strip() or value.strip() in (MASK, "<redacted>"):
+    if not eq:  # a nameless cookie: the whole pair is its value (RFC 6265 5.2)
+        name, value = "", name
+    if not value.strip() or value.strip() in (MASK, "<redacted>"):
         return line
-    return f"{name}={MASK}{semi}{attributes}"
+    return f"{name}{eq}{MASK}{semi}{attributes}"
 
 
 def _mask(value: Any, cookie: bool) -> Any:
