@@ -56,8 +56,6 @@ _PARAM = re.compile(r"([?&;#])([^=&;#?\s\"'<>]+)=([^&;#?\s\"'<>]*)")
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+)(?=[A-Za-z]*[0-9._~+/=-])([A-Za-z0-9._~+/=-]{8,})")
 _USERINFO_SCREEN = re.compile(r"://[^/?#\s\"'<>@]*@")  # _USERINFO's cheap form: a literal first
 _PARAM_SECRET = re.compile(r"[?&;#][^=&;#?\s\"'<>]+=[^&;#?\s\"'<>]")
-_SUSPECT = re.compile(r"(?i)://[^/?#\s\"'<>@]*@|[?&;#][^=&;#?\s\"'<>]+=[^&;#\s\"'<>]|bearer")
-"""A cheap first look: a string without any of these needs no closer one (most strings)."""
 
 
 def _words(key: str) -> tuple[str, ...]:
@@ -109,7 +107,7 @@ def clean_text(text: str) -> str:
     Works on any text (a URL, a relative Location, an error message quoting a
     URL); returns *text* itself when there is nothing to mask.
     """
-    if not _SUSPECT.search(text):
+    if not has_secret_marks(text):
         return text
     cleaned = _USERINFO.sub(r"\1", text)
     cleaned = _PARAM.sub(_param, cleaned)
