@@ -25,6 +25,7 @@ from scanner.lab.pki import LabPKI
 from tests.conftest import require_tool
 from tests.http.conftest import free_port, run_nginx
 from tests.notify.conftest import serve_webhook
+from tests.notify.test_command import AGENT
 
 ADDRESS = "127.0.219.1"
 HOSTNAME = "portal.city.test"
@@ -44,26 +45,13 @@ rules:
   - {id: forms, title: Forms post over HTTPS, severity: high, checks: [{check: web.forms}]}
   - {id: redirects, title: Redirects stay on HTTPS, severity: low, checks: [{check: web.redirects}]}
 """
-INVENTORY = """\
-scope: {{networks: [127.0.219.0/24]}}
-departments:
-  parks:
-    title: Parks
-    contacts:
-      webhook: [{{url: "{hook}", secret_env: NOTIFY_SECRET}}]
-    assets:
-      - {{endpoint: "https://{host}:{port}/", address: {address}}}
-"""
-AGENT = """\
-schedules:
-  nightly:
-    cron: "0 2 * * *"
-    policies: [policy.yaml]
-    inventory: inventory.yaml
-    notifications:
-      allow_networks: [127.0.0.0/8]
-      retry: {attempts: 1}
-"""
+# The parks department, told of its changes by webhook, with the portal as its one asset.
+INVENTORY = (
+    "scope: {{networks: [127.0.219.0/24]}}\n"
+    "departments: {{parks: {{title: Parks,"
+    ' contacts: {{webhook: [{{url: "{hook}", secret_env: NOTIFY_SECRET}}]}},'
+    ' assets: [{{endpoint: "https://{host}:{port}/", address: {address}}}]}}}}\n'
+)
 FORMATS = ("json", "html", "junit", "sarif", "csv", "markdown")
 
 
@@ -139,7 +127,7 @@ def scanned(portal: Portal, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         (tmp_path / "policy.yaml").write_text(POLICY)
         (tmp_path / "inventory.yaml").write_text(
             INVENTORY.format(hook=hook.url, host=HOSTNAME, port=portal.https_port, address=ADDRESS))
-        (tmp_path / "agent.yaml").write_text(AGENT)
+        (tmp_path / "agent.yaml").write_text(AGENT.format(attempts=1))
         target = f"{HOSTNAME}:{portal.https_port}"
         options = ("-p", "policy.yaml", "-i", "inventory.yaml", "--ca-file", portal.ca_file,
                    "--http-redirect-port", str(portal.plain_port), "--format", "json", "--timeout", "3")
