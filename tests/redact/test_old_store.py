@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli import main
 from scanner.evaluate import CheckResult, Finding
 from scanner.models import CollectError, ErrorReason, Severity, Status
 from scanner.plugin import CheckRequest
 from scanner.policy import Rule, RuleSet
 from scanner.store import RunStatus, Store
 from tests.notify.conftest import START, asset, serve_webhook
-from tests.notify.test_command import AGENT
+from tests.notify.test_command import AGENT, run_cli
 
 PASSWORD, TOKEN, USERINFO = "OldPassword0Secret77", "OldToken0Secret88", "OldUserinfo0Secret99"
 LOCATION = f"http://admin:{USERINFO}@web.city.example/next?token={TOKEN}&lang=en"
@@ -48,14 +47,6 @@ def old_run(store: Store, started: dt.datetime, status: Status) -> int:
 
 def leaked(text: str) -> list[str]:
     return [s for s in (PASSWORD, TOKEN, USERINFO) if s in text]
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture
