@@ -22,7 +22,7 @@ What counts as a secret (docs/security.md, "Secrets in evidence"):
 Keys ending in ``_env`` name an environment variable, not its value, and are
 left to the renderers' local-settings rule. Nothing is fingerprinted: no check
 needs to tell two secret values apart, only their properties, which plugins
-record beside them (cookie attributes, whether a form posts a password over http).
+record beside them (cookie attributes, whether a form posts a password in clear text).
 """
 
 from __future__ import annotations
