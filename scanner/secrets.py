@@ -55,6 +55,8 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s\"'<>@]*@")
 _PARAM = re.compile(r"([?&;#])([^=&;#?\s\"'<>]+)=([^&;#?\s\"'<>]*)")
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+)(?=[A-Za-z]*[0-9._~+/=-])([A-Za-z0-9._~+/=-]{8,})")
 _USERINFO_SCREEN = re.compile(r"://[^/?#\s\"'<>@]*@")  # _USERINFO's cheap form: a literal first
+_TEXT_MARKS = re.compile(r"://|[?&;#]|(?i:bearer)")
+"""What any string :func:`clean_text` changes holds."""
 _PARAM_SECRET = re.compile(r"[?&;#][^=&;#?\s\"'<>]+=[^&;#?\s\"'<>]")
 
 
@@ -156,7 +158,8 @@ def scrub(value: Any) -> Any:
     """
     kind = type(value)
     if kind is str:
-        return clean_text(value)
+        # One search in C tells most strings apart (a name, a version): no call to find nothing.
+        return clean_text(value) if _TEXT_MARKS.search(value) else value
     if kind in _SCALARS:
         return value
     if isinstance(value, Mapping):
@@ -189,7 +192,6 @@ COMMON_NAMES = ("password", "passwd", "passphrase", "pwd", "secret", "token", "a
                 "proxy-authenticate", "access_token", "refresh_token", "private_key",
                 "client_secret", "cookie", "session_id", "sessionid")
 """The secret keys a stored document most likely holds, for :func:`may_hold_secret`."""
-_PARAM_MARKS = ("?", "&", ";", "#")
 
 
 def key_screen(names: Iterable[str]) -> re.Pattern[str]:
@@ -213,7 +215,7 @@ def has_secret_marks(text: str) -> bool:
     or a bearer token (what :func:`clean_text` masks)? A few searches in C."""
     if "://" in text and _USERINFO_SCREEN.search(text):
         return True
-    if any(mark in text for mark in _PARAM_MARKS) and _PARAM_SECRET.search(text):
+    if ("?" in text or "&" in text or ";" in text or "#" in text) and _PARAM_SECRET.search(text):
         return True
     return ("earer" in text or "EARER" in text) and _BEARER.search(text) is not None
 
