@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from scanner.fsutil import atomic_open
 from scanner.history import Trends
 from scanner.policy import DEFAULT_REMEDIATION_SLA
+from scanner.secrets import scrub
 
 from . import evidence, html, junit, manifest, markdown, sarif, tabular
 from .analysis import DocumentError, Index, compare, previous_document, subset
@@ -182,7 +183,8 @@ def write_document(doc: Mapping[str, Any], out: TextIO) -> None:
     disables the C encoder); one asset, finding or rule per line keeps it
     readable, greppable and diffable, and 30% smaller. Items are encoded a
     few thousand per encoder pass
-    (:func:`scanner.reports.evidence.encode_joined`) and written per pass.
+    (:func:`scanner.reports.evidence.scrubbed_joined`, which masks any secret a
+    store written by an older version holds) and written per pass.
     """
     out.write("{\n")
     keys = sorted(doc)
@@ -193,11 +195,11 @@ def write_document(doc: Mapping[str, Any], out: TextIO) -> None:
             out.write("[\n")
             for start in range(0, len(value), ITEMS_PER_PASS):
                 part = value[start : start + ITEMS_PER_PASS]
-                out.write("    " + evidence.encode_joined(_JSON.encode, part, ",\n    "))
+                out.write("    " + evidence.scrubbed_joined(_JSON.encode, part, ",\n    "))
                 out.write(",\n" if start + ITEMS_PER_PASS < len(value) else "\n")
             out.write("  ]")
         else:
-            out.write(_JSON.encode(value))
+            out.write(_JSON.encode(scrub(value)))
         out.write(",\n" if i < len(keys) - 1 else "\n")
     out.write("}\n")
 

@@ -1,8 +1,10 @@
 """Evidence for people: redacted, flattened into key facts, bounded in size.
 
 Evidence is whatever JSON a plugin recorded. A report shows the facts that
-decided a finding in a few readable lines, never an unbounded dump, and never
-a path on the scanning machine (the settings that may leak into evidence).
+decided a finding in a few readable lines, never an unbounded dump, never
+a path on the scanning machine (the settings that may leak into evidence), and
+never a secret (:mod:`scanner.secrets`: the engine masks them before facts are
+stored; masking again here covers stores written by older versions).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scanner.plugin import EvidenceRenderer, Registry, load_registry
+from scanner.secrets import COMMON_NAMES, has_secret_marks, key_screen, may_hold_secret, scrub
 
 CORE_KEYS = frozenset({"ca_file", "key_file", "known_hosts", "password_env", "passphrase_env"})
 """Keys of the core's own settings that name files or secrets' variables on the scanning machine."""
@@ -47,12 +50,20 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 def redact(value: Any) -> Any:
-    """*value* with every :func:`local_keys` entry, at any depth, replaced.
+    """*value* with every :func:`local_keys` entry, at any depth, replaced, and
+    every secret masked (:func:`scanner.secrets.scrub`).
 
     Returns *value* itself when there is nothing to redact: renderers call this
     for each of hundreds of thousands of findings, most of which need no copy.
+    Encoding a finding's evidence and searching the text (in C) costs a tenth
+    of walking it, so the secrets' walk is only taken when the text may need it.
     """
-    return _redact(value, local_keys())
+    shown = _redact(value, local_keys())
+    if type(shown) is str:
+        return scrub(shown)
+    if type(shown) in _SCALARS or not may_hold_secret(_RAW_JSON.encode(shown)):
+        return shown
+    return scrub(shown)
 
 
 def _redact(value: Any, keys: frozenset[str]) -> Any:
@@ -83,20 +94,26 @@ def _redact(value: Any, keys: frozenset[str]) -> Any:
 
 @functools.cache
 def _key_markers() -> re.Pattern[str]:
-    return re.compile("|".join(re.escape(json.dumps(k)) for k in sorted(local_keys())))
+    """Any :func:`local_keys` or common secret key (:data:`~scanner.secrets.COMMON_NAMES`) in JSON text."""
+    return key_screen(local_keys() | set(COMMON_NAMES))
+
+
+def _needs_redacting(text: str) -> bool:
+    """Might the JSON *text* hold a local setting or a secret (:func:`redact` would change it)?"""
+    return _key_markers().search(text) is not None or has_secret_marks(text)
 
 
 def redacted_json(value: Any, encode: Any) -> str:
     """``encode(redact(value))``, encoding once in the usual case.
 
-    Most evidence names no local setting: encoding it first and looking for a
-    redacted key's JSON spelling in the text (a few substring searches in C)
+    Most evidence names no local setting and holds no secret: encoding it first
+    and looking for a redacted key's JSON spelling or a secret's marks in the text (a few substring searches in C)
     saves walking every object of hundreds of thousands of findings. Only when
     one appears (perhaps as a value: redacting then changes nothing) is the
     value redacted and encoded again.
     """
     text: str = encode(value)
-    if _key_markers().search(text):
+    if _needs_redacting(text):
         return str(encode(redact(value)))
     return text
 
@@ -130,9 +147,23 @@ def redacted_json_each(items: Sequence[Any], encode: Callable[[Any], str]) -> li
     (:func:`encode_joined`) and searched for redacted keys once. *encode* must
     escape line breaks (every ``json`` encoder does)."""
     text = encode_joined(encode, items, "\n")
-    if _key_markers().search(text):
-        return [redacted_json(item, encode) for item in items]
-    return text.split("\n") if items else []
+    lines = text.split("\n") if items else []
+    if _needs_redacting(text):
+        # Only the few items that may hold something are walked and encoded again.
+        return [redacted_json(item, encode) if _needs_redacting(line) else line
+                for item, line in zip(items, lines, strict=True)]
+    return lines
+
+
+def scrubbed_joined(encode: Callable[[Any], str], items: Sequence[Any], joiner: str) -> str:
+    """:func:`encode_joined` of *items* with every secret masked (:func:`scanner.secrets.scrub`),
+    local settings kept: the run document is the whole record, but never a secret."""
+    text = encode_joined(encode, items, "\n")
+    if not may_hold_secret(text):
+        return text.replace("\n", joiner) if joiner != "\n" else text
+    lines = text.split("\n")
+    return joiner.join(encode(scrub(item)) if may_hold_secret(line) else line
+                       for item, line in zip(items, lines, strict=True))
 
 
 def clip(text: str, limit: int = MAX_TEXT) -> str:
@@ -224,7 +255,7 @@ def raw_checked(evidence: Any, limit: int = MAX_RAW) -> tuple[str, bool]:
     """:func:`raw`, and whether *evidence* holds nothing to redact (then
     :func:`facts` and :func:`readable` may be told ``redacted=True`` and skip the walk)."""
     text: str = _RAW_JSON.encode(evidence)
-    clean = _key_markers().search(text) is None
+    clean = not _needs_redacting(text)
     if not clean:
         text = _RAW_JSON.encode(redact(evidence))
     if len(text) > limit:

@@ -51,10 +51,14 @@ def load_registry(disabled: Sequence[str] = (), *, lazy: bool = False, warn: Any
 
 
 def _json(doc: Any, default: Any = None) -> str:
-    """``doc`` as the commands print and write JSON: indented, keys sorted (json imported when needed)."""
+    """``doc`` as the commands print and write JSON: indented, keys sorted (json imported when needed),
+    without a secret a run stored by an older version may hold (:mod:`scanner.secrets`)."""
     import json
 
-    return json.dumps(doc, indent=2, sort_keys=True, default=default)
+    from .secrets import may_hold_secret, scrub
+
+    text = json.dumps(doc, indent=2, sort_keys=True, default=default)
+    return json.dumps(scrub(doc), indent=2, sort_keys=True, default=default) if may_hold_secret(text) else text
 
 
 SEVERITIES = [s.value for s in Severity]

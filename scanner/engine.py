@@ -26,6 +26,7 @@ from .models import Asset, CollectError, CollectFailed, ErrorReason, Severity
 from .netutil import classify, describe
 from .plugin import CheckRequest, Context, DatasetProvider, Registry
 from .policy import RuleSet
+from .secrets import scrub
 from .store import Store
 
 
@@ -236,7 +237,8 @@ async def run_job(
 
     await asyncio.gather(*(one(name, wanted) for name, wanted in job["plugins"].items()))
     versions = {name: registry.declared[name].facts_version for name in facts}
-    return {"facts": facts, "errors": errors, "versions": versions}
+    # Secrets never leave the job: judged, stored and sent to a coordinator already masked.
+    return {"facts": scrub(facts), "errors": scrub(errors), "versions": versions}
 
 
 async def resolve_asset(asset: Asset, gate: Gate) -> tuple[Asset, CollectError | None]:

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from .evaluate import Finding
 from .models import Asset, Severity, Status
+from .secrets import clean_text
 from .timeutil import readable_time
 from .yamlpos import UNSAFE_CHARACTERS as _UNSAFE
 
@@ -39,10 +40,11 @@ def inert(text: object) -> str:
 
 
 class InertFormatter(logging.Formatter):
-    """Log records on a terminal, as inert as every other line there."""
+    """Log records on a terminal, as inert as every other line there, and with no
+    credential a message quoted (a URL's user information, a token parameter: :func:`clean_text`)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return inert(super().format(record))
+        return inert(clean_text(super().format(record)))
 
 
 def inert_lines(lines: Sequence[str]) -> str:

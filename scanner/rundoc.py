@@ -18,6 +18,7 @@ from typing import Any
 from .evaluate import waiver_report
 from .models import Asset, CollectError
 from .policy import RuleSet
+from .secrets import clean_text, has_secret_marks, scrub
 
 SCHEMA = "civiscan/run"
 SCHEMA_VERSION = 1
@@ -68,13 +69,23 @@ def run_schema() -> dict[str, Any]:
     return schema
 
 
+def _masked(finding: Mapping[str, Any]) -> Mapping[str, Any]:
+    """*finding* with its secrets masked when a message quotes one (a run stored by an
+    older version: this version masks facts before judging, so messages never do)."""
+    texts = [finding.get("message"), *(c.get("message") for c in finding.get("checks") or ())]
+    if any(isinstance(t, str) and has_secret_marks(t) for t in texts):
+        masked: Mapping[str, Any] = scrub(finding)
+        return masked
+    return finding
+
+
 def build_document(records: RunRecords) -> dict[str, Any]:
-    """The run as the versioned JSON document."""
+    """The run as the versioned JSON document, without a secret (:mod:`scanner.secrets`)."""
     record, assets = records.run, records.assets
     findings = []
     counts = {"pass": 0, "fail": 0, "error": 0, "waived": 0, "not_applicable": 0}
     for stored in records.findings:
-        f = {**stored, "first_seen": records.first_seen.get(stored["fingerprint"])}
+        f = {**_masked(stored), "first_seen": records.first_seen.get(stored["fingerprint"])}
         counts[f["status"]] = counts.get(f["status"], 0) + 1
         findings.append(f)
     asset_docs = []
@@ -87,11 +98,11 @@ def build_document(records: RunRecords) -> dict[str, Any]:
                 "kind": a.kind.value,
                 "department": a.department,
                 "address": a.address,
-                "url": a.url,
+                "url": clean_text(a.url) if a.url else a.url,
                 "tags": list(a.tags),
                 "state": records.states.get(a.id, AssetState.PENDING).value,
                 "facts": dict(a_facts),
-                "errors": {k: v.to_json() for k, v in a_errors.items()},
+                "errors": {k: {**v.to_json(), "message": clean_text(v.message)} for k, v in a_errors.items()},
             }
         )
     assessed = sum(

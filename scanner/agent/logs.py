@@ -2,7 +2,8 @@
 
 Values may come from targets (asset ids, messages of errors): text lines show
 them through :func:`scanner.output.inert`, so a log viewer on a terminal
-cannot be driven by them; JSON escapes them by its own rules.
+cannot be driven by them; JSON escapes them by its own rules. Either way no
+secret is written (:mod:`scanner.secrets`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from typing import Any, TextIO
 
 from ..output import inert
+from ..secrets import clean_text, scrub
 
 FORMATS = ("text", "json")
 
@@ -26,6 +28,8 @@ class Log:
 
     def __call__(self, event: str, message: str, *, level: str = "info", **fields: Any) -> None:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        # An error quoting a URL or a setting must not put a credential in the log.
+        message, fields = clean_text(message), scrub(fields)
         if self.fmt == "json":
             line = json.dumps({"time": now, "level": level, "event": event, "message": message, **fields},
                               default=str, sort_keys=True)

@@ -17,6 +17,7 @@ import click
 from scanner.cli import Fail, db_option, open_store
 from scanner.errors import ExitCode
 from scanner.inventory import load_inventory
+from scanner.output import InertFormatter
 from scanner.store import Store
 from scanner.yamlpos import PosDict, Shape, escape, load_file, quote
 
@@ -76,7 +77,7 @@ def notify(run: str, config_path: str, schedule: str | None, inventory: str | No
     log = logging.getLogger("civiscan.notify")
     if not log.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.setFormatter(InertFormatter("%(levelname)s: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     report = deliver_run(store, run_id, cfg, previous_run_id=previous_id, departments=departments, log=log, dry_run=dry_run)

@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from ..secrets import scrub
 from ..yamlpos import escape
 from .events import Event, EventKind
 
@@ -44,10 +45,11 @@ class Audience:
 def payload(
     audience: Audience, events: Sequence[Event], *, digest: bool, generated: str, report_url: str | None
 ) -> dict[str, Any]:
-    """The ``civiscan/notification`` v1 document (docs/notifications.md, notification-v1.schema.json)."""
+    """The ``civiscan/notification`` v1 document (docs/notifications.md, notification-v1.schema.json),
+    with every secret its events may carry (from a run stored by an older version) masked."""
     runs = {int(e.run["id"]): dict(e.run) for e in events}
     counts = Counter(e.kind.value for e in events)
-    return {
+    document: dict[str, Any] = scrub({
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "generated": generated,
@@ -58,7 +60,8 @@ def payload(
         "events": [e.to_json() for e in events[:MAX_EVENTS]],
         "omitted_events": max(0, len(events) - MAX_EVENTS),
         "report_url": report_url,
-    }
+    })
+    return document
 
 
 def body(document: Mapping[str, Any]) -> bytes:
