@@ -138,6 +138,9 @@ class TLSPlugin:
         if asset.kind is not AssetKind.ENDPOINT:
             raise CollectFailed(ErrorReason.NOT_SUPPORTED, "the tls plugin scans endpoints only")
         endpoint = await resolve_endpoint(asset, ctx.gate)
+        # The chain's first reading imports cryptography and parses the trust store: started
+        # now in a thread, it overlaps the enumeration's network waits.
+        warm = ctx.run_blocking(_load_trust, _trust(asset, ctx))
         result = await probe.scan(
             endpoint, ctx.timeout, lambda: ctx.host_slot(endpoint.address), _plan(requests))
         facts = scan_facts(result)
@@ -147,8 +150,8 @@ class TLSPlugin:
             _chain_facts, list(result.chain), asset.hostname, trust=_trust(asset, ctx),
             now=dt.datetime.now(dt.UTC),
             ocsp_response=result.ocsp_response, ocsp_stapled=result.ocsp_stapling))
-        _, facts["dh_groups"], chain_facts = await asyncio.gather(
-            _handshake_probes(endpoint, ctx, _probes(requests), facts), dh_groups, certificate)
+        _, facts["dh_groups"], chain_facts, _ = await asyncio.gather(
+            _handshake_probes(endpoint, ctx, _probes(requests), facts), dh_groups, certificate, warm)
         if result.chain:
             facts["certificate"] = chain_facts
         online = _online_options(requests)
@@ -169,6 +172,18 @@ def _chain_facts(chain: list[bytes], hostname: str, *, trust: tuple[str | None, 
     ca_file, ca_only = trust
     return describe_chain(chain, hostname, ca_file=ca_file,
                           system_store=None if ca_only else SYSTEM_TRUST_STORE, **kwargs)
+
+
+def _load_trust(trust: tuple[str | None, bool]) -> None:
+    """Read the trust store :func:`_chain_facts` will verify with (cached by :mod:`.certs`);
+    an unreadable one is reported there."""
+    from .certs import SYSTEM_TRUST_STORE, load_trust_store
+
+    ca_file, ca_only = trust
+    try:
+        load_trust_store(ca_file, None if ca_only else SYSTEM_TRUST_STORE)
+    except OSError:
+        pass
 
 
 def _probes(requests: Sequence[CheckRequest]) -> frozenset[str]:

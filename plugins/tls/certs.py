@@ -18,6 +18,7 @@ import hashlib
 import ipaddress
 import math
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -102,6 +103,14 @@ def load_trust_store(
     ca_file: str | None, system_store: str | None = SYSTEM_TRUST_STORE
 ) -> TrustStore:
     """The system store (if present) plus ``ca_file``; raises OSError if ``ca_file`` is unreadable."""
+    with _LOADING:  # endpoints scanned together wait for one parse instead of each parsing
+        return _load_trust_store(ca_file, system_store)
+
+
+_LOADING = threading.Lock()
+
+
+def _load_trust_store(ca_file: str | None, system_store: str | None) -> TrustStore:
     anchors: list[x509.Certificate] = []
     intermediates: list[x509.Certificate] = []
     sources: list[str] = []
