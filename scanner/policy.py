@@ -12,10 +12,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import pkgdata
 from .errors import ConfigError, ConfigProblem, Position
 from .models import Asset, AssetKind, Severity
 from .options import suggest, validate_options
@@ -253,7 +253,7 @@ class RuleSet:
 
 
 def builtin_policy_names() -> list[str]:
-    root = resources.files("scanner.policies")
+    root = pkgdata.files("scanner.policies")
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -298,7 +298,7 @@ def _read_source(ref: str, relative_to: Path | None, where: Position | None) -> 
             f"no shipped policy named {quote(ref)}{suggest(ref, names)}"
             f" (shipped: {', '.join(names) or 'none'})",
         )
-    raw = (resources.files("scanner.policies") / f"{ref}.yaml").read_bytes()
+    raw = (pkgdata.files("scanner.policies") / f"{ref}.yaml").read_bytes()
     return _Source(f"builtin:{ref}", f"builtin:{ref}", raw)
 
 

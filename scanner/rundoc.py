@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import importlib.resources
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import pkgdata
 from .evaluate import waiver_report
 from .models import Asset, CollectError
 from .policy import RuleSet
@@ -64,7 +64,7 @@ class RunRecords:
 
 def run_schema() -> dict[str, Any]:
     """The JSON Schema of ``civiscan/run`` version 1."""
-    text = (importlib.resources.files("scanner") / "data" / "run-v1.schema.json").read_text("utf-8")
+    text = (pkgdata.files("scanner") / "data" / "run-v1.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -13,7 +13,8 @@ import enum
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
+
+from scanner import pkgdata
 
 
 class Protocol(str, enum.Enum):
@@ -293,7 +294,7 @@ def _build(code: int, iana: str, openssl: str | None, versions: tuple[Protocol, 
 
 
 def _data_lines(name: str) -> Iterable[list[str]]:
-    text = resources.files("scanner.plugins.tls").joinpath("data", name).read_text("utf-8")
+    text = pkgdata.files("scanner.plugins.tls").joinpath("data", name).read_text("utf-8")
     for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):

@@ -90,6 +90,13 @@ def test_a_scan_of_targets_without_a_config_file_imports_no_toml_or_contacts_par
     assert "tomllib" not in modules and "scanner.notify.contacts" not in modules
 
 
+def test_a_scan_reads_shipped_files_without_importlib_resources(tmp_path):
+    """Policies, schemas and suite tables are read from the package folders (scanner.pkgdata)."""
+    modules = _port_scan(tmp_path, f"{NET}.93.3")
+    assert "scanner.pkgdata" in modules
+    assert {"importlib.resources", "tempfile", "shutil"} & modules == set()
+
+
 def test_a_config_file_and_an_inventory_department_still_get_their_parsers(tmp_path):
     (tmp_path / "civiscan.toml").write_text('[scan]\nfail-on = "high"\n')
     inventory = tmp_path / "inv.yaml"
