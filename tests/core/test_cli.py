@@ -449,3 +449,12 @@ def test_checks_markdown_prints_a_familys_reference(civiscan):
     out = civiscan("checks", "--markdown", "banner", check_exit=0).stdout
     assert out.startswith("### `banner.no_version`") and "| `port` | tcp_port | required |" in out
     assert "no loaded plugin has checks of family 'bannr' (did you mean 'banner'?)" in civiscan("checks", "--markdown", "bannr", check_exit=2).stderr
+
+
+def test_a_command_collects_young_objects_every_10000_allocations_not_700():
+    """The objects a command's imports make are walked a few times, not dozens (scanner.cli.main)."""
+    probe = ("import gc, contextlib, io\nfrom scanner.cli import main\nbefore = gc.get_threshold()\n"
+             "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+             "    main(['--version'])\nprint(before, gc.get_threshold())\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split(") (") == ["(700, 10, 10", "10000, 10, 10)\n"], done.stdout + done.stderr
