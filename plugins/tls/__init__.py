@@ -140,7 +140,8 @@ class TLSPlugin:
         endpoint = await resolve_endpoint(asset, ctx.gate)
         # The chain's first reading imports cryptography and parses the trust store: started
         # now in a thread, it overlaps the enumeration's network waits.
-        warm = ctx.run_blocking(_load_trust, _trust(asset, ctx))
+        warm = asyncio.ensure_future(ctx.run_blocking(_load_trust, _trust(asset, ctx)))
+        warm.add_done_callback(lambda task: task.cancelled() or task.exception())  # no "never retrieved"
         result = await probe.scan(
             endpoint, ctx.timeout, lambda: ctx.host_slot(endpoint.address), _plan(requests))
         facts = scan_facts(result)
