@@ -233,10 +233,11 @@ def facts(evidence: Any, *, redacted: bool = False) -> list[tuple[str, str]]:
 def summary(evidence: Any, check_id: str = "", limit: int = 600) -> str:
     """One line of the evidence, for formats without structure (JUnit): the
     plugin's own lines for *check_id* (:func:`readable`), else the key facts."""
-    lines = readable(check_id, evidence) if check_id else []
+    shown = redact(evidence)  # once, for both the plugin's lines and the key facts
+    lines = readable(check_id, shown, redacted=True) if check_id else []
     if lines:
         return clip("; ".join(lines), limit)
-    return clip("; ".join(f"{k}: {v}" for k, v in facts(evidence)), limit)
+    return clip("; ".join(f"{k}: {v}" for k, v in facts(shown, redacted=True)), limit)
 
 
 _RAW_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
