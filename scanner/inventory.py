@@ -430,33 +430,41 @@ def jump_problems(spec: str, scope: Scope) -> list[str]:
 
 
 def url_problem(url: str) -> str | None:
-    """Why ``url`` is not a usable endpoint URL, or None."""
+    """Why ``url`` is not a usable endpoint URL, or None.
+
+    A URL carrying a secret (user information, or a query or fragment
+    parameter such as ``token`` or ``api_key``) is refused: the inventory is
+    shared and stored with every run, so it names servers, never credentials.
+    Messages show the URL with any secret masked.
+    """
+    from .secrets import clean_url
+
+    shown = clean_url(url)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        return f"invalid URL {quote(url)}: {excerpt(exc)}"
+        return f"invalid URL {quote(shown)}: {excerpt(exc)}"
     if parts.scheme not in ENDPOINT_SCHEMES:
         others = ", ".join(f"{s}://" for s in ENDPOINT_SCHEMES if s != "https")
-        return f"endpoint URL {quote(url)} must start with https:// (or one of {others})"
+        return f"endpoint URL {quote(shown)} must start with https:// (or one of {others})"
     if not parts.hostname:
-        return f"endpoint URL {quote(url)} has no host"
+        return f"endpoint URL {quote(shown)} has no host"
     host = parts.hostname
     if problem := host_problem(host):
-        return f"endpoint URL {quote(url)} has an invalid host: {problem}"
+        return f"endpoint URL {quote(shown)} has an invalid host: {problem}"
     if port is not None and not 1 <= port <= 65535:
-        return f"endpoint URL {quote(url)} has an invalid port"
+        return f"endpoint URL {quote(shown)} has an invalid port"
     if parts.username or parts.password:
-        return f"endpoint URL {quote(_redact_userinfo(url))} must not carry credentials"
+        return f"endpoint URL {quote(shown)} must not carry credentials"
+    if shown != url:
+        return (
+            f"endpoint URL {quote(shown)} must not carry credentials: "
+            "a secret parameter (token, key, password, ...) does not belong in the inventory"
+        )
     if parts.scheme != "https" and (parts.path not in ("", "/") or parts.query or parts.fragment):
-        return f"endpoint URL {quote(url)} names a server only: a {parts.scheme}:// URL takes no path"
+        return f"endpoint URL {quote(shown)} names a server only: a {parts.scheme}:// URL takes no path"
     return None
-
-
-def _redact_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return parts._replace(netloc="***@" + netloc).geturl()
 
 
 def _endpoint_name(url: str) -> str:

@@ -98,6 +98,28 @@ def test_secret_value_is_not_echoed(write):
     assert not any("hunter2" in p for p in found)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:pw-s3cret@127.0.0.1/",
+        "https://127.0.0.1/login?token=s3cret",
+        "https://127.0.0.1/feed?lang=en&api_key=s3cret",
+        "https://127.0.0.1/cb#access_token=s3cret",
+        "https://127.0.0.1:99999/?token=s3cret",
+        "http://127.0.0.1/?password=s3cret",
+    ],
+)
+def test_endpoint_url_with_a_secret_is_refused_without_echoing_it(write, url):
+    found = problems(write, HEAD + f"      - endpoint: '{url}'\n")
+    assert found and found[0].startswith("inv.yaml:5:19: "), found
+    assert not any("s3cret" in p for p in found), found
+
+
+def test_endpoint_url_with_plain_query_parameters_loads(write):
+    inv = load_inventory(write("inv.yaml", HEAD + "      - endpoint: 'https://127.0.0.1/search?q=parks&lang=en'\n"))
+    assert inv.assets[0].url == "https://127.0.0.1/search?q=parks&lang=en"
+
+
 def test_endpoint_name_out_of_domain_scope(write):
     text = "scope: {networks: [127.0.0.0/8], domains: [parks.example]}\ndepartments:\n  parks:\n    assets:\n      - endpoint: https://evil.example/\n        address: 127.0.0.5\n"
     assert any("evil.example is outside the allowed domains" in p for p in problems(write, text))
