@@ -75,9 +75,13 @@ def suggest(word: str, candidates: Any) -> str:
 
 
 def validate_options(
-    schema: Mapping[str, Option], given: Mapping[str, Any] | None, check_id: str
+    schema: Mapping[str, Option], given: Mapping[str, Any] | None, check_id: str, *, partial: bool = False
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """Validate ``given`` against ``schema``; return (options with defaults, problems)."""
+    """Validate ``given`` against ``schema``; return (options with defaults, problems).
+
+    ``partial``: ``given`` changes some options of a complete set (a policy's
+    ``tailor``), so only its own keys are returned and none is required.
+    """
     problems: list[Problem] = []
     given = given if given is not None else {}
     if not isinstance(given, Mapping):
@@ -99,6 +103,8 @@ def validate_options(
             result[key] = _convert(opt, value)
         except ValueError as exc:
             problems.append(Problem(key, f"option '{key}' of check {check_id}: {exc}"))
+    if partial:
+        return result, problems
     for key, opt in schema.items():
         if key in result or key in given:
             continue

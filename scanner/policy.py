@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -351,6 +351,23 @@ def load_policies(refs: Sequence[str], registry: Registry) -> RuleSet:
             sla.update(parent_sla)
         for rule_id in parsed.exclude:
             effective.pop(rule_id, None)
+        for change in parsed.tailor:
+            inherited = effective.get(change.rule_id)
+            if change.rule_id in parsed.rules:
+                why = f"rule {quote(change.rule_id)} is defined under 'rules' here too: change that definition instead"
+            elif inherited is None:
+                why = f"'tailor' names rule {quote(change.rule_id)}, which " + (
+                    "'exclude_rules' removes"
+                    if change.rule_id in parsed.exclude
+                    else "no extended policy defines" + suggest(change.rule_id, effective)
+                )
+            else:
+                tailored = _tailored(inherited, change)
+                if isinstance(tailored, Rule):
+                    effective[change.rule_id] = tailored
+                    continue
+                why = tailored
+            problems.append(ConfigProblem(change.where, why))
         # A rule redefined in an extending policy replaces the inherited one (tailoring);
         # a deadline set in the extending policy replaces the inherited one the same way.
         effective.update(parsed.rules)
@@ -409,9 +426,22 @@ class _Parsed:
     exclude: list[str]
     problems: list[ConfigProblem]
     sla: dict[str, int] = field(default_factory=dict)
+    tailor: list[_Tailoring] = field(default_factory=list)
 
 
-_TOP_KEYS = ["policy", "extends", "exclude_rules", "rules", "waivers", "remediation_sla"]
+@dataclass(frozen=True)
+class _Tailoring:
+    """``tailor:`` of one inherited rule: a new severity, and options changed per check."""
+
+    rule_id: str
+    where: Position
+    policy: str
+    severity: Severity | None
+    options: tuple[tuple[str, Position, dict[str, Any]], ...]  # (check id, where, changed options)
+
+
+_TOP_KEYS = ["policy", "extends", "exclude_rules", "tailor", "rules", "waivers", "remediation_sla"]
+_TAILOR_KEYS = ["severity", "options"]
 _POLICY_KEYS = ["id", "version", "title", "description"]
 _RULE_KEYS = [
     "id",
@@ -488,7 +518,70 @@ def _parse_policy(data: Any, path: str, digest: str, registry: Registry) -> _Par
             seen.add(waiver.id)
             waivers.append(waiver)
     sla = _parse_sla(r, top) if "remediation_sla" in top else {}
-    return _Parsed(info, rules, waivers, extends, exclude, r.problems, sla)
+    tailor = _parse_tailor(r, top, policy_id, registry) if "tailor" in top else []
+    if tailor and not extends:
+        r.error(top.key_pos("tailor"), "'tailor' changes inherited rules, but the policy extends nothing")
+    return _Parsed(info, rules, waivers, extends, exclude, r.problems, sla, tailor)
+
+
+def _parse_tailor(r: Reader, top: PosDict, policy_id: str, registry: Registry) -> list[_Tailoring]:
+    """``tailor: {RULE: {severity: S, options: {CHECK: {OPTION: VALUE}}}}`` (docs/policy.md)."""
+    data = r.mapping(top["tailor"], top.value_pos("tailor"), "'tailor'")
+    found: list[_Tailoring] = []
+    for rule_id in data or {}:
+        assert data is not None
+        what = f"'tailor' of rule {quote(str(rule_id))}"
+        entry = r.mapping(data[rule_id], data.value_pos(rule_id), what)
+        if entry is None:
+            continue
+        before = len(r.problems)
+        r.keys(entry, what, _TAILOR_KEYS)
+        if not entry:
+            r.error(data.value_pos(rule_id), f"{what} changes nothing: give 'severity', 'options' or both")
+        severity = r.choice(entry, "severity", what, SEVERITIES) if "severity" in entry else None
+        changed: list[tuple[str, Position, dict[str, Any]]] = []
+        per_check = r.mapping(entry["options"], entry.value_pos("options"), f"'options' of {what}") if "options" in entry else None
+        for check_id in per_check or {}:
+            assert per_check is not None
+            spec = registry.check(str(check_id))
+            if spec is None:
+                r.error(
+                    per_check.key_pos(check_id),
+                    f"unknown check {quote(str(check_id))}{suggest(check_id, registry.checks)} (civiscan checks lists them)",
+                )
+                continue
+            given = per_check[check_id]
+            if not isinstance(given, PosDict):
+                r.error(per_check.value_pos(check_id), f"options of check {check_id} must be a mapping")
+                continue
+            options, problems = validate_options(spec.options, given, str(check_id), partial=True)
+            _option_errors(r, problems, given, per_check.key_pos(check_id))
+            changed.append((str(check_id), per_check.key_pos(check_id), options))
+        if len(r.problems) == before:
+            found.append(
+                _Tailoring(
+                    str(rule_id), data.key_pos(rule_id), policy_id,
+                    Severity(severity) if severity else None, tuple(changed),
+                )
+            )
+    return found
+
+
+def _tailored(rule: Rule, change: _Tailoring) -> Rule | str:
+    """``rule`` as ``change`` tailors it, or why it cannot be (a message)."""
+    checks = list(rule.checks)
+    for check_id, _where, options in change.options:
+        at = [i for i, c in enumerate(checks) if c.check_id == check_id]
+        if not at:
+            have = ", ".join(sorted({c.check_id for c in checks}))
+            return f"rule {quote(rule.id)} has no check {check_id} to tailor (its checks: {have})"
+        if len(at) > 1:
+            return (
+                f"rule {quote(rule.id)} uses check {check_id} {len(at)} times, so 'tailor' cannot tell "
+                "which to change: define the rule again under 'rules'"
+            )
+        checks[at[0]] = CheckRequest(check_id, {**checks[at[0]].options, **options})
+    return replace(rule, severity=change.severity or rule.severity, checks=tuple(checks), policy=change.policy)
 
 
 def _parse_sla(r: Reader, top: PosDict) -> dict[str, int]:
@@ -520,6 +613,18 @@ def _item_pos(top: PosDict, key: str, index: int) -> Position:
     if isinstance(value, PosList):
         return value.item_pos(index)
     return top.value_pos(key)
+
+
+def _option_errors(r: Reader, problems: Iterable[Any], given: Any, fallback: Position) -> None:
+    """Report :func:`validate_options` problems at the option they are about."""
+    for p in problems:
+        if p.key is not None and isinstance(given, PosDict):
+            at = given.key_pos(p.key) if p.message.startswith("unknown option") else given.value_pos(p.key)
+        elif isinstance(given, PosDict):
+            at = given.here()
+        else:
+            at = fallback
+        r.error(at, p.message)
 
 
 def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry: Registry) -> Rule | None:
@@ -584,14 +689,7 @@ def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry:
             r.error(use.value_pos("options"), f"options of check {check_id} must be a mapping")
             continue
         options, option_problems = validate_options(spec.options, given, check_id)
-        for p in option_problems:
-            if p.key is not None and isinstance(given, PosDict):
-                at = given.key_pos(p.key) if p.message.startswith("unknown option") else given.value_pos(p.key)
-            elif isinstance(given, PosDict):
-                at = given.here()
-            else:
-                at = use.key_pos("check")
-            r.error(at, p.message)
+        _option_errors(r, option_problems, given, use.key_pos("check"))
         if applies.kinds and not (applies.kinds & spec.kinds):
             r.error(
                 use.value_pos("check"),

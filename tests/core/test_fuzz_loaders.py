@@ -29,7 +29,7 @@ EXAMPLE_MEMORY = 64 * 1024 * 1024
 KEYS = [
     "policy", "id", "version", "title", "rules", "severity", "checks", "check", "options",
     "maximum", "mode", "applies_to", "kinds", "tags", "references", "waivers", "rule",
-    "assets", "ids", "expires", "extends", "exclude_rules", "scope", "networks", "domains",
+    "assets", "ids", "expires", "extends", "exclude_rules", "tailor", "scope", "networks", "domains",
     "departments", "parks", "host", "endpoint", "address", "name", "ssh", "jump", "port",
     "user", "defaults", "sudo", "host_key_fingerprints", "<<",
 ]

@@ -190,6 +190,110 @@ def test_extends_merges_and_overrides(write, registry):
     assert rules["b"].severity is Severity.HIGH and rules["b"].policy == "child"
 
 
+TAILOR_BASE = """
+    policy: {id: base, version: "1", title: base}
+    rules:
+      - id: a
+        title: A
+        severity: low
+        remediation: Fix A.
+        references: {nist-800-53: [CM-7]}
+        checks: [{check: fake.value, options: {maximum: 3, mode: lenient}}]
+      - id: twice
+        title: T
+        severity: low
+        checks: [{check: fake.value}, {check: fake.value, options: {maximum: 1}}]
+      - {id: c, title: C, severity: low, checks: [{check: fake.value}]}
+    """
+
+
+def test_tailor_changes_one_option_and_the_severity_of_an_inherited_rule(write, registry):
+    write("base.yaml", TAILOR_BASE)
+    child = write("child.yaml", """
+        policy: {id: child, version: "1", title: child}
+        extends: [base.yaml]
+        tailor:
+          a:
+            severity: critical
+            options:
+              fake.value: {maximum: 9}
+          c: {severity: high}
+        """)
+    rules = {r.id: r for r in load_policies([child], registry).rules}
+    a, c = rules["a"], rules["c"]
+    # The changed option replaces the inherited value; every other option and field is kept.
+    assert a.checks[0].options == {"maximum": 9, "mode": "lenient"}
+    assert a.severity is Severity.CRITICAL and a.policy == "child"
+    assert (a.title, a.remediation, dict(a.references)) == ("A", "Fix A.", {"nist-800-53": ("CM-7",)})
+    assert c.severity is Severity.HIGH and c.checks[0].options == {"maximum": 5, "mode": "strict"}
+    base = {r.id: r for r in load_policies([str(Path(child).parent / "base.yaml")], registry).rules}
+    assert base["a"].checks[0].options == {"maximum": 3, "mode": "lenient"} and base["a"].severity is Severity.LOW
+
+
+def test_tailor_mistakes_are_reported_at_their_positions(write, registry):
+    write("base.yaml", TAILOR_BASE)
+    found = problems(write, registry, """
+policy: {id: child, version: "1", title: child}
+extends: [base.yaml]
+exclude_rules: [c]
+tailor:
+  b: {severity: high}
+  c: {severity: high}
+  a:
+    options:
+      fake.value: {maximum: -1, maxi: 2}
+      fake.nope: {}
+  twice:
+    options: {fake.value: {maximum: 2}}
+  a2: {}
+""")
+    assert found == [
+        "p.yaml:5:3: 'tailor' names rule 'b', which no extended policy defines",
+        "p.yaml:6:3: 'tailor' names rule 'c', which 'exclude_rules' removes",
+        "p.yaml:9:29: option 'maximum' of check fake.value: -1 is below the minimum 0",
+        "p.yaml:9:33: unknown option 'maxi' for check fake.value (did you mean 'maximum'?) (options: maximum, mode)",
+        "p.yaml:10:7: unknown check 'fake.nope' (did you mean 'fake.value'?) (civiscan checks lists them)",
+        "p.yaml:11:3: rule 'twice' uses check fake.value 2 times, so 'tailor' cannot tell which to change: define the rule again under 'rules'",
+        "p.yaml:13:7: 'tailor' of rule 'a2' changes nothing: give 'severity', 'options' or both",
+    ], found
+
+
+def test_tailor_needs_an_inherited_rule_with_that_check(write, registry):
+    write("base.yaml", TAILOR_BASE)
+    found = problems(write, registry, """
+policy: {id: child, version: "1", title: child}
+extends: [base.yaml]
+tailor:
+  a: {options: {fake.hostonly: {maximum: 1}}}
+rules:
+  - {id: c, title: C, severity: low, checks: [{check: fake.value}]}
+""")
+    assert found == ["p.yaml:4:3: rule 'a' has no check fake.hostonly to tailor (its checks: fake.value)"], found
+    found = problems(write, registry, """
+policy: {id: child, version: "1", title: child}
+extends: [base.yaml]
+tailor:
+  c: {severity: high}
+rules:
+  - {id: c, title: C, severity: low, checks: [{check: fake.value}]}
+""")
+    assert found == ["p.yaml:4:3: rule 'c' is defined under 'rules' here too: change that definition instead"], found
+    found = problems(write, registry, 'policy: {id: x, version: "1", title: x}\ntailor: {c: {severity: high}}\nrules: []\n')
+    assert "p.yaml:2:1: 'tailor' changes inherited rules, but the policy extends nothing" in found, found
+
+
+def test_a_tailored_rule_beside_its_original_is_a_conflict(write, registry):
+    base = write("base.yaml", TAILOR_BASE)
+    child = write("child.yaml", """
+        policy: {id: child, version: "1", title: child}
+        extends: [base.yaml]
+        tailor: {c: {severity: high}}
+        """)
+    with pytest.raises(ConfigError) as info:
+        load_policies([child, base], registry)
+    assert any("rule 'c' is defined differently in child and base" in p.message for p in info.value.problems)
+
+
 def test_extends_cycle_is_reported(write, registry):
     write("a.yaml", 'policy: {id: a, version: "1", title: a}\nextends: [b.yaml]\nrules: []\n')
     b = write("b.yaml", 'policy: {id: b, version: "1", title: b}\nextends: [a.yaml]\nrules: []\n')
