@@ -1306,7 +1306,11 @@ def _advisory_rows(
             f"WHERE feed = ? AND id IN ({marks})",
             (feed, *chunk),
         ):
-            yield adv_id, Advisory(adv_id, _aliases(aliases), summary, url, published, modified)
+            yield adv_id, _advisory((adv_id, _aliases(aliases), summary, url, published, modified, None, None))
+
+
+# An Advisory from a tuple of all its fields, without the named tuple's own checks.
+_advisory = functools.partial(tuple.__new__, Advisory)
 
 
 def _aliases(text: str) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ When several binaries of one source disagree, the lowest version counts.
 from __future__ import annotations
 
 import bisect
+import functools
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -153,8 +154,8 @@ def group_by_source(packages: Iterable[Mapping[str, Any]], fmt: str) -> dict[str
     return {source: _source_group(group) for source, group in _groups(packages, fmt).items()}
 
 
-def _bare_cve(advisory_id: str) -> bool:
-    return advisory_id.startswith(("CVE-", "TEMP-"))
+_BARE_CVE = ("CVE-", "TEMP-")
+"""Prefixes of bare CVE entries (not a vendor's advisory)."""
 
 
 def _merge(earlier: dict[str, Any], row: Affected, advisory: Any, identity: list[str]) -> None:
@@ -189,6 +190,8 @@ def _merge(earlier: dict[str, Any], row: Affected, advisory: Any, identity: list
 
 
 _first = operator.itemgetter(0)
+# A plain row as an Affected, without the named tuple's length check (store rows have every field).
+_affected = functools.partial(tuple.__new__, Affected)
 
 
 class PackageRows(NamedTuple):
@@ -309,13 +312,16 @@ def find_hits(lookup: Mapping[str, _Group], prepared: Mapping[str, PackageRows])
             hits = _hits(rows, installed)
             if hits:
                 found.append((name, group, hits))
-    found.sort(key=lambda item: item[0])
+    found.sort(key=_first)
     by_name = []
     for _name, group, hits in found:
-        affected = [Affected._make(row) for row in hits]
+        affected = list(map(_affected, hits))
+        affected.sort(key=_first)
         # Vendor advisories (DSA, USN, RLSA, DEBIAN-CVE) come before bare CVE
         # entries, so a merged match is named after the advisory that has dates.
-        affected.sort(key=lambda r: (_bare_cve(r.advisory), r.advisory))
+        bare = [r for r in affected if r[0].startswith(_BARE_CVE)]
+        if bare:
+            affected = [r for r in affected if not r[0].startswith(_BARE_CVE)] + bare
         by_name.append((_source_group(group), tuple(affected)))
     return Hits(tuple(by_name), unreadable)
 
@@ -327,32 +333,47 @@ def build_matches(hits: Hits, advisories: Mapping[str, Advisory]) -> list[dict[s
     missing from it gives a match without aliases, dates, summary or URL.
     """
     matches: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    # Per source package: every id and alias seen so far, with the match it went to.
+    by_source: dict[str, dict[str, dict[str, Any]]] = {}
+    get_advisory = advisories.get
     for group, rows in hits.by_name:
+        source = group.source
+        seen = by_source.get(source)
+        if seen is None:
+            seen = by_source[source] = {}
         for row in rows:
-            advisory = advisories.get(row.advisory)
-            aliases = list(advisory.aliases) if advisory else []
-            identity = [row.advisory, *aliases]
-            earlier = next(
-                (seen[(group.source, i)] for i in identity if (group.source, i) in seen), None
-            )
+            adv_id = row.advisory
+            advisory = get_advisory(adv_id)
+            aliases = list(advisory.aliases) if advisory is not None else []
+            earlier = seen.get(adv_id)
+            if earlier is None:
+                for alias in aliases:
+                    earlier = seen.get(alias)
+                    if earlier is not None:
+                        break
+            identity = [adv_id, *aliases]
             if earlier is not None:
                 _merge(earlier, row, advisory, identity)
                 for ident in identity:
-                    seen[(group.source, ident)] = earlier
+                    seen[ident] = earlier
                 continue
+            if advisory is not None:
+                published, modified, summary, url = advisory.published, advisory.modified, advisory.summary, advisory.url
+            else:
+                published = modified = url = None
+                summary = ""
             match: dict[str, Any] = {
-                "id": row.advisory,
+                "id": adv_id,
                 "aliases": aliases,
-                "package": group.source,
+                "package": source,
                 "binaries": list(group.binaries),
                 "installed": group.version,
                 "fixed": row.fixed,
                 "severity": row.severity,
-                "published": advisory.published if advisory else None,
-                "modified": advisory.modified if advisory else None,
-                "summary": advisory.summary if advisory else "",
-                "url": advisory.url if advisory else None,
+                "published": published,
+                "modified": modified,
+                "summary": summary,
+                "url": url,
             }
             if row.note:
                 match["note"] = row.note
@@ -362,7 +383,7 @@ def build_matches(hits: Hits, advisories: Mapping[str, Advisory]) -> list[dict[s
                 match["urgency"] = row.urgency
             matches.append(match)
             for ident in identity:
-                seen[(group.source, ident)] = match
+                seen[ident] = match
     return matches
 
 
