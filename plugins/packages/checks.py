@@ -335,10 +335,12 @@ def _evidence_match(match: Mapping[str, Any]) -> dict[str, Any]:
 
 def installed_packages(facts: Mapping[str, Any]) -> dict[str, str]:
     """``{binary: version}`` of the facts' ``packages`` columns (:func:`.package_columns`)."""
+    from . import column
+
     packages = facts.get("packages")
     if not isinstance(packages, Mapping):
         return {}
-    return dict(zip(packages.get("name") or (), packages.get("version") or (), strict=False))
+    return dict(zip(column(packages.get("name")), column(packages.get("version")), strict=False))
 
 
 def evaluate_minimum_versions(facts: Mapping[str, Any], options: Mapping[str, Any]) -> Outcome:

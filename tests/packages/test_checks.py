@@ -55,8 +55,8 @@ def pkg_facts() -> dict[str, Any]:
         "package_format": "dpkg",
         "package_count": 3,
         "packages": {
-            "name": ["openssl", "sudo", "telnetd"],
-            "version": ["3.0.11-1~deb12u1", "1.9.13p3-1+deb12u1", "0.17+2.4-2+deb12u1"],
+            "name": "openssl\nsudo\ntelnetd",
+            "version": "3.0.11-1~deb12u1\n1.9.13p3-1+deb12u1\n0.17+2.4-2+deb12u1",
         },
         "feed": {
             "release": "debian:12",

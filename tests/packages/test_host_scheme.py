@@ -19,6 +19,7 @@ from scanner.plugins.packages import (
     installed_packages,
     installed_versions,
     packages_facts,
+    source_columns,
 )
 from scanner.store import Store
 
@@ -51,9 +52,9 @@ def test_the_lowest_installed_version_follows_the_hosts_apk(tools: str, low: str
     facts = packages_facts(_alpine(tools))
     assert facts["version_scheme"] == ("apk3" if tools.startswith("3") else "apk")
     assert installed_packages(facts)["vim"] == low
-    columns = facts["sources"]
-    at = columns["source"].index("vim")
-    assert (columns["version"][at], columns["binaries"][at]) == (low, "vim xxd")
+    sources, found, binaries = source_columns(facts)
+    at = sources.index("vim")
+    assert (found[at], binaries[at]) == (low, "vim xxd")
 
 
 def test_installed_versions_takes_the_scheme() -> None:

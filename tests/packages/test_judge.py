@@ -280,7 +280,7 @@ def test_version_1_facts_are_judged_on_the_matches_they_carry() -> None:
            **_found(_m("DSA-5532-1", package="openssl"))}
     facts = migrate_facts(1, old)
     assert facts["sources"] is None and "matches" not in facts
-    assert facts["packages"] == {"name": ["openssl"], "version": ["3.0.11-1~deb12u1"]}
+    assert facts["packages"] == {"name": "openssl", "version": "3.0.11-1~deb12u1"}
     found = judged_matches(facts, None)  # no feed lent: the stored matches still decide
     outcome = judge_matches(facts, found, _options())
     assert outcome.status is Status.FAIL
@@ -295,15 +295,19 @@ def test_version_1_facts_without_matches_are_an_error_not_a_pass() -> None:
     assert outcome.status is Status.ERROR and "scan the host again" in outcome.message
 
 
-def test_version_2_facts_read_as_the_columns_of_version_3() -> None:
+def test_version_2_and_3_facts_read_as_the_columns_of_version_4() -> None:
     host = {"os": {"id": "debian", "version_id": "12"}, "package_format": "dpkg",
             "packages": [{"name": n, "version": "1.0-1", "source": s, "source_version": v}
                          for n, s, v in (("libssl3", "openssl", "3.0.11-1~deb12u1"),
                                          ("openssl", "openssl", "3.0.11-1~deb12u1"), ("zlib1g", "zlib", "1:1.2.13"))]}
     facts = packages_facts(host)
-    assert facts["sources"] == {"source": ["openssl", "zlib"], "version": ["3.0.11-1~deb12u1", "1:1.2.13"],
-                                "binaries": ["libssl3 openssl", "zlib1g"]}
-    assert facts["packages"] == {"name": ["libssl3", "openssl", "zlib1g"], "version": ["1.0-1", "1.0-1", "1.0-1"]}
+    assert facts["sources"] == {"source": "openssl\nzlib", "version": "3.0.11-1~deb12u1\n1:1.2.13",
+                                "binaries": "libssl3 openssl\nzlib1g"}
+    assert facts["packages"] == {"name": "libssl3\nopenssl\nzlib1g", "version": "1.0-1\n1.0-1\n1.0-1"}
+    version_3 = {**facts, "sources": {"source": ["openssl", "zlib"], "version": ["3.0.11-1~deb12u1", "1:1.2.13"],
+                                      "binaries": ["libssl3 openssl", "zlib1g"]},
+                 "packages": {"name": ["libssl3", "openssl", "zlib1g"], "version": ["1.0-1", "1.0-1", "1.0-1"]}}
+    assert migrate_facts(3, version_3) == facts
     old = {**facts, "sources": {"zlib": ["1:1.2.13", ["zlib1g"]], "openssl": ["3.0.11-1~deb12u1", ["libssl3", "openssl"]]},
            "packages": {"zlib1g": "1.0-1", "openssl": "1.0-1", "libssl3": "1.0-1"}}
     assert migrate_facts(2, old) == facts

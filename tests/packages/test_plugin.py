@@ -24,6 +24,7 @@ from scanner.plugins.packages import (
     match,
     os_plugin,
     packages_plugin,
+    source_columns,
 )
 from scanner.store import Store
 
@@ -103,12 +104,12 @@ def test_packages_facts_hold_sources_and_no_judgement(collect_both, fake_collect
     facts, _ = collect_both(store)
     assert facts["release"] == "debian:12"
     assert not {"feed", "matches", "feed_problem"} & set(facts)
-    assert facts["packages"]["name"] == sorted(facts["packages"]["name"])
+    assert list(installed_packages(facts)) == sorted(installed_packages(facts))
     assert installed_packages(facts)["libc6"] == "2.36-9+deb12u4"
-    columns = facts["sources"]
-    at = columns["source"].index("glibc")
-    assert columns["version"][at] == "2.36-9+deb12u4"
-    assert "libc6" in columns["binaries"][at].split()
+    sources, found, binaries = source_columns(facts)
+    at = sources.index("glibc")
+    assert found[at] == "2.36-9+deb12u4"
+    assert "libc6" in binaries[at].split()
     assert "oldpkg" not in installed_packages(facts)
     json.dumps(facts)  # stored as JSON
 

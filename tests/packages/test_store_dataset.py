@@ -18,7 +18,7 @@ from scanner.engine import ScanSettings, make_job, run_job
 from scanner.models import Asset, AssetKind
 from scanner.options import validate_options
 from scanner.plugin import Context, DatasetUnavailable, Registry, lend
-from scanner.plugins.packages import PackagesPlugin, feeds
+from scanner.plugins.packages import PackagesPlugin, feeds, source_columns
 from scanner.policy import RuleSet
 from scanner.store import MIGRATIONS, Store
 
@@ -135,8 +135,8 @@ def test_a_job_yields_facts_and_the_evaluator_lends_the_feed(tmp_path: Path, reg
         result = asyncio.run(run_job(_packages_job(), registry, datasets=lent))
         facts = result["facts"]["packages"]
         assert "matches" not in facts and "feed" not in facts
-        columns = facts["sources"]
-        assert columns["version"][columns["source"].index("openssl")] == "3.0.11-1~deb12u1"
+        sources, found, _binaries = source_columns(facts)
+        assert found[sources.index("openssl")] == "3.0.11-1~deb12u1"
         outcome = _vulnerable(facts, lent)
     assert outcome.evidence["feed"]["sources"][0]["name"] == "osv"
     assert "DSA-5532-1" in {m["id"] for m in outcome.evidence["advisories"]}
