@@ -174,9 +174,10 @@ def judge_matches(
             continue
         if options["ignore_unfixed"] and entry.get("fixed") is None:
             continue
-        published = parse_timestamp(entry.get("published"))
-        if grace and published is not None and reference - published < grace:
-            continue
+        if grace:
+            published = parse_timestamp(entry.get("published"))
+            if published is not None and reference - published < grace:
+                continue
         state = tracker_state(entry)
         if state is not None:
             entry = {**entry, "state": state}
