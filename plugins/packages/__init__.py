@@ -130,7 +130,12 @@ def column(text: object) -> list[str]:
 
 
 def _joined(items: Sequence[str]) -> str:
-    return "\n".join(items)
+    text = "\n".join(items)
+    if items and text.count("\n") != len(items) - 1:
+        # A line break inside an item (no collector yields one) would shift the
+        # columns against each other: it is stored as a space.
+        text = "\n".join(item.replace("\n", " ") for item in items)
+    return text
 
 
 def package_columns(installed: Mapping[str, str]) -> dict[str, str]:

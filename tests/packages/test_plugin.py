@@ -238,3 +238,12 @@ def test_store_without_feeds_has_no_feed(tmp_path: Path, host) -> None:
     facts = feed_facts(_advisories(path), host)
     assert facts["feed"] is None
     assert "no imported advisory feed covers" in facts["feed_problem"]
+
+
+def test_a_line_break_inside_a_stored_column_item_cannot_shift_the_columns():
+    from scanner.plugins.packages import column, package_columns
+
+    stored = package_columns({"evil\npkg": "1.0", "openssl": "3.0.11-1~deb12u2"})
+    names, found = column(stored["name"]), column(stored["version"])
+    assert len(names) == len(found) == 2
+    assert dict(zip(names, found))["openssl"] == "3.0.11-1~deb12u2"
