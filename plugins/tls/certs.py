@@ -22,7 +22,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -535,8 +535,7 @@ def find_leaf(served: Served, described: Sequence[dict[str, Any]], hostname: str
     return (not_ca or bottoms)[0]
 
 
-@dataclass(frozen=True)
-class _Path:
+class _Path(NamedTuple):
     """Result of building a path by names and signatures alone (no policy)."""
 
     certs: tuple[int, ...]  # indexes into the served chain, leaf first

@@ -39,7 +39,7 @@ import struct
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import dh, padding, rsa
@@ -62,8 +62,7 @@ _MACS = {"SHA": "sha1", "SHA256": "sha256", "SHA384": "sha384", "AEAD": None}
 _MAX_SKIPPED = 8  # application data records read past while waiting for the answer
 
 
-@dataclass(frozen=True)
-class Suite:
+class Suite(NamedTuple):
     """A suite the probe can complete a handshake with."""
 
     code: int

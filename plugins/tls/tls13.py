@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
@@ -127,8 +127,7 @@ hkdf_expand_label = _hkdf_expand_label
 """RFC 8446 section 7.1's HKDF-Extract and HKDF-Expand-Label, for :mod:`.handshake`."""
 
 
-@dataclass(frozen=True)
-class HandshakeKeys:
+class HandshakeKeys(NamedTuple):
     suite: int
     key: bytes
     iv: bytes
