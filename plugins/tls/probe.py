@@ -592,8 +592,7 @@ class Flight:
 # ------------------------------------------------------------------ enumeration
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """Which facts to collect beyond the accepted protocols and the chain."""
 
     ciphers: bool = True
@@ -612,16 +611,15 @@ class Plan:
         The ServerHellos of those probes also give renegotiation, compression
         and heartbeat support.
         """
-        return cls(**{f.name: False for f in dataclasses.fields(cls)})
+        return cls(*(False,) * len(cls._fields))
 
     @classmethod
     def only(cls, *wanted: str) -> Plan:
         """Nothing but the ``wanted`` probes (field names)."""
-        return dataclasses.replace(cls.nothing(), **dict.fromkeys(wanted, True))
+        return cls.nothing()._replace(**dict.fromkeys(wanted, True))
 
     def __or__(self, other: Plan) -> Plan:
-        return Plan(**{f.name: getattr(self, f.name) or getattr(other, f.name)
-                       for f in dataclasses.fields(self)})
+        return Plan(*(mine or theirs for mine, theirs in zip(self, other, strict=True)))
 
 
 @dataclass
