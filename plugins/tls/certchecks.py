@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from scanner.models import AssetKind, ErrorReason, Outcome, parse_reason
 from scanner.options import Option
@@ -40,8 +39,7 @@ def _time(text: Any) -> dt.datetime | None:
     return parse_timestamp(text) if isinstance(text, str) else None
 
 
-@dataclass(frozen=True)
-class ChainView:
+class ChainView(NamedTuple):
     """A read-only view of the certificate facts that the rules share."""
 
     facts: Mapping[str, Any]

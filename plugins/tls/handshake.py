@@ -57,13 +57,17 @@ class Answer:
 # ------------------------------------------------------------------ records (pure)
 
 
-@dataclass
 class _Aead13:
     """One direction of a TLS 1.3 record layer under one traffic secret."""
 
-    suite: int
-    secret: bytes
-    seq: int = 0
+    # Plain state, not a dataclass: nothing compares or prints it, and a dataclass's
+    # generated methods cost a scan's every start more than this class's whole use.
+    __slots__ = ("suite", "secret", "seq")
+
+    def __init__(self, suite: int, secret: bytes, seq: int = 0) -> None:
+        self.suite = suite
+        self.secret = secret
+        self.seq = seq
 
     def _parts(self) -> tuple[AESGCM | ChaCha20Poly1305, bytes]:
         hash_name, key_len = TLS13_SUITES[self.suite]

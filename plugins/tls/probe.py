@@ -44,7 +44,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from scanner.models import CollectFailed, ErrorReason
 from scanner.netutil import classify, describe, format_hostport
@@ -68,8 +68,7 @@ class Status(str, enum.Enum):
     ERROR = "error"
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where to connect (``address``) and which name to ask for (``sni``)."""
 
     address: str
@@ -106,8 +105,7 @@ async def connect(endpoint: Endpoint, timeout: float,
         return reader, writer
 
 
-@dataclass(frozen=True)
-class HelloResult:
+class HelloResult(NamedTuple):
     """What one probe learnt."""
 
     status: Status
@@ -239,8 +237,7 @@ class Prober:
                 payload = after(result) if callable(after) else after
                 if payload is None:
                     return result
-                return dataclasses.replace(
-                    result, follow=await self._answer(reader, writer, payload, result))
+                return result._replace(follow=await self._answer(reader, writer, payload, result))
         except R.ParseError as exc:
             return HelloResult(Status.ERROR, error=CollectFailed(
                 ErrorReason.PROTOCOL, f"{self.endpoint}: {exc}"))
@@ -342,8 +339,7 @@ class Prober:
                            chain=(sh.certificate,) if sh.certificate else ())
 
 
-@dataclass(frozen=True)
-class FollowUp:
+class FollowUp(NamedTuple):
     """What a server did with a message sent after its first flight."""
 
     hello: HelloResult
@@ -596,8 +592,7 @@ class Flight:
 # ------------------------------------------------------------------ enumeration
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """Which facts to collect beyond the accepted protocols and the chain."""
 
     ciphers: bool = True
@@ -616,16 +611,15 @@ class Plan:
         The ServerHellos of those probes also give renegotiation, compression
         and heartbeat support.
         """
-        return cls(**{f.name: False for f in dataclasses.fields(cls)})
+        return cls(*(False,) * len(cls._fields))
 
     @classmethod
     def only(cls, *wanted: str) -> Plan:
         """Nothing but the ``wanted`` probes (field names)."""
-        return dataclasses.replace(cls.nothing(), **dict.fromkeys(wanted, True))
+        return cls.nothing()._replace(**dict.fromkeys(wanted, True))
 
     def __or__(self, other: Plan) -> Plan:
-        return Plan(**{f.name: getattr(self, f.name) or getattr(other, f.name)
-                       for f in dataclasses.fields(self)})
+        return Plan(*(mine or theirs for mine, theirs in zip(self, other, strict=True)))
 
 
 @dataclass

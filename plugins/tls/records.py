@@ -8,13 +8,13 @@ declares 5000 bytes but the connection closed after 1200").
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import ipaddress
 import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 MAX_RECORD = 2**14 + 2048  # largest legal TLSCiphertext fragment
 HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
@@ -337,15 +337,13 @@ class _Reader:
             raise ParseError(f"{self.what}: {self.left} unexpected trailing bytes")
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     content_type: int
     version: int
     fragment: bytes
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(NamedTuple):
     level: int
     description: int
 
@@ -457,8 +455,7 @@ class HandshakeAssembler:
         )
 
 
-@dataclass(frozen=True)
-class ServerHello:
+class ServerHello(NamedTuple):
     legacy_version: int
     random: bytes
     session_id: bytes
@@ -564,8 +561,7 @@ def count_scts(data: bytes) -> int:
     return count
 
 
-@dataclass(frozen=True)
-class CertificateMessage:
+class CertificateMessage(NamedTuple):
     chain: tuple[bytes, ...]
     ocsp_response: bytes | None = None  # TLS 1.3: status_request extension of the leaf entry
     sct_count: int = 0  # TLS 1.3: signed_certificate_timestamp extension of the leaf entry
@@ -608,8 +604,7 @@ def parse_certificate_status(body: bytes) -> bytes:
     return response
 
 
-@dataclass(frozen=True)
-class KeyExchangeParams:
+class KeyExchangeParams(NamedTuple):
     """What a ServerKeyExchange tells about the ephemeral key: DH modulus or EC group."""
 
     kind: str  # "dh", "ecdh", "rsa" (export temporary key), "psk" (hint only), "other"
@@ -627,7 +622,7 @@ def parse_server_key_exchange(body: bytes, kex: str, tls12: bool = False) -> Key
     params = _key_exchange_params(body, kex)
     rest = body[params[1]:]
     if tls12 and len(rest) >= 2:
-        return dataclasses.replace(params[0], signature_scheme=int.from_bytes(rest[:2], "big"))
+        return params[0]._replace(signature_scheme=int.from_bytes(rest[:2], "big"))
     return params[0]
 
 
@@ -666,8 +661,7 @@ def _key_exchange_params(body: bytes, kex: str) -> tuple[KeyExchangeParams, int]
     return KeyExchangeParams("other"), len(body)
 
 
-@dataclass(frozen=True)
-class SSLv2ServerHello:
+class SSLv2ServerHello(NamedTuple):
     certificate: bytes
     cipher_specs: tuple[int, ...]
     version: int

@@ -39,7 +39,7 @@ import struct
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import dh, padding, rsa
@@ -62,8 +62,7 @@ _MACS = {"SHA": "sha1", "SHA256": "sha256", "SHA384": "sha384", "AEAD": None}
 _MAX_SKIPPED = 8  # application data records read past while waiting for the answer
 
 
-@dataclass(frozen=True)
-class Suite:
+class Suite(NamedTuple):
     """A suite the probe can complete a handshake with."""
 
     code: int
@@ -179,7 +178,6 @@ def _header(seq: int, content_type: int, version: int, length: int) -> bytes:
     return seq.to_bytes(8, "big") + struct.pack("!BHH", content_type, version, length)
 
 
-@dataclass
 class Aead:
     """AEAD records: AES-GCM or ChaCha20-Poly1305.
 
@@ -188,10 +186,14 @@ class Aead:
     12-byte IV and xors the sequence number into it, sending nothing.
     """
 
-    version: int
-    aead: AESGCM | ChaCha20Poly1305
-    iv: bytes
-    seq: int = 0
+    # Record-layer state: a plain class, as Cbc and handshake._Aead13 (which says why).
+    __slots__ = ("version", "aead", "iv", "seq")
+
+    def __init__(self, version: int, aead: AESGCM | ChaCha20Poly1305, iv: bytes, seq: int = 0) -> None:
+        self.version = version
+        self.aead = aead
+        self.iv = iv
+        self.seq = seq
 
     @property
     def _explicit(self) -> int:
@@ -222,7 +224,6 @@ class Aead:
         return plain
 
 
-@dataclass
 class Cbc:
     """AES-CBC records, MAC then pad then encrypt (RFC 5246 section 6.2.3.2).
 
@@ -230,12 +231,16 @@ class Cbc:
     first); TLS 1.1 and later send a fresh IV in front of each record.
     """
 
-    version: int
-    key: bytes
-    mac_key: bytes
-    mac: str
-    iv: bytes = b""
-    seq: int = 0
+    __slots__ = ("version", "key", "mac_key", "mac", "iv", "seq")
+
+    def __init__(self, version: int, key: bytes, mac_key: bytes, mac: str, iv: bytes = b"",
+                 seq: int = 0) -> None:
+        self.version = version
+        self.key = key
+        self.mac_key = mac_key
+        self.mac = mac
+        self.iv = iv
+        self.seq = seq
 
     @property
     def _explicit(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from scanner import pkgdata
 
@@ -88,8 +88,7 @@ CATEGORIES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class CipherSuite:
+class CipherSuite(NamedTuple):
     """One cipher suite and the properties policies judge it by."""
 
     code: int
@@ -416,8 +415,7 @@ def ssl2_fact(code: int) -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True)
-class NamedGroup:
+class NamedGroup(NamedTuple):
     """A key-exchange group (TLS "supported groups" registry)."""
 
     code: int

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
@@ -75,29 +75,22 @@ class KeyShare:
         return share
 
     def private_bytes(self) -> bytes:
-        from cryptography.hazmat.primitives import serialization
-
         if self._x is not None:
-            return self._x.private_bytes(
-                serialization.Encoding.Raw,
-                serialization.PrivateFormat.Raw,
-                serialization.NoEncryption(),
-            )
+            return self._x.private_bytes_raw()
         assert self._ec is not None
         size = (self._ec.curve.key_size + 7) // 8
         return self._ec.private_numbers().private_value.to_bytes(size, "big")
 
     def public(self) -> bytes:
-        from cryptography.hazmat.primitives import serialization
-
+        # Raw bytes and the uncompressed point (SEC 1 2.3.3) without
+        # cryptography's serialization package: importing it (SSH keys, bcrypt,
+        # PKCS#12) costs a one-endpoint scan more than making all its key shares.
         if self._x is not None:
-            return self._x.public_key().public_bytes(
-                serialization.Encoding.Raw, serialization.PublicFormat.Raw
-            )
+            return self._x.public_key().public_bytes_raw()
         assert self._ec is not None
-        return self._ec.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
+        numbers = self._ec.public_key().public_numbers()
+        size = (self._ec.curve.key_size + 7) // 8
+        return b"\x04" + numbers.x.to_bytes(size, "big") + numbers.y.to_bytes(size, "big")
 
     def shared_secret(self, peer: bytes) -> bytes:
         try:
@@ -134,8 +127,7 @@ hkdf_expand_label = _hkdf_expand_label
 """RFC 8446 section 7.1's HKDF-Extract and HKDF-Expand-Label, for :mod:`.handshake`."""
 
 
-@dataclass(frozen=True)
-class HandshakeKeys:
+class HandshakeKeys(NamedTuple):
     suite: int
     key: bytes
     iv: bytes
