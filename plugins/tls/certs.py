@@ -26,9 +26,13 @@ from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-# The encodings alone, not the serialization package with its SSH-key, bcrypt and PKCS#12
-# modules (~3 ms of a scan); cryptography.x509 reads them from this module too.
-from cryptography.hazmat.primitives._serialization import Encoding, PublicFormat
+try:
+    # The encodings alone, not the serialization package with its SSH-key, bcrypt and PKCS#12
+    # modules (~3 ms of a scan); cryptography.x509 reads them from this module too. It is
+    # private to cryptography, so a release that moves it costs only those 3 ms.
+    from cryptography.hazmat.primitives._serialization import Encoding, PublicFormat
+except ImportError:  # pragma: no cover - depends on the installed cryptography
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
