@@ -157,13 +157,17 @@ def redacted_json_each(items: Sequence[Any], encode: Callable[[Any], str]) -> li
 
 def scrubbed_joined(encode: Callable[[Any], str], items: Sequence[Any], joiner: str) -> str:
     """:func:`encode_joined` of *items* with every secret masked (:func:`scanner.secrets.scrub`),
-    local settings kept: the run document is the whole record, but never a secret."""
-    text = encode_joined(encode, items, "\n")
+    local settings kept: the run document is the whole record, but never a secret.
+
+    *joiner* must hold a line break, which no item's JSON does: the text is then
+    searched as joined, and split at *joiner* only when it may hold a secret.
+    """
+    text = encode_joined(encode, items, joiner)
     if not may_hold_secret(text):
-        return text.replace("\n", joiner) if joiner != "\n" else text
-    lines = text.split("\n")
-    return joiner.join(encode(scrub(item)) if may_hold_secret(line) else line
-                       for item, line in zip(items, lines, strict=True))
+        return text
+    pieces = text.split(joiner) if items else []
+    return joiner.join(encode(scrub(item)) if may_hold_secret(piece) else piece
+                       for item, piece in zip(items, pieces, strict=True))
 
 
 def clip(text: str, limit: int = MAX_TEXT) -> str:
