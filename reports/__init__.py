@@ -195,7 +195,8 @@ def write_document(doc: Mapping[str, Any], out: TextIO) -> None:
             out.write("[\n")
             for start in range(0, len(value), ITEMS_PER_PASS):
                 part = value[start : start + ITEMS_PER_PASS]
-                out.write("    " + evidence.scrubbed_joined(_JSON.encode, part, ",\n    "))
+                out.write("    ")
+                out.write(evidence.scrubbed_joined(_JSON.encode, part, ",\n    "))
                 out.write(",\n" if start + ITEMS_PER_PASS < len(value) else "\n")
             out.write("  ]")
         else:

@@ -142,28 +142,37 @@ def encode_joined(encode: Callable[[Any], str], items: Sequence[Any], joiner: st
     return text.replace(token, joiner)
 
 
-def redacted_json_each(items: Sequence[Any], encode: Callable[[Any], str]) -> list[str]:
-    """:func:`redacted_json` of each of *items*, encoded in one pass
-    (:func:`encode_joined`) and searched for redacted keys once. *encode* must
-    escape line breaks (every ``json`` encoder does)."""
+def redacted_json_lines(items: Sequence[Any], encode: Callable[[Any], str]) -> str:
+    """:func:`redacted_json` of each of *items*, one per line, encoded in one pass
+    (:func:`encode_joined`) and searched for redacted keys once: split only when
+    something may need redacting. *encode* must escape line breaks (every ``json``
+    encoder does), so no item's text holds one."""
     text = encode_joined(encode, items, "\n")
-    lines = text.split("\n") if items else []
-    if _needs_redacting(text):
-        # Only the few items that may hold something are walked and encoded again.
-        return [redacted_json(item, encode) if _needs_redacting(line) else line
-                for item, line in zip(items, lines, strict=True)]
-    return lines
+    if not _needs_redacting(text):
+        return text
+    # Only the few items that may hold something are walked and encoded again.
+    return "\n".join(redacted_json(item, encode) if _needs_redacting(line) else line
+                     for item, line in zip(items, text.split("\n"), strict=True))
+
+
+def redacted_json_each(items: Sequence[Any], encode: Callable[[Any], str]) -> list[str]:
+    """:func:`redacted_json_lines` as a list, one text per item."""
+    return redacted_json_lines(items, encode).split("\n") if items else []
 
 
 def scrubbed_joined(encode: Callable[[Any], str], items: Sequence[Any], joiner: str) -> str:
     """:func:`encode_joined` of *items* with every secret masked (:func:`scanner.secrets.scrub`),
-    local settings kept: the run document is the whole record, but never a secret."""
-    text = encode_joined(encode, items, "\n")
+    local settings kept: the run document is the whole record, but never a secret.
+
+    *joiner* must hold a line break, which no item's JSON does: the text is then
+    searched as joined, and split at *joiner* only when it may hold a secret.
+    """
+    text = encode_joined(encode, items, joiner)
     if not may_hold_secret(text):
-        return text.replace("\n", joiner) if joiner != "\n" else text
-    lines = text.split("\n")
-    return joiner.join(encode(scrub(item)) if may_hold_secret(line) else line
-                       for item, line in zip(items, lines, strict=True))
+        return text
+    pieces = text.split(joiner) if items else []
+    return joiner.join(encode(scrub(item)) if may_hold_secret(piece) else piece
+                       for item, piece in zip(items, pieces, strict=True))
 
 
 def clip(text: str, limit: int = MAX_TEXT) -> str:

@@ -101,25 +101,38 @@ def _location(asset: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _RESULTS = "civiscan:results-go-here"
+RESULTS_PER_WRITE = 2_000
 
 
 def write(index: Index, comparison: Comparison, out: TextIO) -> None:
-    """The SARIF log, compact, one result at a time: a city-sized run has tens
-    of thousands of results, which as one object tree would take several times
-    the file's size in memory. ``json`` encodes in C only through ``dumps``
-    without indentation (``json.dump`` to a file falls back to pure Python)."""
-    envelope = json.dumps(_envelope(index, _RESULTS), ensure_ascii=False)
+    """The SARIF log, compact, a few thousand results at a time: a city-sized run
+    has tens of thousands of results, which as one object tree would take several
+    times the file's size in memory. ``json`` encodes in C only through ``dumps``
+    without indentation (``json.dump`` to a file falls back to pure Python); each
+    chunk is encoded in one pass and screened for redaction once
+    (:func:`scanner.reports.evidence.redacted_json_each`)."""
+    rules = _rules(index)
+    envelope = json.dumps(_envelope(index, _RESULTS, rules), ensure_ascii=False)
     head, tail = envelope.split(json.dumps(_RESULTS), 1)
     out.write(head + "[")
     encode = json.JSONEncoder(ensure_ascii=False).encode
-    for i, result in enumerate(_results(index, comparison)):
-        out.write(("," if i else "") + evidence.redacted_json(result, encode))
+    chunk: list[dict[str, Any]] = []
+    comma = ""
+    for result in _results(index, comparison, rules):
+        chunk.append(result)
+        if len(chunk) >= RESULTS_PER_WRITE:
+            out.write(comma + ",".join(evidence.redacted_json_each(chunk, encode)))
+            comma = ","
+            chunk.clear()
+    if chunk:
+        out.write(comma + ",".join(evidence.redacted_json_each(chunk, encode)))
     out.write("]" + tail + "\n")
 
 
 def build(index: Index, comparison: Comparison) -> dict[str, Any]:
     """The SARIF log as one object (:func:`write` streams the same log)."""
-    return _envelope(index, [evidence.redact(r) for r in _results(index, comparison)])
+    rules = _rules(index)
+    return _envelope(index, [evidence.redact(r) for r in _results(index, comparison, rules)], rules)
 
 
 def _rules(index: Index) -> list[Mapping[str, Any]]:
@@ -128,13 +141,19 @@ def _rules(index: Index) -> list[Mapping[str, Any]]:
     return rules + [index.rule(rule_id) for rule_id in sorted(used)]
 
 
-def _results(index: Index, comparison: Comparison) -> Iterator[dict[str, Any]]:
-    rule_index = {str(r["id"]): i for i, r in enumerate(_rules(index))}
+def _results(
+    index: Index, comparison: Comparison, rules: list[Mapping[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    rule_index = {str(r["id"]): i for i, r in enumerate(rules)}
+    locations: dict[str, dict[str, Any]] = {}  # one per asset, shared by its results
     for finding in index.doc["findings"]:
         status = finding.get("status")
         if status not in (FAIL, WAIVED, ERROR):
             continue
         asset = index.assets[finding["asset_id"]]
+        location = locations.get(asset["id"])
+        if location is None:
+            location = locations[asset["id"]] = _location(asset)
         severity = severity_of(finding.get("severity", ""))
         change = comparison.changes.get(finding["fingerprint"])
         result: dict[str, Any] = {
@@ -143,7 +162,7 @@ def _results(index: Index, comparison: Comparison) -> Iterator[dict[str, Any]]:
             "kind": "open" if status == ERROR else "fail",
             "level": "none" if status == ERROR else LEVELS[severity],
             "message": {"text": str(finding.get("message") or finding["rule_id"])},
-            "locations": [_location(asset)],
+            "locations": [location],
             "partialFingerprints": {FINGERPRINT_KEY: str(finding["fingerprint"])},
             "properties": {
                 "status": status,
@@ -182,9 +201,8 @@ def _results(index: Index, comparison: Comparison) -> Iterator[dict[str, Any]]:
         yield result
 
 
-def _envelope(index: Index, results: Any) -> dict[str, Any]:
+def _envelope(index: Index, results: Any, rules: list[Mapping[str, Any]]) -> dict[str, Any]:
     run = index.run
-    rules = _rules(index)
     invocation: dict[str, Any] = {
         "executionSuccessful": run.get("status") == RunStatus.COMPLETE,
         "properties": {"status": run.get("status"), "inventoryDigest": run.get("inventory_digest")},

@@ -91,7 +91,8 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
     Byte for byte what ``csv.writer(out, lineterminator="\r\n")`` writes, in
     a fraction of the time (:func:`field`): a city-sized run is 120 MB of CSV.
     Fields that depend only on the asset or the rule are quoted once; rows are
-    written a few thousand at a time.
+    made and written a few thousand at a time (:class:`_Rows`), where the
+    fields of each finding's own text are looked at together.
     """
     out.write(row(COLUMNS))
     run_id = cell(index.run.get("id"))
@@ -109,8 +110,7 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
             text = short[value] = field(cell(value))
         return text
 
-    chunk: list[str] = []
-    proofs: list[Any] = []
+    rows = _Rows()
     for department in index.departments:
         department_field = field(cell(department))
         asset_head: dict[str, str] = {}  # run_id, department, the asset's five cells
@@ -146,37 +146,77 @@ def write(index: Index, comparison: Comparison, out: TextIO) -> None:
                 waiver_fields = ",,,"
             change = changes.get(finding["fingerprint"])
             reason = finding.get("reason")
-            proofs.append([
+            rows.heads.append(",".join((
+                where,
+                head,
+                few(finding.get("severity")),
+                few(finding.get("status")),
+                change.value if change else "",
+            )))
+            rows.messages.append(cell(finding.get("message")))
+            rows.middles.append(",".join((
+                "" if reason is None else few(reason),
+                waiver_fields,
+                few(finding.get("first_seen")),
+            )))
+            rows.fingerprints.append(cell(finding["fingerprint"]))
+            rows.tails.append(rule_tail[rule_id])
+            rows.proofs.append([
                 {"check": c.get("check"), "status": c.get("status"), "evidence": c.get("evidence")}
                 for c in finding.get("checks") or ()
             ])
-            chunk.append(
-                ",".join((
-                    where,
-                    head,
-                    few(finding.get("severity")),
-                    few(finding.get("status")),
-                    change.value if change else "",
-                    field(cell(finding.get("message"))),
-                    "" if reason is None else few(reason),
-                    waiver_fields,
-                    few(finding.get("first_seen")),
-                    field(cell(finding["fingerprint"])),
-                    rule_tail[rule_id],
-                    "",  # the evidence, encoded per chunk
-                ))
-            )
-            if len(chunk) >= ROWS_PER_WRITE:
-                _flush(chunk, proofs, out)
-    _flush(chunk, proofs, out)
+            if len(rows.heads) >= ROWS_PER_WRITE:
+                rows.flush(out)
+    rows.flush(out)
 
 
-def _flush(heads: list[str], proofs: list[Any], out: TextIO) -> None:
-    """Rows of *heads* (each ending in the comma before the evidence) completed with
-    their *proofs*' redacted JSON, all encoded in one pass; both lists are emptied."""
-    encoded = evidence.redacted_json_each(proofs, _JSON.encode)
-    out.write("".join(
-        f"{head}{field(cell(proof))}\r\n" for head, proof in zip(heads, encoded, strict=True)
-    ))
-    heads.clear()
-    proofs.clear()
+def _fields(cells: list[str]) -> list[str]:
+    """:func:`field` of each of *cells*; when none needs quoting (a few searches in C
+    over them all, joined), the list itself."""
+    joined = "\x00".join(cells)
+    if '"' in joined or "," in joined or "\n" in joined or "\r" in joined:
+        return list(map(field, cells))
+    return cells
+
+
+_ROW = "{},{},{},{},{},{}\r\n".format
+
+
+class _Rows:
+    """Rows not yet written, column by column: the cells before the message, the
+    message, the cells between it and the fingerprint, the fingerprint, the rule's
+    last two, and the evidence (of each, its checks' results)."""
+
+    def __init__(self) -> None:
+        self.heads: list[str] = []
+        self.messages: list[str] = []
+        self.middles: list[str] = []
+        self.fingerprints: list[str] = []
+        self.tails: list[str] = []
+        self.proofs: list[Any] = []
+
+    def flush(self, out: TextIO) -> None:
+        """Write the rows, their *proofs*' redacted JSON encoded in one pass; empty every column."""
+        if not self.heads:
+            return
+        out.write("".join(map(
+            _ROW, self.heads, _fields(self.messages), self.middles,
+            _fields(self.fingerprints), self.tails, _evidence_fields(self.proofs),
+        )))
+        for column in (self.heads, self.messages, self.middles, self.fingerprints, self.tails,
+                       self.proofs):
+            column.clear()
+
+
+def _evidence_fields(proofs: list[Any]) -> list[str]:
+    """The evidence cell of each row: *proofs* (lists of objects) as redacted JSON, quoted.
+
+    A JSON text never starts a formula (it starts with ``[``) nor holds a line
+    break, so one :func:`field` of the lines joined quotes them all, and the
+    lines are split back apart; only a text without a quote or a comma (``[]``,
+    no checks) is left unquoted, as :func:`field` leaves it."""
+    text = evidence.redacted_json_lines(proofs, _JSON.encode)
+    quoted = ('"' + text.replace('"', '""').replace("\n", '"\n"') + '"').split("\n")
+    if '"[]"' in quoted:  # whole cells only: inside a quoted one, the brackets' quotes are doubled
+        return [c if c != '"[]"' else "[]" for c in quoted]
+    return quoted
