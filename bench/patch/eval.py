@@ -70,13 +70,22 @@ def make_records(count: int, seed: int) -> list[dict[str, Any]]:
     return records
 
 
-def make_host(index: int, packages: int, seed: int) -> dict[str, Any]:
+def make_host(index: int, packages: int, seed: int, *, fleet: bool = False) -> dict[str, Any]:
+    """One host's raw facts. By default every version is drawn anew per host (no two
+    hosts share a (source, version) pair: the hardest case for re-judging).
+    ``fleet``: hosts install from one archive, as a city's servers of one release
+    do: each source has one current version and three older ones, shared by all."""
     rng = random.Random(seed * 1000 + index)
     chosen = rng.sample(range(SOURCES), packages)
     pkgs = []
     for src in chosen:
         # Most packages are patched past every advisory; about 1 in 200 lags.
-        version = _version(rng, src % 7 + 1) if rng.random() < 0.005 else _version(rng, 9)
+        lags = rng.random() < 0.005
+        if fleet:
+            archive = random.Random(seed * 100_000 + src * 4 + (rng.randrange(1, 4) if lags else 0))
+            version = _version(archive, src % 7 + 1) if lags else _version(archive, 9)
+        else:
+            version = _version(rng, src % 7 + 1) if lags else _version(rng, 9)
         pkgs.append(
             {
                 "name": f"bin{src}",

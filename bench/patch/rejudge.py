@@ -64,7 +64,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def setup(db: Path, hosts: int, packages: int, advisories: int, seed: int) -> None:
+def setup(db: Path, hosts: int, packages: int, advisories: int, seed: int, fleet: bool = False) -> None:
     from scanner.policy import load_policies
     from scanner.plugin import load_registry
 
@@ -88,7 +88,7 @@ def setup(db: Path, hosts: int, packages: int, advisories: int, seed: int) -> No
     now = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
     run_id = store.create_run(ruleset, assets, {}, now, None, ())
     for i, asset in enumerate(assets):
-        facts = packages_facts(make_host(i, packages, seed))
+        facts = packages_facts(make_host(i, packages, seed, fleet=fleet))
         store.save_asset(run_id, asset, {"packages": facts}, {}, [], now,
                          versions={"packages": packages_plugin.facts_version})
     store.finish_run(run_id, *_complete(), now)
@@ -168,6 +168,10 @@ def main() -> int:
     parser.add_argument("--packages", type=int, default=2000)
     parser.add_argument("--advisories", type=int, default=300_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--fleet", action="store_true",
+        help="hosts share versions (one current and three older per source), as one archive's hosts do",
+    )
     parser.add_argument("--phase", choices=("judge", "evaluate"), help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help="keep the generated store here (reused when it exists)")
     args = parser.parse_args()
@@ -182,7 +186,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "civiscan.db"
         if not db.exists():
-            setup(db, args.hosts, args.packages, args.advisories, args.seed)
+            setup(db, args.hosts, args.packages, args.advisories, args.seed, args.fleet)
         for phase in ("judge", "evaluate"):
             subprocess.run([sys.executable, __file__, "--phase", phase, "--db", str(db)], check=True)
     return 0
