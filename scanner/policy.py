@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import pkgdata
 from .errors import ConfigError, ConfigProblem, Position
@@ -429,8 +429,7 @@ class _Parsed:
     tailor: list[_Tailoring] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Tailoring:
+class _Tailoring(NamedTuple):
     """``tailor:`` of one inherited rule: a new severity, and options changed per check."""
 
     rule_id: str
