@@ -19,7 +19,7 @@ from . import pkgdata
 from .errors import ConfigError, ConfigProblem, Position
 from .models import Asset, AssetKind, Severity
 from .options import suggest, validate_options
-from .plugin import CheckRequest, Registry
+from .plugin import Check, CheckRequest, Registry
 from .reader import Reader
 from .yamlpos import PATH_CHARS, PosDict, PosList, Shape, load_bytes, quote, read_bytes
 
@@ -527,8 +527,9 @@ def _parse_tailor(r: Reader, top: PosDict, policy_id: str, registry: Registry) -
     """``tailor: {RULE: {severity: S, options: {CHECK: {OPTION: VALUE}}}}`` (docs/policy.md)."""
     data = r.mapping(top["tailor"], top.value_pos("tailor"), "'tailor'")
     found: list[_Tailoring] = []
-    for rule_id in data or {}:
-        assert data is not None
+    if data is None:
+        return found
+    for rule_id in data:
         what = f"'tailor' of rule {quote(str(rule_id))}"
         entry = r.mapping(data[rule_id], data.value_pos(rule_id), what)
         if entry is None:
@@ -540,22 +541,15 @@ def _parse_tailor(r: Reader, top: PosDict, policy_id: str, registry: Registry) -
         severity = r.choice(entry, "severity", what, SEVERITIES) if "severity" in entry else None
         changed: list[tuple[str, Position, dict[str, Any]]] = []
         per_check = r.mapping(entry["options"], entry.value_pos("options"), f"'options' of {what}") if "options" in entry else None
-        for check_id in per_check or {}:
+        for check_id, given in (per_check or {}).items():
             assert per_check is not None
-            spec = registry.check(str(check_id))
-            if spec is None:
-                r.error(
-                    per_check.key_pos(check_id),
-                    f"unknown check {quote(str(check_id))}{suggest(check_id, registry.checks)} (civiscan checks lists them)",
-                )
-                continue
-            given = per_check[check_id]
-            if not isinstance(given, PosDict):
-                r.error(per_check.value_pos(check_id), f"options of check {check_id} must be a mapping")
-                continue
-            options, problems = validate_options(spec.options, given, str(check_id), partial=True)
-            _option_errors(r, problems, given, per_check.key_pos(check_id))
-            changed.append((str(check_id), per_check.key_pos(check_id), options))
+            at = per_check.key_pos(check_id)
+            checked = _check_options(
+                r, registry, str(check_id), given,
+                named_at=at, options_at=per_check.value_pos(check_id), otherwise_at=at, partial=True,
+            )
+            if checked is not None:
+                changed.append((str(check_id), at, checked[1]))
         if len(r.problems) == before:
             found.append(
                 _Tailoring(
@@ -614,16 +608,31 @@ def _item_pos(top: PosDict, key: str, index: int) -> Position:
     return top.value_pos(key)
 
 
-def _option_errors(r: Reader, problems: Iterable[Any], given: Any, fallback: Position) -> None:
-    """Report :func:`validate_options` problems at the option they are about."""
+def _check_options(
+    r: Reader, registry: Registry, check_id: str, given: Any, *,
+    named_at: Position, options_at: Position, otherwise_at: Position, partial: bool = False,
+) -> tuple[Check, dict[str, Any]] | None:
+    """The check named *check_id* and *given* options validated for it (:func:`validate_options`;
+    ``partial`` for a ``tailor``, whose options must be written out), each problem reported where
+    it is; None if the check is unknown or the options are not a mapping. *named_at*: the check's name, *options_at*: its options,
+    *otherwise_at*: where a problem of the whole options goes when they are not written out."""
+    spec = registry.check(check_id)
+    if spec is None:
+        r.error(named_at, f"unknown check {quote(check_id)}{suggest(check_id, registry.checks)} (civiscan checks lists them)")
+        return None
+    if (given is not None or partial) and not isinstance(given, PosDict):
+        r.error(options_at, f"options of check {check_id} must be a mapping")
+        return None
+    options, problems = validate_options(spec.options, given, check_id, partial=partial)
     for p in problems:
         if p.key is not None and isinstance(given, PosDict):
             at = given.key_pos(p.key) if p.message.startswith("unknown option") else given.value_pos(p.key)
         elif isinstance(given, PosDict):
             at = given.here()
         else:
-            at = fallback
+            at = otherwise_at
         r.error(at, p.message)
+    return spec, options
 
 
 def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry: Registry) -> Rule | None:
@@ -675,20 +684,14 @@ def _parse_rule(r: Reader, item: Any, where: Position, policy_id: str, registry:
         check_id = r.string(use, "check", f"a check of {what}")
         if check_id is None:
             continue
-        spec = registry.check(check_id)
-        if spec is None:
-            r.error(
-                use.value_pos("check"),
-                f"unknown check {quote(check_id)}{suggest(check_id, registry.checks)}"
-                " (civiscan checks lists them)",
-            )
+        checked = _check_options(
+            r, registry, check_id, use.get("options"),
+            named_at=use.value_pos("check"), options_at=use.value_pos("options") if "options" in use else where,
+            otherwise_at=use.key_pos("check"),
+        )
+        if checked is None:
             continue
-        given = use.get("options")
-        if given is not None and not isinstance(given, PosDict):
-            r.error(use.value_pos("options"), f"options of check {check_id} must be a mapping")
-            continue
-        options, option_problems = validate_options(spec.options, given, check_id)
-        _option_errors(r, option_problems, given, use.key_pos("check"))
+        spec, options = checked
         if applies.kinds and not (applies.kinds & spec.kinds):
             r.error(
                 use.value_pos("check"),
